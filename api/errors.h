@@ -1,0 +1,37 @@
+#pragma once
+
+#include <boost/beast/http.hpp>
+
+#include <string_view>
+
+#include "common/status.h"
+
+namespace hubmirror::api {
+
+// The errors the API answers with. Each has exactly one HTTP status and one X-Error-Code,
+// defined in one table (errors.cc); handlers never pick statuses themselves.
+enum class ApiError {
+  kRepoNotFound,
+  kRevisionNotFound,
+  kEntryNotFound,
+  kBadRequest,
+  kRangeNotSatisfiable,
+  kRouteNotFound,
+  kMethodNotAllowed,
+  kPayloadTooLarge,
+  kHeadersTooLarge,
+  kUnauthorized,
+  kBlobUnavailable,  // the registry knows the file but its bytes are missing from the store
+  kInternal,
+};
+
+struct ApiErrorInfo {
+  boost::beast::http::status status;
+  std::string_view code;  // X-Error-Code
+};
+
+ApiErrorInfo Describe(ApiError error);
+// The API error for a module Status (kRepoNotFound -> RepoNotFound, kInvalidArgument -> 400...).
+ApiError FromStatus(const Status& status);
+
+}  // namespace hubmirror::api

@@ -1,0 +1,129 @@
+// /resolve and /raw: file bytes with the headers every Hub client relies on (hub-protocol §2.7).
+#include "api/handler_support.h"
+#include "common/digest.h"
+
+namespace hubmirror::api {
+namespace {
+
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+std::string ContentType(std::string_view path) {
+  if (EndsWith(path, ".json")) return "application/json";
+  if (EndsWith(path, ".txt") || EndsWith(path, ".md") || EndsWith(path, ".py") ||
+      EndsWith(path, ".jinja") || EndsWith(path, ".gitattributes")) {
+    return "text/plain; charset=utf-8";
+  }
+  return "application/octet-stream";
+}
+
+// RFC 6266 with both forms: an ASCII fallback (quotes and controls replaced) and the exact
+// UTF-8 name percent-encoded.
+std::string ContentDisposition(std::string_view path) {
+  std::string_view name = path.substr(path.rfind('/') + 1);
+  std::string fallback;
+  for (char c : name) {
+    auto byte = static_cast<unsigned char>(c);
+    fallback += (byte < 0x20 || byte >= 0x7f || c == '"' || c == '\\') ? '_' : c;
+  }
+  return "inline; filename*=UTF-8''" + PercentEncode(name, false) + "; filename=\"" + fallback +
+         "\";";
+}
+
+}  // namespace
+
+Response HandleResolve(const RequestContext& context, bool raw) {
+  const Route& route = context.route;
+  auto repo = context.registry.FindRepo(route.type, route.repo);
+  if (!repo.ok()) return ErrorFromStatus(repo.status(), false);
+  auto commit = context.registry.ResolveRevision(*repo, route.revision);
+  if (!commit.ok()) return ErrorFromStatus(commit.status(), false);
+  auto entry = context.registry.FindEntry(*repo, commit->id, route.path);
+  if (!entry.ok()) return ErrorFromStatus(entry.status(), false);
+  if (!entry->has_value() || (*entry)->is_directory) {
+    Response response = ErrorResponse(ApiError::kEntryNotFound, "Entry not found", false);
+    response.Set("X-Repo-Commit", commit->id);
+    return response;
+  }
+  const registry::Entry& file = **entry;
+  const bool serve_pointer = raw && file.lfs;
+
+  Response response;
+  std::string etag = "\"" + (file.lfs && !raw ? file.sha256 : file.git_oid) + "\"";
+  response.Set("X-Repo-Commit", commit->id);
+  response.Set("ETag", etag);
+  if (file.lfs && !raw) {
+    response.Set("X-Linked-Etag", etag);
+    response.Set("X-Linked-Size", std::to_string(file.size));
+  }
+  response.Set("Accept-Ranges", "bytes");
+  response.Set("Content-Type", serve_pointer ? "text/plain; charset=utf-8" : ContentType(file.path));
+  response.Set("Content-Disposition", ContentDisposition(file.path));
+
+  uint64_t size = file.size;
+  if (serve_pointer) {
+    response.body = LfsPointer(file.sha256, file.size);
+    size = response.body.size();
+  } else {
+    auto blob = context.store.Open(file.sha256);
+    if (!blob.ok() || blob->size() != file.size) {
+      std::string why = blob.ok() ? "has " + std::to_string(blob->size()) + " bytes, expected " +
+                                        std::to_string(file.size)
+                                  : blob.status().message();
+      Response error = ErrorResponse(
+          ApiError::kBlobUnavailable,
+          "content of " + route.repo + "/" + file.path + " (sha256 " + file.sha256 +
+              ") is unavailable: " + why,
+          false);
+      error.Set("X-Repo-Commit", commit->id);
+      return error;
+    }
+    response.file = std::move(blob.value());
+  }
+
+  auto if_none_match = context.request.find(http::field::if_none_match);
+  if (if_none_match != context.request.end() &&
+      IfNoneMatchMatches(if_none_match->value(), etag)) {
+    response.status = http::status::not_modified;
+    response.body.clear();
+    response.file.reset();
+    return response;
+  }
+
+  ByteRange range{0, size == 0 ? 0 : size - 1};
+  auto range_header = context.request.find(http::field::range);
+  RangeOutcome outcome = range_header == context.request.end()
+                             ? RangeOutcome::kFullBody
+                             : ParseRange(range_header->value(), size, &range);
+  switch (outcome) {
+    case RangeOutcome::kMalformed:
+      return ErrorResponse(ApiError::kBadRequest,
+                           "malformed Range header (expected one range, bytes=a-b, a- or -n)",
+                           false);
+    case RangeOutcome::kUnsatisfiable: {
+      Response error = ErrorResponse(ApiError::kRangeNotSatisfiable,
+                                     "Range starts past the end of the file", false);
+      error.Set("Content-Range", "bytes */" + std::to_string(size));
+      error.Set("X-Repo-Commit", commit->id);
+      return error;
+    }
+    case RangeOutcome::kPartial:
+      response.status = http::status::partial_content;
+      response.Set("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                        std::to_string(range.last) + "/" + std::to_string(size));
+      break;
+    case RangeOutcome::kFullBody:
+      break;
+  }
+  uint64_t length = size == 0 ? 0 : range.last - range.first + 1;
+  if (response.file) {
+    response.file_offset = range.first;
+    response.file_length = length;
+  } else {
+    response.body = response.body.substr(range.first, length);
+  }
+  return response;
+}
+
+}  // namespace hubmirror::api

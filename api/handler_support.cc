@@ -1,0 +1,77 @@
+#include "api/handler_support.h"
+
+#include <charconv>
+
+namespace hubmirror::api {
+
+Response ErrorResponse(ApiError error, const std::string& message, bool json_body) {
+  ApiErrorInfo info = Describe(error);
+  Response response;
+  response.status = info.status;
+  // Header values must stay on one line whatever the message contains.
+  std::string header_message = message.substr(0, 1000);
+  for (char& c : header_message) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) c = ' ';
+  }
+  response.Set("X-Error-Code", std::string(info.code));
+  response.Set("X-Error-Message", header_message);
+  if (json_body) {
+    response.Set("Content-Type", "application/json; charset=utf-8");
+    response.body = nlohmann::json({{"error", message}})
+                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    response.Set("Content-Type", "text/plain; charset=utf-8");
+    response.body = message;
+  }
+  return response;
+}
+
+Response ErrorFromStatus(const Status& status, bool json_body) {
+  return ErrorResponse(FromStatus(status), status.message(), json_body);
+}
+
+Response JsonResponse(const nlohmann::json& body) {
+  Response response;
+  response.Set("Content-Type", "application/json; charset=utf-8");
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return response;
+}
+
+std::string NextPageLink(const RequestContext& context,
+                         const std::vector<std::pair<std::string, std::string>>& replaced) {
+  std::string_view target = context.request.target();
+  size_t question = target.find('?');
+  std::string link = context.origin + std::string(target.substr(0, question));
+  std::string query;
+  if (question != std::string_view::npos) {
+    std::string_view rest = target.substr(question + 1);
+    while (!rest.empty()) {
+      size_t amp = rest.find('&');
+      std::string_view pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      std::string_view key = pair.substr(0, pair.find('='));
+      bool drop = pair.empty();
+      for (const auto& [name, value] : replaced) drop = drop || key == name;
+      if (drop) continue;
+      query += (query.empty() ? "" : "&") + std::string(pair);
+    }
+  }
+  for (const auto& [name, value] : replaced) {
+    query += (query.empty() ? "" : "&") + name + "=" + PercentEncode(value, false);
+  }
+  return link + "?" + query;
+}
+
+Result<std::optional<int64_t>> IntegerParam(const QueryParams& query, std::string_view key) {
+  auto text = QueryValue(query, key);
+  if (!text) return std::optional<int64_t>();
+  int64_t value = 0;
+  auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (error != std::errc() || end != text->data() + text->size() || value < 0) {
+    return InvalidArgument(std::string(key) + " must be a non-negative integer");
+  }
+  return std::optional<int64_t>(value);
+}
+
+}  // namespace hubmirror::api

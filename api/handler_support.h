@@ -1,0 +1,72 @@
+#pragma once
+
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/errors.h"
+#include "api/router.h"
+#include "registry/registry.h"
+#include "storage/blob_store.h"
+
+namespace hubmirror::api {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+
+// What a handler answers. The body is either `body` (in memory) or a slice of `file`, which the
+// server sends with sendfile. Headers common to every response (CORS, Server) are added by the
+// server. Value type, owned by one session.
+struct Response {
+  http::status status = http::status::ok;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::optional<storage::BlobFile> file;
+  uint64_t file_offset = 0;
+  uint64_t file_length = 0;
+
+  void Set(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+  }
+};
+
+// Everything a handler may use for one request. Lives on the session's stack.
+struct RequestContext {
+  const Request& request;
+  const Route& route;
+  registry::Registry& registry;
+  storage::BlobStore& store;
+  std::string origin;  // "http://host:port" as the client addressed us, for absolute Links
+};
+
+// An error response: X-Error-Code and X-Error-Message headers, and a JSON {"error"} body for
+// /api routes or a text/plain body for file routes.
+Response ErrorResponse(ApiError error, const std::string& message, bool json_body);
+Response ErrorFromStatus(const Status& status, bool json_body);
+Response JsonResponse(const nlohmann::json& body);
+
+// `origin + path-of-request + ?query` with the named parameters replaced by new values (the
+// other parameters kept as sent), for `Link: <...>; rel="next"`.
+std::string NextPageLink(const RequestContext& context,
+                         const std::vector<std::pair<std::string, std::string>>& replaced);
+
+// Tree and paths-info entry in the Hub's shape; `expand` adds lastCommit. Never emits xetHash.
+nlohmann::json EntryJson(const registry::Entry& entry, bool expand);
+
+// Parses a non-negative decimal integer parameter; nullopt when absent, kInvalidArgument when
+// malformed.
+Result<std::optional<int64_t>> IntegerParam(const QueryParams& query, std::string_view key);
+
+Response HandleResolve(const RequestContext& context, bool raw);
+Response HandleRepoInfo(const RequestContext& context);
+Response HandleListRepos(const RequestContext& context);
+Response HandleTree(const RequestContext& context);
+Response HandlePathsInfo(const RequestContext& context);
+Response HandleRefs(const RequestContext& context);
+Response HandleCommits(const RequestContext& context);
+
+}  // namespace hubmirror::api

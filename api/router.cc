@@ -1,0 +1,193 @@
+#include "api/router.h"
+
+#include <array>
+
+namespace hubmirror::api {
+namespace {
+
+constexpr std::array<std::string_view, 8> kRepoActions = {
+    "resolve", "raw", "tree", "blob", "revision", "refs", "commits", "paths-info"};
+
+bool IsRepoAction(std::string_view segment) {
+  for (auto action : kRepoActions) {
+    if (segment == action) return true;
+  }
+  return false;
+}
+
+Status NoRoute() { return Status(StatusCode::kNotFound, "no such endpoint"); }
+
+// Decoded path segments; the raw ones are checked for dot segments before decoding and the
+// decoded ones after, so neither "/../" nor "/%2e%2e/" gets through.
+Result<std::vector<std::string>> DecodeSegments(std::string_view path) {
+  std::vector<std::string> segments;
+  if (path.empty() || path.front() != '/') return InvalidArgument("target must start with '/'");
+  path.remove_prefix(1);
+  while (true) {
+    size_t slash = path.find('/');
+    std::string_view raw = path.substr(0, slash);
+    auto decoded = PercentDecode(raw);
+    if (!decoded.ok()) return decoded.status();
+    if (*decoded == "." || *decoded == "..") return InvalidArgument("dot segment in URL");
+    segments.push_back(std::move(decoded.value()));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return segments;
+}
+
+// Joins segments [from, end) as a repo path and validates it (an encoded "%2F" inside a segment
+// is a legitimate separator for tree paths, so validation happens on the joined result).
+Result<std::string> JoinPath(const std::vector<std::string>& segments, size_t from,
+                             bool allow_empty) {
+  std::string path;
+  for (size_t i = from; i < segments.size(); ++i) {
+    if (i > from) path += '/';
+    path += segments[i];
+  }
+  if (path.empty() || (allow_empty && path == "/")) {
+    if (allow_empty) return std::string();
+    return InvalidArgument("missing file path");
+  }
+  if (allow_empty && path.back() == '/') path.pop_back();
+  HM_RETURN_IF_ERROR(ValidateRepoPath(path));
+  return path;
+}
+
+// Reads a revision starting at segments[*index], advancing past it. `refs/pr/N` and
+// `refs/convert/W` may arrive as three literal segments (hub-protocol §1.2).
+Result<std::string> TakeRevision(const std::vector<std::string>& segments, size_t* index) {
+  if (*index >= segments.size() || segments[*index].empty()) {
+    return InvalidArgument("missing revision");
+  }
+  std::string revision = segments[*index];
+  if (revision == "refs" && *index + 2 < segments.size() &&
+      (segments[*index + 1] == "pr" || segments[*index + 1] == "convert")) {
+    revision += "/" + segments[*index + 1] + "/" + segments[*index + 2];
+    *index += 2;
+  }
+  ++*index;
+  if (revision.size() > kMaxRevisionBytes) return InvalidArgument("revision too long");
+  return revision;
+}
+
+// Reads a repo id starting at segments[*index]: one segment when the next one is an action
+// keyword (legacy ids such as "gpt2"), otherwise two.
+Result<std::string> TakeRepoId(const std::vector<std::string>& segments, size_t* index) {
+  if (*index >= segments.size()) return NoRoute();
+  std::string id = segments[*index];
+  bool single = *index + 1 >= segments.size() || IsRepoAction(segments[*index + 1]);
+  if (!single) {
+    id += "/" + segments[*index + 1];
+    ++*index;
+  }
+  ++*index;
+  HM_RETURN_IF_ERROR(ValidateRepoId(id));
+  return id;
+}
+
+bool ParseTypeSegment(std::string_view segment, RepoType* type) {
+  if (segment == "models") {
+    *type = RepoType::kModel;
+  } else if (segment == "datasets") {
+    *type = RepoType::kDataset;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+Result<Route> MatchApi(const std::vector<std::string>& s, Route route) {
+  if (s.size() == 2 && s[1] == "whoami-v2") {
+    route.endpoint = Endpoint::kWhoami;
+    return route;
+  }
+  if (s.size() >= 2 && s[1] == "telemetry") {
+    route.endpoint = Endpoint::kTelemetry;
+    return route;
+  }
+  if (s.size() == 2 && s[1] == "agent-harnesses") {
+    route.endpoint = Endpoint::kAgentHarnesses;
+    return route;
+  }
+  if (s.size() < 2 || !ParseTypeSegment(s[1], &route.type)) return NoRoute();
+  if (s.size() == 2 || (s.size() == 3 && s[2].empty())) {
+    route.endpoint = Endpoint::kListRepos;
+    return route;
+  }
+  size_t i = 2;
+  auto repo = TakeRepoId(s, &i);
+  if (!repo.ok()) return repo.status();
+  route.repo = std::move(repo.value());
+  if (i == s.size()) {
+    route.endpoint = Endpoint::kRepoInfo;
+    route.revision = "HEAD";
+    return route;
+  }
+  const std::string& action = s[i++];
+  if (action == "refs" && i == s.size()) {
+    route.endpoint = Endpoint::kRefs;
+    return route;
+  }
+  if (action != "revision" && action != "tree" && action != "paths-info" && action != "commits") {
+    return NoRoute();
+  }
+  auto revision = TakeRevision(s, &i);
+  if (!revision.ok()) return revision.status();
+  route.revision = std::move(revision.value());
+  if (action == "tree") {
+    route.endpoint = Endpoint::kTree;
+    auto path = JoinPath(s, i, /*allow_empty=*/true);
+    if (!path.ok()) return path.status();
+    route.path = std::move(path.value());
+    return route;
+  }
+  if (i != s.size()) return NoRoute();
+  route.endpoint = action == "revision"     ? Endpoint::kRepoInfo
+                   : action == "paths-info" ? Endpoint::kPathsInfo
+                                            : Endpoint::kCommits;
+  return route;
+}
+
+}  // namespace
+
+Result<Route> MatchRoute(std::string_view target) {
+  if (target.size() > kMaxTargetBytes) return InvalidArgument("request target too long");
+  size_t question = target.find('?');
+  Route route;
+  if (question != std::string_view::npos) {
+    auto query = ParseQuery(target.substr(question + 1));
+    if (!query.ok()) return query.status();
+    route.query = std::move(query.value());
+  }
+  auto decoded = DecodeSegments(target.substr(0, question));
+  if (!decoded.ok()) return decoded.status();
+  const std::vector<std::string>& s = decoded.value();
+  if (s.size() == 1 && s[0] == "healthz") {
+    route.endpoint = Endpoint::kHealth;
+    return route;
+  }
+  if (!s.empty() && s[0] == "api") return MatchApi(s, std::move(route));
+
+  size_t i = 0;
+  if (!s.empty() && s[0] == "datasets") {
+    route.type = RepoType::kDataset;
+    i = 1;
+  }
+  if (i + 2 >= s.size()) return NoRoute();
+  auto repo = TakeRepoId(s, &i);
+  if (!repo.ok()) return repo.status();
+  route.repo = std::move(repo.value());
+  if (i >= s.size() || (s[i] != "resolve" && s[i] != "raw")) return NoRoute();
+  route.endpoint = s[i] == "resolve" ? Endpoint::kResolve : Endpoint::kRaw;
+  ++i;
+  auto revision = TakeRevision(s, &i);
+  if (!revision.ok()) return revision.status();
+  route.revision = std::move(revision.value());
+  auto path = JoinPath(s, i, /*allow_empty=*/false);
+  if (!path.ok()) return path.status();
+  route.path = std::move(path.value());
+  return route;
+}
+
+}  // namespace hubmirror::api

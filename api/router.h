@@ -1,0 +1,47 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/http_parsing.h"
+#include "common/names.h"
+#include "common/status.h"
+
+namespace hubmirror::api {
+
+inline constexpr size_t kMaxTargetBytes = 8192;
+
+enum class Endpoint {
+  kHealth,
+  kResolve,       // /{prefix}{repo}/resolve/{rev}/{path}
+  kRaw,           // /{prefix}{repo}/raw/{rev}/{path}
+  kRepoInfo,      // /api/{type}s/{repo}[/revision/{rev}]
+  kTree,          // /api/{type}s/{repo}/tree/{rev}[/{path}]
+  kPathsInfo,     // /api/{type}s/{repo}/paths-info/{rev}
+  kRefs,          // /api/{type}s/{repo}/refs
+  kCommits,       // /api/{type}s/{repo}/commits/{rev}
+  kListRepos,     // /api/{type}s
+  kWhoami,        // /api/whoami-v2
+  kTelemetry,     // /api/telemetry/...
+  kAgentHarnesses,
+};
+
+// A request target matched to an endpoint, with every component decoded and validated.
+struct Route {
+  Endpoint endpoint = Endpoint::kHealth;
+  RepoType type = RepoType::kModel;
+  std::string repo;      // validated repo id
+  std::string revision;  // decoded; "refs/pr/1" may arrive encoded or as three segments
+  std::string path;      // validated repo path, or "" for the root (tree only)
+  QueryParams query;
+};
+
+// Matches the raw request target (path and query as sent). Routing works on raw segments and
+// decodes each one separately, so an encoded slash can never split or join segments where it
+// does not belong (hub-protocol §1.2). Returns kInvalidArgument for malformed or hostile targets
+// (dot segments, control characters, bad escapes, over-long ids or paths) and kNotFound for
+// well-formed targets that name no endpoint.
+Result<Route> MatchRoute(std::string_view target);
+
+}  // namespace hubmirror::api

@@ -1,0 +1,326 @@
+#include "api/server.h"
+
+#include <sys/sendfile.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "api/handler_support.h"
+#include "common/log.h"
+#include "registry/registry.h"
+
+namespace hubmirror::api {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+using namespace net::experimental::awaitable_operators;
+constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
+
+constexpr const char* kExposedHeaders =
+    "X-Repo-Commit,X-Request-Id,X-Error-Code,X-Error-Message,X-Total-Count,ETag,Link,"
+    "Accept-Ranges,Content-Range,X-Linked-Size,X-Linked-ETag";
+
+// Each pool thread opens its own registry connection on first use: SQLite connections must not
+// be shared between threads, and opening one per request would dominate small requests.
+Result<registry::Registry*> ThreadRegistry(const std::filesystem::path& path) {
+  thread_local std::filesystem::path opened_path;
+  thread_local std::unique_ptr<registry::Registry> registry;
+  if (!registry || opened_path != path) {
+    auto opened = registry::Registry::Open(path, registry::Registry::Mode::kReadOnly);
+    if (!opened.ok()) return opened.status();
+    registry = std::move(opened.value());
+    opened_path = path;
+  }
+  return registry.get();
+}
+
+// The origin the client used to reach us, for absolute Link URLs. Only a syntactically plain
+// host[:port] is echoed back, so a hostile Host header cannot inject anything.
+std::string RequestOrigin(const Request& request, const tcp::endpoint& local) {
+  std::string host(request[http::field::host]);
+  bool plain = !host.empty() && host.size() <= 255;
+  for (char c : host) {
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+                      c == ':' || c == '[' || c == ']');
+  }
+  if (!plain) {
+    host = local.address().to_string() + ":" + std::to_string(local.port());
+    if (local.address().is_v6()) host = "[" + local.address().to_string() + "]:" + std::to_string(local.port());
+  }
+  bool https = request["X-Forwarded-Proto"] == "https";
+  return (https ? "https://" : "http://") + host;
+}
+
+bool MethodAllowed(Endpoint endpoint, http::verb method) {
+  bool read = method == http::verb::get || method == http::verb::head;
+  switch (endpoint) {
+    case Endpoint::kPathsInfo:
+      return method == http::verb::post;
+    case Endpoint::kTelemetry:
+      return read || method == http::verb::post;
+    default:
+      return read;
+  }
+}
+
+Response Dispatch(const Request& request, const std::filesystem::path& registry_path,
+                  storage::BlobStore& store, const tcp::endpoint& local) {
+  std::string_view target = request.target();
+  bool api_route = target.substr(0, 5) == "/api/";
+  if (request.method() == http::verb::options) {
+    Response response;
+    response.status = http::status::no_content;
+    response.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+    response.Set("Access-Control-Allow-Headers",
+                 "Authorization, Range, Content-Type, If-None-Match, Accept, User-Agent");
+    response.Set("Access-Control-Max-Age", "86400");
+    return response;
+  }
+  auto route = MatchRoute(target);
+  if (!route.ok()) return ErrorFromStatus(route.status(), api_route);
+  if (!MethodAllowed(route->endpoint, request.method())) {
+    return ErrorResponse(ApiError::kMethodNotAllowed,
+                         "method " + std::string(request.method_string()) + " not allowed here",
+                         api_route);
+  }
+  switch (route->endpoint) {
+    case Endpoint::kHealth:
+      return JsonResponse({{"status", "ok"}});
+    case Endpoint::kTelemetry:
+      return JsonResponse(nlohmann::json::object());
+    case Endpoint::kAgentHarnesses:
+      return JsonResponse({{"harnesses", nlohmann::json::object()},
+                           {"standardEnvVars", nlohmann::json::array()}});
+    case Endpoint::kWhoami:
+      return ErrorResponse(ApiError::kUnauthorized, "this mirror has no user accounts", true);
+    default:
+      break;
+  }
+  auto registry = ThreadRegistry(registry_path);
+  if (!registry.ok()) {
+    Log(LogLevel::kError, "cannot open registry: " + registry.status().message());
+    return ErrorResponse(ApiError::kInternal, "registry unavailable", api_route);
+  }
+  RequestContext context{request, *route, **registry, store, RequestOrigin(request, local)};
+  switch (route->endpoint) {
+    case Endpoint::kResolve:
+      return HandleResolve(context, false);
+    case Endpoint::kRaw:
+      return HandleResolve(context, true);
+    case Endpoint::kRepoInfo:
+      return HandleRepoInfo(context);
+    case Endpoint::kListRepos:
+      return HandleListRepos(context);
+    case Endpoint::kTree:
+      return HandleTree(context);
+    case Endpoint::kPathsInfo:
+      return HandlePathsInfo(context);
+    case Endpoint::kRefs:
+      return HandleRefs(context);
+    case Endpoint::kCommits:
+      return HandleCommits(context);
+    default:
+      return ErrorResponse(ApiError::kRouteNotFound, "no such endpoint", api_route);
+  }
+}
+
+template <typename Message>
+void ApplyHeaders(Message& message, const Response& response) {
+  message.set(http::field::access_control_allow_origin, "*");
+  message.set(http::field::access_control_expose_headers, kExposedHeaders);
+  for (const auto& [name, value] : response.headers) message.insert(name, value);
+}
+
+// Sends `length` bytes of `fd` from `offset` with sendfile, waiting for writability between
+// chunks; gives up when the peer has not accepted a byte for `idle`.
+net::awaitable<beast::error_code> SendFileBody(tcp::socket& socket, int fd, uint64_t offset,
+                                               uint64_t length, std::chrono::seconds idle) {
+  socket.native_non_blocking(true);
+  auto position = static_cast<off_t>(offset);
+  uint64_t remaining = length;
+  net::steady_timer timer(socket.get_executor());
+  while (remaining > 0) {
+    ssize_t sent = ::sendfile(socket.native_handle(), fd, &position,
+                              static_cast<size_t>(std::min<uint64_t>(remaining, 1ull << 30)));
+    if (sent > 0) {
+      remaining -= static_cast<uint64_t>(sent);
+      continue;
+    }
+    if (sent == 0) co_return beast::error_code(net::error::eof);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) co_return beast::error_code(errno, beast::system_category());
+    timer.expires_after(idle);
+    auto result = co_await (socket.async_wait(tcp::socket::wait_write, kNoThrow) ||
+                            timer.async_wait(kNoThrow));
+    if (result.index() == 1) co_return beast::error_code(net::error::timed_out);
+    if (auto [ec] = std::get<0>(result); ec) co_return ec;
+  }
+  co_return beast::error_code();
+}
+
+net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const Request& request,
+                                                Response& response, bool keep_alive,
+                                                std::chrono::seconds idle) {
+  bool head = request.method() == http::verb::head;
+  bool file_body = response.file.has_value();
+  stream.expires_after(idle);
+  if (head || file_body) {
+    http::response<http::empty_body> message{response.status, request.version()};
+    ApplyHeaders(message, response);
+    uint64_t length = file_body ? response.file_length : response.body.size();
+    if (response.status != http::status::not_modified && response.status != http::status::no_content) {
+      message.content_length(length);
+    }
+    message.keep_alive(keep_alive);
+    auto [ec, written] = co_await http::async_write(stream, message, kNoThrow);
+    if (ec || head || length == 0) co_return ec;
+    co_return co_await SendFileBody(stream.socket(), response.file->fd(), response.file_offset,
+                                    length, idle);
+  }
+  http::response<http::string_body> message{response.status, request.version()};
+  ApplyHeaders(message, response);
+  message.body() = std::move(response.body);
+  message.keep_alive(keep_alive);
+  message.prepare_payload();
+  auto [ec, written] = co_await http::async_write(stream, message, kNoThrow);
+  co_return ec;
+}
+
+// Answers a request that could not be read completely, then the connection closes.
+net::awaitable<void> WriteReadError(beast::tcp_stream& stream, ApiError error,
+                                    const std::string& message) {
+  Response response = ErrorResponse(error, message, false);
+  http::response<http::string_body> reply{response.status, 11};
+  ApplyHeaders(reply, response);
+  reply.body() = response.body;
+  reply.keep_alive(false);
+  reply.prepare_payload();
+  co_await http::async_write(stream, reply, kNoThrow);
+}
+
+// Counts open connections for the lifetime of a session.
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::atomic<size_t>& counter) : counter_(counter) { ++counter_; }
+  ~ConnectionSlot() { --counter_; }
+
+ private:
+  std::atomic<size_t>& counter_;
+};
+
+}  // namespace
+
+Server::Server(ServerOptions options, storage::BlobStore& store)
+    : options_(std::move(options)), store_(store), acceptor_(io_) {}
+
+Server::~Server() = default;
+
+Result<std::unique_ptr<Server>> Server::Create(ServerOptions options, storage::BlobStore& store) {
+  beast::error_code ec;
+  auto address = net::ip::make_address(options.host, ec);
+  if (ec) return InvalidArgument("invalid listen address '" + options.host + "'");
+  std::unique_ptr<Server> server(new Server(std::move(options), store));
+  tcp::endpoint endpoint(address, server->options_.port);
+  auto& acceptor = server->acceptor_;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return IoError("cannot listen on " + server->options_.host + ":" +
+                   std::to_string(server->options_.port) + ": " + ec.message());
+  }
+  return server;
+}
+
+tcp::endpoint Server::endpoint() const { return acceptor_.local_endpoint(); }
+
+void Server::Stop() {
+  net::post(io_, [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    io_.stop();
+  });
+}
+
+void Server::Run() {
+  net::signal_set signals(io_, SIGINT, SIGTERM);
+  signals.async_wait([this](const beast::error_code& ec, int) {
+    if (!ec) Stop();
+  });
+  net::co_spawn(io_, Accept(), net::detached);
+  unsigned threads = options_.threads != 0 ? options_.threads
+                                           : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([this] { io_.run(); });
+  io_.run();
+  for (auto& thread : pool) thread.join();
+}
+
+net::awaitable<void> Server::Accept() {
+  while (acceptor_.is_open()) {
+    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), kNoThrow);
+    if (ec == net::error::operation_aborted) co_return;
+    if (ec) {
+      // Typically EMFILE: back off briefly instead of spinning.
+      Log(LogLevel::kWarning, "accept failed: " + ec.message());
+      net::steady_timer pause(io_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kNoThrow);
+      continue;
+    }
+    if (connections_.load() >= options_.max_connections) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    auto executor = socket.get_executor();
+    net::co_spawn(executor, Session(std::move(socket)), net::detached);
+  }
+}
+
+net::awaitable<void> Server::Session(tcp::socket socket) {
+  ConnectionSlot slot(connections_);
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  tcp::endpoint local = socket.local_endpoint(ec);
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  while (true) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
+    parser.body_limit(options_.max_body_bytes);
+    stream.expires_after(options_.idle_timeout);
+    auto [read_error, bytes] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+    if (read_error == http::error::header_limit) {
+      co_await WriteReadError(stream, ApiError::kHeadersTooLarge, "request headers too large");
+      break;
+    }
+    if (read_error == http::error::body_limit) {
+      co_await WriteReadError(stream, ApiError::kPayloadTooLarge, "request body too large");
+      break;
+    }
+    if (read_error && read_error.category() == http::make_error_code(http::error::bad_target).category() &&
+        read_error != http::error::end_of_stream && read_error != http::error::partial_message) {
+      co_await WriteReadError(stream, ApiError::kBadRequest,
+                              "malformed HTTP request: " + read_error.message());
+      break;
+    }
+    if (read_error) break;
+    const Request& request = parser.get();
+    Response response = Dispatch(request, options_.registry_path, store_, local);
+    bool keep_alive = request.keep_alive();
+    auto write_error =
+        co_await WriteResponse(stream, request, response, keep_alive, options_.idle_timeout);
+    if (write_error || !keep_alive) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace hubmirror::api

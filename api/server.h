@@ -1,0 +1,56 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "storage/blob_store.h"
+
+namespace hubmirror::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0 picks a free port
+  std::filesystem::path registry_path;
+  unsigned threads = 0;  // 0: one per core
+  size_t max_connections = 1024;
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 1024 * 1024;
+  std::chrono::seconds idle_timeout{60};
+};
+
+// The HTTP server: an acceptor plus one coroutine per connection, on a pool of threads. Each
+// connection runs on its own strand; each thread keeps its own read-only registry connection.
+// Every read is bounded (header size, body size, idle time) and the number of open connections
+// is capped. Start from one thread; Run blocks until SIGINT/SIGTERM or Stop (thread-safe).
+class Server {
+ public:
+  // Binds and listens. kInvalidArgument for a bad address, kIoError when the port is taken.
+  static Result<std::unique_ptr<Server>> Create(ServerOptions options, storage::BlobStore& store);
+  ~Server();
+
+  // The bound address (useful with port 0).
+  boost::asio::ip::tcp::endpoint endpoint() const;
+  void Run();
+  void Stop();
+
+ private:
+  Server(ServerOptions options, storage::BlobStore& store);
+  boost::asio::awaitable<void> Accept();
+  boost::asio::awaitable<void> Session(boost::asio::ip::tcp::socket socket);
+
+  ServerOptions options_;
+  storage::BlobStore& store_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::atomic<size_t> connections_{0};
+};
+
+}  // namespace hubmirror::api

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "common/status.h"
+
+namespace hubmirror::cli {
+
+// Exit codes of every subcommand (design: 0 success, 1 the job found a problem, 2 usage or
+// configuration error).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitProblem = 1;
+inline constexpr int kExitUsage = 2;
+
+// Options every subcommand shares.
+struct CommonOptions {
+  std::filesystem::path data_dir = "hubmirror-data";
+};
+
+// Prints `status` as one line on stderr and returns its exit code: 2 for invalid input or
+// configuration, 1 otherwise.
+int ReportFailure(const Status& status);
+
+// Each Add*Command registers a subcommand; its callback stores the exit code in `*exit_code`.
+void AddServeCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
+void AddImportCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
+
+}  // namespace hubmirror::cli

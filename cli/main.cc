@@ -1,0 +1,39 @@
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace hubmirror::cli {
+
+int ReportFailure(const Status& status) {
+  std::cerr << "hubmirror: " << status.message() << std::endl;
+  return status.code() == StatusCode::kInvalidArgument ||
+                 status.code() == StatusCode::kFailedPrecondition
+             ? kExitUsage
+             : kExitProblem;
+}
+
+}  // namespace hubmirror::cli
+
+int main(int argc, char** argv) {
+  using namespace hubmirror::cli;
+  CLI::App app{"hubmirror: a verified, self-hosted mirror of Hugging Face Hub repositories"};
+  app.require_subcommand(1);
+  app.fallthrough();  // lets `--data` follow the subcommand name, as documented
+  CommonOptions common;
+  app.add_option("--data", common.data_dir, "data directory (registry.db, blobs/, tmp/, ...)")
+      ->capture_default_str();
+  int exit_code = kExitOk;
+  AddServeCommand(app, common, &exit_code);
+  AddImportCommand(app, common, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "hubmirror: " << e.what() << " (see hubmirror --help)" << std::endl;
+    return kExitUsage;
+  }
+  return exit_code;
+}

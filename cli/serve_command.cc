@@ -1,0 +1,72 @@
+#include <iostream>
+
+#include "api/server.h"
+#include "cli/commands.h"
+#include "common/log.h"
+#include "registry/registry.h"
+#include "storage/local_blob_store.h"
+
+namespace hubmirror::cli {
+namespace {
+
+struct ServeArgs {
+  std::string listen = "127.0.0.1:8080";
+  unsigned threads = 0;
+};
+
+// Splits HOST:PORT, with IPv6 hosts in brackets ("[::1]:8080").
+Status ParseListen(const std::string& text, api::ServerOptions* options) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    return InvalidArgument("--listen must be HOST:PORT, got '" + text + "'");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned long port = 0;
+  try {
+    size_t used = 0;
+    port = std::stoul(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1 || port > 65535) throw std::out_of_range("port");
+  } catch (const std::exception&) {
+    return InvalidArgument("--listen port must be 0-65535, got '" + text.substr(colon + 1) + "'");
+  }
+  options->host = host;
+  options->port = static_cast<uint16_t>(port);
+  return Status::Ok();
+}
+
+int RunServe(const CommonOptions& common, const ServeArgs& args) {
+  api::ServerOptions options;
+  if (Status parsed = ParseListen(args.listen, &options); !parsed.ok()) return ReportFailure(parsed);
+  options.threads = args.threads;
+  auto store = storage::LocalBlobStore::Open(common.data_dir);
+  if (!store.ok()) return ReportFailure(store.status());
+  options.registry_path = common.data_dir / "registry.db";
+  // Migrates the schema once, before any reader opens the database.
+  auto registry = registry::Registry::Open(options.registry_path, registry::Registry::Mode::kReadWrite);
+  if (!registry.ok()) return ReportFailure(registry.status());
+  auto server = api::Server::Create(options, **store);
+  if (!server.ok()) return ReportFailure(server.status());
+  auto endpoint = (*server)->endpoint();
+  std::string host = endpoint.address().to_string();
+  if (endpoint.address().is_v6()) host = "[" + host + "]";
+  std::cout << "listening on http://" << host << ":" << endpoint.port() << std::endl;
+  Log(LogLevel::kInfo, "serving " + common.data_dir.string() + " on " + host + ":" +
+                           std::to_string(endpoint.port()));
+  (*server)->Run();
+  Log(LogLevel::kInfo, "stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, const CommonOptions& common, int* exit_code) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* command = app.add_subcommand("serve", "serve the Hub-compatible HTTP API");
+  command->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  command->add_option("--threads", args->threads, "worker threads (default: one per core)");
+  command->callback([&common, args, exit_code] { *exit_code = RunServe(common, *args); });
+}
+
+}  // namespace hubmirror::cli

@@ -1,0 +1,13 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace hubmirror {
+
+// Milliseconds since the Unix epoch, from the system clock.
+int64_t NowUnixMillis();
+// ISO-8601 in UTC with milliseconds, as the Hub writes dates: "2024-02-19T11:06:12.000Z".
+std::string FormatIsoMillis(int64_t unix_millis);
+
+}  // namespace hubmirror

@@ -1,0 +1,465 @@
+#include "registry/registry.h"
+
+#include <algorithm>
+
+#include "common/clock.h"
+#include "common/digest.h"
+#include "migrations/embedded_migrations.h"
+#include "registry/sqlite.h"
+
+namespace hubmirror::registry {
+namespace {
+
+constexpr int kBusyTimeoutMs = 10000;
+
+// The Hub's `_id` is a 24-hex Mongo ObjectId whose first 4 bytes are the creation time; keep
+// that property and make the rest a stable function of the repo's identity.
+std::string MakeObjectId(RepoType type, std::string_view name_lower, int64_t created_ms) {
+  char time_hex[9];
+  std::snprintf(time_hex, sizeof time_hex, "%08x", static_cast<unsigned>(created_ms / 1000));
+  return std::string(time_hex) +
+         Sha1Hex(std::string(RepoTypeName(type)) + "/" + std::string(name_lower)).substr(0, 16);
+}
+
+std::string EscapeLike(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// Smallest string greater than every string starting with `prefix`, for range scans on paths.
+std::string PrefixUpperBound(std::string prefix) {
+  prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
+constexpr const char* kRepoColumns =
+    "r.id, r.type, r.name, r.author, r.object_id, r.default_branch, r.created_at, "
+    "r.last_modified, r.card_data, r.pipeline_tag, r.library_name, r.downloads, r.likes, "
+    "r.private, r.gated";
+
+constexpr const char* kEntrySelect =
+    "SELECT e.path, e.type, e.size, e.git_oid, e.sha256, e.lfs, e.pointer_size, "
+    "e.last_commit_id, c.title, c.date FROM entries e "
+    "LEFT JOIN commits c ON c.repo_id = e.repo_id AND c.id = e.last_commit_id ";
+
+constexpr const char* kCommitColumns =
+    "c.id, c.parent_id, c.tree_id, c.title, c.message, c.author, c.date";
+
+Commit ReadCommit(Statement& s) {
+  return Commit{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Int(6)};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Registry>> Registry::Open(const std::filesystem::path& db_path, Mode mode) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(db_path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return IoError("cannot open registry " + db_path.string() + ": " + message);
+  }
+  std::unique_ptr<Registry> registry(new Registry(db));
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  HM_RETURN_IF_ERROR(Exec(db, "PRAGMA foreign_keys = ON"));
+  if (mode == Mode::kReadOnly) {
+    int version = registry->SchemaVersion();
+    int latest = migrations::EmbeddedMigrations().back().version;
+    if (version != latest) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "registry " + db_path.string() + " has schema version " +
+                        std::to_string(version) + ", this binary expects " +
+                        std::to_string(latest));
+    }
+    HM_RETURN_IF_ERROR(Exec(db, "PRAGMA query_only = ON"));
+    return registry;
+  }
+  HM_RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL"));
+  Status migrated = registry->Migrate();
+  if (!migrated.ok()) {
+    return Status(migrated.code(), "registry " + db_path.string() + ": " + migrated.message());
+  }
+  return registry;
+}
+
+Registry::~Registry() { sqlite3_close(db_); }
+
+int Registry::SchemaVersion() {
+  Statement s(db_, "PRAGMA user_version");
+  return s.Step() ? static_cast<int>(s.Int(0)) : -1;
+}
+
+Status Registry::Migrate() {
+  auto all = migrations::EmbeddedMigrations();
+  int current = SchemaVersion();
+  int latest = all.back().version;
+  if (current > latest) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "schema version " + std::to_string(current) +
+                      " is newer than this binary supports (" + std::to_string(latest) +
+                      "); upgrade hubmirror");
+  }
+  for (const auto& migration : all) {
+    if (migration.version <= current) continue;
+    HM_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+    // A concurrent process may have migrated while this one waited for the write lock.
+    if (SchemaVersion() >= migration.version) {
+      HM_RETURN_IF_ERROR(Exec(db_, "ROLLBACK"));
+      continue;
+    }
+    Status applied = Exec(db_, migration.sql);
+    if (applied.ok()) {
+      applied = Exec(db_, "PRAGMA user_version = " + std::to_string(migration.version));
+    }
+    if (!applied.ok()) {
+      Exec(db_, "ROLLBACK");
+      return Internal(std::string("migration ") + migration.name + " failed: " + applied.message());
+    }
+    HM_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
+  }
+  return Status::Ok();
+}
+
+Result<Repo> Registry::FindRepo(RepoType type, std::string_view name) {
+  Statement s(db_, std::string("SELECT ") + kRepoColumns +
+                       " FROM repos r WHERE r.type = ? AND r.name_lower = ?");
+  s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(name));
+  if (!s.Step()) {
+    if (!s.status().ok()) return s.status();
+    return Status(StatusCode::kRepoNotFound,
+                  "Repository " + std::string(name) + " not found");
+  }
+  Repo repo;
+  repo.id = s.Int(0);
+  ParseRepoType(s.Text(1), &repo.type);
+  repo.name = s.Text(2);
+  repo.author = s.Text(3);
+  repo.object_id = s.Text(4);
+  repo.default_branch = s.Text(5);
+  repo.created_at_ms = s.Int(6);
+  repo.last_modified_ms = s.Int(7);
+  repo.card_data_json = s.Text(8);
+  repo.pipeline_tag = s.Text(9);
+  repo.library_name = s.Text(10);
+  repo.downloads = s.Int(11);
+  repo.likes = s.Int(12);
+  repo.is_private = s.Int(13) != 0;
+  repo.gated = s.Text(14);
+  return repo;
+}
+
+Result<std::vector<std::string>> Registry::RepoTags(const Repo& repo) {
+  Statement s(db_, "SELECT tag FROM repo_tags WHERE repo_id = ? ORDER BY position");
+  s.Bind(1, repo.id);
+  std::vector<std::string> tags;
+  while (s.Step()) tags.push_back(s.Text(0));
+  if (!s.status().ok()) return s.status();
+  return tags;
+}
+
+Result<Commit> Registry::ResolveRevision(const Repo& repo, std::string_view revision) {
+  std::string wanted(revision == "HEAD" ? repo.default_branch : revision);
+  Statement ref(db_,
+                "SELECT commit_id FROM refs WHERE repo_id = ? AND name = ? "
+                "ORDER BY kind = 'branch' DESC LIMIT 1");
+  ref.Bind(1, repo.id).Bind(2, wanted);
+  std::string commit_id;
+  if (ref.Step()) {
+    commit_id = ref.Text(0);
+  } else if (!ref.status().ok()) {
+    return ref.status();
+  } else if (IsSha1Hex(wanted)) {
+    commit_id = wanted;
+  }
+  if (!commit_id.empty()) {
+    Statement s(db_, std::string("SELECT ") + kCommitColumns +
+                         " FROM commits c WHERE c.repo_id = ? AND c.id = ?");
+    s.Bind(1, repo.id).Bind(2, commit_id);
+    if (s.Step()) return ReadCommit(s);
+    if (!s.status().ok()) return s.status();
+  }
+  return Status(StatusCode::kRevisionNotFound,
+                "Invalid rev id: " + std::string(revision.substr(0, 255)));
+}
+
+Result<std::vector<Entry>> Registry::ReadEntries(Statement& s) {
+  std::vector<Entry> entries;
+  while (s.Step()) {
+    Entry e;
+    e.path = s.Text(0);
+    e.is_directory = s.Text(1) == "directory";
+    e.size = static_cast<uint64_t>(s.Int(2));
+    e.git_oid = s.Text(3);
+    e.sha256 = s.Text(4);
+    e.lfs = s.Int(5) != 0;
+    e.pointer_size = static_cast<uint64_t>(s.Int(6));
+    e.last_commit_id = s.Text(7);
+    e.last_commit_title = s.Text(8);
+    e.last_commit_date_ms = s.Int(9);
+    entries.push_back(std::move(e));
+  }
+  if (!s.status().ok()) return s.status();
+  return entries;
+}
+
+Result<std::vector<Entry>> Registry::ListEntries(const Repo& repo, const std::string& commit_id,
+                                                 std::string_view directory) {
+  if (directory.empty()) {
+    Statement s(db_, std::string(kEntrySelect) +
+                         "WHERE e.repo_id = ? AND e.commit_id = ? ORDER BY e.path");
+    s.Bind(1, repo.id).Bind(2, commit_id);
+    return ReadEntries(s);
+  }
+  std::string prefix = std::string(directory) + "/";
+  Statement s(db_, std::string(kEntrySelect) +
+                       "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path >= ? AND e.path < ? "
+                       "ORDER BY e.path");
+  s.Bind(1, repo.id).Bind(2, commit_id).Bind(3, prefix).Bind(4, PrefixUpperBound(prefix));
+  return ReadEntries(s);
+}
+
+Result<std::optional<Entry>> Registry::FindEntry(const Repo& repo, const std::string& commit_id,
+                                                 std::string_view path) {
+  Statement s(db_, std::string(kEntrySelect) +
+                       "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path = ?");
+  s.Bind(1, repo.id).Bind(2, commit_id).Bind(3, path);
+  auto entries = ReadEntries(s);
+  if (!entries.ok()) return entries.status();
+  if (entries->empty()) return std::optional<Entry>();
+  return std::optional<Entry>(std::move(entries->front()));
+}
+
+Result<std::vector<Ref>> Registry::ListRefs(const Repo& repo) {
+  Statement s(db_, "SELECT kind, name, commit_id FROM refs WHERE repo_id = ? ORDER BY kind, name");
+  s.Bind(1, repo.id);
+  std::vector<Ref> refs;
+  while (s.Step()) refs.push_back(Ref{s.Text(0), s.Text(1), s.Text(2)});
+  if (!s.status().ok()) return s.status();
+  return refs;
+}
+
+Result<std::vector<Commit>> Registry::ListHistory(const Repo& repo, const std::string& head,
+                                                  int64_t offset, int64_t limit, int64_t* total) {
+  // Walks first parents with a recursive CTE; the depth bound guards against corrupt cycles.
+  std::string chain =
+      "WITH RECURSIVE chain(id, depth) AS ("
+      "  SELECT ?2, 0"
+      "  UNION ALL"
+      "  SELECT c.parent_id, chain.depth + 1 FROM commits c JOIN chain ON c.id = chain.id"
+      "  WHERE c.repo_id = ?1 AND c.parent_id IS NOT NULL AND c.parent_id != ''"
+      "    AND chain.depth < 1000000) ";
+  Statement count(db_, chain + "SELECT count(*) FROM chain");
+  count.Bind(1, repo.id).Bind(2, head);
+  if (!count.Step()) return count.status().ok() ? Internal("history count failed") : count.status();
+  *total = count.Int(0);
+  Statement s(db_, chain + "SELECT " + kCommitColumns +
+                       " FROM chain JOIN commits c ON c.repo_id = ?1 AND c.id = chain.id "
+                       "ORDER BY chain.depth LIMIT ?3 OFFSET ?4");
+  s.Bind(1, repo.id).Bind(2, head).Bind(3, limit).Bind(4, offset);
+  std::vector<Commit> commits;
+  while (s.Step()) commits.push_back(ReadCommit(s));
+  if (!s.status().ok()) return s.status();
+  return commits;
+}
+
+Result<std::vector<Repo>> Registry::ListRepos(const RepoQuery& query) {
+  static const std::map<std::string, std::string, std::less<>> kSortColumns = {
+      {"id", "r.name_lower"},         {"lastModified", "r.last_modified"},
+      {"createdAt", "r.created_at"},  {"downloads", "r.downloads"},
+      {"likes", "r.likes"},           {"trendingScore", "r.likes"}};
+  auto sort = kSortColumns.find(query.sort);
+  if (sort == kSortColumns.end()) {
+    return InvalidArgument("unknown sort key '" + query.sort.substr(0, 64) + "'");
+  }
+  std::string sql = "SELECT r.name FROM repos r WHERE r.type = ?";
+  for (size_t i = 0; i < query.search.size(); ++i) sql += " AND r.name_lower LIKE ? ESCAPE '\\'";
+  if (!query.author.empty()) sql += " AND lower(r.author) = ?";
+  for (size_t i = 0; i < query.tags.size(); ++i) {
+    sql += " AND EXISTS (SELECT 1 FROM repo_tags t WHERE t.repo_id = r.id AND t.tag = ?)";
+  }
+  sql += " ORDER BY " + sort->second + (query.descending ? " DESC" : " ASC") +
+         ", r.name_lower ASC LIMIT ? OFFSET ?";
+  Statement s(db_, sql);
+  int index = 1;
+  s.Bind(index++, RepoTypeName(query.type));
+  for (const auto& term : query.search) s.Bind(index++, "%" + EscapeLike(AsciiLower(term)) + "%");
+  if (!query.author.empty()) s.Bind(index++, AsciiLower(query.author));
+  for (const auto& tag : query.tags) s.Bind(index++, tag);
+  s.Bind(index, query.limit).Bind(index + 1, query.offset);
+  std::vector<std::string> names;
+  while (s.Step()) names.push_back(s.Text(0));
+  if (!s.status().ok()) return s.status();
+  std::vector<Repo> repos;
+  for (const auto& name : names) {
+    auto repo = FindRepo(query.type, name);
+    if (!repo.ok()) return repo.status();
+    repos.push_back(std::move(repo.value()));
+  }
+  return repos;
+}
+
+Result<std::vector<LineageEdge>> Registry::ParentEdges(std::string_view child) {
+  Statement s(db_,
+              "SELECT child, parent, relation, source, inferred FROM lineage_edges "
+              "WHERE child_lower = ? ORDER BY parent_lower");
+  s.Bind(1, AsciiLower(child));
+  std::vector<LineageEdge> edges;
+  while (s.Step()) {
+    edges.push_back(LineageEdge{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4) != 0});
+  }
+  if (!s.status().ok()) return s.status();
+  return edges;
+}
+
+Result<std::map<std::string, int64_t>> Registry::ChildCountsByRelation(std::string_view parent) {
+  Statement s(db_,
+              "SELECT relation, count(*) FROM lineage_edges WHERE parent_lower = ? "
+              "AND child_lower != parent_lower GROUP BY relation");
+  s.Bind(1, AsciiLower(parent));
+  std::map<std::string, int64_t> counts;
+  while (s.Step()) counts[s.Text(0)] = s.Int(1);
+  if (!s.status().ok()) return s.status();
+  return counts;
+}
+
+Result<bool> Registry::PublishRevision(const NewRevision& rev) {
+  HM_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+  bool committed = false;
+  struct RollbackUnlessCommitted {
+    sqlite3* db;
+    bool* committed;
+    ~RollbackUnlessCommitted() {
+      if (!*committed) Exec(db, "ROLLBACK");
+    }
+  } guard{db_, &committed};
+
+  const std::string name_lower = AsciiLower(rev.repo_name);
+  const std::string author = rev.repo_name.substr(0, rev.repo_name.find('/'));
+  const int64_t now = NowUnixMillis();
+  {
+    Statement s(db_,
+                "INSERT INTO repos (type, name, name_lower, author, object_id, default_branch, "
+                "created_at, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (type, name_lower) DO NOTHING");
+    s.Bind(1, RepoTypeName(rev.type)).Bind(2, rev.repo_name).Bind(3, name_lower).Bind(4, author);
+    s.Bind(5, MakeObjectId(rev.type, name_lower, now)).Bind(6, rev.branch).Bind(7, now).Bind(8, now);
+    HM_RETURN_IF_ERROR(s.Run());
+  }
+  int64_t repo_id = 0;
+  {
+    Statement s(db_, "SELECT id FROM repos WHERE type = ? AND name_lower = ?");
+    s.Bind(1, RepoTypeName(rev.type)).Bind(2, name_lower);
+    if (!s.Step()) return s.status().ok() ? Internal("repo row vanished") : s.status();
+    repo_id = s.Int(0);
+  }
+  {
+    Statement s(db_, "SELECT commit_id FROM refs WHERE repo_id = ? AND kind = 'branch' AND name = ?");
+    s.Bind(1, repo_id).Bind(2, rev.branch);
+    if (s.Step() && s.Text(0) == rev.commit.id) return false;
+    HM_RETURN_IF_ERROR(s.status());
+  }
+  {
+    Statement s(db_,
+                "INSERT INTO blobs (sha256, size, git_sha1) VALUES (?, ?, ?) "
+                "ON CONFLICT (sha256) DO NOTHING");
+    for (const auto& blob : rev.blobs) {
+      s.Reset();
+      s.Bind(1, blob.sha256).Bind(2, static_cast<int64_t>(blob.size)).Bind(3, blob.git_sha1);
+      HM_RETURN_IF_ERROR(s.Run());
+    }
+  }
+  {
+    Statement s(db_,
+                "INSERT INTO commits (repo_id, id, parent_id, tree_id, title, message, author, "
+                "date) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+    const Commit& c = rev.commit;
+    s.Bind(1, repo_id).Bind(2, c.id);
+    if (c.parent_id.empty()) {
+      s.BindNull(3);
+    } else {
+      s.Bind(3, c.parent_id);
+    }
+    s.Bind(4, c.tree_id).Bind(5, c.title).Bind(6, c.message).Bind(7, c.author).Bind(8, c.date_ms);
+    HM_RETURN_IF_ERROR(s.Run());
+  }
+  {
+    Statement s(db_,
+                "INSERT INTO entries (repo_id, commit_id, path, type, size, git_oid, sha256, lfs, "
+                "pointer_size, last_commit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING");
+    for (const auto& e : rev.entries) {
+      s.Reset();
+      s.Bind(1, repo_id).Bind(2, rev.commit.id).Bind(3, e.path);
+      s.Bind(4, e.is_directory ? "directory" : "file").Bind(5, static_cast<int64_t>(e.size));
+      s.Bind(6, e.git_oid);
+      if (e.sha256.empty()) {
+        s.BindNull(7);
+      } else {
+        s.Bind(7, e.sha256);
+      }
+      s.Bind(8, e.lfs ? 1 : 0).Bind(9, static_cast<int64_t>(e.pointer_size));
+      s.Bind(10, e.last_commit_id);
+      HM_RETURN_IF_ERROR(s.Run());
+    }
+  }
+  {
+    Statement s(db_,
+                "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES (?, 'branch', ?, ?) "
+                "ON CONFLICT (repo_id, kind, name) DO UPDATE SET commit_id = excluded.commit_id");
+    s.Bind(1, repo_id).Bind(2, rev.branch).Bind(3, rev.commit.id);
+    HM_RETURN_IF_ERROR(s.Run());
+  }
+  {
+    Statement s(db_,
+                "UPDATE repos SET last_modified = ?, card_data = ?, pipeline_tag = ?, "
+                "library_name = ? WHERE id = ?");
+    s.Bind(1, rev.commit.date_ms);
+    if (rev.card_data_json.empty()) {
+      s.BindNull(2);
+    } else {
+      s.Bind(2, rev.card_data_json);
+    }
+    s.Bind(3, rev.pipeline_tag).Bind(4, rev.library_name).Bind(5, repo_id);
+    HM_RETURN_IF_ERROR(s.Run());
+  }
+  {
+    Statement clear(db_, "DELETE FROM repo_tags WHERE repo_id = ?");
+    clear.Bind(1, repo_id);
+    HM_RETURN_IF_ERROR(clear.Run());
+    int64_t position = 0;
+    Statement s(db_,
+                "INSERT INTO repo_tags (repo_id, position, tag) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING");
+    for (const auto& tag : rev.tags) {
+      s.Reset();
+      s.Bind(1, repo_id).Bind(2, position++).Bind(3, tag);
+      HM_RETURN_IF_ERROR(s.Run());
+    }
+  }
+  {
+    Statement clear(db_, "DELETE FROM lineage_edges WHERE child_lower = ? AND source = 'card'");
+    clear.Bind(1, name_lower);
+    HM_RETURN_IF_ERROR(clear.Run());
+    Statement s(db_,
+                "INSERT INTO lineage_edges (child, child_lower, parent, parent_lower, relation, "
+                "source, inferred) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "relation = excluded.relation, source = excluded.source, "
+                "inferred = excluded.inferred");
+    for (const auto& edge : rev.lineage) {
+      s.Reset();
+      s.Bind(1, edge.child).Bind(2, AsciiLower(edge.child)).Bind(3, edge.parent);
+      s.Bind(4, AsciiLower(edge.parent)).Bind(5, edge.relation).Bind(6, edge.source);
+      s.Bind(7, edge.inferred ? 1 : 0);
+      HM_RETURN_IF_ERROR(s.Run());
+    }
+  }
+  HM_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
+  committed = true;
+  return true;
+}
+
+}  // namespace hubmirror::registry

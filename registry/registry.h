@@ -1,0 +1,160 @@
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/names.h"
+#include "common/status.h"
+
+namespace hubmirror::registry {
+
+struct Repo {
+  int64_t id = 0;
+  RepoType type = RepoType::kModel;
+  std::string name;       // "namespace/name" with its published case
+  std::string author;     // the namespace (or the name of a legacy single-segment id)
+  std::string object_id;  // 24 hex digits, stable per repo (the Hub's `_id`)
+  std::string default_branch = "main";
+  int64_t created_at_ms = 0;
+  int64_t last_modified_ms = 0;
+  std::string card_data_json;  // README front matter as JSON; empty when there is none
+  std::string pipeline_tag;
+  std::string library_name;
+  int64_t downloads = 0;
+  int64_t likes = 0;
+  bool is_private = false;
+  std::string gated = "false";  // "false", "auto" or "manual", as the Hub reports it
+};
+
+struct Commit {
+  std::string id;
+  std::string parent_id;  // empty for a root commit
+  std::string tree_id;
+  std::string title;
+  std::string message;
+  std::string author;
+  int64_t date_ms = 0;
+};
+
+// One entry of a commit's tree. For LFS files `git_oid` is the pointer's blob id and `size` the
+// real content size; `sha256` addresses the content in the blob store (empty for directories).
+struct Entry {
+  std::string path;
+  bool is_directory = false;
+  uint64_t size = 0;
+  std::string git_oid;
+  std::string sha256;
+  bool lfs = false;
+  uint64_t pointer_size = 0;
+  std::string last_commit_id;
+  // Filled by reads from the last commit's row.
+  std::string last_commit_title;
+  int64_t last_commit_date_ms = 0;
+};
+
+struct Ref {
+  std::string kind;  // "branch" or "tag"
+  std::string name;
+  std::string commit_id;
+};
+
+struct LineageEdge {
+  std::string child;
+  std::string parent;
+  std::string relation;  // finetune, adapter, quantized, merge, or unknown
+  std::string source;    // where the edge was read: "card" (model card front matter), ...
+  bool inferred = false;  // true when the relation was derived by heuristics, not declared
+};
+
+struct BlobRow {
+  std::string sha256;
+  uint64_t size = 0;
+  std::string git_sha1;
+};
+
+// Everything one import or sync publishes, applied in one transaction: after it commits, the
+// branch points at a commit whose every entry is in place; before, readers see the old state.
+struct NewRevision {
+  RepoType type = RepoType::kModel;
+  std::string repo_name;
+  std::string branch;
+  Commit commit;
+  std::vector<Entry> entries;
+  std::vector<BlobRow> blobs;
+  std::string card_data_json;
+  std::vector<std::string> tags;
+  std::string pipeline_tag;
+  std::string library_name;
+  std::vector<LineageEdge> lineage;
+};
+
+struct RepoQuery {
+  RepoType type = RepoType::kModel;
+  std::vector<std::string> search;  // each a case-insensitive substring of the id
+  std::string author;               // exact namespace, case-insensitive
+  std::vector<std::string> tags;    // every one must be a tag of the repo
+  std::string sort = "id";          // id, lastModified, createdAt, downloads, likes, trendingScore
+  bool descending = false;
+  int64_t offset = 0;
+  int64_t limit = 1000;
+};
+
+// The registry: every row about repos, commits, refs, entries, blobs and lineage, in one SQLite
+// database (WAL mode). All SQL of the project lives behind this class. One instance wraps one
+// connection and is not thread-safe; give each thread its own (SQLite serialises writers).
+class Registry {
+ public:
+  enum class Mode { kReadWrite, kReadOnly };
+
+  // Opens (creating if needed) the database and applies pending migrations, each in one
+  // transaction. kFailedPrecondition when the database is newer than this binary; kIoError when
+  // it cannot be opened. kReadOnly connections refuse writes and do not migrate.
+  static Result<std::unique_ptr<Registry>> Open(const std::filesystem::path& db_path, Mode mode);
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  int SchemaVersion();
+
+  // kRepoNotFound when no repo of that type has this id (matched case-insensitively).
+  Result<Repo> FindRepo(RepoType type, std::string_view name);
+  // The repo's tags in the order they were published.
+  Result<std::vector<std::string>> RepoTags(const Repo& repo);
+  // A branch, a tag, a full 40-hex commit id of this repo, or "HEAD" (the default branch).
+  // kRevisionNotFound otherwise.
+  Result<Commit> ResolveRevision(const Repo& repo, std::string_view revision);
+  // Entries of a commit under `directory` ("" for the whole tree), sorted by path.
+  Result<std::vector<Entry>> ListEntries(const Repo& repo, const std::string& commit_id,
+                                         std::string_view directory);
+  // The entry at exactly `path`, or std::nullopt.
+  Result<std::optional<Entry>> FindEntry(const Repo& repo, const std::string& commit_id,
+                                         std::string_view path);
+  Result<std::vector<Ref>> ListRefs(const Repo& repo);
+  // Ancestry of `head` (newest first) from `offset`, at most `limit`; `total` gets the full count.
+  Result<std::vector<Commit>> ListHistory(const Repo& repo, const std::string& head,
+                                          int64_t offset, int64_t limit, int64_t* total);
+  Result<std::vector<Repo>> ListRepos(const RepoQuery& query);
+  Result<std::vector<LineageEdge>> ParentEdges(std::string_view child);
+  // Number of direct children per relation.
+  Result<std::map<std::string, int64_t>> ChildCountsByRelation(std::string_view parent);
+
+  // Publishes a revision atomically (see NewRevision). Creates the repo when new. Returns false
+  // when the branch already pointed at that commit (nothing changed).
+  Result<bool> PublishRevision(const NewRevision& revision);
+
+ private:
+  explicit Registry(sqlite3* db) : db_(db) {}
+  Status Migrate();
+  Result<std::vector<Entry>> ReadEntries(class Statement& statement);
+  sqlite3* db_;
+};
+
+}  // namespace hubmirror::registry

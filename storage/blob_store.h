@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace hubmirror::storage {
+
+// What the writer of a blob declares up front. The size is required: the git blob SHA-1 hashes
+// "blob <size>\0" before the content, so it is known before the first byte. Empty digests are
+// not checked (a local import computes them instead of verifying them).
+struct BlobExpectation {
+  uint64_t size = 0;
+  std::string sha256;
+  std::string git_sha1;
+};
+
+// A blob that is durable in the store, with both of its identities.
+struct StoredBlob {
+  std::string sha256;
+  std::string git_sha1;
+  uint64_t size = 0;
+};
+
+// An open, read-only blob: a file descriptor (so the server can sendfile it) and its size.
+// Move-only; closes the descriptor on destruction. Not thread-safe, but the descriptor may be
+// used with pread/sendfile-at-offset from one thread at a time.
+class BlobFile {
+ public:
+  BlobFile(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~BlobFile();
+  BlobFile(BlobFile&& other) noexcept : fd_(other.fd_), size_(other.size_) { other.fd_ = -1; }
+  BlobFile& operator=(BlobFile&& other) noexcept;
+  BlobFile(const BlobFile&) = delete;
+  BlobFile& operator=(const BlobFile&) = delete;
+
+  int fd() const { return fd_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  int fd_;
+  uint64_t size_;
+};
+
+// Streams one blob into the store. Bytes go to a private temporary object while both digests
+// are computed in the same pass; nothing is visible under the blob's address until Commit has
+// verified size and digests and made the bytes durable. Destroying an uncommitted writer
+// discards its bytes. One writer per thread.
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  // kIoError when the bytes cannot be written; kCorrupt when more bytes than declared arrive.
+  virtual Status Append(const void* data, size_t size) = 0;
+  // Verifies the declared size and any declared digest, then publishes the blob atomically.
+  // kCorrupt (message names expected and actual values) leaves the store unchanged. Committing
+  // content that is already stored succeeds and keeps the stored copy.
+  virtual Result<StoredBlob> Commit() = 0;
+};
+
+// Content-addressed blob storage: every blob lives at the SHA-256 of its bytes, so identical
+// content is stored once. Implementations are safe to use from many threads at once, and two
+// writers racing on the same content both succeed with one stored copy.
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+  virtual Result<std::unique_ptr<BlobWriter>> NewWriter(const BlobExpectation& expectation) = 0;
+  // True when a blob with this SHA-256 (lowercase hex) is stored. kInvalidArgument for bad hex.
+  virtual Result<bool> Contains(const std::string& sha256) = 0;
+  // Opens a stored blob for reading. kNotFound when absent, kInvalidArgument for bad hex.
+  virtual Result<BlobFile> Open(const std::string& sha256) = 0;
+};
+
+}  // namespace hubmirror::storage

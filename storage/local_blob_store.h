@@ -1,0 +1,32 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "storage/blob_store.h"
+
+namespace hubmirror::storage {
+
+// BlobStore on the local file system, under a data directory:
+//   blobs/sha256/ab/cd/<64 hex>   published blobs, read-only files
+//   tmp/                          writers' temporary files (same file system, so rename is atomic)
+//   quarantine/                   blobs found corrupt (moved here by verification jobs)
+// Thread-safe: no mutable state besides the file system, whose rename is the commit point.
+class LocalBlobStore : public BlobStore {
+ public:
+  // Creates the directories when missing. kIoError when they cannot be created.
+  static Result<std::unique_ptr<LocalBlobStore>> Open(const std::filesystem::path& data_dir);
+
+  Result<std::unique_ptr<BlobWriter>> NewWriter(const BlobExpectation& expectation) override;
+  Result<bool> Contains(const std::string& sha256) override;
+  Result<BlobFile> Open(const std::string& sha256) override;
+
+  // Where the blob with this digest lives (whether or not it exists).
+  std::filesystem::path BlobPath(const std::string& sha256) const;
+
+ private:
+  explicit LocalBlobStore(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
+  std::filesystem::path data_dir_;
+};
+
+}  // namespace hubmirror::storage

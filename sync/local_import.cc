@@ -1,0 +1,279 @@
+#include "sync/local_import.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "common/clock.h"
+#include "common/digest.h"
+#include "sync/git_objects.h"
+#include "sync/model_card.h"
+
+namespace hubmirror::sync {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr uint64_t kLfsSizeThreshold = 10ull << 20;
+constexpr size_t kReadChunk = 1 << 20;
+constexpr const char* kCommitIdentity = "hubmirror <hubmirror@localhost>";
+
+struct SourceFile {
+  std::string path;    // repo path, '/'-separated
+  fs::path location;   // where to read it (a symlink's resolved target)
+  uint64_t size = 0;
+};
+
+Status Refuse(const fs::path& source, const std::string& relative, const std::string& why) {
+  return InvalidArgument("cannot import " + (source / relative).string() + ": " + why);
+}
+
+// Lists the folder, refusing anything that cannot become a repo file.
+Result<std::vector<SourceFile>> ScanSource(const fs::path& source) {
+  std::error_code ec;
+  fs::path root = fs::canonical(source, ec);
+  if (ec) return InvalidArgument("cannot import " + source.string() + ": " + ec.message());
+  if (!fs::is_directory(root)) return InvalidArgument(source.string() + " is not a directory");
+  std::vector<SourceFile> files;
+  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
+  if (ec) return IoError("cannot read " + source.string() + ": " + ec.message());
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return IoError("cannot read " + source.string() + ": " + ec.message());
+    const fs::directory_entry& entry = *it;
+    std::string relative = fs::relative(entry.path(), root).generic_string();
+    if (entry.path().filename() == ".git") {
+      if (entry.is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    Status name_ok = ValidateRepoPath(relative);
+    if (!name_ok.ok()) return Refuse(source, relative, name_ok.message());
+    fs::file_status status = entry.symlink_status(ec);
+    if (ec) return IoError("cannot stat " + entry.path().string() + ": " + ec.message());
+    fs::path location = entry.path();
+    if (fs::is_symlink(status)) {
+      fs::path target = fs::canonical(entry.path(), ec);
+      if (ec) return Refuse(source, relative, "broken symlink");
+      std::string inside = fs::relative(target, root, ec).generic_string();
+      if (ec || inside.empty() || inside == ".." || inside.rfind("../", 0) == 0) {
+        return Refuse(source, relative, "symlink points outside the folder");
+      }
+      status = fs::status(target, ec);
+      if (ec || !fs::is_regular_file(status)) {
+        return Refuse(source, relative, "symlink to something other than a regular file");
+      }
+      location = target;
+    } else if (fs::is_directory(status)) {
+      continue;
+    } else if (!fs::is_regular_file(status)) {
+      return Refuse(source, relative, "not a regular file (device, socket or pipe)");
+    }
+    uint64_t size = fs::file_size(location, ec);
+    if (ec) return IoError("cannot stat " + location.string() + ": " + ec.message());
+    files.push_back(SourceFile{relative, location, size});
+  }
+  std::sort(files.begin(), files.end(),
+            [](const SourceFile& a, const SourceFile& b) { return a.path < b.path; });
+  return files;
+}
+
+Result<std::string> ReadSmallFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError("cannot read " + path.string());
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+// Streams one file into the store; returns its digests. The size was taken during the scan, so
+// a file that changes meanwhile fails the writer's size check instead of importing torn bytes.
+Result<storage::StoredBlob> StoreFile(storage::BlobStore& store, const SourceFile& file) {
+  int fd = ::open(file.location.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("cannot open " + file.location.string() + ": " + std::strerror(errno));
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  auto writer = store.NewWriter(storage::BlobExpectation{file.size, "", ""});
+  if (!writer.ok()) {
+    ::close(fd);
+    return writer.status();
+  }
+  std::vector<char> buffer(kReadChunk);
+  Status status;
+  while (status.ok()) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) status = IoError("cannot read " + file.location.string() + ": " + std::strerror(errno));
+    if (n <= 0) break;
+    status = (*writer)->Append(buffer.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (!status.ok()) return Status(status.code(), file.path + ": " + status.message());
+  auto stored = (*writer)->Commit();
+  if (!stored.ok()) {
+    return Status(stored.status().code(),
+                  file.path + " changed while importing: " + stored.status().message());
+  }
+  return stored;
+}
+
+bool MatchesLfsPattern(const std::string& path, const std::string& pattern) {
+  if (pattern.find('/') != std::string::npos) {
+    std::string anchored = pattern.front() == '/' ? pattern.substr(1) : pattern;
+    return ::fnmatch(anchored.c_str(), path.c_str(), 0) == 0;
+  }
+  std::string name = path.substr(path.rfind('/') + 1);
+  return ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+}  // namespace
+
+std::vector<std::string> DefaultLfsPatterns() {
+  return {"*.7z",      "*.arrow",   "*.bin",     "*.bz2",   "*.ckpt",        "*.ftz",
+          "*.gguf",    "*.gz",      "*.h5",      "*.joblib", "*.lfs.*",      "*.mlmodel",
+          "*.model",   "*.msgpack", "*.npy",     "*.npz",   "*.onnx",        "*.ot",
+          "*.parquet", "*.pb",      "*.pickle",  "*.pkl",   "*.pt",          "*.pth",
+          "*.rar",     "*.safetensors",          "saved_model/**/*",         "*.tar.*",
+          "*.tar",     "*.tflite",  "*.tgz",     "*.wasm",  "*.xz",          "*.zip",
+          "*.zst",     "*tfevents*"};
+}
+
+std::vector<std::string> ParseLfsPatterns(std::string_view gitattributes) {
+  std::vector<std::string> patterns;
+  std::istringstream lines{std::string(gitattributes)};
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string pattern;
+    if (!(words >> pattern) || pattern[0] == '#') continue;
+    for (std::string attribute; words >> attribute;) {
+      if (attribute == "filter=lfs") patterns.push_back(pattern);
+    }
+  }
+  return patterns;
+}
+
+bool IsLfsFile(const std::string& path, uint64_t size, const std::vector<std::string>& patterns) {
+  if (size > kLfsSizeThreshold) return true;
+  for (const auto& pattern : patterns) {
+    if (MatchesLfsPattern(path, pattern)) return true;
+  }
+  return false;
+}
+
+Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry& registry,
+                                  const ImportOptions& options) {
+  HM_RETURN_IF_ERROR(ValidateRepoId(options.repo));
+  HM_RETURN_IF_ERROR(ValidateRevisionName(options.branch));
+  auto scanned = ScanSource(options.source);
+  if (!scanned.ok()) return scanned.status();
+  const std::vector<SourceFile>& files = scanned.value();
+
+  std::vector<std::string> lfs_patterns = DefaultLfsPatterns();
+  nlohmann::json card_data;
+  std::vector<std::string> paths;
+  for (const auto& file : files) {
+    paths.push_back(file.path);
+    if (file.path == ".gitattributes") {
+      auto text = ReadSmallFile(file.location);
+      if (!text.ok()) return text.status();
+      for (auto& pattern : ParseLfsPatterns(*text)) lfs_patterns.push_back(std::move(pattern));
+    } else if (file.path == "README.md") {
+      auto text = ReadSmallFile(file.location);
+      if (!text.ok()) return text.status();
+      auto parsed = ParseFrontMatter(*text);
+      if (!parsed.ok()) return Refuse(options.source, "README.md", parsed.status().message());
+      card_data = std::move(parsed.value());
+    }
+  }
+  CardInfo card = DeriveCardInfo(options.repo, card_data, paths);
+
+  ImportReport report;
+  report.warnings = card.warnings;
+  registry::NewRevision revision;
+  revision.type = options.type;
+  revision.repo_name = options.repo;
+  revision.branch = options.branch;
+  std::vector<GitTreeFile> tree_files;
+  for (const auto& file : files) {
+    auto stored = StoreFile(store, file);
+    if (!stored.ok()) return stored.status();
+    registry::Entry entry;
+    entry.path = file.path;
+    entry.size = stored->size;
+    entry.sha256 = stored->sha256;
+    entry.lfs = IsLfsFile(file.path, file.size, lfs_patterns);
+    if (entry.lfs) {
+      std::string pointer = LfsPointer(stored->sha256, stored->size);
+      entry.git_oid = GitObjectId("blob", pointer);
+      entry.pointer_size = pointer.size();
+    } else {
+      entry.git_oid = stored->git_sha1;
+    }
+    tree_files.push_back(GitTreeFile{entry.path, entry.git_oid});
+    revision.blobs.push_back(registry::BlobRow{stored->sha256, stored->size, stored->git_sha1});
+    revision.entries.push_back(std::move(entry));
+    report.bytes += stored->size;
+  }
+  report.files = files.size();
+  GitTrees trees = BuildGitTrees(tree_files);
+  for (const auto& [path, id] : trees.directory_ids) {
+    registry::Entry directory;
+    directory.path = path;
+    directory.is_directory = true;
+    directory.git_oid = id;
+    revision.entries.push_back(std::move(directory));
+  }
+
+  // The parent is the branch head, if the repo and branch exist.
+  std::map<std::string, registry::Entry> parent_entries;
+  std::string parent_id;
+  auto repo = registry.FindRepo(options.type, options.repo);
+  if (repo.ok()) {
+    auto head = registry.ResolveRevision(*repo, options.branch);
+    if (head.ok()) {
+      if (head->tree_id == trees.root_id) {
+        report.commit_id = head->id;
+        return report;
+      }
+      parent_id = head->id;
+      auto entries = registry.ListEntries(*repo, head->id, "");
+      if (!entries.ok()) return entries.status();
+      for (auto& e : entries.value()) parent_entries.emplace(e.path, std::move(e));
+    } else if (head.status().code() != StatusCode::kRevisionNotFound) {
+      return head.status();
+    }
+  } else if (repo.status().code() != StatusCode::kRepoNotFound) {
+    return repo.status();
+  }
+
+  int64_t now_seconds = NowUnixMillis() / 1000;
+  registry::Commit& commit = revision.commit;
+  commit.title = "Import from local folder";
+  commit.message = commit.title + "\n";
+  commit.author = "hubmirror";
+  commit.date_ms = now_seconds * 1000;
+  commit.tree_id = trees.root_id;
+  commit.parent_id = parent_id;
+  commit.id = GitCommitId(trees.root_id, parent_id, kCommitIdentity, now_seconds, commit.message);
+  for (auto& entry : revision.entries) {
+    auto previous = parent_entries.find(entry.path);
+    bool unchanged = previous != parent_entries.end() && previous->second.git_oid == entry.git_oid &&
+                     previous->second.is_directory == entry.is_directory;
+    entry.last_commit_id = unchanged ? previous->second.last_commit_id : commit.id;
+  }
+  revision.card_data_json = card_data.is_object() ? card_data.dump() : "";
+  revision.tags = card.tags;
+  revision.pipeline_tag = card.pipeline_tag;
+  revision.library_name = card.library_name;
+  revision.lineage = card.lineage;
+  auto published = registry.PublishRevision(revision);
+  if (!published.ok()) return published.status();
+  report.commit_id = commit.id;
+  report.created_commit = published.value();
+  return report;
+}
+
+}  // namespace hubmirror::sync

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/names.h"
+#include "common/status.h"
+#include "registry/registry.h"
+#include "storage/blob_store.h"
+
+namespace hubmirror::sync {
+
+struct ImportOptions {
+  RepoType type = RepoType::kModel;
+  std::string repo;  // "namespace/name"
+  std::string branch = "main";
+  std::filesystem::path source;
+};
+
+struct ImportReport {
+  std::string commit_id;
+  bool created_commit = false;  // false when the tree equals the branch head's
+  size_t files = 0;
+  uint64_t bytes = 0;
+  std::vector<std::string> warnings;  // e.g. invalid base_model ids skipped
+};
+
+// Imports a local folder as a new commit on a branch, creating the repo if needed. The whole
+// folder is checked first (names, symlinks, file types, README front matter): any problem
+// refuses the import with kInvalidArgument and changes nothing. Then every file is streamed into
+// the store (hashed once) and the revision is published in one registry transaction. `.git`
+// directories are not content and are left out. Symlinks are followed when their target is a
+// regular file inside the folder. The commit id is the git commit id of the same tree.
+Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry& registry,
+                                  const ImportOptions& options);
+
+// Whether the Hub would store this file with Git LFS: the Hub's default `.gitattributes`
+// patterns, extra `filter=lfs` patterns from the folder's own `.gitattributes`, and any file
+// over 10 MiB.
+bool IsLfsFile(const std::string& path, uint64_t size, const std::vector<std::string>& patterns);
+std::vector<std::string> DefaultLfsPatterns();
+// The `filter=lfs` patterns of a `.gitattributes` file.
+std::vector<std::string> ParseLfsPatterns(std::string_view gitattributes);
+
+}  // namespace hubmirror::sync
