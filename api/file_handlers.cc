@@ -35,23 +35,21 @@ std::string ContentDisposition(std::string_view path) {
 
 Response HandleResolve(const RequestContext& context, bool raw) {
   const Route& route = context.route;
-  auto repo = context.registry.FindRepo(route.type, route.repo);
-  if (!repo.ok()) return ErrorFromStatus(repo.status(), false);
-  auto commit = context.registry.ResolveRevision(*repo, route.revision);
-  if (!commit.ok()) return ErrorFromStatus(commit.status(), false);
-  auto entry = context.registry.FindEntry(*repo, commit->id, route.path);
-  if (!entry.ok()) return ErrorFromStatus(entry.status(), false);
-  if (!entry->has_value() || (*entry)->is_directory) {
+  auto resolved =
+      context.registry.ResolveFile(route.type, route.repo, route.revision, route.path);
+  if (!resolved.ok()) return ErrorFromStatus(resolved.status(), false);
+  const std::string& commit_id = resolved->commit_id;
+  if (!resolved->entry || resolved->entry->is_directory) {
     Response response = ErrorResponse(ApiError::kEntryNotFound, "Entry not found", false);
-    response.Set("X-Repo-Commit", commit->id);
+    response.Set("X-Repo-Commit", commit_id);
     return response;
   }
-  const registry::Entry& file = **entry;
+  const registry::Entry& file = *resolved->entry;
   const bool serve_pointer = raw && file.lfs;
 
   Response response;
   std::string etag = "\"" + (file.lfs && !raw ? file.sha256 : file.git_oid) + "\"";
-  response.Set("X-Repo-Commit", commit->id);
+  response.Set("X-Repo-Commit", commit_id);
   response.Set("ETag", etag);
   if (file.lfs && !raw) {
     response.Set("X-Linked-Etag", etag);
@@ -76,7 +74,7 @@ Response HandleResolve(const RequestContext& context, bool raw) {
           "content of " + route.repo + "/" + file.path + " (sha256 " + file.sha256 +
               ") is unavailable: " + why,
           false);
-      error.Set("X-Repo-Commit", commit->id);
+      error.Set("X-Repo-Commit", commit_id);
       return error;
     }
     response.file = std::move(blob.value());
@@ -105,7 +103,7 @@ Response HandleResolve(const RequestContext& context, bool raw) {
       Response error = ErrorResponse(ApiError::kRangeNotSatisfiable,
                                      "Range starts past the end of the file", false);
       error.Set("Content-Range", "bytes */" + std::to_string(size));
-      error.Set("X-Repo-Commit", commit->id);
+      error.Set("X-Repo-Commit", commit_id);
       return error;
     }
     case RangeOutcome::kPartial:

@@ -77,6 +77,11 @@ Result<std::string> TakeRepoId(const std::vector<std::string>& segments, size_t*
   if (*index >= segments.size()) return NoRoute();
   std::string id = segments[*index];
   bool single = *index + 1 >= segments.size() || IsRepoAction(segments[*index + 1]);
+  for (size_t i = *index; i < *index + (single ? 1 : 2); ++i) {
+    if (segments[i].find('/') != std::string::npos) {
+      return InvalidArgument("encoded '/' in a repo id");
+    }
+  }
   if (!single) {
     id += "/" + segments[*index + 1];
     ++*index;

@@ -1,6 +1,9 @@
 #include "api/server.h"
 
 #include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -109,11 +112,14 @@ Response Dispatch(const Request& request, const std::filesystem::path& registry_
     return ErrorResponse(ApiError::kInternal, "registry unavailable", api_route);
   }
   RequestContext context{request, *route, **registry, store, RequestOrigin(request, local)};
+  // A file download is one statement, its own transaction; everything else runs several
+  // queries, which must all see the same committed state.
+  if (route->endpoint == Endpoint::kResolve || route->endpoint == Endpoint::kRaw) {
+    return HandleResolve(context, route->endpoint == Endpoint::kRaw);
+  }
+  registry::ReadSnapshot snapshot(**registry);
+  if (!snapshot.status().ok()) return ErrorFromStatus(snapshot.status(), api_route);
   switch (route->endpoint) {
-    case Endpoint::kResolve:
-      return HandleResolve(context, false);
-    case Endpoint::kRaw:
-      return HandleResolve(context, true);
     case Endpoint::kRepoInfo:
       return HandleRepoInfo(context);
     case Endpoint::kListRepos:
@@ -165,10 +171,32 @@ net::awaitable<beast::error_code> SendFileBody(tcp::socket& socket, int fd, uint
   co_return beast::error_code();
 }
 
+// Small file bodies travel with their header in one write; a separate sendfile would cost more
+// system calls than the copy it saves.
+constexpr uint64_t kInlineFileBodyBytes = 64 * 1024;
+
+Status InlineFileBody(Response& response) {
+  std::string body(response.file_length, '\0');
+  size_t done = 0;
+  while (done < body.size()) {
+    ssize_t n = ::pread(response.file->fd(), body.data() + done, body.size() - done,
+                        static_cast<off_t>(response.file_offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return IoError("short read from blob");
+    done += static_cast<size_t>(n);
+  }
+  response.body = std::move(body);
+  response.file.reset();
+  return Status::Ok();
+}
+
 net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const Request& request,
                                                 Response& response, bool keep_alive,
                                                 std::chrono::seconds idle) {
   bool head = request.method() == http::verb::head;
+  if (!head && response.file && response.file_length <= kInlineFileBodyBytes) {
+    if (!InlineFileBody(response).ok()) co_return beast::error_code(net::error::broken_pipe);
+  }
   bool file_body = response.file.has_value();
   stream.expires_after(idle);
   if (head || file_body) {
@@ -217,8 +245,19 @@ class ConnectionSlot {
 
 }  // namespace
 
+// Each io_context is run by exactly one thread, so it can skip internal locking.
+std::vector<std::unique_ptr<net::io_context>> MakeWorkers(unsigned requested) {
+  unsigned count = requested != 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<net::io_context>> workers;
+  for (unsigned i = 0; i < count; ++i) workers.push_back(std::make_unique<net::io_context>(1));
+  return workers;
+}
+
 Server::Server(ServerOptions options, storage::BlobStore& store)
-    : options_(std::move(options)), store_(store), acceptor_(io_) {}
+    : options_(std::move(options)),
+      store_(store),
+      workers_(MakeWorkers(options_.threads)),
+      acceptor_(*workers_.front()) {}
 
 Server::~Server() = default;
 
@@ -243,35 +282,43 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options, storage::B
 tcp::endpoint Server::endpoint() const { return acceptor_.local_endpoint(); }
 
 void Server::Stop() {
-  net::post(io_, [this] {
+  net::post(*workers_.front(), [this] {
     beast::error_code ignored;
     acceptor_.close(ignored);
-    io_.stop();
+    for (auto& worker : workers_) worker->stop();
   });
 }
 
 void Server::Run() {
-  net::signal_set signals(io_, SIGINT, SIGTERM);
+  // sendfile() cannot take MSG_NOSIGNAL: without this a client that disconnects mid-body would
+  // kill the whole process. Writes then fail with EPIPE, which ends only that session.
+  std::signal(SIGPIPE, SIG_IGN);
+  net::signal_set signals(*workers_.front(), SIGINT, SIGTERM);
   signals.async_wait([this](const beast::error_code& ec, int) {
     if (!ec) Stop();
   });
-  net::co_spawn(io_, Accept(), net::detached);
-  unsigned threads = options_.threads != 0 ? options_.threads
-                                           : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([this] { io_.run(); });
-  io_.run();
-  for (auto& thread : pool) thread.join();
+  net::co_spawn(*workers_.front(), Accept(), net::detached);
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < workers_.size(); ++i) {
+    // Keeps an idle worker running until Stop.
+    threads.emplace_back([worker = workers_[i].get()] {
+      auto guard = net::make_work_guard(*worker);
+      worker->run();
+    });
+  }
+  workers_.front()->run();
+  for (auto& thread : threads) thread.join();
 }
 
 net::awaitable<void> Server::Accept() {
   while (acceptor_.is_open()) {
-    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), kNoThrow);
+    net::io_context& worker = *workers_[next_worker_++ % workers_.size()];
+    auto [ec, socket] = co_await acceptor_.async_accept(worker, kNoThrow);
     if (ec == net::error::operation_aborted) co_return;
     if (ec) {
       // Typically EMFILE: back off briefly instead of spinning.
       Log(LogLevel::kWarning, "accept failed: " + ec.message());
-      net::steady_timer pause(io_, std::chrono::milliseconds(50));
+      net::steady_timer pause(*workers_.front(), std::chrono::milliseconds(50));
       co_await pause.async_wait(kNoThrow);
       continue;
     }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "storage/blob_store.h"
@@ -26,10 +27,11 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{60};
 };
 
-// The HTTP server: an acceptor plus one coroutine per connection, on a pool of threads. Each
-// connection runs on its own strand; each thread keeps its own read-only registry connection.
+// The HTTP server: one acceptor plus one coroutine per connection. Each worker thread runs its
+// own single-threaded io_context (no scheduler lock shared between cores) and keeps its own
+// read-only registry connection; accepted connections are spread over the workers round-robin.
 // Every read is bounded (header size, body size, idle time) and the number of open connections
-// is capped. Start from one thread; Run blocks until SIGINT/SIGTERM or Stop (thread-safe).
+// is capped. Run blocks until SIGINT/SIGTERM or Stop; Stop is thread-safe.
 class Server {
  public:
   // Binds and listens. kInvalidArgument for a bad address, kIoError when the port is taken.
@@ -48,7 +50,8 @@ class Server {
 
   ServerOptions options_;
   storage::BlobStore& store_;
-  boost::asio::io_context io_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
+  size_t next_worker_ = 0;  // used by the accept loop only
   boost::asio::ip::tcp::acceptor acceptor_;
   std::atomic<size_t> connections_{0};
 };

@@ -23,7 +23,7 @@ int RunImport(const CommonOptions& common, const ImportArgs& args) {
   options.repo = args.repo;
   options.branch = args.branch;
   options.source = args.source;
-  auto store = storage::LocalBlobStore::Open(common.data_dir);
+  auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
   auto registry = registry::Registry::Open(common.data_dir / "registry.db",
                                            registry::Registry::Mode::kReadWrite);

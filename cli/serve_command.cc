@@ -39,7 +39,7 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   api::ServerOptions options;
   if (Status parsed = ParseListen(args.listen, &options); !parsed.ok()) return ReportFailure(parsed);
   options.threads = args.threads;
-  auto store = storage::LocalBlobStore::Open(common.data_dir);
+  auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
   options.registry_path = common.data_dir / "registry.db";
   // Migrates the schema once, before any reader opens the database.

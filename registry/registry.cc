@@ -41,10 +41,27 @@ constexpr const char* kRepoColumns =
     "r.last_modified, r.card_data, r.pipeline_tag, r.library_name, r.downloads, r.likes, "
     "r.private, r.gated";
 
+// Entry columns, then the entry's commit id (read by ResolveFile).
 constexpr const char* kEntrySelect =
     "SELECT e.path, e.type, e.size, e.git_oid, e.sha256, e.lfs, e.pointer_size, "
-    "e.last_commit_id, c.title, c.date FROM entries e "
+    "e.last_commit_id, c.title, c.date, e.commit_id FROM entries e "
     "LEFT JOIN commits c ON c.repo_id = e.repo_id AND c.id = e.last_commit_id ";
+constexpr int kEntryColumnCount = 10;
+
+Entry ReadEntryRow(const Statement& s) {
+  Entry e;
+  e.path = s.Text(0);
+  e.is_directory = s.Text(1) == "directory";
+  e.size = static_cast<uint64_t>(s.Int(2));
+  e.git_oid = s.Text(3);
+  e.sha256 = s.Text(4);
+  e.lfs = s.Int(5) != 0;
+  e.pointer_size = static_cast<uint64_t>(s.Int(6));
+  e.last_commit_id = s.Text(7);
+  e.last_commit_title = s.Text(8);
+  e.last_commit_date_ms = s.Int(9);
+  return e;
+}
 
 constexpr const char* kCommitColumns =
     "c.id, c.parent_id, c.tree_id, c.title, c.message, c.author, c.date";
@@ -56,6 +73,9 @@ Commit ReadCommit(Statement& s) {
 }  // namespace
 
 Result<std::unique_ptr<Registry>> Registry::Open(const std::filesystem::path& db_path, Mode mode) {
+  // Memory statistics take a process-wide mutex on every allocation; nothing here reads them.
+  static const int kConfigured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)kConfigured;
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(db_path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
@@ -86,10 +106,25 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::filesystem::path& db
   return registry;
 }
 
-Registry::~Registry() { sqlite3_close(db_); }
+Registry::Registry(sqlite3* db) : db_(db), statements_(std::make_unique<StatementCache>(db)) {}
+
+Registry::~Registry() {
+  statements_.reset();  // statements must be finalized before the connection closes
+  sqlite3_close(db_);
+}
+
+Status Registry::BeginRead() {
+  Statement begin(*statements_, "BEGIN");
+  return begin.Run();
+}
+
+void Registry::EndRead() {
+  Statement commit(*statements_, "COMMIT");
+  commit.Run();
+}
 
 int Registry::SchemaVersion() {
-  Statement s(db_, "PRAGMA user_version");
+  Statement s(*statements_, "PRAGMA user_version");
   return s.Step() ? static_cast<int>(s.Int(0)) : -1;
 }
 
@@ -125,7 +160,7 @@ Status Registry::Migrate() {
 }
 
 Result<Repo> Registry::FindRepo(RepoType type, std::string_view name) {
-  Statement s(db_, std::string("SELECT ") + kRepoColumns +
+  Statement s(*statements_, std::string("SELECT ") + kRepoColumns +
                        " FROM repos r WHERE r.type = ? AND r.name_lower = ?");
   s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(name));
   if (!s.Step()) {
@@ -153,7 +188,7 @@ Result<Repo> Registry::FindRepo(RepoType type, std::string_view name) {
 }
 
 Result<std::vector<std::string>> Registry::RepoTags(const Repo& repo) {
-  Statement s(db_, "SELECT tag FROM repo_tags WHERE repo_id = ? ORDER BY position");
+  Statement s(*statements_, "SELECT tag FROM repo_tags WHERE repo_id = ? ORDER BY position");
   s.Bind(1, repo.id);
   std::vector<std::string> tags;
   while (s.Step()) tags.push_back(s.Text(0));
@@ -163,7 +198,7 @@ Result<std::vector<std::string>> Registry::RepoTags(const Repo& repo) {
 
 Result<Commit> Registry::ResolveRevision(const Repo& repo, std::string_view revision) {
   std::string wanted(revision == "HEAD" ? repo.default_branch : revision);
-  Statement ref(db_,
+  Statement ref(*statements_,
                 "SELECT commit_id FROM refs WHERE repo_id = ? AND name = ? "
                 "ORDER BY kind = 'branch' DESC LIMIT 1");
   ref.Bind(1, repo.id).Bind(2, wanted);
@@ -176,7 +211,7 @@ Result<Commit> Registry::ResolveRevision(const Repo& repo, std::string_view revi
     commit_id = wanted;
   }
   if (!commit_id.empty()) {
-    Statement s(db_, std::string("SELECT ") + kCommitColumns +
+    Statement s(*statements_, std::string("SELECT ") + kCommitColumns +
                          " FROM commits c WHERE c.repo_id = ? AND c.id = ?");
     s.Bind(1, repo.id).Bind(2, commit_id);
     if (s.Step()) return ReadCommit(s);
@@ -186,22 +221,40 @@ Result<Commit> Registry::ResolveRevision(const Repo& repo, std::string_view revi
                 "Invalid rev id: " + std::string(revision.substr(0, 255)));
 }
 
+Result<Registry::ResolvedFile> Registry::ResolveFile(RepoType type, std::string_view repo_name,
+                                                     std::string_view revision,
+                                                     std::string_view path) {
+  {
+    // The revision is a ref name (a branch before a tag; "HEAD" is the default branch) or, when
+    // no ref has that name, a full commit id: the same rule as ResolveRevision.
+    Statement s(*statements_,
+                std::string("WITH target AS ("
+                            "  SELECT r.id AS repo_id, COALESCE("
+                            "    (SELECT f.commit_id FROM refs f WHERE f.repo_id = r.id AND f.name ="
+                            "       CASE WHEN ?3 = 'HEAD' THEN r.default_branch ELSE ?3 END"
+                            "     ORDER BY f.kind = 'branch' DESC LIMIT 1), ?3) AS commit_id"
+                            "  FROM repos r WHERE r.type = ?1 AND r.name_lower = ?2) ") +
+                    kEntrySelect +
+                    "JOIN target t ON e.repo_id = t.repo_id AND e.commit_id = t.commit_id "
+                    "WHERE e.path = ?4");
+    s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(repo_name)).Bind(3, revision).Bind(4, path);
+    if (s.Step()) {
+      Entry entry = ReadEntryRow(s);
+      return ResolvedFile{s.Text(kEntryColumnCount), std::move(entry)};
+    }
+    HM_RETURN_IF_ERROR(s.status());
+  }
+  // A miss: find out which part is missing.
+  auto repo = FindRepo(type, repo_name);
+  if (!repo.ok()) return repo.status();
+  auto commit = ResolveRevision(*repo, revision);
+  if (!commit.ok()) return commit.status();
+  return ResolvedFile{commit->id, std::nullopt};
+}
+
 Result<std::vector<Entry>> Registry::ReadEntries(Statement& s) {
   std::vector<Entry> entries;
-  while (s.Step()) {
-    Entry e;
-    e.path = s.Text(0);
-    e.is_directory = s.Text(1) == "directory";
-    e.size = static_cast<uint64_t>(s.Int(2));
-    e.git_oid = s.Text(3);
-    e.sha256 = s.Text(4);
-    e.lfs = s.Int(5) != 0;
-    e.pointer_size = static_cast<uint64_t>(s.Int(6));
-    e.last_commit_id = s.Text(7);
-    e.last_commit_title = s.Text(8);
-    e.last_commit_date_ms = s.Int(9);
-    entries.push_back(std::move(e));
-  }
+  while (s.Step()) entries.push_back(ReadEntryRow(s));
   if (!s.status().ok()) return s.status();
   return entries;
 }
@@ -209,13 +262,13 @@ Result<std::vector<Entry>> Registry::ReadEntries(Statement& s) {
 Result<std::vector<Entry>> Registry::ListEntries(const Repo& repo, const std::string& commit_id,
                                                  std::string_view directory) {
   if (directory.empty()) {
-    Statement s(db_, std::string(kEntrySelect) +
+    Statement s(*statements_, std::string(kEntrySelect) +
                          "WHERE e.repo_id = ? AND e.commit_id = ? ORDER BY e.path");
     s.Bind(1, repo.id).Bind(2, commit_id);
     return ReadEntries(s);
   }
   std::string prefix = std::string(directory) + "/";
-  Statement s(db_, std::string(kEntrySelect) +
+  Statement s(*statements_, std::string(kEntrySelect) +
                        "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path >= ? AND e.path < ? "
                        "ORDER BY e.path");
   s.Bind(1, repo.id).Bind(2, commit_id).Bind(3, prefix).Bind(4, PrefixUpperBound(prefix));
@@ -224,7 +277,7 @@ Result<std::vector<Entry>> Registry::ListEntries(const Repo& repo, const std::st
 
 Result<std::optional<Entry>> Registry::FindEntry(const Repo& repo, const std::string& commit_id,
                                                  std::string_view path) {
-  Statement s(db_, std::string(kEntrySelect) +
+  Statement s(*statements_, std::string(kEntrySelect) +
                        "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path = ?");
   s.Bind(1, repo.id).Bind(2, commit_id).Bind(3, path);
   auto entries = ReadEntries(s);
@@ -234,7 +287,7 @@ Result<std::optional<Entry>> Registry::FindEntry(const Repo& repo, const std::st
 }
 
 Result<std::vector<Ref>> Registry::ListRefs(const Repo& repo) {
-  Statement s(db_, "SELECT kind, name, commit_id FROM refs WHERE repo_id = ? ORDER BY kind, name");
+  Statement s(*statements_, "SELECT kind, name, commit_id FROM refs WHERE repo_id = ? ORDER BY kind, name");
   s.Bind(1, repo.id);
   std::vector<Ref> refs;
   while (s.Step()) refs.push_back(Ref{s.Text(0), s.Text(1), s.Text(2)});
@@ -252,11 +305,11 @@ Result<std::vector<Commit>> Registry::ListHistory(const Repo& repo, const std::s
       "  SELECT c.parent_id, chain.depth + 1 FROM commits c JOIN chain ON c.id = chain.id"
       "  WHERE c.repo_id = ?1 AND c.parent_id IS NOT NULL AND c.parent_id != ''"
       "    AND chain.depth < 1000000) ";
-  Statement count(db_, chain + "SELECT count(*) FROM chain");
+  Statement count(*statements_, chain + "SELECT count(*) FROM chain");
   count.Bind(1, repo.id).Bind(2, head);
   if (!count.Step()) return count.status().ok() ? Internal("history count failed") : count.status();
   *total = count.Int(0);
-  Statement s(db_, chain + "SELECT " + kCommitColumns +
+  Statement s(*statements_, chain + "SELECT " + kCommitColumns +
                        " FROM chain JOIN commits c ON c.repo_id = ?1 AND c.id = chain.id "
                        "ORDER BY chain.depth LIMIT ?3 OFFSET ?4");
   s.Bind(1, repo.id).Bind(2, head).Bind(3, limit).Bind(4, offset);
@@ -283,7 +336,7 @@ Result<std::vector<Repo>> Registry::ListRepos(const RepoQuery& query) {
   }
   sql += " ORDER BY " + sort->second + (query.descending ? " DESC" : " ASC") +
          ", r.name_lower ASC LIMIT ? OFFSET ?";
-  Statement s(db_, sql);
+  Statement s(*statements_, sql);
   int index = 1;
   s.Bind(index++, RepoTypeName(query.type));
   for (const auto& term : query.search) s.Bind(index++, "%" + EscapeLike(AsciiLower(term)) + "%");
@@ -303,7 +356,7 @@ Result<std::vector<Repo>> Registry::ListRepos(const RepoQuery& query) {
 }
 
 Result<std::vector<LineageEdge>> Registry::ParentEdges(std::string_view child) {
-  Statement s(db_,
+  Statement s(*statements_,
               "SELECT child, parent, relation, source, inferred FROM lineage_edges "
               "WHERE child_lower = ? ORDER BY parent_lower");
   s.Bind(1, AsciiLower(child));
@@ -316,7 +369,7 @@ Result<std::vector<LineageEdge>> Registry::ParentEdges(std::string_view child) {
 }
 
 Result<std::map<std::string, int64_t>> Registry::ChildCountsByRelation(std::string_view parent) {
-  Statement s(db_,
+  Statement s(*statements_,
               "SELECT relation, count(*) FROM lineage_edges WHERE parent_lower = ? "
               "AND child_lower != parent_lower GROUP BY relation");
   s.Bind(1, AsciiLower(parent));
@@ -341,7 +394,7 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
   const std::string author = rev.repo_name.substr(0, rev.repo_name.find('/'));
   const int64_t now = NowUnixMillis();
   {
-    Statement s(db_,
+    Statement s(*statements_,
                 "INSERT INTO repos (type, name, name_lower, author, object_id, default_branch, "
                 "created_at, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (type, name_lower) DO NOTHING");
@@ -351,19 +404,19 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
   }
   int64_t repo_id = 0;
   {
-    Statement s(db_, "SELECT id FROM repos WHERE type = ? AND name_lower = ?");
+    Statement s(*statements_, "SELECT id FROM repos WHERE type = ? AND name_lower = ?");
     s.Bind(1, RepoTypeName(rev.type)).Bind(2, name_lower);
     if (!s.Step()) return s.status().ok() ? Internal("repo row vanished") : s.status();
     repo_id = s.Int(0);
   }
   {
-    Statement s(db_, "SELECT commit_id FROM refs WHERE repo_id = ? AND kind = 'branch' AND name = ?");
+    Statement s(*statements_, "SELECT commit_id FROM refs WHERE repo_id = ? AND kind = 'branch' AND name = ?");
     s.Bind(1, repo_id).Bind(2, rev.branch);
     if (s.Step() && s.Text(0) == rev.commit.id) return false;
     HM_RETURN_IF_ERROR(s.status());
   }
   {
-    Statement s(db_,
+    Statement s(*statements_,
                 "INSERT INTO blobs (sha256, size, git_sha1) VALUES (?, ?, ?) "
                 "ON CONFLICT (sha256) DO NOTHING");
     for (const auto& blob : rev.blobs) {
@@ -373,7 +426,7 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
     }
   }
   {
-    Statement s(db_,
+    Statement s(*statements_,
                 "INSERT INTO commits (repo_id, id, parent_id, tree_id, title, message, author, "
                 "date) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     const Commit& c = rev.commit;
@@ -387,7 +440,7 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
     HM_RETURN_IF_ERROR(s.Run());
   }
   {
-    Statement s(db_,
+    Statement s(*statements_,
                 "INSERT INTO entries (repo_id, commit_id, path, type, size, git_oid, sha256, lfs, "
                 "pointer_size, last_commit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING");
@@ -407,14 +460,14 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
     }
   }
   {
-    Statement s(db_,
+    Statement s(*statements_,
                 "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES (?, 'branch', ?, ?) "
                 "ON CONFLICT (repo_id, kind, name) DO UPDATE SET commit_id = excluded.commit_id");
     s.Bind(1, repo_id).Bind(2, rev.branch).Bind(3, rev.commit.id);
     HM_RETURN_IF_ERROR(s.Run());
   }
   {
-    Statement s(db_,
+    Statement s(*statements_,
                 "UPDATE repos SET last_modified = ?, card_data = ?, pipeline_tag = ?, "
                 "library_name = ? WHERE id = ?");
     s.Bind(1, rev.commit.date_ms);
@@ -427,11 +480,11 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
     HM_RETURN_IF_ERROR(s.Run());
   }
   {
-    Statement clear(db_, "DELETE FROM repo_tags WHERE repo_id = ?");
+    Statement clear(*statements_, "DELETE FROM repo_tags WHERE repo_id = ?");
     clear.Bind(1, repo_id);
     HM_RETURN_IF_ERROR(clear.Run());
     int64_t position = 0;
-    Statement s(db_,
+    Statement s(*statements_,
                 "INSERT INTO repo_tags (repo_id, position, tag) VALUES (?, ?, ?) "
                 "ON CONFLICT DO NOTHING");
     for (const auto& tag : rev.tags) {
@@ -441,10 +494,10 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
     }
   }
   {
-    Statement clear(db_, "DELETE FROM lineage_edges WHERE child_lower = ? AND source = 'card'");
+    Statement clear(*statements_, "DELETE FROM lineage_edges WHERE child_lower = ? AND source = 'card'");
     clear.Bind(1, name_lower);
     HM_RETURN_IF_ERROR(clear.Run());
-    Statement s(db_,
+    Statement s(*statements_,
                 "INSERT INTO lineage_edges (child, child_lower, parent, parent_lower, relation, "
                 "source, inferred) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
                 "relation = excluded.relation, source = excluded.source, "

@@ -131,6 +131,15 @@ class Registry {
   // A branch, a tag, a full 40-hex commit id of this repo, or "HEAD" (the default branch).
   // kRevisionNotFound otherwise.
   Result<Commit> ResolveRevision(const Repo& repo, std::string_view revision);
+  // Repo, revision and file in one statement: the hot path of every download. On a miss it
+  // reports precisely what is missing: kRepoNotFound, kRevisionNotFound, or an empty entry
+  // (with the resolved commit) when the path does not exist at that revision.
+  struct ResolvedFile {
+    std::string commit_id;
+    std::optional<Entry> entry;
+  };
+  Result<ResolvedFile> ResolveFile(RepoType type, std::string_view repo, std::string_view revision,
+                                   std::string_view path);
   // Entries of a commit under `directory` ("" for the whole tree), sorted by path.
   Result<std::vector<Entry>> ListEntries(const Repo& repo, const std::string& commit_id,
                                          std::string_view directory);
@@ -146,15 +155,37 @@ class Registry {
   // Number of direct children per relation.
   Result<std::map<std::string, int64_t>> ChildCountsByRelation(std::string_view parent);
 
+  // Starts / ends a read transaction: every read in between sees the same committed state, and
+  // the database locks are taken once instead of once per query.
+  Status BeginRead();
+  void EndRead();
+
   // Publishes a revision atomically (see NewRevision). Creates the repo when new. Returns false
   // when the branch already pointed at that commit (nothing changed).
   Result<bool> PublishRevision(const NewRevision& revision);
 
  private:
-  explicit Registry(sqlite3* db) : db_(db) {}
+  explicit Registry(sqlite3* db);
   Status Migrate();
   Result<std::vector<Entry>> ReadEntries(class Statement& statement);
   sqlite3* db_;
+  std::unique_ptr<class StatementCache> statements_;
+};
+
+// Holds a registry read transaction for a scope (see Registry::BeginRead).
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Registry& registry) : registry_(registry), status_(registry.BeginRead()) {}
+  ~ReadSnapshot() {
+    if (status_.ok()) registry_.EndRead();
+  }
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  const Status& status() const { return status_; }
+
+ private:
+  Registry& registry_;
+  Status status_;
 };
 
 }  // namespace hubmirror::registry

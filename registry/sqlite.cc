@@ -2,15 +2,38 @@
 
 namespace hubmirror::registry {
 
-Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
-      SQLITE_OK) {
-    status_ = Internal(std::string("sqlite prepare failed: ") + sqlite3_errmsg(db));
+StatementCache::~StatementCache() {
+  for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
+}
+
+sqlite3_stmt* StatementCache::Take(std::string_view sql) {
+  auto it = idle_.find(std::string(sql));
+  if (it == idle_.end()) return nullptr;
+  sqlite3_stmt* stmt = it->second;
+  idle_.erase(it);
+  return stmt;
+}
+
+void StatementCache::Give(std::string_view sql, sqlite3_stmt* stmt) {
+  idle_.emplace(std::string(sql), stmt);
+}
+
+Statement::Statement(StatementCache& cache, std::string_view sql)
+    : cache_(cache), sql_(sql), stmt_(cache.Take(sql)) {
+  if (stmt_ != nullptr) return;
+  if (sqlite3_prepare_v3(cache.db(), sql.data(), static_cast<int>(sql.size()),
+                         SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK) {
+    status_ = Internal(std::string("sqlite prepare failed: ") + sqlite3_errmsg(cache.db()));
+    sqlite3_finalize(stmt_);
     stmt_ = nullptr;
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  if (stmt_ == nullptr) return;
+  Reset();
+  cache_.Give(sql_, stmt_);
+}
 
 Statement& Statement::Bind(int index, int64_t value) {
   if (stmt_ != nullptr) sqlite3_bind_int64(stmt_, index, value);
@@ -33,6 +56,7 @@ void Statement::Reset() {
   if (stmt_ == nullptr) return;
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
+  status_ = Status::Ok();
 }
 
 bool Statement::Step() {
@@ -40,7 +64,7 @@ bool Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc != SQLITE_DONE) {
-    status_ = Internal(std::string("sqlite step failed: ") + sqlite3_errmsg(db_));
+    status_ = Internal(std::string("sqlite step failed: ") + sqlite3_errmsg(cache_.db()));
   }
   return false;
 }

@@ -5,16 +5,38 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "common/status.h"
 
 namespace hubmirror::registry {
 
-// A prepared statement with positional binding (1-based) and typed column reads (0-based).
-// Owned by one connection; used by one thread at a time. Finalized on destruction.
+// Prepared statements of one connection kept for reuse: preparing costs more than running the
+// small queries that serve most requests. Same thread-safety as its connection (one thread).
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache();
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  sqlite3* db() const { return db_; }
+  // An idle prepared statement for `sql`, or nullptr when none is cached.
+  sqlite3_stmt* Take(std::string_view sql);
+  // Gives a statement back after use (it must already be reset).
+  void Give(std::string_view sql, sqlite3_stmt* stmt);
+
+ private:
+  sqlite3* db_;
+  std::unordered_multimap<std::string, sqlite3_stmt*> idle_;
+};
+
+// A prepared statement with positional binding (1-based) and typed column reads (0-based),
+// borrowed from a StatementCache (or prepared on the spot) and handed back reset on destruction,
+// so no read snapshot outlives the statement's scope. One thread at a time.
 class Statement {
  public:
-  Statement(sqlite3* db, std::string_view sql);
+  Statement(StatementCache& cache, std::string_view sql);
   ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -40,7 +62,8 @@ class Statement {
   bool IsNull(int column) const;
 
  private:
-  sqlite3* db_;
+  StatementCache& cache_;
+  std::string sql_;
   sqlite3_stmt* stmt_ = nullptr;
   Status status_;
 };

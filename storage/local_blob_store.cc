@@ -132,7 +132,7 @@ BlobFile& BlobFile::operator=(BlobFile&& other) noexcept {
   return *this;
 }
 
-Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::Open(const fs::path& data_dir) {
+Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::OpenDirectory(const fs::path& data_dir) {
   for (const char* sub : {"blobs/sha256", "tmp", "quarantine"}) {
     std::error_code ec;
     fs::create_directories(data_dir / sub, ec);

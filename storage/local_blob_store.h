@@ -15,7 +15,8 @@ namespace hubmirror::storage {
 class LocalBlobStore : public BlobStore {
  public:
   // Creates the directories when missing. kIoError when they cannot be created.
-  static Result<std::unique_ptr<LocalBlobStore>> Open(const std::filesystem::path& data_dir);
+  static Result<std::unique_ptr<LocalBlobStore>> OpenDirectory(
+      const std::filesystem::path& data_dir);
 
   Result<std::unique_ptr<BlobWriter>> NewWriter(const BlobExpectation& expectation) override;
   Result<bool> Contains(const std::string& sha256) override;

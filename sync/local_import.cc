@@ -46,7 +46,7 @@ Result<std::vector<SourceFile>> ScanSource(const fs::path& source) {
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) return IoError("cannot read " + source.string() + ": " + ec.message());
     const fs::directory_entry& entry = *it;
-    std::string relative = fs::relative(entry.path(), root).generic_string();
+    std::string relative = entry.path().lexically_relative(root).generic_string();
     if (entry.path().filename() == ".git") {
       if (entry.is_directory()) it.disable_recursion_pending();
       continue;
@@ -59,8 +59,8 @@ Result<std::vector<SourceFile>> ScanSource(const fs::path& source) {
     if (fs::is_symlink(status)) {
       fs::path target = fs::canonical(entry.path(), ec);
       if (ec) return Refuse(source, relative, "broken symlink");
-      std::string inside = fs::relative(target, root, ec).generic_string();
-      if (ec || inside.empty() || inside == ".." || inside.rfind("../", 0) == 0) {
+      std::string inside = target.lexically_relative(root).generic_string();
+      if (inside.empty() || inside == ".." || inside.rfind("../", 0) == 0) {
         return Refuse(source, relative, "symlink points outside the folder");
       }
       status = fs::status(target, ec);

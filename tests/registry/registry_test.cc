@@ -1,0 +1,266 @@
+#include "registry/registry.h"
+
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+
+#include "common/digest.h"
+#include "migrations/embedded_migrations.h"
+#include "tests/support/temp_dir.h"
+
+namespace hubmirror::registry {
+namespace {
+
+using testing::TempDir;
+
+std::unique_ptr<Registry> OpenRegistry(const TempDir& dir) {
+  auto registry = Registry::Open(dir / "registry.db", Registry::Mode::kReadWrite);
+  REQUIRE(registry.ok());
+  return std::move(registry.value());
+}
+
+Entry File(const std::string& path, const std::string& content, const std::string& commit,
+           bool lfs = false) {
+  Entry e;
+  e.path = path;
+  e.size = content.size();
+  e.sha256 = Sha256Hex(content);
+  e.git_oid = lfs ? GitObjectId("blob", LfsPointer(e.sha256, e.size)) : GitObjectId("blob", content);
+  e.lfs = lfs;
+  e.pointer_size = lfs ? LfsPointer(e.sha256, e.size).size() : 0;
+  e.last_commit_id = commit;
+  return e;
+}
+
+NewRevision Revision(const std::string& repo, const std::string& commit_id,
+                     const std::string& parent_id, std::vector<Entry> entries) {
+  NewRevision rev;
+  rev.repo_name = repo;
+  rev.branch = "main";
+  rev.commit = Commit{commit_id, parent_id, Sha1Hex("tree" + commit_id), "title " + commit_id,
+                      "message\n", "tester", 1700000000000};
+  for (const auto& e : entries) {
+    if (!e.is_directory) rev.blobs.push_back(BlobRow{e.sha256, e.size, e.git_oid});
+  }
+  rev.entries = std::move(entries);
+  return rev;
+}
+
+void SetUserVersion(const std::filesystem::path& db_path, int version) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
+  std::string sql = "PRAGMA user_version = " + std::to_string(version);
+  REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+}
+
+TEST_CASE("migrations bring a new database to the latest version", "[migrations]") {
+  TempDir dir;
+  auto latest = migrations::EmbeddedMigrations().back().version;
+  CHECK(OpenRegistry(dir)->SchemaVersion() == latest);
+  // Reopening applies nothing and keeps the data.
+  auto registry = OpenRegistry(dir);
+  REQUIRE(registry->PublishRevision(Revision("acme/m", std::string(40, 'a'), "", {})).ok());
+  registry.reset();
+  CHECK(OpenRegistry(dir)->FindRepo(RepoType::kModel, "acme/m").ok());
+}
+
+TEST_CASE("migrations are versioned from 1 without gaps", "[migrations]") {
+  int expected = 1;
+  for (const auto& migration : migrations::EmbeddedMigrations()) {
+    CHECK(migration.version == expected++);
+  }
+}
+
+TEST_CASE("a database newer than the binary is refused with a clear error", "[migrations]") {
+  TempDir dir;
+  OpenRegistry(dir);
+  SetUserVersion(dir / "registry.db", 999);
+  auto registry = Registry::Open(dir / "registry.db", Registry::Mode::kReadWrite);
+  REQUIRE_FALSE(registry.ok());
+  CHECK(registry.status().code() == StatusCode::kFailedPrecondition);
+  CHECK_THAT(registry.status().message(), Catch::Contains("999"));
+  CHECK_THAT(registry.status().message(), Catch::Contains("registry.db"));
+  auto reader = Registry::Open(dir / "registry.db", Registry::Mode::kReadOnly);
+  CHECK_FALSE(reader.ok());
+}
+
+TEST_CASE("a failing migration leaves the database untouched", "[migrations]") {
+  TempDir dir;
+  // A table that collides with the first migration makes it fail half-way.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "registry.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "CREATE TABLE refs (x)", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto registry = Registry::Open(dir / "registry.db", Registry::Mode::kReadWrite);
+  REQUIRE_FALSE(registry.ok());
+  CHECK_THAT(registry.status().message(), Catch::Contains("0001_init.sql"));
+  REQUIRE(sqlite3_open((dir / "registry.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name = 'repos'", -1, &stmt,
+                     nullptr);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(stmt, 0) == 0);  // the migration's first table was rolled back
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST_CASE("read-only connections refuse writes", "[registry]") {
+  TempDir dir;
+  OpenRegistry(dir);
+  auto reader = Registry::Open(dir / "registry.db", Registry::Mode::kReadOnly);
+  REQUIRE(reader.ok());
+  CHECK_FALSE((*reader)->PublishRevision(Revision("acme/m", std::string(40, 'a'), "", {})).ok());
+}
+
+TEST_CASE("publishing and resolving revisions", "[registry]") {
+  TempDir dir;
+  auto registry = OpenRegistry(dir);
+  std::string c1(40, '1');
+  std::string c2(40, '2');
+  REQUIRE(registry
+              ->PublishRevision(Revision("Acme/Model", c1, "",
+                                         {File("config.json", "{}", c1),
+                                          File("w/model.safetensors", "weights", c1, true)}))
+              .value());
+  auto repo = registry->FindRepo(RepoType::kModel, "acme/model");  // case-insensitive
+  REQUIRE(repo.ok());
+  CHECK(repo->name == "Acme/Model");
+  CHECK(repo->author == "Acme");
+  CHECK(IsLowerHex(repo->object_id, 24));
+  CHECK(registry->FindRepo(RepoType::kDataset, "acme/model").status().code() ==
+        StatusCode::kRepoNotFound);
+
+  CHECK(registry->ResolveRevision(*repo, "main")->id == c1);
+  CHECK(registry->ResolveRevision(*repo, "HEAD")->id == c1);
+  CHECK(registry->ResolveRevision(*repo, c1)->id == c1);
+  CHECK(registry->ResolveRevision(*repo, "nope").status().code() == StatusCode::kRevisionNotFound);
+  CHECK(registry->ResolveRevision(*repo, std::string(40, 'f')).status().code() ==
+        StatusCode::kRevisionNotFound);
+
+  // Publishing the same head again changes nothing.
+  CHECK_FALSE(registry->PublishRevision(Revision("Acme/Model", c1, "", {})).value());
+
+  REQUIRE(registry
+              ->PublishRevision(Revision("Acme/Model", c2, c1, {File("config.json", "{}", c1)}))
+              .value());
+  CHECK(registry->ResolveRevision(*repo, "main")->id == c2);
+  // The old commit stays readable by id, with its files.
+  REQUIRE(registry->ResolveRevision(*repo, c1).ok());
+  CHECK(registry->ListEntries(*repo, c1, "")->size() == 2);
+  CHECK(registry->ListEntries(*repo, c2, "")->size() == 1);
+
+  auto weights = registry->FindEntry(*repo, c1, "w/model.safetensors");
+  REQUIRE(weights.ok());
+  REQUIRE(weights->has_value());
+  CHECK((*weights)->lfs);
+  CHECK((*weights)->pointer_size == LfsPointer((*weights)->sha256, 7).size());
+  CHECK((*weights)->last_commit_title == "title " + c1);
+  CHECK_FALSE(registry->FindEntry(*repo, c2, "w/model.safetensors")->has_value());
+
+  int64_t total = 0;
+  auto history = registry->ListHistory(*repo, c2, 0, 10, &total);
+  REQUIRE(history.ok());
+  CHECK(total == 2);
+  REQUIRE(history->size() == 2);
+  CHECK((*history)[0].id == c2);
+  CHECK((*history)[1].id == c1);
+  auto second_page = registry->ListHistory(*repo, c2, 1, 1, &total);
+  REQUIRE(second_page->size() == 1);
+  CHECK((*second_page)[0].id == c1);
+
+  auto refs = registry->ListRefs(*repo);
+  REQUIRE(refs->size() == 1);
+  CHECK((*refs)[0].kind == "branch");
+  CHECK((*refs)[0].commit_id == c2);
+}
+
+TEST_CASE("entries under a directory use a prefix range, not a LIKE", "[registry]") {
+  TempDir dir;
+  auto registry = OpenRegistry(dir);
+  std::string c(40, 'c');
+  REQUIRE(registry
+              ->PublishRevision(Revision("acme/m", c, "",
+                                         {File("a/x", "1", c), File("a/y/z", "2", c),
+                                          File("a%b", "3", c), File("a_", "4", c),
+                                          File("ab", "5", c)}))
+              .ok());
+  auto repo = registry->FindRepo(RepoType::kModel, "acme/m");
+  auto under_a = registry->ListEntries(*repo, c, "a");
+  REQUIRE(under_a.ok());
+  REQUIRE(under_a->size() == 2);
+  CHECK((*under_a)[0].path == "a/x");
+  CHECK((*under_a)[1].path == "a/y/z");
+}
+
+TEST_CASE("listing filters by search, author and tags, sorts and pages", "[registry]") {
+  TempDir dir;
+  auto registry = OpenRegistry(dir);
+  auto publish = [&](const std::string& name, std::vector<std::string> tags, char commit) {
+    NewRevision rev = Revision(name, std::string(40, commit), "", {});
+    rev.tags = std::move(tags);
+    REQUIRE(registry->PublishRevision(rev).ok());
+  };
+  publish("acme/base", {"license:mit"}, '1');
+  publish("acme/child", {"base_model:acme/base", "base_model:finetune:acme/base"}, '2');
+  publish("other/quant", {"gguf", "base_model:acme/child", "base_model:quantized:acme/child"}, '3');
+  publish("other/100%_sure", {}, '4');
+
+  auto names = [&](RepoQuery query) {
+    std::vector<std::string> out;
+    auto repos = registry->ListRepos(query);
+    REQUIRE(repos.ok());
+    for (const auto& repo : *repos) out.push_back(repo.name);
+    return out;
+  };
+  RepoQuery query;
+  CHECK(names(query) == std::vector<std::string>{"acme/base", "acme/child", "other/100%_sure",
+                                                 "other/quant"});
+  query.search = {"CHI"};
+  CHECK(names(query) == std::vector<std::string>{"acme/child"});
+  query.search = {"%"};
+  CHECK(names(query) == std::vector<std::string>{"other/100%_sure"});
+  query.search = {};
+  query.author = "Other";
+  CHECK(names(query).size() == 2);
+  query.author = "";
+  query.tags = {"base_model:acme/base"};
+  CHECK(names(query) == std::vector<std::string>{"acme/child"});
+  query.tags = {"base_model:quantized:acme/child", "gguf"};
+  CHECK(names(query) == std::vector<std::string>{"other/quant"});
+  query.tags = {"base_model:quantized:acme/child", "license:mit"};
+  CHECK(names(query).empty());
+  query.tags = {};
+  query.descending = true;
+  query.limit = 2;
+  query.offset = 1;
+  CHECK(names(query) == std::vector<std::string>{"other/100%_sure", "acme/child"});
+  query.sort = "bogus";
+  CHECK(registry->ListRepos(query).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("lineage edges: parents, child counts, and re-publication replaces card edges",
+          "[registry]") {
+  TempDir dir;
+  auto registry = OpenRegistry(dir);
+  NewRevision rev = Revision("acme/merge", std::string(40, '1'), "", {});
+  rev.lineage = {LineageEdge{"acme/merge", "a/one", "merge", "card", false},
+                 LineageEdge{"acme/merge", "B/Two", "merge", "card", false}};
+  REQUIRE(registry->PublishRevision(rev).ok());
+  auto parents = registry->ParentEdges("ACME/merge");
+  REQUIRE(parents->size() == 2);
+  CHECK((*parents)[1].parent == "B/Two");
+  CHECK(registry->ChildCountsByRelation("b/two")->at("merge") == 1);
+
+  NewRevision next = Revision("acme/merge", std::string(40, '2'), std::string(40, '1'), {});
+  next.lineage = {LineageEdge{"acme/merge", "a/one", "finetune", "card", true}};
+  REQUIRE(registry->PublishRevision(next).ok());
+  parents = registry->ParentEdges("acme/merge");
+  REQUIRE(parents->size() == 1);
+  CHECK((*parents)[0].relation == "finetune");
+  CHECK((*parents)[0].inferred);
+  CHECK(registry->ChildCountsByRelation("b/two")->empty());
+}
+
+}  // namespace
+}  // namespace hubmirror::registry

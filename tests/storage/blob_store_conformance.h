@@ -1,0 +1,162 @@
+// The conformance suite every BlobStore implementation must pass. Include it after defining
+// HM_BLOB_STORE_FIXTURES as a comma-separated list of fixture types, each with a member
+// `std::unique_ptr<hubmirror::storage::BlobStore> store` ready to use.
+#pragma once
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "common/digest.h"
+#include "storage/blob_store.h"
+
+namespace hubmirror::storage::conformance {
+
+inline std::string RandomBytes(size_t size, unsigned seed) {
+  std::mt19937 generator(seed);
+  std::string bytes(size, '\0');
+  for (auto& byte : bytes) byte = static_cast<char>(generator());
+  return bytes;
+}
+
+inline Result<StoredBlob> Put(BlobStore& store, const std::string& content,
+                              BlobExpectation expectation, size_t chunk = 4096) {
+  auto writer = store.NewWriter(expectation);
+  if (!writer.ok()) return writer.status();
+  for (size_t offset = 0; offset < content.size(); offset += chunk) {
+    Status appended = (*writer)->Append(content.data() + offset,
+                                        std::min(chunk, content.size() - offset));
+    if (!appended.ok()) return appended;
+  }
+  return (*writer)->Commit();
+}
+
+inline Result<StoredBlob> Put(BlobStore& store, const std::string& content) {
+  return Put(store, content, BlobExpectation{content.size(), "", ""});
+}
+
+inline std::string ReadAll(BlobStore& store, const std::string& sha256) {
+  auto file = store.Open(sha256);
+  REQUIRE(file.ok());
+  std::string bytes(file->size(), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::pread(file->fd(), bytes.data() + done, bytes.size() - done,
+                        static_cast<off_t>(done));
+    REQUIRE(n > 0);
+    done += static_cast<size_t>(n);
+  }
+  return bytes;
+}
+
+TEMPLATE_TEST_CASE("stored blobs read back with both digests", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  std::string content = RandomBytes(3 * 1024 * 1024 + 17, 1);
+  auto blob = Put(*fixture.store, content, BlobExpectation{content.size(), "", ""}, 65536);
+  REQUIRE(blob.ok());
+  CHECK(blob->sha256 == Sha256Hex(content));
+  CHECK(blob->git_sha1 == GitObjectId("blob", content));
+  CHECK(blob->size == content.size());
+  CHECK(fixture.store->Contains(blob->sha256).value());
+  CHECK(ReadAll(*fixture.store, blob->sha256) == content);
+}
+
+TEMPLATE_TEST_CASE("empty blob", "[conformance]", HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  auto blob = Put(*fixture.store, "");
+  REQUIRE(blob.ok());
+  CHECK(blob->sha256 == Sha256Hex(""));
+  CHECK(ReadAll(*fixture.store, blob->sha256).empty());
+}
+
+TEMPLATE_TEST_CASE("declared digests are verified before publication", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  std::string content = RandomBytes(10000, 2);
+  std::string wrong_sha256 = Sha256Hex("something else");
+  std::string wrong_sha1 = GitObjectId("blob", "something else");
+
+  SECTION("sha256 mismatch") {
+    auto blob = Put(*fixture.store, content, BlobExpectation{content.size(), wrong_sha256, ""});
+    REQUIRE_FALSE(blob.ok());
+    CHECK(blob.status().code() == StatusCode::kCorrupt);
+    CHECK_THAT(blob.status().message(), Catch::Contains(wrong_sha256));
+    CHECK_THAT(blob.status().message(), Catch::Contains(Sha256Hex(content)));
+  }
+  SECTION("git sha1 mismatch") {
+    auto blob = Put(*fixture.store, content, BlobExpectation{content.size(), "", wrong_sha1});
+    REQUIRE_FALSE(blob.ok());
+    CHECK(blob.status().code() == StatusCode::kCorrupt);
+    CHECK_THAT(blob.status().message(), Catch::Contains(GitObjectId("blob", content)));
+  }
+  SECTION("fewer bytes than declared") {
+    auto blob = Put(*fixture.store, content, BlobExpectation{content.size() + 1, "", ""});
+    REQUIRE_FALSE(blob.ok());
+    CHECK(blob.status().code() == StatusCode::kCorrupt);
+  }
+  SECTION("more bytes than declared") {
+    auto blob = Put(*fixture.store, content, BlobExpectation{content.size() - 1, "", ""});
+    REQUIRE_FALSE(blob.ok());
+    CHECK(blob.status().code() == StatusCode::kCorrupt);
+  }
+  CHECK_FALSE(fixture.store->Contains(Sha256Hex(content)).value());
+  CHECK(fixture.store->Open(Sha256Hex(content)).status().code() == StatusCode::kNotFound);
+
+  auto good = Put(*fixture.store, content,
+                  BlobExpectation{content.size(), Sha256Hex(content), GitObjectId("blob", content)});
+  CHECK(good.ok());
+}
+
+TEMPLATE_TEST_CASE("an abandoned writer leaves nothing visible", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  std::string content = RandomBytes(5000, 3);
+  {
+    auto writer = fixture.store->NewWriter(BlobExpectation{content.size(), "", ""});
+    REQUIRE(writer.ok());
+    REQUIRE((*writer)->Append(content.data(), content.size()).ok());
+  }
+  CHECK_FALSE(fixture.store->Contains(Sha256Hex(content)).value());
+}
+
+TEMPLATE_TEST_CASE("writing existing content is idempotent", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  std::string content = RandomBytes(70000, 4);
+  auto first = Put(*fixture.store, content);
+  auto second = Put(*fixture.store, content);
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  CHECK(first->sha256 == second->sha256);
+  CHECK(ReadAll(*fixture.store, first->sha256) == content);
+}
+
+TEMPLATE_TEST_CASE("racing writers of the same content all succeed", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  std::string content = RandomBytes(1 << 20, 5);
+  std::vector<std::thread> writers;
+  std::vector<int> ok(8, 0);
+  for (size_t i = 0; i < ok.size(); ++i) {
+    writers.emplace_back([&, i] { ok[i] = Put(*fixture.store, content).ok() ? 1 : 0; });
+  }
+  for (auto& writer : writers) writer.join();
+  for (int result : ok) CHECK(result == 1);
+  CHECK(ReadAll(*fixture.store, Sha256Hex(content)) == content);
+}
+
+TEMPLATE_TEST_CASE("bad digests are rejected as arguments", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  CHECK(fixture.store->Open("../../etc/passwd").status().code() == StatusCode::kInvalidArgument);
+  CHECK(fixture.store->Contains(std::string(64, 'G')).status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(fixture.store->NewWriter(BlobExpectation{1, "nothex", ""}).status().code() ==
+        StatusCode::kInvalidArgument);
+}
+
+}  // namespace hubmirror::storage::conformance

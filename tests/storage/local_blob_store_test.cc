@@ -1,0 +1,58 @@
+#include "storage/local_blob_store.h"
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/temp_dir.h"
+
+namespace hubmirror::storage {
+namespace {
+
+struct LocalStoreFixture {
+  testing::TempDir dir;
+  std::unique_ptr<BlobStore> store = std::move(LocalBlobStore::OpenDirectory(dir.path()).value());
+};
+
+}  // namespace
+}  // namespace hubmirror::storage
+
+#define HM_BLOB_STORE_FIXTURES hubmirror::storage::LocalStoreFixture
+#include "tests/storage/blob_store_conformance.h"
+
+namespace hubmirror::storage {
+namespace {
+
+TEST_CASE("local layout: blobs under their digest, nothing left in tmp", "[local]") {
+  testing::TempDir dir;
+  auto store = std::move(LocalBlobStore::OpenDirectory(dir.path()).value());
+  CHECK(std::filesystem::is_directory(dir / "quarantine"));
+  std::string content = "layout check";
+  auto blob = conformance::Put(*store, content);
+  REQUIRE(blob.ok());
+  std::string hex = blob->sha256;
+  auto expected = dir.path() / "blobs" / "sha256" / hex.substr(0, 2) / hex.substr(2, 2) / hex;
+  CHECK(store->BlobPath(hex) == expected);
+  CHECK(testing::ReadFile(expected) == content);
+  struct stat info {};
+  REQUIRE(::stat(expected.c_str(), &info) == 0);
+  CHECK((info.st_mode & 0222) == 0);  // published blobs are read-only
+  {
+    auto abandoned = store->NewWriter(BlobExpectation{3, "", ""});
+    REQUIRE(abandoned.ok());
+    REQUIRE((*abandoned)->Append("abc", 3).ok());
+  }
+  auto failed = conformance::Put(*store, "xyz", BlobExpectation{3, Sha256Hex("abc"), ""});
+  CHECK_FALSE(failed.ok());
+  CHECK(std::filesystem::is_empty(dir / "tmp"));
+}
+
+TEST_CASE("opening a store in an unwritable place fails clearly", "[local]") {
+  auto store = LocalBlobStore::OpenDirectory("/proc/hubmirror-cannot-exist");
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == StatusCode::kIoError);
+  CHECK_THAT(store.status().message(), Catch::Contains("/proc/hubmirror-cannot-exist"));
+}
+
+}  // namespace
+}  // namespace hubmirror::storage
