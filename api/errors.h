@@ -1,7 +1,6 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
-
 #include <string_view>
 
 #include "common/status.h"

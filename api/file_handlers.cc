@@ -35,8 +35,7 @@ std::string ContentDisposition(std::string_view path) {
 
 Response HandleResolve(const RequestContext& context, bool raw) {
   const Route& route = context.route;
-  auto resolved =
-      context.registry.ResolveFile(route.type, route.repo, route.revision, route.path);
+  auto resolved = context.registry.ResolveFile(route.type, route.repo, route.revision, route.path);
   if (!resolved.ok()) return ErrorFromStatus(resolved.status(), false);
   const std::string& commit_id = resolved->commit_id;
   if (!resolved->entry || resolved->entry->is_directory) {
@@ -56,7 +55,8 @@ Response HandleResolve(const RequestContext& context, bool raw) {
     response.Set("X-Linked-Size", std::to_string(file.size));
   }
   response.Set("Accept-Ranges", "bytes");
-  response.Set("Content-Type", serve_pointer ? "text/plain; charset=utf-8" : ContentType(file.path));
+  response.Set("Content-Type",
+               serve_pointer ? "text/plain; charset=utf-8" : ContentType(file.path));
   response.Set("Content-Disposition", ContentDisposition(file.path));
 
   uint64_t size = file.size;
@@ -69,11 +69,10 @@ Response HandleResolve(const RequestContext& context, bool raw) {
       std::string why = blob.ok() ? "has " + std::to_string(blob->size()) + " bytes, expected " +
                                         std::to_string(file.size)
                                   : blob.status().message();
-      Response error = ErrorResponse(
-          ApiError::kBlobUnavailable,
-          "content of " + route.repo + "/" + file.path + " (sha256 " + file.sha256 +
-              ") is unavailable: " + why,
-          false);
+      Response error = ErrorResponse(ApiError::kBlobUnavailable,
+                                     "content of " + route.repo + "/" + file.path + " (sha256 " +
+                                         file.sha256 + ") is unavailable: " + why,
+                                     false);
       error.Set("X-Repo-Commit", commit_id);
       return error;
     }
@@ -81,8 +80,7 @@ Response HandleResolve(const RequestContext& context, bool raw) {
   }
 
   auto if_none_match = context.request.find(http::field::if_none_match);
-  if (if_none_match != context.request.end() &&
-      IfNoneMatchMatches(if_none_match->value(), etag)) {
+  if (if_none_match != context.request.end() && IfNoneMatchMatches(if_none_match->value(), etag)) {
     response.status = http::status::not_modified;
     response.body.clear();
     response.file.reset();

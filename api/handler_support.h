@@ -2,7 +2,6 @@
 
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <utility>

@@ -11,18 +11,44 @@ using nlohmann::json;
 
 // Values of `expand` the Hub accepts (hub-protocol §3.1); any other value is a 400.
 const std::set<std::string, std::less<>>& ValidExpandValues(RepoType type) {
-  static const std::set<std::string, std::less<>> kModel = {
-      "author", "baseModels", "cardData", "childrenModelCount", "config", "createdAt",
-      "disabled", "downloads", "downloadsAllTime", "evalResults", "gated", "gguf", "gitalyUid",
-      "inference", "inferenceProviderMapping", "lastModified", "library_name", "likes",
-      "mask_token", "model-index", "pipeline_tag", "private", "resourceGroup", "safetensors",
-      "sha", "siblings", "spaces", "tags", "transformersInfo", "trendingScore", "usedStorage",
-      "widgetData", "xetEnabled"};
+  static const std::set<std::string, std::less<>> kModel = {"author",
+                                                            "baseModels",
+                                                            "cardData",
+                                                            "childrenModelCount",
+                                                            "config",
+                                                            "createdAt",
+                                                            "disabled",
+                                                            "downloads",
+                                                            "downloadsAllTime",
+                                                            "evalResults",
+                                                            "gated",
+                                                            "gguf",
+                                                            "gitalyUid",
+                                                            "inference",
+                                                            "inferenceProviderMapping",
+                                                            "lastModified",
+                                                            "library_name",
+                                                            "likes",
+                                                            "mask_token",
+                                                            "model-index",
+                                                            "pipeline_tag",
+                                                            "private",
+                                                            "resourceGroup",
+                                                            "safetensors",
+                                                            "sha",
+                                                            "siblings",
+                                                            "spaces",
+                                                            "tags",
+                                                            "transformersInfo",
+                                                            "trendingScore",
+                                                            "usedStorage",
+                                                            "widgetData",
+                                                            "xetEnabled"};
   static const std::set<std::string, std::less<>> kDataset = {
-      "author", "cardData", "citation", "createdAt", "description", "disabled", "downloads",
-      "downloadsAllTime", "gated", "gitalyUid", "lastModified", "likes", "mainSize",
-      "paperswithcode_id", "private", "resourceGroup", "sha", "siblings", "tags",
-      "trendingScore", "usedStorage", "xetEnabled"};
+      "author",    "cardData",          "citation",    "createdAt",     "description",  "disabled",
+      "downloads", "downloadsAllTime",  "gated",       "gitalyUid",     "lastModified", "likes",
+      "mainSize",  "paperswithcode_id", "private",     "resourceGroup", "sha",          "siblings",
+      "tags",      "trendingScore",     "usedStorage", "xetEnabled"};
   return type == RepoType::kModel ? kModel : kDataset;
 }
 
@@ -45,7 +71,8 @@ class RepoJsonBuilder {
   RepoJsonBuilder(registry::Registry& registry, const registry::Repo& repo)
       : registry_(registry), repo_(repo) {}
 
-  // The commit whose files and sha are shown; defaults to the default branch head.
+  // The commit whose files, sha and card are shown. Without one, the sha and files are the default
+  // branch head's and the card properties come from the repo row (which mirrors that head).
   void UseCommit(registry::Commit commit) { commit_ = std::move(commit); }
 
   Status Add(json& out, const std::string& key, bool with_blobs) {
@@ -71,17 +98,23 @@ class RepoJsonBuilder {
     } else if (key == "trendingScore") {
       out[key] = 0;
     } else if (key == "library_name") {
-      if (!repo_.library_name.empty()) out[key] = repo_.library_name;
+      const std::string& library = commit_ ? commit_->library_name : repo_.library_name;
+      if (!library.empty()) out[key] = library;
     } else if (key == "pipeline_tag") {
-      if (!repo_.pipeline_tag.empty()) out[key] = repo_.pipeline_tag;
+      const std::string& pipeline = commit_ ? commit_->pipeline_tag : repo_.pipeline_tag;
+      if (!pipeline.empty()) out[key] = pipeline;
     } else if (key == "tags") {
-      auto tags = registry_.RepoTags(repo_);
-      if (!tags.ok()) return tags.status();
-      out[key] = tags.value();
-    } else if (key == "cardData") {
-      if (!repo_.card_data_json.empty()) {
-        out[key] = json::parse(repo_.card_data_json, nullptr, false);
+      if (commit_) {
+        out[key] = commit_->tags;
+      } else {
+        auto tags = registry_.RepoTags(repo_);
+        if (!tags.ok()) return tags.status();
+        out[key] = tags.value();
       }
+    } else if (key == "cardData") {
+      const std::string& text = commit_ ? commit_->card_data_json : repo_.card_data_json;
+      json card = json::parse(text, nullptr, false);
+      if (!text.empty() && !card.is_discarded()) out[key] = std::move(card);
     } else if (key == "siblings" || key == "usedStorage") {
       HM_RETURN_IF_ERROR(LoadEntries());
       if (key == "usedStorage") {
@@ -149,7 +182,8 @@ class RepoJsonBuilder {
         sibling["size"] = e.size;
         sibling["blobId"] = e.git_oid;
         if (e.lfs) {
-          sibling["lfs"] = {{"sha256", e.sha256}, {"size", e.size}, {"pointerSize", e.pointer_size}};
+          sibling["lfs"] = {
+              {"sha256", e.sha256}, {"size", e.size}, {"pointerSize", e.pointer_size}};
         }
       }
       siblings.push_back(std::move(sibling));
@@ -196,8 +230,8 @@ Response HandleRepoInfo(const RequestContext& context) {
   builder.UseCommit(commit.value());
   std::vector<std::string> keys = expand.value();
   if (keys.empty()) {
-    keys = {"author", "sha", "lastModified", "createdAt", "private", "disabled", "gated",
-            "downloads", "likes", "tags", "cardData", "siblings", "usedStorage"};
+    keys = {"author",    "sha",   "lastModified", "createdAt", "private",  "disabled",   "gated",
+            "downloads", "likes", "tags",         "cardData",  "siblings", "usedStorage"};
     if (route.type == RepoType::kModel) {
       keys.insert(keys.end(), {"library_name", "pipeline_tag", "spaces"});
     }
@@ -274,8 +308,9 @@ Response HandleListRepos(const RequestContext& context) {
   }
   Response response = JsonResponse(body);
   if (more) {
-    response.Set("Link", "<" + NextPageLink(context, {{"cursor", std::to_string(query.offset + page)}}) +
-                             ">; rel=\"next\"");
+    response.Set("Link",
+                 "<" + NextPageLink(context, {{"cursor", std::to_string(query.offset + page)}}) +
+                     ">; rel=\"next\"");
   }
   return response;
 }

@@ -14,16 +14,16 @@ inline constexpr size_t kMaxTargetBytes = 8192;
 
 enum class Endpoint {
   kHealth,
-  kResolve,       // /{prefix}{repo}/resolve/{rev}/{path}
-  kRaw,           // /{prefix}{repo}/raw/{rev}/{path}
-  kRepoInfo,      // /api/{type}s/{repo}[/revision/{rev}]
-  kTree,          // /api/{type}s/{repo}/tree/{rev}[/{path}]
-  kPathsInfo,     // /api/{type}s/{repo}/paths-info/{rev}
-  kRefs,          // /api/{type}s/{repo}/refs
-  kCommits,       // /api/{type}s/{repo}/commits/{rev}
-  kListRepos,     // /api/{type}s
-  kWhoami,        // /api/whoami-v2
-  kTelemetry,     // /api/telemetry/...
+  kResolve,    // /{prefix}{repo}/resolve/{rev}/{path}
+  kRaw,        // /{prefix}{repo}/raw/{rev}/{path}
+  kRepoInfo,   // /api/{type}s/{repo}[/revision/{rev}]
+  kTree,       // /api/{type}s/{repo}/tree/{rev}[/{path}]
+  kPathsInfo,  // /api/{type}s/{repo}/paths-info/{rev}
+  kRefs,       // /api/{type}s/{repo}/refs
+  kCommits,    // /api/{type}s/{repo}/commits/{rev}
+  kListRepos,  // /api/{type}s
+  kWhoami,     // /api/whoami-v2
+  kTelemetry,  // /api/telemetry/...
   kAgentHarnesses,
 };
 

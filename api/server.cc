@@ -3,12 +3,11 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
-#include <csignal>
-
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <csignal>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -55,22 +54,36 @@ std::string RequestOrigin(const Request& request, const tcp::endpoint& local) {
   }
   if (!plain) {
     host = local.address().to_string() + ":" + std::to_string(local.port());
-    if (local.address().is_v6()) host = "[" + local.address().to_string() + "]:" + std::to_string(local.port());
+    if (local.address().is_v6())
+      host = "[" + local.address().to_string() + "]:" + std::to_string(local.port());
   }
   bool https = request["X-Forwarded-Proto"] == "https";
   return (https ? "https://" : "http://") + host;
 }
 
-bool MethodAllowed(Endpoint endpoint, http::verb method) {
-  bool read = method == http::verb::get || method == http::verb::head;
+// The methods an endpoint accepts, as an Allow header value.
+std::string_view AllowedMethods(Endpoint endpoint) {
   switch (endpoint) {
     case Endpoint::kPathsInfo:
-      return method == http::verb::post;
+      return "POST, OPTIONS";
     case Endpoint::kTelemetry:
-      return read || method == http::verb::post;
+      return "GET, HEAD, POST, OPTIONS";
     default:
-      return read;
+      return "GET, HEAD, OPTIONS";
   }
+}
+
+bool MethodAllowed(Endpoint endpoint, http::verb method) {
+  std::string_view name = http::to_string(method);
+  std::string_view allowed = AllowedMethods(endpoint);
+  for (size_t start = 0; start < allowed.size();) {
+    size_t comma = allowed.find(',', start);
+    std::string_view candidate = allowed.substr(start, comma - start);
+    if (candidate == name) return true;
+    if (comma == std::string_view::npos) break;
+    start = comma + 2;
+  }
+  return false;
 }
 
 Response Dispatch(const Request& request, const std::filesystem::path& registry_path,
@@ -89,9 +102,11 @@ Response Dispatch(const Request& request, const std::filesystem::path& registry_
   auto route = MatchRoute(target);
   if (!route.ok()) return ErrorFromStatus(route.status(), api_route);
   if (!MethodAllowed(route->endpoint, request.method())) {
-    return ErrorResponse(ApiError::kMethodNotAllowed,
-                         "method " + std::string(request.method_string()) + " not allowed here",
-                         api_route);
+    Response response = ErrorResponse(
+        ApiError::kMethodNotAllowed,
+        "method " + std::string(request.method_string()) + " not allowed here", api_route);
+    response.Set("Allow", std::string(AllowedMethods(route->endpoint)));
+    return response;
   }
   switch (route->endpoint) {
     case Endpoint::kHealth:
@@ -99,8 +114,8 @@ Response Dispatch(const Request& request, const std::filesystem::path& registry_
     case Endpoint::kTelemetry:
       return JsonResponse(nlohmann::json::object());
     case Endpoint::kAgentHarnesses:
-      return JsonResponse({{"harnesses", nlohmann::json::object()},
-                           {"standardEnvVars", nlohmann::json::array()}});
+      return JsonResponse(
+          {{"harnesses", nlohmann::json::object()}, {"standardEnvVars", nlohmann::json::array()}});
     case Endpoint::kWhoami:
       return ErrorResponse(ApiError::kUnauthorized, "this mirror has no user accounts", true);
     default:
@@ -194,21 +209,22 @@ net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const
                                                 Response& response, bool keep_alive,
                                                 std::chrono::seconds idle) {
   bool head = request.method() == http::verb::head;
+  // RFC 9110 8.6: no Content-Length on 204; on 304 it could only repeat the full size.
+  bool bodiless =
+      response.status == http::status::not_modified || response.status == http::status::no_content;
   if (!head && response.file && response.file_length <= kInlineFileBodyBytes) {
     if (!InlineFileBody(response).ok()) co_return beast::error_code(net::error::broken_pipe);
   }
   bool file_body = response.file.has_value();
   stream.expires_after(idle);
-  if (head || file_body) {
+  if (head || file_body || bodiless) {
     http::response<http::empty_body> message{response.status, request.version()};
     ApplyHeaders(message, response);
     uint64_t length = file_body ? response.file_length : response.body.size();
-    if (response.status != http::status::not_modified && response.status != http::status::no_content) {
-      message.content_length(length);
-    }
+    if (!bodiless) message.content_length(length);
     message.keep_alive(keep_alive);
     auto [ec, written] = co_await http::async_write(stream, message, kNoThrow);
-    if (ec || head || length == 0) co_return ec;
+    if (ec || head || bodiless || length == 0) co_return ec;
     co_return co_await SendFileBody(stream.socket(), response.file->fd(), response.file_offset,
                                     length, idle);
   }
@@ -353,7 +369,8 @@ net::awaitable<void> Server::Session(tcp::socket socket) {
       co_await WriteReadError(stream, ApiError::kPayloadTooLarge, "request body too large");
       break;
     }
-    if (read_error && read_error.category() == http::make_error_code(http::error::bad_target).category() &&
+    if (read_error &&
+        read_error.category() == http::make_error_code(http::error::bad_target).category() &&
         read_error != http::error::end_of_stream && read_error != http::error::partial_message) {
       co_await WriteReadError(stream, ApiError::kBadRequest,
                               "malformed HTTP request: " + read_error.message());
@@ -361,7 +378,15 @@ net::awaitable<void> Server::Session(tcp::socket socket) {
     }
     if (read_error) break;
     const Request& request = parser.get();
-    Response response = Dispatch(request, options_.registry_path, store_, local);
+    Response response;
+    try {
+      response = Dispatch(request, options_.registry_path, store_, local);
+    } catch (const std::exception& e) {
+      // Handlers report errors as Status; this only guards the process against the unforeseen
+      // (allocation failure, a library throwing), so one request cannot take the server down.
+      Log(LogLevel::kError, std::string("request failed: ") + e.what());
+      response = ErrorResponse(ApiError::kInternal, "internal error", true);
+    }
     bool keep_alive = request.keep_alive();
     auto write_error =
         co_await WriteResponse(stream, request, response, keep_alive, options_.idle_timeout);

@@ -9,8 +9,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kTreePage = 1000;          // entries per page without expand (as the Hub)
-constexpr size_t kTreePageExpanded = 50;    // with expand=true
+constexpr size_t kTreePage = 1000;        // entries per page without expand (as the Hub)
+constexpr size_t kTreePageExpanded = 50;  // with expand=true
 constexpr size_t kMaxPathsInfoPaths = 10000;
 constexpr int64_t kDefaultCommitsPage = 50;
 constexpr int64_t kMaxCommitsPage = 1000;
@@ -107,8 +107,8 @@ Response HandlePathsInfo(const RequestContext& context) {
   std::vector<std::string> paths;
   bool expand = false;
   auto content_type = context.request.find(http::field::content_type);
-  std::string_view type = content_type == context.request.end() ? "" : content_type->value();
-  if (type.substr(0, 16) == "application/json") {
+  std::string type = AsciiLower(content_type == context.request.end() ? "" : content_type->value());
+  if (type.starts_with("application/json")) {
     json body = json::parse(context.request.body(), nullptr, false);
     if (body.is_discarded() || !body.is_object() || !body.contains("paths") ||
         !body["paths"].is_array()) {

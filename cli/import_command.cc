@@ -18,7 +18,8 @@ struct ImportArgs {
 int RunImport(const CommonOptions& common, const ImportArgs& args) {
   sync::ImportOptions options;
   if (!ParseRepoType(args.type, &options.type)) {
-    return ReportFailure(InvalidArgument("--type must be model or dataset, got '" + args.type + "'"));
+    return ReportFailure(
+        InvalidArgument("--type must be model or dataset, got '" + args.type + "'"));
   }
   options.repo = args.repo;
   options.branch = args.branch;
@@ -30,7 +31,8 @@ int RunImport(const CommonOptions& common, const ImportArgs& args) {
   if (!registry.ok()) return ReportFailure(registry.status());
   auto report = sync::ImportFolder(**store, **registry, options);
   if (!report.ok()) return ReportFailure(report.status());
-  for (const auto& warning : report->warnings) std::cerr << "hubmirror: warning: " << warning << "\n";
+  for (const auto& warning : report->warnings)
+    std::cerr << "hubmirror: warning: " << warning << "\n";
   if (report->created_commit) {
     std::cout << "imported " << report->files << " files (" << report->bytes << " bytes) into "
               << args.type << " " << args.repo << "@" << args.branch << " as commit "

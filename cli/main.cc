@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "hubmirror: " << e.what() << " (see hubmirror --help)" << std::endl;
     return kExitUsage;
+  } catch (const std::exception& e) {
+    // Modules report errors as Status; this catches only what a library throws unexpectedly.
+    std::cerr << "hubmirror: " << e.what() << std::endl;
+    return kExitProblem;
   }
   return exit_code;
 }

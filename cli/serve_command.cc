@@ -21,7 +21,8 @@ Status ParseListen(const std::string& text, api::ServerOptions* options) {
     return InvalidArgument("--listen must be HOST:PORT, got '" + text + "'");
   }
   std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   unsigned long port = 0;
   try {
     size_t used = 0;
@@ -37,13 +38,15 @@ Status ParseListen(const std::string& text, api::ServerOptions* options) {
 
 int RunServe(const CommonOptions& common, const ServeArgs& args) {
   api::ServerOptions options;
-  if (Status parsed = ParseListen(args.listen, &options); !parsed.ok()) return ReportFailure(parsed);
+  if (Status parsed = ParseListen(args.listen, &options); !parsed.ok())
+    return ReportFailure(parsed);
   options.threads = args.threads;
   auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
   options.registry_path = common.data_dir / "registry.db";
   // Migrates the schema once, before any reader opens the database.
-  auto registry = registry::Registry::Open(options.registry_path, registry::Registry::Mode::kReadWrite);
+  auto registry =
+      registry::Registry::Open(options.registry_path, registry::Registry::Mode::kReadWrite);
   if (!registry.ok()) return ReportFailure(registry.status());
   auto server = api::Server::Create(options, **store);
   if (!server.ok()) return ReportFailure(server.status());

@@ -29,8 +29,11 @@ Status ValidateRepoNamePart(std::string_view part, std::string_view whole) {
 // Returns the length of the UTF-8 sequence starting at text[i], or 0 when it is malformed.
 size_t Utf8SequenceLength(std::string_view text, size_t i) {
   auto byte = static_cast<unsigned char>(text[i]);
-  size_t length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xe ? 3
-                                  : (byte >> 3) == 0x1e ? 4 : 0;
+  size_t length = byte < 0x80           ? 1
+                  : (byte >> 5) == 0x6  ? 2
+                  : (byte >> 4) == 0xe  ? 3
+                  : (byte >> 3) == 0x1e ? 4
+                                        : 0;
   if (length == 0 || i + length > text.size()) return 0;
   for (size_t k = 1; k < length; ++k) {
     if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return 0;

@@ -11,8 +11,8 @@ namespace hubmirror {
 // table; the cli maps them to exit codes.
 enum class StatusCode {
   kOk,
-  kInvalidArgument,     // bad input from a user or an upstream
-  kNotFound,            // generic absence; callers usually know a more precise kind
+  kInvalidArgument,  // bad input from a user or an upstream
+  kNotFound,         // generic absence; callers usually know a more precise kind
   kRepoNotFound,
   kRevisionNotFound,
   kEntryNotFound,
@@ -41,7 +41,9 @@ class Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status Corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }

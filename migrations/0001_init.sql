@@ -1,5 +1,7 @@
 -- Repositories mirrored or imported, models and datasets alike. Ids keep the case they were
 -- published with; lookups go through name_lower, as the Hub matches ids case-insensitively.
+-- card_data, pipeline_tag, library_name and repo_tags describe the default branch's head (what
+-- listings filter on); each commit keeps its own in commits.
 CREATE TABLE repos (
   id             INTEGER PRIMARY KEY,
   type           TEXT    NOT NULL CHECK (type IN ('model', 'dataset')),
@@ -46,6 +48,11 @@ CREATE TABLE commits (
   message   TEXT    NOT NULL,
   author    TEXT    NOT NULL,
   date      INTEGER NOT NULL,
+  -- The model card of this revision: front matter as JSON, derived tags as a JSON array.
+  card_data    TEXT,
+  tags         TEXT NOT NULL DEFAULT '[]',
+  pipeline_tag TEXT NOT NULL DEFAULT '',
+  library_name TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (repo_id, id)
 ) WITHOUT ROWID;
 

@@ -1,6 +1,7 @@
 #include "registry/registry.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/digest.h"
@@ -64,10 +65,28 @@ Entry ReadEntryRow(const Statement& s) {
 }
 
 constexpr const char* kCommitColumns =
-    "c.id, c.parent_id, c.tree_id, c.title, c.message, c.author, c.date";
+    "c.id, c.parent_id, c.tree_id, c.title, c.message, c.author, c.date, c.card_data, c.tags, "
+    "c.pipeline_tag, c.library_name";
 
 Commit ReadCommit(Statement& s) {
-  return Commit{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Int(6)};
+  Commit commit;
+  commit.id = s.Text(0);
+  commit.parent_id = s.Text(1);
+  commit.tree_id = s.Text(2);
+  commit.title = s.Text(3);
+  commit.message = s.Text(4);
+  commit.author = s.Text(5);
+  commit.date_ms = s.Int(6);
+  commit.card_data_json = s.Text(7);
+  nlohmann::json tags = nlohmann::json::parse(s.Text(8), nullptr, false);
+  if (tags.is_array()) {
+    for (const auto& tag : tags) {
+      if (tag.is_string()) commit.tags.push_back(tag.get<std::string>());
+    }
+  }
+  commit.pipeline_tag = s.Text(9);
+  commit.library_name = s.Text(10);
+  return commit;
 }
 
 }  // namespace
@@ -133,10 +152,10 @@ Status Registry::Migrate() {
   int current = SchemaVersion();
   int latest = all.back().version;
   if (current > latest) {
-    return Status(StatusCode::kFailedPrecondition,
-                  "schema version " + std::to_string(current) +
-                      " is newer than this binary supports (" + std::to_string(latest) +
-                      "); upgrade hubmirror");
+    return Status(StatusCode::kFailedPrecondition, "schema version " + std::to_string(current) +
+                                                       " is newer than this binary supports (" +
+                                                       std::to_string(latest) +
+                                                       "); upgrade hubmirror");
   }
   for (const auto& migration : all) {
     if (migration.version <= current) continue;
@@ -161,12 +180,11 @@ Status Registry::Migrate() {
 
 Result<Repo> Registry::FindRepo(RepoType type, std::string_view name) {
   Statement s(*statements_, std::string("SELECT ") + kRepoColumns +
-                       " FROM repos r WHERE r.type = ? AND r.name_lower = ?");
+                                " FROM repos r WHERE r.type = ? AND r.name_lower = ?");
   s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(name));
   if (!s.Step()) {
     if (!s.status().ok()) return s.status();
-    return Status(StatusCode::kRepoNotFound,
-                  "Repository " + std::string(name) + " not found");
+    return Status(StatusCode::kRepoNotFound, "Repository " + std::string(name) + " not found");
   }
   Repo repo;
   repo.id = s.Int(0);
@@ -212,7 +230,7 @@ Result<Commit> Registry::ResolveRevision(const Repo& repo, std::string_view revi
   }
   if (!commit_id.empty()) {
     Statement s(*statements_, std::string("SELECT ") + kCommitColumns +
-                         " FROM commits c WHERE c.repo_id = ? AND c.id = ?");
+                                  " FROM commits c WHERE c.repo_id = ? AND c.id = ?");
     s.Bind(1, repo.id).Bind(2, commit_id);
     if (s.Step()) return ReadCommit(s);
     if (!s.status().ok()) return s.status();
@@ -227,16 +245,17 @@ Result<Registry::ResolvedFile> Registry::ResolveFile(RepoType type, std::string_
   {
     // The revision is a ref name (a branch before a tag; "HEAD" is the default branch) or, when
     // no ref has that name, a full commit id: the same rule as ResolveRevision.
-    Statement s(*statements_,
-                std::string("WITH target AS ("
-                            "  SELECT r.id AS repo_id, COALESCE("
-                            "    (SELECT f.commit_id FROM refs f WHERE f.repo_id = r.id AND f.name ="
-                            "       CASE WHEN ?3 = 'HEAD' THEN r.default_branch ELSE ?3 END"
-                            "     ORDER BY f.kind = 'branch' DESC LIMIT 1), ?3) AS commit_id"
-                            "  FROM repos r WHERE r.type = ?1 AND r.name_lower = ?2) ") +
-                    kEntrySelect +
-                    "JOIN target t ON e.repo_id = t.repo_id AND e.commit_id = t.commit_id "
-                    "WHERE e.path = ?4");
+    Statement s(
+        *statements_,
+        std::string("WITH target AS ("
+                    "  SELECT r.id AS repo_id, COALESCE("
+                    "    (SELECT f.commit_id FROM refs f WHERE f.repo_id = r.id AND f.name ="
+                    "       CASE WHEN ?3 = 'HEAD' THEN r.default_branch ELSE ?3 END"
+                    "     ORDER BY f.kind = 'branch' DESC LIMIT 1), ?3) AS commit_id"
+                    "  FROM repos r WHERE r.type = ?1 AND r.name_lower = ?2) ") +
+            kEntrySelect +
+            "JOIN target t ON e.repo_id = t.repo_id AND e.commit_id = t.commit_id "
+            "WHERE e.path = ?4");
     s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(repo_name)).Bind(3, revision).Bind(4, path);
     if (s.Step()) {
       Entry entry = ReadEntryRow(s);
@@ -263,22 +282,23 @@ Result<std::vector<Entry>> Registry::ListEntries(const Repo& repo, const std::st
                                                  std::string_view directory) {
   if (directory.empty()) {
     Statement s(*statements_, std::string(kEntrySelect) +
-                         "WHERE e.repo_id = ? AND e.commit_id = ? ORDER BY e.path");
+                                  "WHERE e.repo_id = ? AND e.commit_id = ? ORDER BY e.path");
     s.Bind(1, repo.id).Bind(2, commit_id);
     return ReadEntries(s);
   }
   std::string prefix = std::string(directory) + "/";
-  Statement s(*statements_, std::string(kEntrySelect) +
-                       "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path >= ? AND e.path < ? "
-                       "ORDER BY e.path");
+  Statement s(*statements_,
+              std::string(kEntrySelect) +
+                  "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path >= ? AND e.path < ? "
+                  "ORDER BY e.path");
   s.Bind(1, repo.id).Bind(2, commit_id).Bind(3, prefix).Bind(4, PrefixUpperBound(prefix));
   return ReadEntries(s);
 }
 
 Result<std::optional<Entry>> Registry::FindEntry(const Repo& repo, const std::string& commit_id,
                                                  std::string_view path) {
-  Statement s(*statements_, std::string(kEntrySelect) +
-                       "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path = ?");
+  Statement s(*statements_,
+              std::string(kEntrySelect) + "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path = ?");
   s.Bind(1, repo.id).Bind(2, commit_id).Bind(3, path);
   auto entries = ReadEntries(s);
   if (!entries.ok()) return entries.status();
@@ -287,7 +307,8 @@ Result<std::optional<Entry>> Registry::FindEntry(const Repo& repo, const std::st
 }
 
 Result<std::vector<Ref>> Registry::ListRefs(const Repo& repo) {
-  Statement s(*statements_, "SELECT kind, name, commit_id FROM refs WHERE repo_id = ? ORDER BY kind, name");
+  Statement s(*statements_,
+              "SELECT kind, name, commit_id FROM refs WHERE repo_id = ? ORDER BY kind, name");
   s.Bind(1, repo.id);
   std::vector<Ref> refs;
   while (s.Step()) refs.push_back(Ref{s.Text(0), s.Text(1), s.Text(2)});
@@ -310,8 +331,8 @@ Result<std::vector<Commit>> Registry::ListHistory(const Repo& repo, const std::s
   if (!count.Step()) return count.status().ok() ? Internal("history count failed") : count.status();
   *total = count.Int(0);
   Statement s(*statements_, chain + "SELECT " + kCommitColumns +
-                       " FROM chain JOIN commits c ON c.repo_id = ?1 AND c.id = chain.id "
-                       "ORDER BY chain.depth LIMIT ?3 OFFSET ?4");
+                                " FROM chain JOIN commits c ON c.repo_id = ?1 AND c.id = chain.id "
+                                "ORDER BY chain.depth LIMIT ?3 OFFSET ?4");
   s.Bind(1, repo.id).Bind(2, head).Bind(3, limit).Bind(4, offset);
   std::vector<Commit> commits;
   while (s.Step()) commits.push_back(ReadCommit(s));
@@ -321,9 +342,9 @@ Result<std::vector<Commit>> Registry::ListHistory(const Repo& repo, const std::s
 
 Result<std::vector<Repo>> Registry::ListRepos(const RepoQuery& query) {
   static const std::map<std::string, std::string, std::less<>> kSortColumns = {
-      {"id", "r.name_lower"},         {"lastModified", "r.last_modified"},
-      {"createdAt", "r.created_at"},  {"downloads", "r.downloads"},
-      {"likes", "r.likes"},           {"trendingScore", "r.likes"}};
+      {"id", "r.name_lower"},        {"lastModified", "r.last_modified"},
+      {"createdAt", "r.created_at"}, {"downloads", "r.downloads"},
+      {"likes", "r.likes"},          {"trendingScore", "r.likes"}};
   auto sort = kSortColumns.find(query.sort);
   if (sort == kSortColumns.end()) {
     return InvalidArgument("unknown sort key '" + query.sort.substr(0, 64) + "'");
@@ -399,18 +420,25 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
                 "created_at, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (type, name_lower) DO NOTHING");
     s.Bind(1, RepoTypeName(rev.type)).Bind(2, rev.repo_name).Bind(3, name_lower).Bind(4, author);
-    s.Bind(5, MakeObjectId(rev.type, name_lower, now)).Bind(6, rev.branch).Bind(7, now).Bind(8, now);
+    s.Bind(5, MakeObjectId(rev.type, name_lower, now))
+        .Bind(6, rev.branch)
+        .Bind(7, now)
+        .Bind(8, now);
     HM_RETURN_IF_ERROR(s.Run());
   }
   int64_t repo_id = 0;
+  bool default_branch = false;
   {
-    Statement s(*statements_, "SELECT id FROM repos WHERE type = ? AND name_lower = ?");
+    Statement s(*statements_,
+                "SELECT id, default_branch FROM repos WHERE type = ? AND name_lower = ?");
     s.Bind(1, RepoTypeName(rev.type)).Bind(2, name_lower);
     if (!s.Step()) return s.status().ok() ? Internal("repo row vanished") : s.status();
     repo_id = s.Int(0);
+    default_branch = s.Text(1) == rev.branch;
   }
   {
-    Statement s(*statements_, "SELECT commit_id FROM refs WHERE repo_id = ? AND kind = 'branch' AND name = ?");
+    Statement s(*statements_,
+                "SELECT commit_id FROM refs WHERE repo_id = ? AND kind = 'branch' AND name = ?");
     s.Bind(1, repo_id).Bind(2, rev.branch);
     if (s.Step() && s.Text(0) == rev.commit.id) return false;
     HM_RETURN_IF_ERROR(s.status());
@@ -428,7 +456,8 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
   {
     Statement s(*statements_,
                 "INSERT INTO commits (repo_id, id, parent_id, tree_id, title, message, author, "
-                "date) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+                "date, card_data, tags, pipeline_tag, library_name) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     const Commit& c = rev.commit;
     s.Bind(1, repo_id).Bind(2, c.id);
     if (c.parent_id.empty()) {
@@ -437,6 +466,14 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
       s.Bind(3, c.parent_id);
     }
     s.Bind(4, c.tree_id).Bind(5, c.title).Bind(6, c.message).Bind(7, c.author).Bind(8, c.date_ms);
+    if (c.card_data_json.empty()) {
+      s.BindNull(9);
+    } else {
+      s.Bind(9, c.card_data_json);
+    }
+    s.Bind(10,
+           nlohmann::json(c.tags).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    s.Bind(11, c.pipeline_tag).Bind(12, c.library_name);
     HM_RETURN_IF_ERROR(s.Run());
   }
   {
@@ -466,48 +503,52 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
     s.Bind(1, repo_id).Bind(2, rev.branch).Bind(3, rev.commit.id);
     HM_RETURN_IF_ERROR(s.Run());
   }
-  {
-    Statement s(*statements_,
-                "UPDATE repos SET last_modified = ?, card_data = ?, pipeline_tag = ?, "
-                "library_name = ? WHERE id = ?");
-    s.Bind(1, rev.commit.date_ms);
-    if (rev.card_data_json.empty()) {
-      s.BindNull(2);
-    } else {
-      s.Bind(2, rev.card_data_json);
-    }
-    s.Bind(3, rev.pipeline_tag).Bind(4, rev.library_name).Bind(5, repo_id);
-    HM_RETURN_IF_ERROR(s.Run());
-  }
-  {
-    Statement clear(*statements_, "DELETE FROM repo_tags WHERE repo_id = ?");
-    clear.Bind(1, repo_id);
-    HM_RETURN_IF_ERROR(clear.Run());
-    int64_t position = 0;
-    Statement s(*statements_,
-                "INSERT INTO repo_tags (repo_id, position, tag) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING");
-    for (const auto& tag : rev.tags) {
-      s.Reset();
-      s.Bind(1, repo_id).Bind(2, position++).Bind(3, tag);
+  // The default branch's card is the repo's: what listings filter on and what lineage records.
+  if (default_branch) {
+    {
+      Statement s(*statements_,
+                  "UPDATE repos SET last_modified = ?, card_data = ?, pipeline_tag = ?, "
+                  "library_name = ? WHERE id = ?");
+      s.Bind(1, rev.commit.date_ms);
+      if (rev.commit.card_data_json.empty()) {
+        s.BindNull(2);
+      } else {
+        s.Bind(2, rev.commit.card_data_json);
+      }
+      s.Bind(3, rev.commit.pipeline_tag).Bind(4, rev.commit.library_name).Bind(5, repo_id);
       HM_RETURN_IF_ERROR(s.Run());
     }
-  }
-  {
-    Statement clear(*statements_, "DELETE FROM lineage_edges WHERE child_lower = ? AND source = 'card'");
-    clear.Bind(1, name_lower);
-    HM_RETURN_IF_ERROR(clear.Run());
-    Statement s(*statements_,
-                "INSERT INTO lineage_edges (child, child_lower, parent, parent_lower, relation, "
-                "source, inferred) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                "relation = excluded.relation, source = excluded.source, "
-                "inferred = excluded.inferred");
-    for (const auto& edge : rev.lineage) {
-      s.Reset();
-      s.Bind(1, edge.child).Bind(2, AsciiLower(edge.child)).Bind(3, edge.parent);
-      s.Bind(4, AsciiLower(edge.parent)).Bind(5, edge.relation).Bind(6, edge.source);
-      s.Bind(7, edge.inferred ? 1 : 0);
-      HM_RETURN_IF_ERROR(s.Run());
+    {
+      Statement clear(*statements_, "DELETE FROM repo_tags WHERE repo_id = ?");
+      clear.Bind(1, repo_id);
+      HM_RETURN_IF_ERROR(clear.Run());
+      int64_t position = 0;
+      Statement s(*statements_,
+                  "INSERT INTO repo_tags (repo_id, position, tag) VALUES (?, ?, ?) "
+                  "ON CONFLICT DO NOTHING");
+      for (const auto& tag : rev.commit.tags) {
+        s.Reset();
+        s.Bind(1, repo_id).Bind(2, position++).Bind(3, tag);
+        HM_RETURN_IF_ERROR(s.Run());
+      }
+    }
+    {
+      Statement clear(*statements_,
+                      "DELETE FROM lineage_edges WHERE child_lower = ? AND source = 'card'");
+      clear.Bind(1, name_lower);
+      HM_RETURN_IF_ERROR(clear.Run());
+      Statement s(*statements_,
+                  "INSERT INTO lineage_edges (child, child_lower, parent, parent_lower, relation, "
+                  "source, inferred) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                  "relation = excluded.relation, source = excluded.source, "
+                  "inferred = excluded.inferred");
+      for (const auto& edge : rev.lineage) {
+        s.Reset();
+        s.Bind(1, edge.child).Bind(2, AsciiLower(edge.child)).Bind(3, edge.parent);
+        s.Bind(4, AsciiLower(edge.parent)).Bind(5, edge.relation).Bind(6, edge.source);
+        s.Bind(7, edge.inferred ? 1 : 0);
+        HM_RETURN_IF_ERROR(s.Run());
+      }
     }
   }
   HM_RETURN_IF_ERROR(Exec(db_, "COMMIT"));

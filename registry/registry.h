@@ -25,7 +25,9 @@ struct Repo {
   std::string default_branch = "main";
   int64_t created_at_ms = 0;
   int64_t last_modified_ms = 0;
-  std::string card_data_json;  // README front matter as JSON; empty when there is none
+  // The default branch head's card: README front matter as JSON (empty when none), pipeline,
+  // library.
+  std::string card_data_json;
   std::string pipeline_tag;
   std::string library_name;
   int64_t downloads = 0;
@@ -42,6 +44,11 @@ struct Commit {
   std::string message;
   std::string author;
   int64_t date_ms = 0;
+  // The model card at this revision (see NewRevision).
+  std::string card_data_json;
+  std::vector<std::string> tags;
+  std::string pipeline_tag;
+  std::string library_name;
 };
 
 // One entry of a commit's tree. For LFS files `git_oid` is the pointer's blob id and `size` the
@@ -69,8 +76,8 @@ struct Ref {
 struct LineageEdge {
   std::string child;
   std::string parent;
-  std::string relation;  // finetune, adapter, quantized, merge, or unknown
-  std::string source;    // where the edge was read: "card" (model card front matter), ...
+  std::string relation;   // finetune, adapter, quantized, merge, or unknown
+  std::string source;     // where the edge was read: "card" (model card front matter), ...
   bool inferred = false;  // true when the relation was derived by heuristics, not declared
 };
 
@@ -82,6 +89,8 @@ struct BlobRow {
 
 // Everything one import or sync publishes, applied in one transaction: after it commits, the
 // branch points at a commit whose every entry is in place; before, readers see the old state.
+// The commit carries its model card; when the branch is the repo's default branch, the card also
+// becomes the repo's (tags for listings, lineage edges).
 struct NewRevision {
   RepoType type = RepoType::kModel;
   std::string repo_name;
@@ -89,10 +98,6 @@ struct NewRevision {
   Commit commit;
   std::vector<Entry> entries;
   std::vector<BlobRow> blobs;
-  std::string card_data_json;
-  std::vector<std::string> tags;
-  std::string pipeline_tag;
-  std::string library_name;
   std::vector<LineageEdge> lineage;
 };
 
@@ -126,7 +131,7 @@ class Registry {
 
   // kRepoNotFound when no repo of that type has this id (matched case-insensitively).
   Result<Repo> FindRepo(RepoType type, std::string_view name);
-  // The repo's tags in the order they were published.
+  // The tags of the default branch head, in the order they were derived.
   Result<std::vector<std::string>> RepoTags(const Repo& repo);
   // A branch, a tag, a full 40-hex commit id of this repo, or "HEAD" (the default branch).
   // kRevisionNotFound otherwise.
@@ -148,8 +153,8 @@ class Registry {
                                          std::string_view path);
   Result<std::vector<Ref>> ListRefs(const Repo& repo);
   // Ancestry of `head` (newest first) from `offset`, at most `limit`; `total` gets the full count.
-  Result<std::vector<Commit>> ListHistory(const Repo& repo, const std::string& head,
-                                          int64_t offset, int64_t limit, int64_t* total);
+  Result<std::vector<Commit>> ListHistory(const Repo& repo, const std::string& head, int64_t offset,
+                                          int64_t limit, int64_t* total);
   Result<std::vector<Repo>> ListRepos(const RepoQuery& query);
   Result<std::vector<LineageEdge>> ParentEdges(std::string_view child);
   // Number of direct children per relation.

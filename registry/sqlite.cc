@@ -79,8 +79,9 @@ int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, co
 
 std::string Statement::Text(int column) const {
   auto text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-  return text == nullptr ? std::string()
-                         : std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+  return text == nullptr
+             ? std::string()
+             : std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
 bool Statement::IsNull(int column) const {

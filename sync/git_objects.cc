@@ -54,7 +54,8 @@ GitTrees BuildGitTrees(const std::vector<GitTreeFile>& files) {
   for (const auto& file : files) {
     TreeNode* node = &root;
     size_t start = 0;
-    for (size_t slash; (slash = file.path.find('/', start)) != std::string::npos; start = slash + 1) {
+    for (size_t slash; (slash = file.path.find('/', start)) != std::string::npos;
+         start = slash + 1) {
       auto& child = node->directories[file.path.substr(start, slash - start)];
       if (!child) child = std::make_unique<TreeNode>();
       node = child.get();

@@ -25,8 +25,8 @@ constexpr size_t kReadChunk = 1 << 20;
 constexpr const char* kCommitIdentity = "hubmirror <hubmirror@localhost>";
 
 struct SourceFile {
-  std::string path;    // repo path, '/'-separated
-  fs::path location;   // where to read it (a symlink's resolved target)
+  std::string path;   // repo path, '/'-separated
+  fs::path location;  // where to read it (a symlink's resolved target)
   uint64_t size = 0;
 };
 
@@ -48,7 +48,7 @@ Result<std::vector<SourceFile>> ScanSource(const fs::path& source) {
     const fs::directory_entry& entry = *it;
     std::string relative = entry.path().lexically_relative(root).generic_string();
     if (entry.path().filename() == ".git") {
-      if (entry.is_directory()) it.disable_recursion_pending();
+      if (entry.is_directory(ec)) it.disable_recursion_pending();
       continue;
     }
     Status name_ok = ValidateRepoPath(relative);
@@ -106,7 +106,8 @@ Result<storage::StoredBlob> StoreFile(storage::BlobStore& store, const SourceFil
   while (status.ok()) {
     ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) status = IoError("cannot read " + file.location.string() + ": " + std::strerror(errno));
+    if (n < 0)
+      status = IoError("cannot read " + file.location.string() + ": " + std::strerror(errno));
     if (n <= 0) break;
     status = (*writer)->Append(buffer.data(), static_cast<size_t>(n));
   }
@@ -132,13 +133,18 @@ bool MatchesLfsPattern(const std::string& path, const std::string& pattern) {
 }  // namespace
 
 std::vector<std::string> DefaultLfsPatterns() {
-  return {"*.7z",      "*.arrow",   "*.bin",     "*.bz2",   "*.ckpt",        "*.ftz",
-          "*.gguf",    "*.gz",      "*.h5",      "*.joblib", "*.lfs.*",      "*.mlmodel",
-          "*.model",   "*.msgpack", "*.npy",     "*.npz",   "*.onnx",        "*.ot",
-          "*.parquet", "*.pb",      "*.pickle",  "*.pkl",   "*.pt",          "*.pth",
-          "*.rar",     "*.safetensors",          "saved_model/**/*",         "*.tar.*",
-          "*.tar",     "*.tflite",  "*.tgz",     "*.wasm",  "*.xz",          "*.zip",
-          "*.zst",     "*tfevents*"};
+  return {"*.7z",      "*.arrow",       "*.bin",
+          "*.bz2",     "*.ckpt",        "*.ftz",
+          "*.gguf",    "*.gz",          "*.h5",
+          "*.joblib",  "*.lfs.*",       "*.mlmodel",
+          "*.model",   "*.msgpack",     "*.npy",
+          "*.npz",     "*.onnx",        "*.ot",
+          "*.parquet", "*.pb",          "*.pickle",
+          "*.pkl",     "*.pt",          "*.pth",
+          "*.rar",     "*.safetensors", "saved_model/**/*",
+          "*.tar.*",   "*.tar",         "*.tflite",
+          "*.tgz",     "*.wasm",        "*.xz",
+          "*.zip",     "*.zst",         "*tfevents*"};
 }
 
 std::vector<std::string> ParseLfsPatterns(std::string_view gitattributes) {
@@ -260,14 +266,19 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
   commit.id = GitCommitId(trees.root_id, parent_id, kCommitIdentity, now_seconds, commit.message);
   for (auto& entry : revision.entries) {
     auto previous = parent_entries.find(entry.path);
-    bool unchanged = previous != parent_entries.end() && previous->second.git_oid == entry.git_oid &&
+    bool unchanged = previous != parent_entries.end() &&
+                     previous->second.git_oid == entry.git_oid &&
                      previous->second.is_directory == entry.is_directory;
     entry.last_commit_id = unchanged ? previous->second.last_commit_id : commit.id;
   }
-  revision.card_data_json = card_data.is_object() ? card_data.dump() : "";
-  revision.tags = card.tags;
-  revision.pipeline_tag = card.pipeline_tag;
-  revision.library_name = card.library_name;
+  // Card text is untrusted: invalid UTF-8 is replaced rather than failing the whole import.
+  commit.card_data_json =
+      card_data.is_object()
+          ? card_data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+          : "";
+  commit.tags = card.tags;
+  commit.pipeline_tag = card.pipeline_tag;
+  commit.library_name = card.library_name;
   revision.lineage = card.lineage;
   auto published = registry.PublishRevision(revision);
   if (!published.ok()) return published.status();

@@ -29,7 +29,8 @@ nlohmann::json ScalarToJson(const YAML::Node& node) {
   long long integer = std::strtoll(text.c_str(), &end, 10);
   if (errno == 0 && end != text.c_str() && *end == '\0') return integer;
   double number = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() && *end == '\0' && text.find_first_of("0123456789") != std::string::npos) {
+  if (end != text.c_str() && *end == '\0' &&
+      text.find_first_of("0123456789") != std::string::npos) {
     return number;
   }
   return text;
@@ -113,9 +114,9 @@ Result<nlohmann::json> ParseFrontMatter(std::string_view readme) {
   size_t body_end = std::string_view::npos;
   while (line_start <= readme.size()) {
     size_t line_end = readme.find('\n', line_start);
-    std::string_view line = readme.substr(
-        line_start, line_end == std::string_view::npos ? std::string_view::npos
-                                                       : line_end - line_start);
+    std::string_view line =
+        readme.substr(line_start, line_end == std::string_view::npos ? std::string_view::npos
+                                                                     : line_end - line_start);
     if (line == "---" || line == "---\r") {
       body_end = line_start;
       break;

@@ -25,7 +25,8 @@ Entry File(const std::string& path, const std::string& content, const std::strin
   e.path = path;
   e.size = content.size();
   e.sha256 = Sha256Hex(content);
-  e.git_oid = lfs ? GitObjectId("blob", LfsPointer(e.sha256, e.size)) : GitObjectId("blob", content);
+  e.git_oid =
+      lfs ? GitObjectId("blob", LfsPointer(e.sha256, e.size)) : GitObjectId("blob", content);
   e.lfs = lfs;
   e.pointer_size = lfs ? LfsPointer(e.sha256, e.size).size() : 0;
   e.last_commit_id = commit;
@@ -37,8 +38,13 @@ NewRevision Revision(const std::string& repo, const std::string& commit_id,
   NewRevision rev;
   rev.repo_name = repo;
   rev.branch = "main";
-  rev.commit = Commit{commit_id, parent_id, Sha1Hex("tree" + commit_id), "title " + commit_id,
-                      "message\n", "tester", 1700000000000};
+  rev.commit.id = commit_id;
+  rev.commit.parent_id = parent_id;
+  rev.commit.tree_id = Sha1Hex("tree" + commit_id);
+  rev.commit.title = "title " + commit_id;
+  rev.commit.message = "message\n";
+  rev.commit.author = "tester";
+  rev.commit.date_ms = 1700000000000;
   for (const auto& e : entries) {
     if (!e.is_directory) rev.blobs.push_back(BlobRow{e.sha256, e.size, e.git_oid});
   }
@@ -141,8 +147,7 @@ TEST_CASE("publishing and resolving revisions", "[registry]") {
   // Publishing the same head again changes nothing.
   CHECK_FALSE(registry->PublishRevision(Revision("Acme/Model", c1, "", {})).value());
 
-  REQUIRE(registry
-              ->PublishRevision(Revision("Acme/Model", c2, c1, {File("config.json", "{}", c1)}))
+  REQUIRE(registry->PublishRevision(Revision("Acme/Model", c2, c1, {File("config.json", "{}", c1)}))
               .value());
   CHECK(registry->ResolveRevision(*repo, "main")->id == c2);
   // The old commit stays readable by id, with its files.
@@ -179,12 +184,12 @@ TEST_CASE("entries under a directory use a prefix range, not a LIKE", "[registry
   TempDir dir;
   auto registry = OpenRegistry(dir);
   std::string c(40, 'c');
-  REQUIRE(registry
-              ->PublishRevision(Revision("acme/m", c, "",
-                                         {File("a/x", "1", c), File("a/y/z", "2", c),
-                                          File("a%b", "3", c), File("a_", "4", c),
-                                          File("ab", "5", c)}))
-              .ok());
+  REQUIRE(
+      registry
+          ->PublishRevision(Revision("acme/m", c, "",
+                                     {File("a/x", "1", c), File("a/y/z", "2", c),
+                                      File("a%b", "3", c), File("a_", "4", c), File("ab", "5", c)}))
+          .ok());
   auto repo = registry->FindRepo(RepoType::kModel, "acme/m");
   auto under_a = registry->ListEntries(*repo, c, "a");
   REQUIRE(under_a.ok());
@@ -198,7 +203,7 @@ TEST_CASE("listing filters by search, author and tags, sorts and pages", "[regis
   auto registry = OpenRegistry(dir);
   auto publish = [&](const std::string& name, std::vector<std::string> tags, char commit) {
     NewRevision rev = Revision(name, std::string(40, commit), "", {});
-    rev.tags = std::move(tags);
+    rev.commit.tags = std::move(tags);
     REQUIRE(registry->PublishRevision(rev).ok());
   };
   publish("acme/base", {"license:mit"}, '1');
@@ -214,8 +219,8 @@ TEST_CASE("listing filters by search, author and tags, sorts and pages", "[regis
     return out;
   };
   RepoQuery query;
-  CHECK(names(query) == std::vector<std::string>{"acme/base", "acme/child", "other/100%_sure",
-                                                 "other/quant"});
+  CHECK(names(query) ==
+        std::vector<std::string>{"acme/base", "acme/child", "other/100%_sure", "other/quant"});
   query.search = {"CHI"};
   CHECK(names(query) == std::vector<std::string>{"acme/child"});
   query.search = {"%"};

@@ -27,8 +27,8 @@ inline Result<StoredBlob> Put(BlobStore& store, const std::string& content,
   auto writer = store.NewWriter(expectation);
   if (!writer.ok()) return writer.status();
   for (size_t offset = 0; offset < content.size(); offset += chunk) {
-    Status appended = (*writer)->Append(content.data() + offset,
-                                        std::min(chunk, content.size() - offset));
+    Status appended =
+        (*writer)->Append(content.data() + offset, std::min(chunk, content.size() - offset));
     if (!appended.ok()) return appended;
   }
   return (*writer)->Commit();
@@ -44,8 +44,8 @@ inline std::string ReadAll(BlobStore& store, const std::string& sha256) {
   std::string bytes(file->size(), '\0');
   size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::pread(file->fd(), bytes.data() + done, bytes.size() - done,
-                        static_cast<off_t>(done));
+    ssize_t n =
+        ::pread(file->fd(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
     REQUIRE(n > 0);
     done += static_cast<size_t>(n);
   }
@@ -106,8 +106,9 @@ TEMPLATE_TEST_CASE("declared digests are verified before publication", "[conform
   CHECK_FALSE(fixture.store->Contains(Sha256Hex(content)).value());
   CHECK(fixture.store->Open(Sha256Hex(content)).status().code() == StatusCode::kNotFound);
 
-  auto good = Put(*fixture.store, content,
-                  BlobExpectation{content.size(), Sha256Hex(content), GitObjectId("blob", content)});
+  auto good =
+      Put(*fixture.store, content,
+          BlobExpectation{content.size(), Sha256Hex(content), GitObjectId("blob", content)});
   CHECK(good.ok());
 }
 

@@ -24,8 +24,8 @@ TEST_CASE("tree and commit ids equal what git computes for the same files", "[gi
   testing::TempDir dir;
   // Names chosen to exercise git's ordering rule (a directory sorts as "name/").
   std::vector<std::pair<std::string, std::string>> files = {
-      {"a.txt", "one\n"}, {"a/b.txt", "two\n"}, {"a-b", "three"}, {"a0", ""},
-      {"dir/sub/deep.json", "{}"}, {"read me.md", "spaces"}};
+      {"a.txt", "one\n"}, {"a/b.txt", "two\n"},        {"a-b", "three"},
+      {"a0", ""},         {"dir/sub/deep.json", "{}"}, {"read me.md", "spaces"}};
   std::vector<GitTreeFile> tree_files;
   for (const auto& [path, content] : files) {
     testing::WriteFile(dir / ("repo/" + path), content);
@@ -36,15 +36,17 @@ TEST_CASE("tree and commit ids equal what git computes for the same files", "[gi
   std::string git = "cd '" + (dir / "repo").string() + "' && git -c init.defaultBranch=main ";
   RunCommand(git + "init -q && git add -A");
   CHECK(trees.root_id == RunCommand(git + "write-tree"));
-  CHECK(trees.directory_ids.at("dir/sub") == RunCommand(git + "rev-parse $(git write-tree):dir/sub"));
+  CHECK(trees.directory_ids.at("dir/sub") ==
+        RunCommand(git + "rev-parse $(git write-tree):dir/sub"));
   CHECK(trees.directory_ids.at("a") == RunCommand(git + "rev-parse $(git write-tree):a"));
 
-  std::string commit = RunCommand(
-      "cd '" + (dir / "repo").string() +
-      "' && GIT_AUTHOR_NAME=hubmirror GIT_AUTHOR_EMAIL=hubmirror@localhost "
-      "GIT_COMMITTER_NAME=hubmirror GIT_COMMITTER_EMAIL=hubmirror@localhost "
-      "GIT_AUTHOR_DATE='1700000000 +0000' GIT_COMMITTER_DATE='1700000000 +0000' "
-      "git commit-tree -m 'Import from local folder' " + trees.root_id);
+  std::string commit =
+      RunCommand("cd '" + (dir / "repo").string() +
+                 "' && GIT_AUTHOR_NAME=hubmirror GIT_AUTHOR_EMAIL=hubmirror@localhost "
+                 "GIT_COMMITTER_NAME=hubmirror GIT_COMMITTER_EMAIL=hubmirror@localhost "
+                 "GIT_AUTHOR_DATE='1700000000 +0000' GIT_COMMITTER_DATE='1700000000 +0000' "
+                 "git commit-tree -m 'Import from local folder' " +
+                 trees.root_id);
   CHECK(GitCommitId(trees.root_id, "", "hubmirror <hubmirror@localhost>", 1700000000,
                     "Import from local folder\n") == commit);
 }

@@ -62,7 +62,8 @@ TEST_CASE("LFS classification follows the Hub's patterns and size threshold", "[
   CHECK_FALSE(IsLfsFile("config.json", 10, patterns));
   CHECK_FALSE(IsLfsFile("config.json", 10u << 20, patterns));
   CHECK(IsLfsFile("config.json", (10u << 20) + 1, patterns));
-  auto extra = ParseLfsPatterns("# comment\n*.json filter=lfs diff=lfs merge=lfs -text\n*.md text\n");
+  auto extra =
+      ParseLfsPatterns("# comment\n*.json filter=lfs diff=lfs merge=lfs -text\n*.md text\n");
   REQUIRE(extra == std::vector<std::string>{"*.json"});
   CHECK(IsLfsFile("tokenizer.json", 10, extra));
 }

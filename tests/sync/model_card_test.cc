@@ -19,14 +19,15 @@ TEST_CASE("front matter parsing", "[card]") {
       {"---\nlicense: mit\n---\n# Title\n", true, {{"license", "mit"}}},
       {"---\r\nlicense: mit\r\n---\r\nbody", true, {{"license", "mit"}}},
       {"---\n---\n", true, json::object()},
-      {"---\nbase_model: org/a\nbase_model_relation: quantized\n---\n", true,
+      {"---\nbase_model: org/a\nbase_model_relation: quantized\n---\n",
+       true,
        {{"base_model", "org/a"}, {"base_model_relation", "quantized"}}},
-      {"---\nbase_model:\n- org/a\n- org/b\n---\n", true,
-       {{"base_model", {"org/a", "org/b"}}}},
-      {"---\nn: 3\nf: 0.5\nb: true\nq: '3'\nz: null\n---\n", true,
+      {"---\nbase_model:\n- org/a\n- org/b\n---\n", true, {{"base_model", {"org/a", "org/b"}}}},
+      {"---\nn: 3\nf: 0.5\nb: true\nq: '3'\nz: null\n---\n",
+       true,
        {{"n", 3}, {"f", 0.5}, {"b", true}, {"q", "3"}, {"z", nullptr}}},
       {"---\nnested:\n  list: [1, two]\n---\n", true, {{"nested", {{"list", {1, "two"}}}}}},
-      {"---\nlicense: mit\n", false, nullptr},          // never closed
+      {"---\nlicense: mit\n", false, nullptr},           // never closed
       {"---\n- just\n- a list\n---\n", false, nullptr},  // not a mapping
       {"---\nkey: [unclosed\n---\n", false, nullptr},    // invalid YAML
       {"--- \nlicense: mit\n---\n", true, nullptr},      // not a front matter opener
@@ -48,10 +49,10 @@ TEST_CASE("front matter nesting is bounded", "[card]") {
 
 TEST_CASE("card info: tags and lineage like the Hub", "[card]") {
   SECTION("explicit relation, string base model") {
-    json card = {{"base_model", "Org/Base"}, {"base_model_relation", "quantized"},
-                 {"license", "apache-2.0"}, {"library_name", "transformers"},
+    json card = {{"base_model", "Org/Base"},          {"base_model_relation", "quantized"},
+                 {"license", "apache-2.0"},           {"library_name", "transformers"},
                  {"pipeline_tag", "text-generation"}, {"tags", {"chat"}},
-                 {"datasets", {"org/data"}}, {"language", "en"}};
+                 {"datasets", {"org/data"}},          {"language", "en"}};
     CardInfo info = DeriveCardInfo("me/quant", card, {"model.safetensors"});
     CHECK(info.pipeline_tag == "text-generation");
     CHECK(info.library_name == "transformers");
