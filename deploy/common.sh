@@ -1,0 +1,21 @@
+# Shared by run.sh and test.sh: install what is missing, then configure and build.
+# Sourced, not executed.
+
+hubmirror_install_deps() {
+  if [ "$(id -u)" -eq 0 ]; then
+    deploy/install-deps.sh
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo deploy/install-deps.sh
+  else
+    # Without root this only checks, and names what an administrator must install.
+    deploy/install-deps.sh
+  fi
+}
+
+# hubmirror_build BUILD_DIR [TARGET]
+hubmirror_build() {
+  local build_dir=$1
+  shift
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build_dir" -j"$(nproc)" "$@"
+}

@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# Serving benchmark: hubmirror vs. nginx on the same files, loopback only.
+#
+#   tests/bench/serve.sh [HUBMIRROR_BIN]
+#
+# Binary: $1, else $HUBMIRROR_BIN, else build/hubmirror under the repo root.
+# Environment knobs:
+#   ROUNDS     large-file download rounds per server (default 5)
+#   DURATION   seconds per wrk run (default 5)
+#   SIZE_MIB   size of the large file in MiB (default 256)
+#   NGINX_BIN  nginx executable (default: nginx from PATH, else /usr/sbin/nginx)
+#
+# Exits non-zero if a server fails to start or a server returns wrong bytes;
+# otherwise it only reports figures (targets are printed, not enforced).
+set -euo pipefail
+
+script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd -- "$script_dir/../.." && pwd)
+
+BIN=${1:-${HUBMIRROR_BIN:-$repo_root/build/hubmirror}}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5}
+SIZE_MIB=${SIZE_MIB:-256}
+WRK_THREADS=2
+WRK_CONNS=16
+WRK_ROUNDS=2
+REPO=bench/serve-model
+BIG=model.bin
+SMALL=config.json
+
+die() { echo "serve.sh: error: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+
+[[ -x $BIN ]] || die "hubmirror binary not found or not executable: $BIN"
+BIN=$(cd -- "$(dirname -- "$BIN")" && pwd)/$(basename -- "$BIN")
+NGINX_BIN=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
+[[ -x $NGINX_BIN ]] || die "nginx not found (set NGINX_BIN)"
+for tool in curl wrk sha256sum awk; do
+  command -v "$tool" >/dev/null || die "$tool not found"
+done
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer"
+[[ $SIZE_MIB =~ ^[1-9][0-9]*$ ]] || die "SIZE_MIB must be a positive integer"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubmirror-bench.XXXXXX")
+hm_pid=""
+ng_pid=""
+
+stop() {  # stop PID: TERM, wait up to ~5 s, then KILL
+  local pid=$1 i
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop "$hm_pid"
+  stop "$ng_pid"
+  rm -rf -- "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+    return
+  fi
+  local p i
+  for ((i = 0; i < 100; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+  die "could not find a free port"
+}
+
+check_alive() {  # check_alive NAME PID LOGFILE WHEN: die with the exit status if PID is gone
+  local name=$1 pid=$2 logf=$3 when=$4 st=0 how
+  kill -0 "$pid" 2>/dev/null && return 0
+  wait "$pid" 2>/dev/null || st=$?
+  if ((st > 128)); then
+    how="killed by SIG$(kill -l $((st - 128)) 2>/dev/null || echo $((st - 128)))"
+  else
+    how="exit status $st"
+  fi
+  [[ -s $logf ]] && { echo "--- last lines of $name log:" >&2; tail -n 20 "$logf" >&2; }
+  die "$name exited during the benchmark ($how) $when"
+}
+alive() {  # alive WHEN
+  check_alive hubmirror "$hm_pid" "$tmp/hubmirror.err" "$1"
+  check_alive nginx "$ng_pid" "$tmp/nginx/error.log" "$1"
+}
+
+# ---------------------------------------------------------------- test files
+log "creating ${SIZE_MIB} MiB random file and a small file"
+mkdir -p "$tmp/src" "$tmp/data" "$tmp/www" "$tmp/nginx"
+head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom >"$tmp/src/$BIG"
+{
+  printf '{\n  "architectures": ["BenchModel"],\n  "model_type": "bench",\n'
+  printf '  "padding": "%s"\n}\n' "$(head -c 700 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 900)"
+} >"$tmp/src/$SMALL"
+big_sha=$(sha256sum "$tmp/src/$BIG" | awk '{print $1}')
+small_sha=$(sha256sum "$tmp/src/$SMALL" | awk '{print $1}')
+# nginx serves its own copies (hard links when possible) so the import cannot
+# affect them.
+for f in "$BIG" "$SMALL"; do
+  ln "$tmp/src/$f" "$tmp/www/$f" 2>/dev/null || cp "$tmp/src/$f" "$tmp/www/$f"
+done
+
+# ---------------------------------------------------------------- hubmirror
+log "importing into hubmirror ($REPO)"
+"$BIN" import --data "$tmp/data" --repo "$REPO" "$tmp/src" >"$tmp/import.log" 2>&1 ||
+  { cat "$tmp/import.log" >&2; die "hubmirror import failed"; }
+
+log "starting hubmirror serve"
+"$BIN" serve --data "$tmp/data" --listen 127.0.0.1:0 >"$tmp/hubmirror.out" 2>"$tmp/hubmirror.err" &
+hm_pid=$!
+hm_base=""
+for ((i = 0; i < 200; i++)); do
+  hm_base=$(grep -o -m1 'http://127\.0\.0\.1:[0-9][0-9]*' "$tmp/hubmirror.out" 2>/dev/null || true)
+  [[ -n $hm_base ]] && break
+  kill -0 "$hm_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [[ -z $hm_base ]]; then
+  cat "$tmp/hubmirror.out" "$tmp/hubmirror.err" >&2 || true
+  die "hubmirror serve did not report a listening address"
+fi
+hm_big="$hm_base/$REPO/resolve/main/$BIG"
+hm_small="$hm_base/$REPO/resolve/main/$SMALL"
+
+# ---------------------------------------------------------------- nginx
+ng_port=$(free_port)
+nginx_user=""
+if [[ $EUID -eq 0 ]]; then
+  # Workers would otherwise drop to "nobody", which cannot read the temp dir.
+  nginx_user="user $(id -un) $(id -gn);"
+fi
+cat >"$tmp/nginx/nginx.conf" <<EOF
+$nginx_user
+daemon off;
+master_process on;
+worker_processes auto;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events {
+    worker_connections 1024;
+}
+http {
+    access_log off;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 100000;
+    client_body_temp_path $tmp/nginx/client_body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+    server {
+        listen 127.0.0.1:$ng_port;
+        server_name localhost;
+        root $tmp/www;
+        location / {
+        }
+    }
+}
+EOF
+log "starting nginx on 127.0.0.1:$ng_port"
+"$NGINX_BIN" -p "$tmp/nginx/" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf" \
+  >"$tmp/nginx/stdout.log" 2>&1 &
+ng_pid=$!
+ng_base="http://127.0.0.1:$ng_port"
+ng_big="$ng_base/$BIG"
+ng_small="$ng_base/$SMALL"
+for ((i = 0; i < 100; i++)); do
+  curl -sf -o /dev/null "$ng_small" 2>/dev/null && break
+  kill -0 "$ng_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if ! curl -sf -o /dev/null "$ng_small"; then
+  cat "$tmp/nginx/stdout.log" "$tmp/nginx/error.log" >&2 2>/dev/null || true
+  die "nginx did not start"
+fi
+
+# ---------------------------------------------------------------- correctness
+check_sha() {  # check_sha NAME URL EXPECTED
+  local got
+  got=$(curl -sfL --max-time 120 "$2" | sha256sum | awk '{print $1}') || true
+  [[ $got == "$3" ]] || die "$1: sha256 mismatch for $2 (got $got, want $3)"
+}
+log "verifying content (sha256)"
+check_sha hubmirror "$hm_big" "$big_sha"
+check_sha nginx "$ng_big" "$big_sha"
+check_sha hubmirror "$hm_small" "$small_sha"
+check_sha nginx "$ng_small" "$small_sha"
+alive "after the content check"
+
+# ---------------------------------------------------------------- helpers
+median() {  # numbers on stdin -> median
+  sort -g | awk '{v[NR] = $1} END {
+    if (NR == 0) { print 0; exit }
+    if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%.1f\n", m }'
+}
+download_mib_s() {  # URL -> MiB/s
+  local bps
+  bps=$(curl -sfL --max-time 120 -o /dev/null -w '%{speed_download}' "$1") ||
+    die "download failed: $1"
+  awk -v b="$bps" 'BEGIN { printf "%.1f\n", b / 1048576 }'
+}
+wrk_rps() {  # NAME URL -> requests/s (warns on errors / non-2xx)
+  local out rps
+  out=$(wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${DURATION}s" --latency "$2" 2>&1) ||
+    { echo "$out" >&2; die "wrk failed against $1"; }
+  if grep -qE 'Non-2xx or 3xx responses|Socket errors' <<<"$out"; then
+    echo "warning: $1: $(grep -E 'Non-2xx or 3xx responses|Socket errors' <<<"$out" | tr -s ' ' | paste -sd';')" >&2
+  fi
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+  [[ -n $rps ]] || { echo "$out" >&2; die "could not parse wrk output for $1"; }
+  printf '%.0f\n' "$rps"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# ---------------------------------------------------------------- large file
+log "large file: $ROUNDS rounds, alternating servers"
+hm_speeds=() ng_speeds=()
+for ((r = 1; r <= ROUNDS; r++)); do
+  # Alternate which server goes first each round.
+  if ((r % 2)); then order="hm ng"; else order="ng hm"; fi
+  for s in $order; do
+    if [[ $s == hm ]]; then
+      v=$(download_mib_s "$hm_big") || { alive "during large-file round $r"; exit 1; }
+      hm_speeds+=("$v")
+    else
+      v=$(download_mib_s "$ng_big") || { alive "during large-file round $r"; exit 1; }
+      ng_speeds+=("$v")
+    fi
+    alive "after large-file round $r"
+    log "  round $r $([[ $s == hm ]] && echo hubmirror || echo nginx): $v MiB/s"
+  done
+done
+hm_large=$(printf '%s\n' "${hm_speeds[@]}" | median)
+ng_large=$(printf '%s\n' "${ng_speeds[@]}" | median)
+
+# ---------------------------------------------------------------- small file
+log "small file: wrk -t$WRK_THREADS -c$WRK_CONNS -d${DURATION}s, $WRK_ROUNDS rounds each"
+hm_rps=() ng_rps=()
+for ((r = 1; r <= WRK_ROUNDS; r++)); do
+  if ((r % 2)); then order="hm ng"; else order="ng hm"; fi
+  for s in $order; do
+    if [[ $s == hm ]]; then
+      v=$(wrk_rps hubmirror "$hm_small") || { alive "during wrk round $r"; exit 1; }
+      hm_rps+=("$v")
+    else
+      v=$(wrk_rps nginx "$ng_small") || { alive "during wrk round $r"; exit 1; }
+      ng_rps+=("$v")
+    fi
+    sleep 0.5  # let the server notice the connections wrk dropped
+    alive "after wrk round $r ($([[ $s == hm ]] && echo hubmirror || echo nginx))"
+    log "  round $r $([[ $s == hm ]] && echo hubmirror || echo nginx): $v req/s"
+  done
+done
+hm_small_best=$(printf '%s\n' "${hm_rps[@]}" | sort -g | tail -n1)
+ng_small_best=$(printf '%s\n' "${ng_rps[@]}" | sort -g | tail -n1)
+
+# ---------------------------------------------------------------- summary
+alive "at the end"
+echo
+printf 'large-file throughput (%s MiB, median of %s): hubmirror %s MiB/s, nginx %s MiB/s, ratio %s (target >= 1.0)\n' \
+  "$SIZE_MIB" "$ROUNDS" "$hm_large" "$ng_large" "$(ratio "$hm_large" "$ng_large")"
+printf 'small-file requests/s (wrk %s connections, best of %s x %ss): hubmirror %s, nginx %s, ratio %s (target >= 0.5)\n' \
+  "$WRK_CONNS" "$WRK_ROUNDS" "$DURATION" "$hm_small_best" "$ng_small_best" "$(ratio "$hm_small_best" "$ng_small_best")"
