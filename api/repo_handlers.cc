@@ -131,7 +131,14 @@ class RepoJsonBuilder {
       if (!edges.ok()) return edges.status();
       if (!edges->empty()) {
         json models = json::array();
-        for (const auto& edge : *edges) models.push_back({{"id", edge.parent}});
+        for (const auto& edge : *edges) {
+          json model = {{"id", edge.parent}};
+          // A parent that is mirrored here also has the Hub's `_id`; others are ids only.
+          if (auto parent = registry_.FindRepo(RepoType::kModel, edge.parent); parent.ok()) {
+            model["_id"] = parent->object_id;
+          }
+          models.push_back(std::move(model));
+        }
         out[key] = {{"relation", edges->front().relation}, {"models", models}};
       }
     } else if (key == "childrenModelCount") {

@@ -180,6 +180,56 @@ TEST_CASE("publishing and resolving revisions", "[registry]") {
   CHECK((*refs)[0].commit_id == c2);
 }
 
+TEST_CASE("revisions resolve tags, and a branch wins over a tag of the same name", "[registry]") {
+  TempDir dir;
+  std::string c1(40, '1');
+  std::string c2(40, '2');
+  {
+    auto registry = OpenRegistry(dir);
+    REQUIRE(registry->PublishRevision(Revision("acme/m", c1, "", {File("a", "1", c1)})).ok());
+    NewRevision next = Revision("acme/m", c2, c1, {File("a", "2", c2)});
+    next.branch = "v1";
+    REQUIRE(registry->PublishRevision(next).ok());
+  }
+  // Tags come from upstreams; no local writer creates them yet, so add two by hand.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "registry.db").c_str(), &db) == SQLITE_OK);
+  std::string sql =
+      "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES "
+      "(1, 'tag', 'release', '" +
+      c1 + "'), (1, 'tag', 'v1', '" + c1 + "')";
+  REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+
+  auto registry = OpenRegistry(dir);
+  auto repo = registry->FindRepo(RepoType::kModel, "acme/m");
+  CHECK(registry->ResolveRevision(*repo, "release")->id == c1);
+  CHECK(registry->ResolveRevision(*repo, "v1")->id == c2);
+  auto file = registry->ResolveFile(RepoType::kModel, "acme/m", "release", "a");
+  REQUIRE(file.ok());
+  CHECK(file->commit_id == c1);
+  CHECK(registry->ResolveFile(RepoType::kModel, "acme/m", "v1", "a")->commit_id == c2);
+  auto refs = registry->ListRefs(*repo);
+  REQUIRE(refs->size() == 4);
+}
+
+TEST_CASE("ResolveFile tells which part of a download is missing", "[registry]") {
+  TempDir dir;
+  auto registry = OpenRegistry(dir);
+  std::string c(40, 'c');
+  REQUIRE(registry->PublishRevision(Revision("acme/m", c, "", {File("a/b", "x", c)})).ok());
+  CHECK(registry->ResolveFile(RepoType::kModel, "acme/m", "HEAD", "a/b")->entry->path == "a/b");
+  CHECK(registry->ResolveFile(RepoType::kModel, "ACME/M", c, "a/b")->entry.has_value());
+  CHECK(registry->ResolveFile(RepoType::kModel, "acme/x", "main", "a/b").status().code() ==
+        StatusCode::kRepoNotFound);
+  CHECK(registry->ResolveFile(RepoType::kModel, "acme/m", "dev", "a/b").status().code() ==
+        StatusCode::kRevisionNotFound);
+  auto missing = registry->ResolveFile(RepoType::kModel, "acme/m", "main", "a/c");
+  REQUIRE(missing.ok());
+  CHECK_FALSE(missing->entry.has_value());
+  CHECK(missing->commit_id == c);
+}
+
 TEST_CASE("entries under a directory use a prefix range, not a LIKE", "[registry]") {
   TempDir dir;
   auto registry = OpenRegistry(dir);
