@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "common/log.h"
+
 namespace hubmirror::api {
 
 Response ErrorResponse(ApiError error, const std::string& message, bool json_body) {
@@ -28,7 +30,13 @@ Response ErrorResponse(ApiError error, const std::string& message, bool json_bod
 }
 
 Response ErrorFromStatus(const Status& status, bool json_body) {
-  return ErrorResponse(FromStatus(status), status.message(), json_body);
+  ApiError error = FromStatus(status);
+  if (error == ApiError::kInternal) {
+    // Details of internal failures (SQL, file system) are for the operator's log, not clients.
+    Log(LogLevel::kError, status.message());
+    return ErrorResponse(error, "internal error", json_body);
+  }
+  return ErrorResponse(error, status.message(), json_body);
 }
 
 Response JsonResponse(const nlohmann::json& body) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/url.h"
 
 namespace hubmirror::api {
 
@@ -16,8 +17,6 @@ namespace hubmirror::api {
 // Decodes %XX escapes (and nothing else: '+' stays '+', as in paths). kInvalidArgument for a
 // truncated or non-hex escape, and for a decoded NUL or control character.
 Result<std::string> PercentDecode(std::string_view text);
-// Percent-encodes everything but RFC 3986 unreserved characters (and '/' when keep_slash).
-std::string PercentEncode(std::string_view text, bool keep_slash);
 
 // Query parameters in order, '+' decoded to space as HTML forms do. Keys keep their spelling
 // ("expand[]" stays distinct from "expand").

@@ -27,5 +27,6 @@ int ReportFailure(const Status& status);
 // Each Add*Command registers a subcommand; its callback stores the exit code in `*exit_code`.
 void AddServeCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 void AddImportCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
+void AddSyncCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 
 }  // namespace hubmirror::cli

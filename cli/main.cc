@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   int exit_code = kExitOk;
   AddServeCommand(app, common, &exit_code);
   AddImportCommand(app, common, &exit_code);
+  AddSyncCommand(app, common, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 namespace hubmirror {
@@ -21,6 +22,36 @@ std::string FormatIsoMillis(int64_t unix_millis) {
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                 static_cast<int>(unix_millis % 1000));
   return buffer;
+}
+
+}  // namespace hubmirror
+
+namespace hubmirror {
+
+std::optional<int64_t> ParseIsoMillis(std::string_view text) {
+  std::tm utc{};
+  int millis = 0;
+  int consumed = 0;
+  std::string copy(text);
+  if (std::sscanf(copy.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &utc.tm_year, &utc.tm_mon,
+                  &utc.tm_mday, &utc.tm_hour, &utc.tm_min, &utc.tm_sec, &consumed) != 6) {
+    return std::nullopt;
+  }
+  std::string_view rest = text.substr(static_cast<size_t>(consumed));
+  if (!rest.empty() && rest.front() == '.') {
+    size_t digits = 1;
+    while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+    std::string fraction(rest.substr(1, std::min<size_t>(digits - 1, 3)));
+    while (fraction.size() < 3) fraction += '0';
+    millis = std::atoi(fraction.c_str());
+    rest.remove_prefix(digits);
+  }
+  if (rest != "Z") return std::nullopt;
+  utc.tm_year -= 1900;
+  utc.tm_mon -= 1;
+  time_t seconds = timegm(&utc);
+  if (seconds == static_cast<time_t>(-1)) return std::nullopt;
+  return static_cast<int64_t>(seconds) * 1000 + millis;
 }
 
 }  // namespace hubmirror

@@ -38,6 +38,8 @@ CREATE TABLE blobs (
   git_sha1 TEXT    NOT NULL,
   state    TEXT    NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'corrupt', 'missing'))
 ) WITHOUT ROWID;
+-- Sync knows a non-LFS file only by its git blob id; this finds content already stored.
+CREATE INDEX blobs_by_git_sha1 ON blobs (git_sha1, size);
 
 CREATE TABLE commits (
   repo_id   INTEGER NOT NULL REFERENCES repos (id) ON DELETE CASCADE,

@@ -132,6 +132,27 @@ Registry::~Registry() {
   sqlite3_close(db_);
 }
 
+Result<std::optional<BlobRow>> Registry::FindBlob(const std::string& sha256) {
+  Statement s(*statements_,
+              "SELECT sha256, size, git_sha1 FROM blobs WHERE sha256 = ? AND state = 'ok'");
+  s.Bind(1, sha256);
+  if (s.Step()) {
+    return std::optional<BlobRow>(BlobRow{s.Text(0), static_cast<uint64_t>(s.Int(1)), s.Text(2)});
+  }
+  HM_RETURN_IF_ERROR(s.status());
+  return std::optional<BlobRow>();
+}
+
+Result<std::optional<std::string>> Registry::FindBlobByGitSha1(const std::string& git_sha1,
+                                                               uint64_t size) {
+  Statement s(*statements_,
+              "SELECT sha256 FROM blobs WHERE git_sha1 = ? AND size = ? AND state = 'ok' LIMIT 1");
+  s.Bind(1, git_sha1).Bind(2, static_cast<int64_t>(size));
+  if (s.Step()) return std::optional<std::string>(s.Text(0));
+  HM_RETURN_IF_ERROR(s.status());
+  return std::optional<std::string>();
+}
+
 Status Registry::BeginRead() {
   Statement begin(*statements_, "BEGIN");
   return begin.Run();
@@ -421,7 +442,7 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
                 "ON CONFLICT (type, name_lower) DO NOTHING");
     s.Bind(1, RepoTypeName(rev.type)).Bind(2, rev.repo_name).Bind(3, name_lower).Bind(4, author);
     s.Bind(5, MakeObjectId(rev.type, name_lower, now))
-        .Bind(6, rev.branch)
+        .Bind(6, rev.branch.empty() ? "main" : rev.branch)
         .Bind(7, now)
         .Bind(8, now);
     HM_RETURN_IF_ERROR(s.Run());
@@ -434,7 +455,7 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
     s.Bind(1, RepoTypeName(rev.type)).Bind(2, name_lower);
     if (!s.Step()) return s.status().ok() ? Internal("repo row vanished") : s.status();
     repo_id = s.Int(0);
-    default_branch = s.Text(1) == rev.branch;
+    default_branch = !rev.branch.empty() && s.Text(1) == rev.branch;
   }
   {
     Statement s(*statements_,
@@ -496,7 +517,7 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
       HM_RETURN_IF_ERROR(s.Run());
     }
   }
-  {
+  if (!rev.branch.empty()) {
     Statement s(*statements_,
                 "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES (?, 'branch', ?, ?) "
                 "ON CONFLICT (repo_id, kind, name) DO UPDATE SET commit_id = excluded.commit_id");

@@ -94,7 +94,7 @@ struct BlobRow {
 struct NewRevision {
   RepoType type = RepoType::kModel;
   std::string repo_name;
-  std::string branch;
+  std::string branch;  // empty: store the commit without moving any ref
   Commit commit;
   std::vector<Entry> entries;
   std::vector<BlobRow> blobs;
@@ -159,6 +159,11 @@ class Registry {
   Result<std::vector<LineageEdge>> ParentEdges(std::string_view child);
   // Number of direct children per relation.
   Result<std::map<std::string, int64_t>> ChildCountsByRelation(std::string_view parent);
+
+  // The blob row of this SHA-256, if the registry knows it in state 'ok'.
+  Result<std::optional<BlobRow>> FindBlob(const std::string& sha256);
+  // The SHA-256 of stored content whose git blob id (of the content itself) and size are these.
+  Result<std::optional<std::string>> FindBlobByGitSha1(const std::string& git_sha1, uint64_t size);
 
   // Starts / ends a read transaction: every read in between sees the same committed state, and
   // the database locks are taken once instead of once per query.

@@ -15,6 +15,7 @@
 #include "common/digest.h"
 #include "sync/git_objects.h"
 #include "sync/model_card.h"
+#include "sync/revision_entries.h"
 
 namespace hubmirror::sync {
 namespace fs = std::filesystem;
@@ -234,7 +235,6 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
   }
 
   // The parent is the branch head, if the repo and branch exist.
-  std::map<std::string, registry::Entry> parent_entries;
   std::string parent_id;
   auto repo = registry.FindRepo(options.type, options.repo);
   if (repo.ok()) {
@@ -245,9 +245,6 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
         return report;
       }
       parent_id = head->id;
-      auto entries = registry.ListEntries(*repo, head->id, "");
-      if (!entries.ok()) return entries.status();
-      for (auto& e : entries.value()) parent_entries.emplace(e.path, std::move(e));
     } else if (head.status().code() != StatusCode::kRevisionNotFound) {
       return head.status();
     }
@@ -264,13 +261,8 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
   commit.tree_id = trees.root_id;
   commit.parent_id = parent_id;
   commit.id = GitCommitId(trees.root_id, parent_id, kCommitIdentity, now_seconds, commit.message);
-  for (auto& entry : revision.entries) {
-    auto previous = parent_entries.find(entry.path);
-    bool unchanged = previous != parent_entries.end() &&
-                     previous->second.git_oid == entry.git_oid &&
-                     previous->second.is_directory == entry.is_directory;
-    entry.last_commit_id = unchanged ? previous->second.last_commit_id : commit.id;
-  }
+  HM_RETURN_IF_ERROR(AssignLastCommits(registry, repo.ok() ? &repo.value() : nullptr, parent_id,
+                                       commit.id, &revision.entries));
   // Card text is untrusted: invalid UTF-8 is replaced rather than failing the whole import.
   commit.card_data_json =
       card_data.is_object()

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/digest.h"
+#include "common/url.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/server_process.h"
 #include "tests/support/temp_dir.h"
@@ -125,25 +126,8 @@ FileFacts Facts(const std::string& path, const std::string& content) {
   return facts;
 }
 
-// Percent-encodes a repo path the way huggingface_hub's quote() does: '/' kept, everything but
-// unreserved characters encoded.
-std::string UrlPath(std::string_view path) {
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : path) {
-    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '_' || c == '.' || c == '~' || c == '/';
-    if (keep) {
-      out += c;
-    } else {
-      auto byte = static_cast<unsigned char>(c);
-      out += '%';
-      out += kDigits[byte >> 4];
-      out += kDigits[byte & 0xf];
-    }
-  }
-  return out;
-}
+// Percent-encodes a repo path the way huggingface_hub's quote() does: '/' kept.
+std::string UrlPath(std::string_view path) { return PercentEncode(path, true); }
 
 std::string ParseCommitId(const CommandResult& result) {
   static const std::regex kCommit("commit ([0-9a-f]{40})");

@@ -1,0 +1,103 @@
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "common/log.h"
+#include "registry/registry.h"
+#include "storage/local_blob_store.h"
+#include "sync/curl_upstream_hub.h"
+#include "sync/mirror_job.h"
+
+namespace hubmirror::cli {
+namespace {
+
+struct SyncArgs {
+  std::string upstream;
+  std::string token_env;
+  std::string type = "model";
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+  std::vector<std::string> repos;
+  uint64_t limit_rate = 0;
+};
+
+int RunSync(const CommonOptions& common, const SyncArgs& args) {
+  sync::UpstreamOptions options;
+  options.base_url = args.upstream;
+  options.max_bytes_per_second = args.limit_rate;
+  if (!args.token_env.empty()) {
+    const char* token = std::getenv(args.token_env.c_str());
+    if (token == nullptr || *token == '\0') {
+      return ReportFailure(InvalidArgument("--token-env " + args.token_env +
+                                           ": that environment variable is not set"));
+    }
+    options.token = token;
+  }
+  RepoType type;
+  if (!ParseRepoType(args.type, &type)) {
+    return ReportFailure(
+        InvalidArgument("--type must be model or dataset, got '" + args.type + "'"));
+  }
+  std::vector<sync::MirrorSpec> specs;
+  for (const auto& text : args.repos) {
+    sync::MirrorSpec spec;
+    spec.type = type;
+    size_t at = text.find('@');
+    spec.repo = text.substr(0, at);
+    if (at != std::string::npos) spec.revision = text.substr(at + 1);
+    spec.include = args.include;
+    spec.exclude = args.exclude;
+    if (Status valid = ValidateRepoId(spec.repo); !valid.ok()) return ReportFailure(valid);
+    specs.push_back(std::move(spec));
+  }
+  auto upstream = sync::CurlUpstreamHub::Create(options);
+  if (!upstream.ok()) return ReportFailure(upstream.status());
+  auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
+  if (!store.ok()) return ReportFailure(store.status());
+  auto registry = registry::Registry::Open(common.data_dir / "registry.db",
+                                           registry::Registry::Mode::kReadWrite);
+  if (!registry.ok()) return ReportFailure(registry.status());
+
+  int failures = 0;
+  for (const auto& spec : specs) {
+    std::string label = spec.repo + "@" + spec.revision;
+    auto report = sync::MirrorRepo(**upstream, **store, **registry, spec,
+                                   [&](const std::string& path, uint64_t size, bool fetched) {
+                                     if (fetched)
+                                       Log(LogLevel::kInfo, label + ": stored " + path + " (" +
+                                                                std::to_string(size) + " bytes)");
+                                   });
+    if (!report.ok()) {
+      std::cerr << "hubmirror: " << label << ": " << report.status().message() << std::endl;
+      ++failures;
+    } else if (report->up_to_date) {
+      std::cout << label << ": up to date at " << report->commit_id << std::endl;
+    } else {
+      std::cout << label << ": mirrored " << report->commit_id << ", " << report->files
+                << " files, downloaded " << report->downloaded_files << " ("
+                << report->downloaded_bytes << " bytes)" << std::endl;
+    }
+  }
+  return failures == 0 ? kExitOk : kExitProblem;
+}
+
+}  // namespace
+
+void AddSyncCommand(CLI::App& app, const CommonOptions& common, int* exit_code) {
+  auto args = std::make_shared<SyncArgs>();
+  CLI::App* command =
+      app.add_subcommand("sync", "mirror repos from a Hub-compatible upstream, verified");
+  command->add_option("--upstream", args->upstream, "upstream URL, e.g. https://huggingface.co")
+      ->required();
+  command->add_option("--token-env", args->token_env,
+                      "environment variable holding the upstream token");
+  command->add_option("--type", args->type, "model or dataset")->capture_default_str();
+  command->add_option("--include", args->include, "only files matching this glob (repeatable)");
+  command->add_option("--exclude", args->exclude, "skip files matching this glob (repeatable)");
+  command->add_option("--limit-rate", args->limit_rate, "bytes per second per transfer (0: none)");
+  command->add_option("REPO", args->repos, "ORG/NAME[@REVISION] (default revision: main)")
+      ->required();
+  command->callback([&common, args, exit_code] { *exit_code = RunSync(common, *args); });
+}
+
+}  // namespace hubmirror::cli

@@ -1,0 +1,513 @@
+#include "sync/curl_upstream_hub.h"
+
+#include <curl/curl.h>
+
+#include <map>
+#include <random>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/digest.h"
+#include "common/log.h"
+#include "common/url.h"
+
+namespace hubmirror::sync {
+namespace {
+
+constexpr size_t kMaxApiBodyBytes = 512u << 20;  // tree pages of huge repos are big, not this big
+constexpr size_t kMaxErrorBodyBytes = 64u << 10;
+constexpr int kMaxRedirects = 5;
+constexpr int kMaxTreePages = 100000;
+constexpr auto kMaxServerRequestedDelay = std::chrono::hours(1);
+
+// libcurl's global state, initialised once before any handle exists.
+void EnsureCurlInitialised() {
+  static const CURLcode kInit = curl_global_init(CURL_GLOBAL_DEFAULT);
+  (void)kInit;
+}
+
+// One handle per thread keeps its connection cache across requests.
+CURL* ThreadHandle() {
+  thread_local std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(),
+                                                                          curl_easy_cleanup);
+  curl_easy_reset(handle.get());
+  return handle.get();
+}
+
+// "scheme://host:port" of an absolute URL (resolving `location` against `base` when given).
+std::optional<std::string> ResolveUrl(const std::string& base, const std::string& location,
+                                      std::string* origin) {
+  CURLU* url = curl_url();
+  std::optional<std::string> result;
+  if (curl_url_set(url, CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
+      (location.empty() || curl_url_set(url, CURLUPART_URL, location.c_str(), 0) == CURLUE_OK)) {
+    char *full = nullptr, *scheme = nullptr, *host = nullptr, *port = nullptr;
+    if (curl_url_get(url, CURLUPART_URL, &full, 0) == CURLUE_OK &&
+        curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(url, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+      std::string lower_scheme = AsciiLower(scheme);
+      if (lower_scheme == "http" || lower_scheme == "https") {
+        result = full;
+        if (origin != nullptr) *origin = lower_scheme + "://" + AsciiLower(host) + ":" + port;
+      }
+    }
+    curl_free(full);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+  }
+  curl_url_cleanup(url);
+  return result;
+}
+
+// A URL fit for logs: signed CDN URLs carry credentials in their query string.
+std::string Redacted(const std::string& url) { return url.substr(0, url.find('?')); }
+
+std::string Unquote(std::string value) {
+  if (value.starts_with("W/")) value = value.substr(2);
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+    value = value.substr(1, value.size() - 2);
+  }
+  return value;
+}
+
+bool IsRedirect(long status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+bool IsRetryableStatus(long status) {
+  return status == 408 || status == 429 || (status >= 500 && status <= 599);
+}
+
+}  // namespace
+
+struct CurlUpstreamHub::Exchange {
+  CURLcode curl = CURLE_OK;
+  std::string curl_error;
+  long status = 0;
+  std::map<std::string, std::string> headers;  // lower-cased names
+  std::string body;                            // API body, or the start of an error body
+  Status sink_status;                          // why the sink (or a check) stopped the transfer
+  uint64_t delivered = 0;                      // bytes handed to the sink
+
+  std::string Header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+  bool TransportFailed() const { return curl != CURLE_OK && sink_status.ok(); }
+  std::string Describe() const {
+    if (TransportFailed()) return curl_error;
+    std::string message = Header("x-error-message");
+    return "HTTP " + std::to_string(status) + (message.empty() ? "" : " (" + message + ")");
+  }
+};
+
+namespace {
+
+struct TransferContext {
+  CURL* handle;
+  CurlUpstreamHub::Exchange* exchange;
+  const ByteSink* sink;
+  uint64_t range_start;
+  uint64_t to_skip = 0;
+  bool first_body_byte = true;
+};
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* context = static_cast<TransferContext*>(user);
+  std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) {
+    context->exchange->headers.clear();  // a new response (after 100 Continue, for instance)
+  } else if (size_t colon = line.find(':'); colon != std::string_view::npos) {
+    std::string name = AsciiLower(line.substr(0, colon));
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() &&
+           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+      value.remove_suffix(1);
+    }
+    context->exchange->headers[name] = std::string(value);
+  }
+  return size * count;
+}
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* context = static_cast<TransferContext*>(user);
+  auto* exchange = context->exchange;
+  size_t length = size * count;
+  long status = 0;
+  curl_easy_getinfo(context->handle, CURLINFO_RESPONSE_CODE, &status);
+  if (context->sink != nullptr && (status == 200 || status == 206)) {
+    if (context->first_body_byte) {
+      context->first_body_byte = false;
+      if (status == 200) {
+        // The upstream ignored our Range: skip what the sink already has.
+        context->to_skip = context->range_start;
+      } else {
+        std::string range = exchange->Header("content-range");
+        std::string expected = "bytes " + std::to_string(context->range_start) + "-";
+        if (!range.starts_with(expected)) {
+          exchange->sink_status =
+              Corrupt("upstream answered Range from " + std::to_string(context->range_start) +
+                      " with Content-Range '" + range + "'");
+          return 0;
+        }
+      }
+    }
+    size_t skipped = static_cast<size_t>(std::min<uint64_t>(context->to_skip, length));
+    context->to_skip -= skipped;
+    if (skipped < length) {
+      Status sunk = (*context->sink)(data + skipped, length - skipped);
+      if (!sunk.ok()) {
+        exchange->sink_status = sunk;
+        return 0;
+      }
+      exchange->delivered += length - skipped;
+    }
+    return length;
+  }
+  size_t limit = context->sink != nullptr ? kMaxErrorBodyBytes : kMaxApiBodyBytes;
+  if (exchange->body.size() + length > limit) {
+    if (context->sink != nullptr) return length;  // the start of an error body is enough
+    exchange->sink_status =
+        Corrupt("upstream response larger than " + std::to_string(limit >> 20) + " MiB");
+    return 0;
+  }
+  exchange->body.append(data, length);
+  return length;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CurlUpstreamHub>> CurlUpstreamHub::Create(UpstreamOptions options) {
+  EnsureCurlInitialised();
+  while (!options.base_url.empty() && options.base_url.back() == '/') options.base_url.pop_back();
+  std::string origin;
+  if (!ResolveUrl(options.base_url, "", &origin)) {
+    return InvalidArgument("--upstream must be an http:// or https:// URL, got '" +
+                           Redacted(options.base_url) + "'");
+  }
+  return std::unique_ptr<CurlUpstreamHub>(new CurlUpstreamHub(std::move(options), origin));
+}
+
+CurlUpstreamHub::CurlUpstreamHub(UpstreamOptions options, std::string host)
+    : options_(std::move(options)), host_(std::move(host)) {}
+
+CurlUpstreamHub::~CurlUpstreamHub() = default;
+
+CurlUpstreamHub::Exchange CurlUpstreamHub::Perform(const std::string& url, bool authorize,
+                                                   uint64_t range_start, const ByteSink* sink) {
+  Exchange exchange;
+  CURL* handle = ThreadHandle();
+  TransferContext context{handle, &exchange, sink, range_start};
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_slist* headers = nullptr;
+  std::string authorization = "Authorization: Bearer " + options_.token;
+  if (authorize && !options_.token.empty())
+    headers = curl_slist_append(headers, authorization.c_str());
+  std::string range = "Range: bytes=" + std::to_string(range_start) + "-";
+  if (range_start > 0) headers = curl_slist_append(headers, range.c_str());
+  curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(handle, CURLOPT_USERAGENT, "hubmirror/0.1");
+  curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_seconds);
+  curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME, options_.stall_timeout_seconds);
+  if (sink == nullptr) curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");  // API: any
+  if (options_.max_bytes_per_second > 0) {
+    curl_easy_setopt(handle, CURLOPT_MAX_RECV_SPEED_LARGE,
+                     static_cast<curl_off_t>(options_.max_bytes_per_second));
+  }
+  curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(handle, CURLOPT_HEADERDATA, &context);
+  curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &context);
+  exchange.curl = curl_easy_perform(handle);
+  curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &exchange.status);
+  if (exchange.curl != CURLE_OK) {
+    exchange.curl_error = error[0] != '\0' ? error : curl_easy_strerror(exchange.curl);
+  }
+  curl_slist_free_all(headers);
+  return exchange;
+}
+
+std::chrono::milliseconds CurlUpstreamHub::RetryDelay(int attempt, const Exchange& exchange) const {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  if (exchange.status == 429 || exchange.status == 503) {
+    // Retry-After in seconds, else the RateLimit header's reset time `t` ("api";r=0;t=42).
+    std::string after = exchange.Header("retry-after");
+    std::string limit = exchange.Header("ratelimit");
+    long wait = -1;
+    if (!after.empty() && after.find_first_not_of("0123456789") == std::string::npos) {
+      wait = std::stol(after.substr(0, 9));
+    } else if (size_t t = limit.find("t="); t != std::string::npos) {
+      wait = std::atol(limit.c_str() + t + 2);
+    }
+    if (wait >= 0) return std::min<milliseconds>(seconds(wait), kMaxServerRequestedDelay);
+  }
+  thread_local std::mt19937 random(std::random_device{}());
+  auto base = std::min<int64_t>(options_.max_backoff.count(), options_.initial_backoff.count()
+                                                                  << std::min(attempt, 20));
+  std::uniform_int_distribution<int64_t> jitter(base / 2, std::max<int64_t>(base, 1));
+  return milliseconds(jitter(random));
+}
+
+namespace {
+
+// Maps a final non-2xx answer to a Status naming the repo and what the operator can do.
+Status HttpError(const CurlUpstreamHub::Exchange& exchange, const std::string& what) {
+  std::string code = exchange.Header("x-error-code");
+  std::string message = exchange.Header("x-error-message");
+  std::string detail = what + ": upstream answered " + exchange.Describe();
+  if (code == "GatedRepo") {
+    return Status(StatusCode::kFailedPrecondition,
+                  what +
+                      " is gated upstream: accept its terms on the upstream site with the "
+                      "account whose token you pass with --token-env, then sync again");
+  }
+  if (exchange.status == 404 && code == "RevisionNotFound") {
+    return Status(StatusCode::kRevisionNotFound, detail);
+  }
+  if (exchange.status == 404 && code == "EntryNotFound") {
+    return Status(StatusCode::kEntryNotFound, detail);
+  }
+  if (exchange.status == 404 || (exchange.status == 401 && code.empty())) {
+    return Status(StatusCode::kRepoNotFound,
+                  what + " not found upstream (or private: give a token with --token-env)");
+  }
+  if (exchange.status == 401 || exchange.status == 403) {
+    return Status(StatusCode::kFailedPrecondition, detail);
+  }
+  return IoError(detail);
+}
+
+std::string ApiPrefix(RepoType type) {
+  return type == RepoType::kModel ? "/api/models/" : "/api/datasets/";
+}
+
+}  // namespace
+
+Result<nlohmann::json> CurlUpstreamHub::GetJson(const std::string& url, const std::string& what,
+                                                std::string* next_link) {
+  for (int attempt = 0;; ++attempt) {
+    Exchange exchange = Perform(url, true, 0, nullptr);
+    bool retryable = exchange.TransportFailed() || IsRetryableStatus(exchange.status);
+    if (!retryable) {
+      if (!exchange.sink_status.ok()) return exchange.sink_status;
+      if (exchange.status < 200 || exchange.status > 299) return HttpError(exchange, what);
+      nlohmann::json body = nlohmann::json::parse(exchange.body, nullptr, false);
+      if (body.is_discarded()) return Corrupt(what + ": upstream sent invalid JSON");
+      if (next_link != nullptr) *next_link = NextLink(exchange.Header("link"));
+      return body;
+    }
+    if (attempt + 1 >= options_.max_attempts) {
+      return IoError(what + ": " + exchange.Describe() + " after " + std::to_string(attempt + 1) +
+                     " attempts");
+    }
+    auto delay = RetryDelay(attempt, exchange);
+    Log(LogLevel::kWarning, what + ": " + exchange.Describe() + "; retrying in " +
+                                std::to_string(delay.count()) + " ms");
+    std::this_thread::sleep_for(delay);
+  }
+}
+
+Result<RemoteRevision> CurlUpstreamHub::GetRevision(RepoType type, const std::string& repo,
+                                                    const std::string& revision) {
+  std::string what = std::string(RepoTypeName(type)) + " " + repo + "@" + revision;
+  auto info = GetJson(
+      options_.base_url + ApiPrefix(type) + repo + "/revision/" + PercentEncode(revision, false),
+      what, nullptr);
+  if (!info.ok()) return info.status();
+  RemoteRevision result;
+  const nlohmann::json& body = *info;
+  if (!body.is_object() || !body.contains("sha") || !body["sha"].is_string() ||
+      !IsSha1Hex(body["sha"].get<std::string>())) {
+    return Corrupt(what + ": upstream repo info has no 40-hex \"sha\"");
+  }
+  result.commit_id = body["sha"].get<std::string>();
+  if (auto card = body.find("cardData"); card != body.end() && card->is_object()) {
+    result.card_data = *card;
+  }
+  if (auto tags = body.find("tags"); tags != body.end() && tags->is_array()) {
+    for (const auto& tag : *tags) {
+      if (tag.is_string()) result.tags.push_back(tag.get<std::string>());
+    }
+  }
+  result.pipeline_tag = body.value("pipeline_tag", "");
+  result.library_name = body.value("library_name", "");
+
+  // The commit's title and date are metadata: a server without the commits endpoint still
+  // mirrors, with a generic title.
+  result.commit_title = "Mirrored from upstream";
+  result.commit_message = result.commit_title + "\n";
+  result.commit_author = "upstream";
+  result.commit_date_ms = NowUnixMillis();
+  auto commits = GetJson(
+      options_.base_url + ApiPrefix(type) + repo + "/commits/" + result.commit_id + "?limit=1",
+      what + " commit " + result.commit_id, nullptr);
+  if (!commits.ok() && commits.status().code() == StatusCode::kFailedPrecondition) {
+    return commits.status();
+  }
+  if (commits.ok() && commits->is_array() && !commits->empty() && (*commits)[0].is_object()) {
+    const nlohmann::json& commit = (*commits)[0];
+    result.commit_title = commit.value("title", result.commit_title);
+    result.commit_message = commit.value("message", result.commit_message);
+    if (auto authors = commit.find("authors"); authors != commit.end() && authors->is_array() &&
+                                               !authors->empty() && (*authors)[0].is_object()) {
+      result.commit_author = (*authors)[0].value("user", result.commit_author);
+    }
+    if (auto date = ParseIsoMillis(commit.value("date", ""))) result.commit_date_ms = *date;
+  } else if (!commits.ok()) {
+    Log(LogLevel::kWarning, commits.status().message());
+  }
+  return result;
+}
+
+Result<RemoteEntry> ParseTreeEntry(const nlohmann::json& item) {
+  if (!item.is_object()) return Corrupt("tree entry is not an object");
+  std::string path = item.value("path", "");
+  Status valid_path = ValidateRepoPath(path);
+  if (!valid_path.ok()) return Corrupt("upstream tree: " + valid_path.message());
+  auto bad = [&](const std::string& why) {
+    return Corrupt("upstream tree entry '" + path + "': " + why);
+  };
+  RemoteEntry entry;
+  entry.path = path;
+  std::string type = item.value("type", "");
+  if (type != "file" && type != "directory") return bad("unknown type '" + type + "'");
+  entry.is_directory = type == "directory";
+  entry.git_oid = item.value("oid", "");
+  if (!IsSha1Hex(entry.git_oid)) return bad("oid is not 40 lowercase hex digits");
+  if (entry.is_directory) return entry;
+  if (!item.contains("size") || !item["size"].is_number_unsigned()) return bad("no valid size");
+  entry.size = item["size"].get<uint64_t>();
+  if (auto lfs = item.find("lfs"); lfs != item.end() && !lfs->is_null()) {
+    if (!lfs->is_object()) return bad("lfs is not an object");
+    entry.lfs = true;
+    entry.sha256 = lfs->value("oid", "");
+    if (!IsSha256Hex(entry.sha256)) return bad("lfs.oid is not a SHA-256");
+    if (!lfs->contains("size") || !(*lfs)["size"].is_number_unsigned() ||
+        (*lfs)["size"].get<uint64_t>() != entry.size) {
+      return bad("lfs.size differs from size");
+    }
+    entry.pointer_size = lfs->value("pointerSize", uint64_t{0});
+    if (GitObjectId("blob", LfsPointer(entry.sha256, entry.size)) != entry.git_oid) {
+      return bad("oid is not the git id of the LFS pointer for lfs.oid and size");
+    }
+  }
+  return entry;
+}
+
+std::string NextLink(std::string_view header) {
+  while (!header.empty()) {
+    size_t open = header.find('<');
+    size_t close = header.find('>', open);
+    if (open == std::string_view::npos || close == std::string_view::npos) break;
+    std::string_view target = header.substr(open + 1, close - open - 1);
+    size_t end = header.find(',', close);
+    std::string_view params =
+        header.substr(close + 1, end == std::string_view::npos ? end : end - close - 1);
+    if (params.find("rel=\"next\"") != std::string_view::npos ||
+        params.find("rel=next") != std::string_view::npos) {
+      return std::string(target);
+    }
+    if (end == std::string_view::npos) break;
+    header.remove_prefix(end + 1);
+  }
+  return "";
+}
+
+Result<std::vector<RemoteEntry>> CurlUpstreamHub::ListTree(RepoType type, const std::string& repo,
+                                                           const std::string& commit_id) {
+  std::string what = std::string(RepoTypeName(type)) + " " + repo + "@" + commit_id + " tree";
+  std::string url = options_.base_url + ApiPrefix(type) + repo + "/tree/" + commit_id +
+                    "?recursive=true&expand=false";
+  std::vector<RemoteEntry> entries;
+  for (int page = 0; !url.empty(); ++page) {
+    if (page >= kMaxTreePages) return Corrupt(what + ": pagination does not end");
+    std::string next;
+    auto body = GetJson(url, what, &next);
+    if (!body.ok()) return body.status();
+    if (!body->is_array()) return Corrupt(what + ": upstream tree is not a JSON array");
+    for (const auto& item : *body) {
+      auto entry = ParseTreeEntry(item);
+      if (!entry.ok()) return Status(entry.status().code(), what + ": " + entry.status().message());
+      entries.push_back(std::move(entry.value()));
+    }
+    url.clear();
+    if (!next.empty()) {
+      std::string origin;
+      auto resolved = ResolveUrl(options_.base_url, next, &origin);
+      // The Hub's links are absolute; following one to another host would leak the token.
+      if (!resolved || origin != host_) {
+        return Corrupt(what + ": pagination link leaves the upstream: " + Redacted(next));
+      }
+      url = *resolved;
+    }
+  }
+  return entries;
+}
+
+Status CurlUpstreamHub::Download(RepoType type, const std::string& repo,
+                                 const std::string& commit_id, const std::string& path,
+                                 uint64_t offset, const ByteSink& sink, DownloadInfo* info) {
+  std::string what = std::string(RepoTypeName(type)) + " " + repo + "@" + commit_id + " " + path;
+  std::string url = options_.base_url + "/" + (type == RepoType::kDataset ? "datasets/" : "") +
+                    repo + "/resolve/" + commit_id + "/" + PercentEncode(path, true);
+  uint64_t delivered = offset;
+  for (int attempt = 0;; ++attempt) {
+    std::string current = url;
+    bool authorize = true;
+    Exchange exchange;
+    for (int hop = 0;; ++hop) {
+      exchange = Perform(current, authorize, delivered, &sink);
+      delivered += exchange.delivered;
+      auto take = [&](const char* header, std::string* field) {
+        std::string value = exchange.Header(header);
+        if (!value.empty() && field->empty()) *field = value;
+      };
+      if (info != nullptr) {
+        take("x-repo-commit", &info->repo_commit);
+        std::string linked = Unquote(exchange.Header("x-linked-etag"));
+        if (!linked.empty() && info->linked_etag.empty()) info->linked_etag = linked;
+        std::string size = exchange.Header("x-linked-size");
+        if (!size.empty() && !info->linked_size &&
+            size.find_first_not_of("0123456789") == std::string::npos && size.size() < 20) {
+          info->linked_size = std::stoull(size);
+        }
+      }
+      if (!IsRedirect(exchange.status) || exchange.TransportFailed()) break;
+      if (hop >= kMaxRedirects) return IoError(what + ": too many redirects");
+      std::string origin;
+      auto next = ResolveUrl(current, exchange.Header("location"), &origin);
+      if (!next) return Corrupt(what + ": redirect without a usable Location");
+      // A redirect to another host (the Hub's CDN) carries its own signature: the token stays.
+      if (origin != host_) authorize = false;
+      current = *next;
+    }
+    if (!exchange.sink_status.ok()) return exchange.sink_status;
+    if (!exchange.TransportFailed() && (exchange.status == 200 || exchange.status == 206)) {
+      return Status::Ok();
+    }
+    bool retryable = exchange.TransportFailed() || IsRetryableStatus(exchange.status);
+    if (!retryable) return HttpError(exchange, what);
+    if (attempt + 1 >= options_.max_attempts) {
+      return IoError(what + ": " + exchange.Describe() + " after " + std::to_string(attempt + 1) +
+                     " attempts");
+    }
+    auto delay = RetryDelay(attempt, exchange);
+    Log(LogLevel::kWarning, what + ": " + exchange.Describe() + " at byte " +
+                                std::to_string(delivered) + " of " + Redacted(current) +
+                                "; resuming in " + std::to_string(delay.count()) + " ms");
+    std::this_thread::sleep_for(delay);
+  }
+}
+
+}  // namespace hubmirror::sync

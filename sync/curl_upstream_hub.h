@@ -1,0 +1,63 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "sync/upstream_hub.h"
+
+namespace hubmirror::sync {
+
+struct UpstreamOptions {
+  std::string base_url;  // e.g. "https://huggingface.co" (a trailing '/' is ignored)
+  std::string token;     // sent as a Bearer token to the upstream's own host only; never logged
+  int max_attempts = 6;  // per request, counting the first
+  std::chrono::milliseconds initial_backoff{500};
+  std::chrono::milliseconds max_backoff{60000};
+  long connect_timeout_seconds = 15;
+  long stall_timeout_seconds = 30;    // a transfer with no byte for this long is retried
+  uint64_t max_bytes_per_second = 0;  // per transfer; 0 for no limit
+};
+
+// UpstreamHub over libcurl. Downloads go through /resolve without following redirects
+// automatically: the X-Linked-* and X-Repo-Commit headers are read from the redirect itself (the
+// CDN's own ETag is a Xet hash, not the SHA-256), and Authorization is dropped when a redirect
+// leaves the upstream's host. 5xx, 408, 429 (honouring Retry-After and RateLimit), resets,
+// truncated bodies and stalls are retried with exponential backoff and jitter; downloads resume
+// with Range. Thread-safe: each thread uses its own curl handle, kept for connection reuse.
+class CurlUpstreamHub : public UpstreamHub {
+ public:
+  // kInvalidArgument when the base URL is not an http(s) URL.
+  static Result<std::unique_ptr<CurlUpstreamHub>> Create(UpstreamOptions options);
+  ~CurlUpstreamHub() override;
+
+  Result<RemoteRevision> GetRevision(RepoType type, const std::string& repo,
+                                     const std::string& revision) override;
+  Result<std::vector<RemoteEntry>> ListTree(RepoType type, const std::string& repo,
+                                            const std::string& commit_id) override;
+  Status Download(RepoType type, const std::string& repo, const std::string& commit_id,
+                  const std::string& path, uint64_t offset, const ByteSink& sink,
+                  DownloadInfo* info) override;
+
+  // One HTTP request and its response, as the transfer callbacks fill it (defined in the .cc).
+  struct Exchange;
+
+ private:
+  explicit CurlUpstreamHub(UpstreamOptions options, std::string host);
+  Exchange Perform(const std::string& url, bool authorize, uint64_t range_start,
+                   const ByteSink* sink);
+  Result<nlohmann::json> GetJson(const std::string& url, const std::string& what,
+                                 std::string* next_link);
+  std::chrono::milliseconds RetryDelay(int attempt, const Exchange& exchange) const;
+
+  UpstreamOptions options_;
+  std::string host_;  // scheme://host:port of the upstream, where the token may go
+};
+
+// Parses one tree entry as the Hub lists it; kCorrupt with the reason for anything malformed or
+// unsafe (an invalid path is never turned into a file name).
+Result<RemoteEntry> ParseTreeEntry(const nlohmann::json& item);
+// The `rel="next"` target of a Link header, or "".
+std::string NextLink(std::string_view link_header);
+
+}  // namespace hubmirror::sync

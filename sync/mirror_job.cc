@@ -1,0 +1,195 @@
+#include "sync/mirror_job.h"
+
+#include <fnmatch.h>
+
+#include <set>
+
+#include "common/digest.h"
+#include "common/log.h"
+#include "sync/git_objects.h"
+#include "sync/model_card.h"
+#include "sync/revision_entries.h"
+
+namespace hubmirror::sync {
+namespace {
+
+bool MatchesAny(const std::vector<std::string>& globs, const std::string& path) {
+  for (const auto& glob : globs) {
+    if (::fnmatch(glob.c_str(), path.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+bool Selected(const MirrorSpec& spec, const std::string& path) {
+  return (spec.include.empty() || MatchesAny(spec.include, path)) &&
+         !MatchesAny(spec.exclude, path);
+}
+
+// Downloads one file into the store. A digest mismatch is retried once from scratch (a body
+// corrupted in transit); a second mismatch fails the repo, and the bytes never enter the store.
+Result<storage::StoredBlob> FetchFile(UpstreamHub& upstream, storage::BlobStore& store,
+                                      const MirrorSpec& spec, const std::string& commit_id,
+                                      const RemoteEntry& entry) {
+  std::string where =
+      std::string(RepoTypeName(spec.type)) + " " + spec.repo + "@" + commit_id + " " + entry.path;
+  for (int attempt = 0;; ++attempt) {
+    storage::BlobExpectation expectation{entry.size, entry.lfs ? entry.sha256 : "",
+                                         entry.lfs ? "" : entry.git_oid};
+    auto writer = store.NewWriter(expectation);
+    if (!writer.ok()) return writer.status();
+    DownloadInfo info;
+    Status downloaded = upstream.Download(
+        spec.type, spec.repo, commit_id, entry.path, 0,
+        [&](const char* data, size_t size) { return (*writer)->Append(data, size); }, &info);
+    if (downloaded.ok() && entry.lfs && !info.linked_etag.empty() &&
+        info.linked_etag != entry.sha256) {
+      downloaded = Corrupt("upstream X-Linked-Etag " + info.linked_etag +
+                           " differs from the tree's lfs.oid " + entry.sha256);
+    }
+    Result<storage::StoredBlob> stored =
+        downloaded.ok() ? (*writer)->Commit() : Result<storage::StoredBlob>(downloaded);
+    if (stored.ok()) return stored;
+    Status failure(stored.status().code(), where + ": " + stored.status().message());
+    if (stored.status().code() != StatusCode::kCorrupt || attempt >= 1) return failure;
+    Log(LogLevel::kWarning, failure.message() + "; downloading it again");
+  }
+}
+
+// Lineage from the card, with the relation the upstream declares in its base_model:REL:ID tags
+// preferred over local inference.
+std::vector<registry::LineageEdge> LineageOf(const MirrorSpec& spec, const RemoteRevision& remote,
+                                             const std::vector<std::string>& paths) {
+  CardInfo card = DeriveCardInfo(spec.repo, remote.card_data, paths);
+  for (auto& edge : card.lineage) {
+    for (const char* relation : {"adapter", "merge", "quantized", "finetune"}) {
+      std::string tag = std::string("base_model:") + relation + ":" + edge.parent;
+      for (const auto& upstream_tag : remote.tags) {
+        if (upstream_tag == tag) {
+          edge.relation = relation;
+          edge.inferred = false;
+        }
+      }
+    }
+  }
+  for (const auto& warning : card.warnings) Log(LogLevel::kWarning, spec.repo + ": " + warning);
+  return card.lineage;
+}
+
+}  // namespace
+
+Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,
+                                registry::Registry& registry, const MirrorSpec& spec,
+                                const FileStoredCallback& on_file_stored) {
+  HM_RETURN_IF_ERROR(ValidateRepoId(spec.repo));
+  bool pinned_commit = IsSha1Hex(spec.revision);
+  if (!pinned_commit) HM_RETURN_IF_ERROR(ValidateRevisionName(spec.revision));
+  auto remote = upstream.GetRevision(spec.type, spec.repo, spec.revision);
+  if (!remote.ok()) return remote.status();
+  MirrorReport report;
+  report.commit_id = remote->commit_id;
+
+  auto local = registry.FindRepo(spec.type, spec.repo);
+  if (!local.ok() && local.status().code() != StatusCode::kRepoNotFound) return local.status();
+  std::string parent_id;
+  if (local.ok()) {
+    auto head = registry.ResolveRevision(*local, spec.revision);
+    if (head.ok() && head->id == remote->commit_id) {
+      report.up_to_date = true;
+      return report;
+    }
+    if (head.ok()) parent_id = head->id;
+  }
+
+  auto tree = upstream.ListTree(spec.type, spec.repo, remote->commit_id);
+  if (!tree.ok()) return tree.status();
+  std::vector<RemoteEntry> files;
+  std::set<std::string> directories;
+  for (const auto& entry : *tree) {
+    if (entry.is_directory || !Selected(spec, entry.path)) continue;
+    files.push_back(entry);
+    for (size_t slash = entry.path.find('/'); slash != std::string::npos;
+         slash = entry.path.find('/', slash + 1)) {
+      directories.insert(entry.path.substr(0, slash));
+    }
+  }
+
+  registry::NewRevision revision;
+  revision.type = spec.type;
+  revision.repo_name = local.ok() ? local->name : spec.repo;
+  revision.branch = pinned_commit ? "" : spec.revision;
+  std::vector<GitTreeFile> tree_files;
+  std::vector<std::string> paths;
+  for (const auto& file : files) {
+    // Content counts as present only when both the registry and the store have it: a blob left
+    // by a crash before its row was written is fetched (and verified) again.
+    std::string sha256 = file.sha256;
+    bool known = false;
+    if (file.lfs) {
+      auto row = registry.FindBlob(sha256);
+      if (!row.ok()) return row.status();
+      known = row->has_value();
+    } else {
+      auto row = registry.FindBlobByGitSha1(file.git_oid, file.size);
+      if (!row.ok()) return row.status();
+      known = row->has_value();
+      if (known) sha256 = **row;
+    }
+    bool stored = false;
+    if (known) {
+      auto contains = store.Contains(sha256);
+      if (!contains.ok()) return contains.status();
+      stored = *contains;
+    }
+    if (!stored) {
+      auto blob = FetchFile(upstream, store, spec, remote->commit_id, file);
+      if (!blob.ok()) return blob.status();
+      sha256 = blob->sha256;
+      revision.blobs.push_back({blob->sha256, blob->size, blob->git_sha1});
+      ++report.downloaded_files;
+      report.downloaded_bytes += file.size;
+    }
+    if (on_file_stored) on_file_stored(file.path, file.size, !stored);
+    registry::Entry entry;
+    entry.path = file.path;
+    entry.size = file.size;
+    entry.git_oid = file.git_oid;
+    entry.sha256 = sha256;
+    entry.lfs = file.lfs;
+    entry.pointer_size = file.lfs ? LfsPointer(file.sha256, file.size).size() : 0;
+    revision.entries.push_back(std::move(entry));
+    tree_files.push_back({file.path, file.git_oid});
+    paths.push_back(file.path);
+  }
+  report.files = files.size();
+  GitTrees trees = BuildGitTrees(tree_files);
+  for (const auto& directory : directories) {
+    registry::Entry entry;
+    entry.path = directory;
+    entry.is_directory = true;
+    entry.git_oid = trees.directory_ids[directory];
+    revision.entries.push_back(std::move(entry));
+  }
+
+  registry::Commit& commit = revision.commit;
+  commit.id = remote->commit_id;
+  commit.tree_id = trees.root_id;
+  commit.title = remote->commit_title;
+  commit.message = remote->commit_message;
+  commit.author = remote->commit_author;
+  commit.date_ms = remote->commit_date_ms;
+  commit.card_data_json =
+      remote->card_data.is_object()
+          ? remote->card_data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+          : "";
+  commit.tags = remote->tags;
+  commit.pipeline_tag = remote->pipeline_tag;
+  commit.library_name = remote->library_name;
+  revision.lineage = LineageOf(spec, *remote, paths);
+  HM_RETURN_IF_ERROR(AssignLastCommits(registry, local.ok() ? &local.value() : nullptr, parent_id,
+                                       commit.id, &revision.entries));
+  auto published = registry.PublishRevision(revision);
+  if (!published.ok()) return published.status();
+  return report;
+}
+
+}  // namespace hubmirror::sync

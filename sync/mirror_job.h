@@ -1,0 +1,46 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/names.h"
+#include "common/status.h"
+#include "registry/registry.h"
+#include "storage/blob_store.h"
+#include "sync/upstream_hub.h"
+
+namespace hubmirror::sync {
+
+struct MirrorSpec {
+  RepoType type = RepoType::kModel;
+  std::string repo;
+  // A branch name (mirrored as the local branch of that name) or a 40-hex commit id (stored and
+  // readable by id, no ref moved).
+  std::string revision = "main";
+  std::vector<std::string> include;  // globs on repo paths; empty means everything
+  std::vector<std::string> exclude;
+};
+
+struct MirrorReport {
+  std::string commit_id;
+  bool up_to_date = false;  // the local ref already pointed at the upstream commit
+  size_t files = 0;         // files in the mirrored revision (after include/exclude)
+  size_t downloaded_files = 0;
+  uint64_t downloaded_bytes = 0;
+};
+
+// Called after each file is stored: path, its size, and whether it had to be downloaded.
+using FileStoredCallback =
+    std::function<void(const std::string& path, uint64_t size, bool fetched)>;
+
+// Mirrors one revision of one repo: resolves it upstream, lists its tree, downloads each file the
+// store lacks (content already stored for any repo is reused), verifying size and SHA-256 (LFS)
+// or git blob SHA-1 (other files) before it enters the store, then publishes the revision in one
+// registry transaction. Nothing is published unless every file is stored. An unchanged revision
+// costs one upstream call. Errors name the repo, the file, and the expected and actual digests.
+Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,
+                                registry::Registry& registry, const MirrorSpec& spec,
+                                const FileStoredCallback& on_file_stored = nullptr);
+
+}  // namespace hubmirror::sync

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/names.h"
+#include "common/status.h"
+
+namespace hubmirror::sync {
+
+// One file or directory of an upstream tree, as the Hub's tree endpoint lists it, validated:
+// the path is a safe repo path, the oid 40 hex, the LFS oid 64 hex.
+struct RemoteEntry {
+  std::string path;
+  bool is_directory = false;
+  uint64_t size = 0;
+  std::string git_oid;
+  bool lfs = false;
+  std::string sha256;  // LFS files only: the content digest (lfs.oid)
+  uint64_t pointer_size = 0;
+};
+
+// What the upstream says about a revision: its commit and model card.
+struct RemoteRevision {
+  std::string commit_id;
+  nlohmann::json card_data;  // null when none
+  std::vector<std::string> tags;
+  std::string pipeline_tag;
+  std::string library_name;
+  std::string commit_title;
+  std::string commit_message;
+  std::string commit_author;
+  int64_t commit_date_ms = 0;
+};
+
+// Headers of a file download that the Hub puts on the /resolve response (or on its redirect).
+struct DownloadInfo {
+  std::string repo_commit;  // X-Repo-Commit
+  std::string linked_etag;  // X-Linked-Etag, unquoted (the SHA-256 for LFS files)
+  std::optional<uint64_t> linked_size;
+};
+
+// Receives downloaded bytes in order; a non-ok Status aborts the transfer.
+using ByteSink = std::function<Status(const char* data, size_t size)>;
+
+// A Hub-compatible server to mirror from (huggingface.co, or another hubmirror). Methods return
+// kRepoNotFound / kRevisionNotFound / kEntryNotFound for the Hub's 404 codes, kFailedPrecondition
+// for gated or forbidden repos (the message says what the operator must do), kCorrupt for
+// responses that break the protocol, and kIoError for transport failures that outlived retries.
+// Implementations are safe to call from several threads at once.
+class UpstreamHub {
+ public:
+  virtual ~UpstreamHub() = default;
+  virtual Result<RemoteRevision> GetRevision(RepoType type, const std::string& repo,
+                                             const std::string& revision) = 0;
+  // Every entry of the commit's tree (recursive), following pagination.
+  virtual Result<std::vector<RemoteEntry>> ListTree(RepoType type, const std::string& repo,
+                                                    const std::string& commit_id) = 0;
+  // Streams a file's bytes from `offset` into `sink`. Transient failures are retried, resuming
+  // from the bytes already delivered, so the sink sees every byte exactly once.
+  virtual Status Download(RepoType type, const std::string& repo, const std::string& commit_id,
+                          const std::string& path, uint64_t offset, const ByteSink& sink,
+                          DownloadInfo* info) = 0;
+};
+
+}  // namespace hubmirror::sync

@@ -1,0 +1,171 @@
+// `hubmirror sync` against a real upstream: another hubmirror instance serving imported repos.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/digest.h"
+#include "common/url.h"
+#include "tests/integration/http_client.h"
+#include "tests/integration/server_process.h"
+#include "tests/support/temp_dir.h"
+
+namespace hubmirror::testing {
+namespace {
+
+using nlohmann::json;
+
+CommandResult Sync(const std::filesystem::path& data, uint16_t upstream_port,
+                   std::vector<std::string> extra) {
+  std::vector<std::string> args = {"sync", "--data", data.string(), "--upstream",
+                                   "http://127.0.0.1:" + std::to_string(upstream_port)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return RunHubmirror(args);
+}
+
+// Every file of a repo revision, from the recursive tree listing.
+std::vector<std::string> FilePaths(const HttpClient& client, const std::string& repo,
+                                   const std::string& revision = "main") {
+  auto response = client.Get("/api/models/" + repo + "/tree/" + revision + "?recursive=true");
+  REQUIRE(response.status == 200);
+  std::vector<std::string> paths;
+  for (const auto& entry : json::parse(response.body)) {
+    if (entry["type"] == "file") paths.push_back(entry["path"]);
+  }
+  return paths;
+}
+
+
+struct Upstream {
+  TempDir dir;
+  std::filesystem::path source = dir / "src";
+  std::unique_ptr<ServerProcess> server;
+
+  void Import(const std::string& repo) {
+    auto result = ImportFolder(dir / "data", repo, source);
+    REQUIRE(result.exit_code == 0);
+  }
+  void Start() { server = ServerProcess::Start(dir / "data"); }
+};
+
+void WriteModel(const std::filesystem::path& source) {
+  WriteFile(source / "README.md", "---\nbase_model: acme/base\nlicense: mit\n---\n# Model\n");
+  WriteFile(source / "config.json", "{\"hidden_size\": 8}\n");
+  WriteFile(source / "nested/dir/read me.txt", "spaces are legal\n");
+  std::string weights(3 << 20, '\0');
+  for (size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<char>((i * 131) % 251);
+  WriteFile(source / "weights/model.safetensors", weights);
+}
+
+TEST_CASE("sync mirrors a repo from another hubmirror, byte for byte", "[sync]") {
+  Upstream upstream;
+  WriteModel(upstream.source);
+  upstream.Import("acme/model");
+  upstream.Start();
+  TempDir mirror;
+
+  auto first = Sync(mirror / "data", upstream.server->port(), {"acme/model"});
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK_THAT(first.out, Catch::Contains("downloaded 4"));
+
+  auto second = Sync(mirror / "data", upstream.server->port(), {"acme/model"});
+  REQUIRE(second.exit_code == 0);
+  CHECK_THAT(second.out, Catch::Contains("up to date"));
+
+  auto server = ServerProcess::Start(mirror / "data");
+  HttpClient from_upstream(upstream.server->port());
+  HttpClient from_mirror(server->port());
+  auto upstream_info = json::parse(from_upstream.Get("/api/models/acme/model").body);
+  auto mirror_info = json::parse(from_mirror.Get("/api/models/acme/model").body);
+  CHECK(mirror_info["sha"] == upstream_info["sha"]);
+  CHECK(mirror_info["cardData"] == upstream_info["cardData"]);
+  CHECK(mirror_info["tags"] == upstream_info["tags"]);
+
+  auto paths = FilePaths(from_upstream, "acme/model");
+  REQUIRE(paths.size() == 4);
+  CHECK(FilePaths(from_mirror, "acme/model") == paths);
+  for (const auto& path : paths) {
+    INFO(path);
+    std::string target = "/acme/model/resolve/main/" + PercentEncode(path, true);
+    auto a = from_upstream.Get(target);
+    auto b = from_mirror.Get(target);
+    REQUIRE(b.status == 200);
+    CHECK(Sha256Hex(b.body) == Sha256Hex(a.body));
+    CHECK(b.HeaderOr("ETag") == a.HeaderOr("ETag"));
+    CHECK(b.HeaderOr("X-Linked-Etag") == a.HeaderOr("X-Linked-Etag"));
+    CHECK(b.HeaderOr("X-Repo-Commit") == upstream_info["sha"]);
+  }
+  // Lineage travels with the card.
+  auto base = from_mirror.Get("/api/models?filter=base_model:finetune:acme/base");
+  CHECK(json::parse(base.body).size() == 1);
+}
+
+TEST_CASE("sync follows upstream changes and keeps old commits readable", "[sync]") {
+  Upstream upstream;
+  WriteModel(upstream.source);
+  upstream.Import("acme/model");
+  upstream.Start();
+  TempDir mirror;
+  REQUIRE(Sync(mirror / "data", upstream.server->port(), {"acme/model"}).exit_code == 0);
+  HttpClient from_upstream(upstream.server->port());
+  std::string old_commit = json::parse(from_upstream.Get("/api/models/acme/model").body)["sha"];
+
+  // A rewritten branch: one file changed, one deleted.
+  WriteFile(upstream.source / "config.json", "{\"hidden_size\": 16}\n");
+  std::filesystem::remove(upstream.source / "nested/dir/read me.txt");
+  upstream.Import("acme/model");
+  auto update = Sync(mirror / "data", upstream.server->port(), {"acme/model"});
+  INFO(update.err);
+  REQUIRE(update.exit_code == 0);
+  CHECK_THAT(update.out, Catch::Contains("3 files, downloaded 1 "));
+
+  auto server = ServerProcess::Start(mirror / "data");
+  HttpClient from_mirror(server->port());
+  CHECK(from_mirror.Get("/acme/model/resolve/main/config.json").body == "{\"hidden_size\": 16}\n");
+  CHECK(from_mirror.Get("/acme/model/resolve/main/nested/dir/read%20me.txt").status == 404);
+  CHECK(from_mirror.Get("/acme/model/resolve/" + old_commit + "/config.json").body ==
+        "{\"hidden_size\": 8}\n");
+  CHECK(from_mirror.Get("/acme/model/resolve/" + old_commit + "/nested/dir/read%20me.txt").status ==
+        200);
+}
+
+TEST_CASE("sync stores shared content once, filters files, and reports each repo", "[sync]") {
+  Upstream upstream;
+  WriteModel(upstream.source);
+  upstream.Import("acme/model");
+  upstream.Import("acme/copy");
+  upstream.Start();
+  TempDir mirror;
+
+  auto filtered =
+      Sync(mirror / "data", upstream.server->port(), {"--exclude", "*.safetensors", "acme/model"});
+  REQUIRE(filtered.exit_code == 0);
+  CHECK_THAT(filtered.out, Catch::Contains("3 files, downloaded 3 "));
+
+  // The copy shares all content: only the weights left out above are new.
+  auto copy = Sync(mirror / "data", upstream.server->port(), {"acme/copy", "acme/missing"});
+  CHECK(copy.exit_code == 1);
+  CHECK_THAT(copy.out, Catch::Contains("acme/copy@main: mirrored"));
+  CHECK_THAT(copy.out, Catch::Contains("4 files, downloaded 1 "));
+  CHECK_THAT(copy.err, Catch::Contains("acme/missing"));
+  CHECK_THAT(copy.err, Catch::Contains("not found upstream"));
+
+  auto only = Sync(mirror / "data", upstream.server->port(),
+                   {"--include", "weights/*", "acme/model@" + std::string(40, 'f')});
+  CHECK(only.exit_code == 1);
+  CHECK_THAT(only.err, Catch::Contains("acme/model@ffff"));
+}
+
+TEST_CASE("sync refuses bad usage with exit code 2", "[sync]") {
+  TempDir dir;
+  CHECK(RunHubmirror({"sync", "--data", (dir / "d").string(), "--upstream", "ftp://x", "acme/m"})
+            .exit_code == 2);
+  CHECK(RunHubmirror({"sync", "--data", (dir / "d").string(), "--upstream", "http://127.0.0.1:1",
+                      "--token-env", "HUBMIRROR_TEST_UNSET_TOKEN", "acme/m"})
+            .exit_code == 2);
+  CHECK(RunHubmirror(
+            {"sync", "--data", (dir / "d").string(), "--upstream", "http://127.0.0.1:1", "../etc"})
+            .exit_code == 2);
+}
+
+}  // namespace
+}  // namespace hubmirror::testing
