@@ -19,12 +19,16 @@ struct SyncArgs {
   std::vector<std::string> exclude;
   std::vector<std::string> repos;
   uint64_t limit_rate = 0;
+  int retries = 5;
+  long stall_timeout = 30;
 };
 
 int RunSync(const CommonOptions& common, const SyncArgs& args) {
   sync::UpstreamOptions options;
   options.base_url = args.upstream;
   options.max_bytes_per_second = args.limit_rate;
+  options.max_attempts = args.retries + 1;
+  options.stall_timeout_seconds = args.stall_timeout;
   if (!args.token_env.empty()) {
     const char* token = std::getenv(args.token_env.c_str());
     if (token == nullptr || *token == '\0') {
@@ -95,6 +99,13 @@ void AddSyncCommand(CLI::App& app, const CommonOptions& common, int* exit_code) 
   command->add_option("--include", args->include, "only files matching this glob (repeatable)");
   command->add_option("--exclude", args->exclude, "skip files matching this glob (repeatable)");
   command->add_option("--limit-rate", args->limit_rate, "bytes per second per transfer (0: none)");
+  command->add_option("--retries", args->retries, "retries per request after a transient failure")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
+  command->add_option("--stall-timeout", args->stall_timeout,
+                      "seconds without a byte before a transfer is retried")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   command->add_option("REPO", args->repos, "ORG/NAME[@REVISION] (default revision: main)")
       ->required();
   command->callback([&common, args, exit_code] { *exit_code = RunSync(common, *args); });
