@@ -20,6 +20,7 @@ struct SyncArgs {
   std::vector<std::string> repos;
   uint64_t limit_rate = 0;
   int retries = 5;
+  size_t concurrency = 4;
   long stall_timeout = 30;
 };
 
@@ -51,6 +52,7 @@ int RunSync(const CommonOptions& common, const SyncArgs& args) {
     if (at != std::string::npos) spec.revision = text.substr(at + 1);
     spec.include = args.include;
     spec.exclude = args.exclude;
+    spec.concurrency = args.concurrency;
     if (Status valid = ValidateRepoId(spec.repo); !valid.ok()) return ReportFailure(valid);
     specs.push_back(std::move(spec));
   }
@@ -99,11 +101,15 @@ void AddSyncCommand(CLI::App& app, const CommonOptions& common, int* exit_code) 
   command->add_option("--include", args->include, "only files matching this glob (repeatable)");
   command->add_option("--exclude", args->exclude, "skip files matching this glob (repeatable)");
   command->add_option("--limit-rate", args->limit_rate, "bytes per second per transfer (0: none)");
+  command->add_option("--concurrency", args->concurrency, "files downloaded at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   command->add_option("--retries", args->retries, "retries per request after a transient failure")
       ->capture_default_str()
       ->check(CLI::Range(0, 100));
-  command->add_option("--stall-timeout", args->stall_timeout,
-                      "seconds without a byte before a transfer is retried")
+  command
+      ->add_option("--stall-timeout", args->stall_timeout,
+                   "seconds without a byte before a transfer is retried")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
   command->add_option("REPO", args->repos, "ORG/NAME[@REVISION] (default revision: main)")

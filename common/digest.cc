@@ -42,19 +42,21 @@ std::string Hasher::FinishHex() {
   return ToHex(digest, length);
 }
 
-ContentHasher::ContentHasher(uint64_t declared_size)
-    : sha256_(Hasher::Algorithm::kSha256), git_sha1_(Hasher::Algorithm::kSha1) {
+ContentHasher::ContentHasher(uint64_t declared_size, bool with_git_sha1)
+    : sha256_(Hasher::Algorithm::kSha256) {
+  if (!with_git_sha1) return;
+  git_sha1_.emplace(Hasher::Algorithm::kSha1);
   std::string header = "blob " + std::to_string(declared_size);
-  git_sha1_.Update(header.data(), header.size() + 1);  // includes the terminating NUL
+  git_sha1_->Update(header.data(), header.size() + 1);  // includes the terminating NUL
 }
 
 void ContentHasher::Update(const void* data, size_t size) {
   sha256_.Update(data, size);
-  git_sha1_.Update(data, size);
+  if (git_sha1_) git_sha1_->Update(data, size);
 }
 
 ContentHasher::Digests ContentHasher::Finish() {
-  return Digests{sha256_.FinishHex(), git_sha1_.FinishHex()};
+  return Digests{sha256_.FinishHex(), git_sha1_ ? git_sha1_->FinishHex() : ""};
 }
 
 std::string Sha256Hex(std::string_view data) {

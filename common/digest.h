@@ -36,11 +36,11 @@ class Hasher {
 };
 
 // Hashes a file's bytes once for both identities the Hub uses: the SHA-256 of the content and
-// the git blob SHA-1 (`sha1("blob <size>\0" + content)`), which needs the size up front.
-// Not thread-safe.
+// the git blob SHA-1 (`sha1("blob <size>\0" + content)`), which needs the size up front. The
+// SHA-1 can be skipped (its digest is then empty). Not thread-safe.
 class ContentHasher {
  public:
-  explicit ContentHasher(uint64_t declared_size);
+  explicit ContentHasher(uint64_t declared_size, bool with_git_sha1 = true);
   void Update(const void* data, size_t size);
   struct Digests {
     std::string sha256;
@@ -50,7 +50,7 @@ class ContentHasher {
 
  private:
   Hasher sha256_;
-  Hasher git_sha1_;
+  std::optional<Hasher> git_sha1_;
 };
 
 std::string Sha256Hex(std::string_view data);

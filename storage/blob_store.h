@@ -15,6 +15,14 @@ struct BlobExpectation {
   uint64_t size = 0;
   std::string sha256;
   std::string git_sha1;
+  // Keep the bytes of an interrupted write (process killed, transfer failed) under a name derived
+  // from the expected digest, so that a later writer with the same expectation resumes from them.
+  // Needs `sha256` or `git_sha1`. Bytes found corrupt are never kept.
+  bool resumable = false;
+  // The content's git blob SHA-1 costs a second hash; LFS content is known by its SHA-256 (its
+  // git id is the pointer's), so callers that do not need it may skip it (StoredBlob.git_sha1 is
+  // then empty).
+  bool compute_git_sha1 = true;
 };
 
 // A blob that is durable in the store, with both of its identities.
@@ -51,6 +59,9 @@ class BlobFile {
 class BlobWriter {
  public:
   virtual ~BlobWriter() = default;
+  // Bytes already present from an earlier interrupted writer (resumable writers only): the next
+  // Append continues at this offset.
+  virtual uint64_t resumed_bytes() const = 0;
   // kIoError when the bytes cannot be written; kCorrupt when more bytes than declared arrive.
   virtual Status Append(const void* data, size_t size) = 0;
   // Verifies the declared size and any declared digest, then publishes the blob atomically.

@@ -1,12 +1,14 @@
 #include "storage/local_blob_store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <vector>
 
 #include "common/digest.h"
 
@@ -37,22 +39,54 @@ Status CheckDigestArgument(const std::string& sha256) {
 
 class LocalBlobWriter : public BlobWriter {
  public:
+  // `keep_on_failure`: the temp file is a resumable partial that survives an uncommitted end.
   LocalBlobWriter(const LocalBlobStore* store, BlobExpectation expectation, int fd,
-                  fs::path temp_path)
+                  fs::path temp_path, bool keep_on_failure)
       : store_(store),
         expectation_(std::move(expectation)),
         fd_(fd),
         temp_path_(std::move(temp_path)),
-        hasher_(expectation_.size) {}
+        keep_on_failure_(keep_on_failure),
+        hasher_(expectation_.size, expectation_.compute_git_sha1) {}
 
   ~LocalBlobWriter() override {
-    if (fd_ >= 0) ::close(fd_);
-    if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+    if (fd_ >= 0) ::close(fd_);  // also releases the partial's lock
+    if (!temp_path_.empty() && !keep_on_failure_) ::unlink(temp_path_.c_str());
   }
+
+  // Feeds the bytes of an existing partial through the hasher so the digests cover them.
+  Status AdoptExistingBytes() {
+    struct stat info {};
+    if (::fstat(fd_, &info) != 0) return ErrnoStatus("cannot stat", temp_path_);
+    auto existing = static_cast<uint64_t>(info.st_size);
+    if (existing > expectation_.size) {
+      if (::ftruncate(fd_, 0) != 0) return ErrnoStatus("cannot truncate", temp_path_);
+      existing = 0;
+    }
+    std::vector<char> buffer(1 << 20);
+    while (written_ < existing) {
+      ssize_t n =
+          ::pread(fd_, buffer.data(),
+                  static_cast<size_t>(std::min<uint64_t>(buffer.size(), existing - written_)),
+                  static_cast<off_t>(written_));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return ErrnoStatus("cannot read", temp_path_);
+      hasher_.Update(buffer.data(), static_cast<size_t>(n));
+      written_ += static_cast<uint64_t>(n);
+    }
+    resumed_ = written_;
+    if (::lseek(fd_, static_cast<off_t>(written_), SEEK_SET) < 0) {
+      return ErrnoStatus("cannot seek", temp_path_);
+    }
+    return Status::Ok();
+  }
+
+  uint64_t resumed_bytes() const override { return resumed_; }
 
   Status Append(const void* data, size_t size) override {
     if (fd_ < 0) return Internal("blob writer used after Commit");
     if (written_ + size > expectation_.size) {
+      keep_on_failure_ = false;
       return Corrupt("blob larger than declared: expected " + std::to_string(expectation_.size) +
                      " bytes, got at least " + std::to_string(written_ + size));
     }
@@ -78,6 +112,8 @@ class LocalBlobWriter : public BlobWriter {
       return Corrupt("blob size mismatch: expected " + std::to_string(expectation_.size) +
                      " bytes, got " + std::to_string(written_));
     }
+    // Complete but wrong bytes must not be resumed from: they would fail again.
+    keep_on_failure_ = false;
     ContentHasher::Digests digests = hasher_.Finish();
     if (!expectation_.sha256.empty() && digests.sha256 != expectation_.sha256) {
       return Corrupt("sha256 mismatch: expected " + expectation_.sha256 + ", got " +
@@ -94,8 +130,6 @@ class LocalBlobWriter : public BlobWriter {
 
     if (::fsync(fd_) != 0) return ErrnoStatus("cannot fsync", temp_path_);
     ::fchmod(fd_, 0444);
-    ::close(fd_);
-    fd_ = -1;
     fs::create_directories(target.parent_path(), ec);
     if (ec) return IoError("cannot create " + target.parent_path().string() + ": " + ec.message());
     // rename() replaces atomically, so a racing writer of the same content is harmless.
@@ -103,6 +137,8 @@ class LocalBlobWriter : public BlobWriter {
       return ErrnoStatus("cannot publish blob to", target);
     }
     temp_path_.clear();
+    ::close(fd_);
+    fd_ = -1;
     HM_RETURN_IF_ERROR(FsyncDirectory(target.parent_path()));
     return blob;
   }
@@ -112,8 +148,10 @@ class LocalBlobWriter : public BlobWriter {
   BlobExpectation expectation_;
   int fd_;
   fs::path temp_path_;
+  bool keep_on_failure_;
   ContentHasher hasher_;
   uint64_t written_ = 0;
+  uint64_t resumed_ = 0;
 };
 
 }  // namespace
@@ -151,10 +189,25 @@ Result<std::unique_ptr<BlobWriter>> LocalBlobStore::NewWriter(const BlobExpectat
     return InvalidArgument("not a git SHA-1 (40 lowercase hex digits): '" +
                            expectation.git_sha1.substr(0, 80) + "'");
   }
+  if (expectation.resumable) {
+    const std::string& key = expectation.sha256.empty() ? expectation.git_sha1 : expectation.sha256;
+    if (key.empty()) return InvalidArgument("a resumable blob writer needs an expected digest");
+    fs::path partial =
+        data_dir_ / "tmp" / ("partial-" + key + "-" + std::to_string(expectation.size));
+    int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoStatus("cannot open", partial);
+    // Another writer of the same content holds the partial: this one starts a private copy.
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      auto writer = std::make_unique<LocalBlobWriter>(this, expectation, fd, partial, true);
+      HM_RETURN_IF_ERROR(writer->AdoptExistingBytes());
+      return std::unique_ptr<BlobWriter>(std::move(writer));
+    }
+    ::close(fd);
+  }
   std::string pattern = (data_dir_ / "tmp" / "blob-XXXXXX").string();
   int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("cannot create temporary file in", data_dir_ / "tmp");
-  return std::unique_ptr<BlobWriter>(new LocalBlobWriter(this, expectation, fd, pattern));
+  return std::unique_ptr<BlobWriter>(new LocalBlobWriter(this, expectation, fd, pattern, false));
 }
 
 Result<bool> LocalBlobStore::Contains(const std::string& sha256) {

@@ -2,7 +2,11 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
+#include <atomic>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "common/digest.h"
 #include "common/log.h"
@@ -33,14 +37,23 @@ Result<storage::StoredBlob> FetchFile(UpstreamHub& upstream, storage::BlobStore&
   std::string where =
       std::string(RepoTypeName(spec.type)) + " " + spec.repo + "@" + commit_id + " " + entry.path;
   for (int attempt = 0;; ++attempt) {
-    storage::BlobExpectation expectation{entry.size, entry.lfs ? entry.sha256 : "",
-                                         entry.lfs ? "" : entry.git_oid};
+    storage::BlobExpectation expectation;
+    expectation.size = entry.size;
+    expectation.sha256 = entry.lfs ? entry.sha256 : "";
+    expectation.git_sha1 = entry.lfs ? "" : entry.git_oid;
+    expectation.resumable = true;
+    expectation.compute_git_sha1 = !entry.lfs;  // an LFS file's git id is its pointer's
     auto writer = store.NewWriter(expectation);
     if (!writer.ok()) return writer.status();
     DownloadInfo info;
-    Status downloaded = upstream.Download(
-        spec.type, spec.repo, commit_id, entry.path, 0,
-        [&](const char* data, size_t size) { return (*writer)->Append(data, size); }, &info);
+    uint64_t resumed = (*writer)->resumed_bytes();
+    Status downloaded =
+        resumed == entry.size
+            ? Status::Ok()
+            : upstream.Download(
+                  spec.type, spec.repo, commit_id, entry.path, resumed,
+                  [&](const char* data, size_t size) { return (*writer)->Append(data, size); },
+                  &info);
     if (downloaded.ok() && entry.lfs && !info.linked_etag.empty() &&
         info.linked_etag != entry.sha256) {
       downloaded = Corrupt("upstream X-Linked-Etag " + info.linked_etag +
@@ -117,43 +130,77 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
   revision.type = spec.type;
   revision.repo_name = local.ok() ? local->name : spec.repo;
   revision.branch = pinned_commit ? "" : spec.revision;
-  std::vector<GitTreeFile> tree_files;
-  std::vector<std::string> paths;
-  for (const auto& file : files) {
+
+  // Plan on this thread (the registry connection is single-threaded), download in parallel.
+  std::vector<std::string> sha256s(files.size());
+  std::vector<size_t> to_fetch;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const RemoteEntry& file = files[i];
     // Content counts as present only when both the registry and the store have it: a blob left
     // by a crash before its row was written is fetched (and verified) again.
-    std::string sha256 = file.sha256;
+    sha256s[i] = file.sha256;
     bool known = false;
     if (file.lfs) {
-      auto row = registry.FindBlob(sha256);
+      auto row = registry.FindBlob(file.sha256);
       if (!row.ok()) return row.status();
       known = row->has_value();
     } else {
       auto row = registry.FindBlobByGitSha1(file.git_oid, file.size);
       if (!row.ok()) return row.status();
       known = row->has_value();
-      if (known) sha256 = **row;
+      if (known) sha256s[i] = **row;
     }
     bool stored = false;
     if (known) {
-      auto contains = store.Contains(sha256);
+      auto contains = store.Contains(sha256s[i]);
       if (!contains.ok()) return contains.status();
       stored = *contains;
     }
-    if (!stored) {
-      auto blob = FetchFile(upstream, store, spec, remote->commit_id, file);
-      if (!blob.ok()) return blob.status();
-      sha256 = blob->sha256;
-      revision.blobs.push_back({blob->sha256, blob->size, blob->git_sha1});
-      ++report.downloaded_files;
-      report.downloaded_bytes += file.size;
+    if (stored) {
+      if (on_file_stored) on_file_stored(file.path, file.size, false);
+    } else {
+      to_fetch.push_back(i);
     }
-    if (on_file_stored) on_file_stored(file.path, file.size, !stored);
+  }
+  std::vector<std::optional<Result<storage::StoredBlob>>> fetched(to_fetch.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto worker = [&] {
+    for (size_t k; !failed && (k = next++) < to_fetch.size();) {
+      const RemoteEntry& file = files[to_fetch[k]];
+      fetched[k] = FetchFile(upstream, store, spec, remote->commit_id, file);
+      if (!fetched[k]->ok()) {
+        failed = true;
+      } else if (on_file_stored) {
+        on_file_stored(file.path, file.size, true);
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  size_t threads = std::clamp<size_t>(spec.concurrency, 1, std::max<size_t>(to_fetch.size(), 1));
+  for (size_t t = 1; t < threads; ++t) workers.emplace_back(worker);
+  worker();
+  for (auto& thread : workers) thread.join();
+  for (size_t k = 0; k < to_fetch.size(); ++k) {
+    if (!fetched[k]) continue;  // not started after another file failed
+    if (!fetched[k]->ok()) return fetched[k]->status();
+    const storage::StoredBlob& blob = fetched[k]->value();
+    sha256s[to_fetch[k]] = blob.sha256;
+    revision.blobs.push_back({blob.sha256, blob.size, blob.git_sha1});
+    ++report.downloaded_files;
+    report.downloaded_bytes += blob.size;
+  }
+  if (failed) return Internal("a download failed without reporting why");
+
+  std::vector<GitTreeFile> tree_files;
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const RemoteEntry& file = files[i];
     registry::Entry entry;
     entry.path = file.path;
     entry.size = file.size;
     entry.git_oid = file.git_oid;
-    entry.sha256 = sha256;
+    entry.sha256 = sha256s[i];
     entry.lfs = file.lfs;
     entry.pointer_size = file.lfs ? LfsPointer(file.sha256, file.size).size() : 0;
     revision.entries.push_back(std::move(entry));

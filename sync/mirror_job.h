@@ -20,6 +20,7 @@ struct MirrorSpec {
   std::string revision = "main";
   std::vector<std::string> include;  // globs on repo paths; empty means everything
   std::vector<std::string> exclude;
+  size_t concurrency = 4;  // files downloaded at once
 };
 
 struct MirrorReport {
@@ -30,7 +31,8 @@ struct MirrorReport {
   uint64_t downloaded_bytes = 0;
 };
 
-// Called after each file is stored: path, its size, and whether it had to be downloaded.
+// Called after each file is stored: path, its size, and whether it had to be downloaded. Called
+// from download threads: it must be thread-safe.
 using FileStoredCallback =
     std::function<void(const std::string& path, uint64_t size, bool fetched)>;
 
@@ -38,7 +40,9 @@ using FileStoredCallback =
 // store lacks (content already stored for any repo is reused), verifying size and SHA-256 (LFS)
 // or git blob SHA-1 (other files) before it enters the store, then publishes the revision in one
 // registry transaction. Nothing is published unless every file is stored. An unchanged revision
-// costs one upstream call. Errors name the repo, the file, and the expected and actual digests.
+// costs one upstream call. Interrupted downloads (even by a killed process) leave partial files
+// that the next run resumes from. Errors name the repo, the file, and the expected and actual
+// digests.
 Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,
                                 registry::Registry& registry, const MirrorSpec& spec,
                                 const FileStoredCallback& on_file_stored = nullptr);

@@ -150,6 +150,72 @@ TEMPLATE_TEST_CASE("racing writers of the same content all succeed", "[conforman
   CHECK(ReadAll(*fixture.store, Sha256Hex(content)) == content);
 }
 
+TEMPLATE_TEST_CASE("a resumable write continues where an interrupted one stopped", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  std::string content = RandomBytes(300000, 6);
+  BlobExpectation expectation{content.size(), Sha256Hex(content), "", true};
+  {
+    auto first = fixture.store->NewWriter(expectation);
+    REQUIRE(first.ok());
+    CHECK((*first)->resumed_bytes() == 0);
+    REQUIRE((*first)->Append(content.data(), 100000).ok());
+  }  // interrupted: never committed
+  CHECK_FALSE(fixture.store->Contains(Sha256Hex(content)).value());
+  auto second = fixture.store->NewWriter(expectation);
+  REQUIRE(second.ok());
+  REQUIRE((*second)->resumed_bytes() == 100000);
+  REQUIRE((*second)->Append(content.data() + 100000, content.size() - 100000).ok());
+  auto blob = (*second)->Commit();
+  REQUIRE(blob.ok());
+  CHECK(ReadAll(*fixture.store, blob->sha256) == content);
+  // A later writer of the same content starts from nothing.
+  auto third = fixture.store->NewWriter(expectation);
+  CHECK((*third)->resumed_bytes() == 0);
+}
+
+TEMPLATE_TEST_CASE("wrong bytes are never resumed from", "[conformance]", HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  std::string content = RandomBytes(5000, 7);
+  std::string wrong = RandomBytes(5000, 8);
+  BlobExpectation expectation{content.size(), Sha256Hex(content), "", true};
+  {
+    auto writer = fixture.store->NewWriter(expectation);
+    REQUIRE((*writer)->Append(wrong.data(), wrong.size()).ok());
+    CHECK((*writer)->Commit().status().code() == StatusCode::kCorrupt);
+  }
+  auto again = fixture.store->NewWriter(expectation);
+  CHECK((*again)->resumed_bytes() == 0);
+  CHECK(fixture.store->NewWriter(BlobExpectation{1, "", "", true}).status().code() ==
+        StatusCode::kInvalidArgument);
+}
+
+TEMPLATE_TEST_CASE("concurrent resumable writers of the same content both succeed", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  std::string content = RandomBytes(200000, 9);
+  BlobExpectation expectation{content.size(), Sha256Hex(content), "", true};
+  auto a = fixture.store->NewWriter(expectation);
+  auto b = fixture.store->NewWriter(expectation);  // the partial is taken: a private copy
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE((*a)->Append(content.data(), content.size()).ok());
+  REQUIRE((*b)->Append(content.data(), content.size()).ok());
+  CHECK((*a)->Commit().ok());
+  CHECK((*b)->Commit().ok());
+}
+
+TEMPLATE_TEST_CASE("the git blob SHA-1 can be skipped", "[conformance]", HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  std::string content = RandomBytes(1000, 10);
+  BlobExpectation expectation{content.size(), Sha256Hex(content), ""};
+  expectation.compute_git_sha1 = false;
+  auto blob = Put(*fixture.store, content, expectation);
+  REQUIRE(blob.ok());
+  CHECK(blob->git_sha1.empty());
+  CHECK(blob->sha256 == Sha256Hex(content));
+}
+
 TEMPLATE_TEST_CASE("bad digests are rejected as arguments", "[conformance]",
                    HM_BLOB_STORE_FIXTURES) {
   TestType fixture;
