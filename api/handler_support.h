@@ -67,5 +67,6 @@ Response HandleTree(const RequestContext& context);
 Response HandlePathsInfo(const RequestContext& context);
 Response HandleRefs(const RequestContext& context);
 Response HandleCommits(const RequestContext& context);
+Response HandleMirrorStatus(const RequestContext& context);
 
 }  // namespace hubmirror::api

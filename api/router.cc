@@ -111,6 +111,10 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route) {
     route.endpoint = Endpoint::kTelemetry;
     return route;
   }
+  if (s.size() == 3 && s[1] == "mirror" && s[2] == "status") {
+    route.endpoint = Endpoint::kMirrorStatus;
+    return route;
+  }
   if (s.size() == 2 && s[1] == "agent-harnesses") {
     route.endpoint = Endpoint::kAgentHarnesses;
     return route;

@@ -25,6 +25,7 @@ enum class Endpoint {
   kWhoami,     // /api/whoami-v2
   kTelemetry,  // /api/telemetry/...
   kAgentHarnesses,
+  kMirrorStatus,  // /api/mirror/status (native)
 };
 
 // A request target matched to an endpoint, with every component decoded and validated.

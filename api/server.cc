@@ -148,6 +148,8 @@ Response Dispatch(const Request& request, const std::filesystem::path& registry_
       return HandleRefs(context);
     case Endpoint::kCommits:
       return HandleCommits(context);
+    case Endpoint::kMirrorStatus:
+      return HandleMirrorStatus(context);
     default:
       return ErrorResponse(ApiError::kRouteNotFound, "no such endpoint", api_route);
   }

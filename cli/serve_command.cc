@@ -1,7 +1,9 @@
 #include <iostream>
+#include <optional>
 
 #include "api/server.h"
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "common/log.h"
 #include "registry/registry.h"
 #include "storage/local_blob_store.h"
@@ -12,6 +14,7 @@ namespace {
 struct ServeArgs {
   std::string listen = "127.0.0.1:8080";
   unsigned threads = 0;
+  std::string config;
 };
 
 // Splits HOST:PORT, with IPv6 hosts in brackets ("[::1]:8080").
@@ -41,6 +44,12 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   if (Status parsed = ParseListen(args.listen, &options); !parsed.ok())
     return ReportFailure(parsed);
   options.threads = args.threads;
+  std::optional<sync::ScheduleConfig> schedule;
+  if (!args.config.empty()) {
+    auto loaded = LoadConfig(args.config);
+    if (!loaded.ok()) return ReportFailure(loaded.status());
+    schedule = std::move(loaded.value());
+  }
   auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
   options.registry_path = common.data_dir / "registry.db";
@@ -56,7 +65,17 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   std::cout << "listening on http://" << host << ":" << endpoint.port() << std::endl;
   Log(LogLevel::kInfo, "serving " + common.data_dir.string() + " on " + host + ":" +
                            std::to_string(endpoint.port()));
+  std::unique_ptr<sync::Scheduler> scheduler;
+  if (schedule && !schedule->mirrors.empty()) {
+    Log(LogLevel::kInfo, "syncing " + std::to_string(schedule->mirrors.size()) + " repos from " +
+                             schedule->upstream.base_url + " every " +
+                             std::to_string(schedule->interval.count()) + " s");
+    auto started = sync::Scheduler::Start(std::move(*schedule), options.registry_path, **store);
+    if (!started.ok()) return ReportFailure(started.status());
+    scheduler = std::move(started.value());
+  }
   (*server)->Run();
+  if (scheduler) scheduler->Stop();
   Log(LogLevel::kInfo, "stopped");
   return kExitOk;
 }
@@ -69,6 +88,8 @@ void AddServeCommand(CLI::App& app, const CommonOptions& common, int* exit_code)
   command->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   command->add_option("--threads", args->threads, "worker threads (default: one per core)");
+  command->add_option("--config", args->config,
+                      "TOML config: upstream, schedule and repos to keep mirrored");
   command->callback([&common, args, exit_code] { *exit_code = RunServe(common, *args); });
 }
 

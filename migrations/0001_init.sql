@@ -94,3 +94,19 @@ CREATE TABLE lineage_edges (
   PRIMARY KEY (child_lower, parent_lower)
 ) WITHOUT ROWID;
 CREATE INDEX lineage_edges_by_parent ON lineage_edges (parent_lower, relation);
+
+-- What sync knows of each mirrored (repo, revision), for /api/mirror/status. local_commit and
+-- last_success change only when a sync succeeds; a failure records its time and error.
+CREATE TABLE sync_state (
+  type            TEXT    NOT NULL,
+  repo            TEXT    NOT NULL,
+  repo_lower      TEXT    NOT NULL,
+  revision        TEXT    NOT NULL,
+  upstream        TEXT    NOT NULL,
+  upstream_commit TEXT,
+  local_commit    TEXT,
+  last_check      INTEGER NOT NULL,
+  last_success    INTEGER,
+  last_error      TEXT,
+  PRIMARY KEY (type, repo_lower, revision)
+) WITHOUT ROWID;

@@ -101,6 +101,19 @@ struct NewRevision {
   std::vector<LineageEdge> lineage;
 };
 
+// Sync's record of one mirrored repo revision (see the sync_state table).
+struct SyncState {
+  RepoType type = RepoType::kModel;
+  std::string repo;
+  std::string revision;
+  std::string upstream;         // the upstream's URL, without credentials
+  std::string upstream_commit;  // empty when unknown
+  std::string local_commit;     // empty until a sync succeeded
+  int64_t last_check_ms = 0;
+  int64_t last_success_ms = 0;  // 0 until a sync succeeded
+  std::string last_error;       // empty after a success
+};
+
 struct RepoQuery {
   RepoType type = RepoType::kModel;
   std::vector<std::string> search;  // each a case-insensitive substring of the id
@@ -169,6 +182,12 @@ class Registry {
   // the database locks are taken once instead of once per query.
   Status BeginRead();
   void EndRead();
+
+  // Records a sync attempt. With an empty `last_error` it was a success: every field is stored.
+  // Otherwise only the check time, the error and a known upstream commit change; the last
+  // success and the local commit stay what they were.
+  Status RecordSync(const SyncState& state);
+  Result<std::vector<SyncState>> ListSyncStates();
 
   // Publishes a revision atomically (see NewRevision). Creates the repo when new. Returns false
   // when the branch already pointed at that commit (nothing changed).

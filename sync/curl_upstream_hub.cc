@@ -96,6 +96,14 @@ struct CurlUpstreamHub::Exchange {
     return it == headers.end() ? "" : it->second;
   }
   bool TransportFailed() const { return curl != CURLE_OK && sink_status.ok(); }
+  // Worth another try: transport failures other than a name that does not resolve (an offline or
+  // air-gapped machine, where retrying only delays the one clear error), and 408, 429 and 5xx.
+  bool Retryable() const {
+    if (TransportFailed()) {
+      return curl != CURLE_COULDNT_RESOLVE_HOST && curl != CURLE_COULDNT_RESOLVE_PROXY;
+    }
+    return sink_status.ok() && IsRetryableStatus(status);
+  }
   std::string Describe() const {
     if (TransportFailed()) return curl_error;
     std::string message = Header("x-error-message");
@@ -196,6 +204,8 @@ CurlUpstreamHub::CurlUpstreamHub(UpstreamOptions options, std::string host)
     : options_(std::move(options)), host_(std::move(host)) {}
 
 CurlUpstreamHub::~CurlUpstreamHub() = default;
+
+std::string CurlUpstreamHub::Name() const { return Redacted(options_.base_url); }
 
 CurlUpstreamHub::Exchange CurlUpstreamHub::Perform(const std::string& url, bool authorize,
                                                    uint64_t range_start, const ByteSink* sink) {
@@ -298,9 +308,9 @@ Result<nlohmann::json> CurlUpstreamHub::GetJson(const std::string& url, const st
                                                 std::string* next_link) {
   for (int attempt = 0;; ++attempt) {
     Exchange exchange = Perform(url, true, 0, nullptr);
-    bool retryable = exchange.TransportFailed() || IsRetryableStatus(exchange.status);
-    if (!retryable) {
+    if (!exchange.Retryable()) {
       if (!exchange.sink_status.ok()) return exchange.sink_status;
+      if (exchange.TransportFailed()) return IoError(what + ": " + exchange.Describe());
       if (exchange.status < 200 || exchange.status > 299) return HttpError(exchange, what);
       nlohmann::json body = nlohmann::json::parse(exchange.body, nullptr, false);
       if (body.is_discarded()) return Corrupt(what + ": upstream sent invalid JSON");
@@ -496,8 +506,10 @@ Status CurlUpstreamHub::Download(RepoType type, const std::string& repo,
     if (!exchange.TransportFailed() && (exchange.status == 200 || exchange.status == 206)) {
       return Status::Ok();
     }
-    bool retryable = exchange.TransportFailed() || IsRetryableStatus(exchange.status);
-    if (!retryable) return HttpError(exchange, what);
+    if (!exchange.Retryable()) {
+      return exchange.TransportFailed() ? IoError(what + ": " + exchange.Describe())
+                                        : HttpError(exchange, what);
+    }
     if (attempt + 1 >= options_.max_attempts) {
       return IoError(what + ": " + exchange.Describe() + " after " + std::to_string(attempt + 1) +
                      " attempts");

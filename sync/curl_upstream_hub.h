@@ -31,6 +31,7 @@ class CurlUpstreamHub : public UpstreamHub {
   static Result<std::unique_ptr<CurlUpstreamHub>> Create(UpstreamOptions options);
   ~CurlUpstreamHub() override;
 
+  std::string Name() const override;
   Result<RemoteRevision> GetRevision(RepoType type, const std::string& repo,
                                      const std::string& revision) override;
   Result<std::vector<RemoteEntry>> ListTree(RepoType type, const std::string& repo,

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "sync/git_objects.h"
@@ -47,13 +48,17 @@ Result<storage::StoredBlob> FetchFile(UpstreamHub& upstream, storage::BlobStore&
     if (!writer.ok()) return writer.status();
     DownloadInfo info;
     uint64_t resumed = (*writer)->resumed_bytes();
-    Status downloaded =
-        resumed == entry.size
-            ? Status::Ok()
-            : upstream.Download(
-                  spec.type, spec.repo, commit_id, entry.path, resumed,
-                  [&](const char* data, size_t size) { return (*writer)->Append(data, size); },
-                  &info);
+    Status downloaded = resumed == entry.size
+                            ? Status::Ok()
+                            : upstream.Download(
+                                  spec.type, spec.repo, commit_id, entry.path, resumed,
+                                  [&](const char* data, size_t size) {
+                                    if (spec.cancel != nullptr && spec.cancel->load()) {
+                                      return Status(StatusCode::kIoError, "cancelled");
+                                    }
+                                    return (*writer)->Append(data, size);
+                                  },
+                                  &info);
     if (downloaded.ok() && entry.lfs && !info.linked_etag.empty() &&
         info.linked_etag != entry.sha256) {
       downloaded = Corrupt("upstream X-Linked-Etag " + info.linked_etag +
@@ -88,16 +93,15 @@ std::vector<registry::LineageEdge> LineageOf(const MirrorSpec& spec, const Remot
   return card.lineage;
 }
 
-}  // namespace
-
-Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,
-                                registry::Registry& registry, const MirrorSpec& spec,
-                                const FileStoredCallback& on_file_stored) {
-  HM_RETURN_IF_ERROR(ValidateRepoId(spec.repo));
+Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& store,
+                                    registry::Registry& registry, const MirrorSpec& spec,
+                                    const FileStoredCallback& on_file_stored,
+                                    std::string* upstream_commit) {
   bool pinned_commit = IsSha1Hex(spec.revision);
   if (!pinned_commit) HM_RETURN_IF_ERROR(ValidateRevisionName(spec.revision));
   auto remote = upstream.GetRevision(spec.type, spec.repo, spec.revision);
   if (!remote.ok()) return remote.status();
+  *upstream_commit = remote->commit_id;
   MirrorReport report;
   report.commit_id = remote->commit_id;
 
@@ -236,6 +240,32 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
                                        commit.id, &revision.entries));
   auto published = registry.PublishRevision(revision);
   if (!published.ok()) return published.status();
+  return report;
+}
+
+}  // namespace
+
+Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,
+                                registry::Registry& registry, const MirrorSpec& spec,
+                                const FileStoredCallback& on_file_stored) {
+  HM_RETURN_IF_ERROR(ValidateRepoId(spec.repo));
+  registry::SyncState state;
+  state.type = spec.type;
+  state.repo = spec.repo;
+  state.revision = spec.revision;
+  state.upstream = upstream.Name();
+  auto report =
+      MirrorRevision(upstream, store, registry, spec, on_file_stored, &state.upstream_commit);
+  state.last_check_ms = NowUnixMillis();
+  if (report.ok()) {
+    state.local_commit = report->commit_id;
+    state.last_success_ms = state.last_check_ms;
+  } else {
+    state.last_error = report.status().message();
+  }
+  if (Status recorded = registry.RecordSync(state); !recorded.ok()) {
+    Log(LogLevel::kWarning, "cannot record sync state of " + spec.repo + ": " + recorded.message());
+  }
   return report;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -21,6 +22,8 @@ struct MirrorSpec {
   std::vector<std::string> include;  // globs on repo paths; empty means everything
   std::vector<std::string> exclude;
   size_t concurrency = 4;  // files downloaded at once
+  // When set and true, downloads stop and the job fails (partial files are kept for a resume).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct MirrorReport {

@@ -55,6 +55,8 @@ using ByteSink = std::function<Status(const char* data, size_t size)>;
 class UpstreamHub {
  public:
   virtual ~UpstreamHub() = default;
+  // Where this upstream is, for status and logs (never with credentials).
+  virtual std::string Name() const = 0;
   virtual Result<RemoteRevision> GetRevision(RepoType type, const std::string& repo,
                                              const std::string& revision) = 0;
   // Every entry of the commit's tree (recursive), following pagination.

@@ -130,7 +130,18 @@ CommandResult ImportFolder(const std::filesystem::path& data_dir, const std::str
 
 std::unique_ptr<ServerProcess> ServerProcess::Start(const std::filesystem::path& data_dir,
                                                     std::chrono::milliseconds timeout) {
-  Child child = Spawn({"serve", "--data", data_dir.string(), "--listen", "127.0.0.1:0"});
+  return Start(data_dir, "", timeout);
+}
+
+std::unique_ptr<ServerProcess> ServerProcess::Start(const std::filesystem::path& data_dir,
+                                                    const std::filesystem::path& config,
+                                                    std::chrono::milliseconds timeout) {
+  std::vector<std::string> args = {"serve", "--data", data_dir.string(), "--listen", "127.0.0.1:0"};
+  if (!config.empty()) {
+    args.push_back("--config");
+    args.push_back(config.string());
+  }
+  Child child = Spawn(args);
   std::unique_ptr<ServerProcess> server(new ServerProcess());
   server->pid_ = child.pid;
   server->drainer_ =

@@ -47,6 +47,10 @@ class ServerProcess {
   static std::unique_ptr<ServerProcess> Start(
       const std::filesystem::path& data_dir,
       std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+  // The same with `--config CONFIG` (no option when empty).
+  static std::unique_ptr<ServerProcess> Start(
+      const std::filesystem::path& data_dir, const std::filesystem::path& config,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;

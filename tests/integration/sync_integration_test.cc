@@ -1,6 +1,8 @@
 // `hubmirror sync` against a real upstream: another hubmirror instance serving imported repos.
 #include <catch2/catch.hpp>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/digest.h"
 #include "common/url.h"
@@ -32,7 +34,6 @@ std::vector<std::string> FilePaths(const HttpClient& client, const std::string& 
   }
   return paths;
 }
-
 
 struct Upstream {
   TempDir dir;
@@ -165,6 +166,91 @@ TEST_CASE("sync refuses bad usage with exit code 2", "[sync]") {
   CHECK(RunHubmirror(
             {"sync", "--data", (dir / "d").string(), "--upstream", "http://127.0.0.1:1", "../etc"})
             .exit_code == 2);
+}
+
+// Polls /api/mirror/status until `done` holds for the repo's entry or the deadline passes.
+json WaitForStatus(const HttpClient& client, const std::string& repo,
+                   const std::function<bool(const json&)>& done) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  json last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto response = client.Get("/api/mirror/status");
+    REQUIRE(response.status == 200);
+    json status = json::parse(response.body);
+    for (const auto& item : status["repos"]) {
+      if (item["id"] == repo) last = item;
+    }
+    if (!last.is_null() && done(last)) return last;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  FAIL("status of " << repo << " never reached the expected state; last: " << last.dump());
+  return last;
+}
+
+TEST_CASE("serve --config keeps repos mirrored on a schedule and reports status", "[sync]") {
+  Upstream upstream;
+  WriteModel(upstream.source);
+  upstream.Import("acme/model");
+  upstream.Start();
+  TempDir mirror;
+  WriteFile(mirror / "config.toml",
+            "[upstream]\nurl = \"http://127.0.0.1:" + std::to_string(upstream.server->port()) +
+                "\"\n[schedule]\ninterval_seconds = 3600\n"
+                "[[mirror]]\nrepo = \"acme/model\"\nexclude = [\"*.safetensors\"]\n"
+                "[[mirror]]\nrepo = \"acme/absent\"\n");
+  auto server = ServerProcess::Start(mirror / "data", mirror / "config.toml");
+  HttpClient client(server->port());
+  json synced =
+      WaitForStatus(client, "acme/model", [](const json& s) { return s["in_sync"] == true; });
+  CHECK(synced["upstream"] == "http://127.0.0.1:" + std::to_string(upstream.server->port()));
+  CHECK(synced["last_error"].is_null());
+  CHECK(synced["seconds_since_success"].is_number());
+  CHECK(client.Get("/acme/model/resolve/main/config.json").status == 200);
+  CHECK(client.Get("/acme/model/resolve/main/weights/model.safetensors").status == 404);
+  json absent = WaitForStatus(client, "acme/absent",
+                              [](const json& s) { return s["last_error"].is_string(); });
+  CHECK_THAT(absent["last_error"].get<std::string>(), Catch::Contains("not found upstream"));
+  CHECK(absent["local_commit"].is_null());
+  CHECK(absent["in_sync"] == false);
+}
+
+TEST_CASE("with the upstream unreachable the daemon keeps serving and says why", "[sync]") {
+  TempDir mirror;
+  // Port 1 on loopback refuses connections.
+  WriteFile(mirror / "config.toml",
+            "[upstream]\nurl = \"http://127.0.0.1:1\"\n[sync]\nretries = 0\n"
+            "[[mirror]]\nrepo = \"acme/model\"\n");
+  auto server = ServerProcess::Start(mirror / "data", mirror / "config.toml");
+  HttpClient client(server->port());
+  json state = WaitForStatus(client, "acme/model",
+                             [](const json& s) { return s["last_error"].is_string(); });
+  CHECK(client.Get("/healthz").status == 200);
+  CHECK_THAT(server->Stderr(), Catch::Contains("sync of model acme/model@main from"));
+  CHECK_THAT(server->Stderr(), Catch::Contains("next sync attempt in 30 s"));
+}
+
+TEST_CASE("a bad config file is refused with exit code 2 naming the key", "[sync]") {
+  TempDir dir;
+  struct Case {
+    std::string toml;
+    std::string message;
+  };
+  auto c = GENERATE(values<Case>({
+      {"[upstream]\nurl = \"http://x\"\n[[mirror]]\nrepo = \"acme/m\"\nrevison = \"v1\"\n",
+       "mirror[0].revison: unknown key"},
+      {"[[mirror]]\nrepo = \"acme/m\"\n", "missing table [upstream]"},
+      {"[upstream]\nurl = \"http://x\"\n[[mirror]]\nrepo = \"../etc\"\n", "mirror[0].repo"},
+      {"[upstream]\nurl = \"http://x\"\ntoken_env = \"HUBMIRROR_TEST_UNSET\"\n",
+       "HUBMIRROR_TEST_UNSET is not set"},
+      {"[upstream\n", "config.toml:1"},
+      {"[upstream]\nurl = \"http://x\"\n[schedule]\ninterval_seconds = 1\n",
+       "schedule.interval_seconds"},
+  }));
+  WriteFile(dir / "config.toml", c.toml);
+  auto result = RunHubmirror({"serve", "--data", (dir / "d").string(), "--listen", "127.0.0.1:0",
+                              "--config", (dir / "config.toml").string()});
+  CHECK(result.exit_code == 2);
+  CHECK_THAT(result.err, Catch::Contains(c.message));
 }
 
 }  // namespace

@@ -317,5 +317,30 @@ TEST_CASE("lineage edges: parents, child counts, and re-publication replaces car
   CHECK(registry->ChildCountsByRelation("b/two")->empty());
 }
 
+TEST_CASE("sync state keeps the last success through failures", "[registry]") {
+  TempDir dir;
+  auto registry = OpenRegistry(dir);
+  SyncState ok{RepoType::kModel, "Acme/M", "main", "http://up", std::string(40, 'a'),
+               std::string(40, 'a'), 1000, 1000, ""};
+  REQUIRE(registry->RecordSync(ok).ok());
+  SyncState failed{RepoType::kModel, "acme/m", "main", "http://up", std::string(40, 'b'), "", 2000,
+                   0, "upstream unreachable"};
+  REQUIRE(registry->RecordSync(failed).ok());
+  auto states = registry->ListSyncStates();
+  REQUIRE(states->size() == 1);
+  const SyncState& state = (*states)[0];
+  CHECK(state.upstream_commit == std::string(40, 'b'));
+  CHECK(state.local_commit == std::string(40, 'a'));
+  CHECK(state.last_success_ms == 1000);
+  CHECK(state.last_check_ms == 2000);
+  CHECK(state.last_error == "upstream unreachable");
+  ok.last_check_ms = ok.last_success_ms = 3000;
+  REQUIRE(registry->RecordSync(ok).ok());
+  states = registry->ListSyncStates();
+  CHECK((*states)[0].last_error.empty());
+  CHECK((*states)[0].last_success_ms == 3000);
+  CHECK((*states)[0].upstream_commit == std::string(40, 'a'));
+}
+
 }  // namespace
 }  // namespace hubmirror::registry

@@ -1,0 +1,38 @@
+// Native endpoints about the mirror itself: /api/mirror/status.
+#include "api/handler_support.h"
+#include "common/clock.h"
+
+namespace hubmirror::api {
+
+Response HandleMirrorStatus(const RequestContext& context) {
+  using nlohmann::json;
+  auto states = context.registry.ListSyncStates();
+  if (!states.ok()) return ErrorFromStatus(states.status(), true);
+  int64_t now = NowUnixMillis();
+  json repos = json::array();
+  for (const auto& state : *states) {
+    auto optional = [](const std::string& value) { return value.empty() ? json() : json(value); };
+    json item = {
+        {"type", RepoTypeName(state.type)},
+        {"id", state.repo},
+        {"revision", state.revision},
+        {"upstream", state.upstream},
+        {"upstream_commit", optional(state.upstream_commit)},
+        {"local_commit", optional(state.local_commit)},
+        {"in_sync", !state.local_commit.empty() && state.local_commit == state.upstream_commit},
+        {"last_check", FormatIsoMillis(state.last_check_ms)},
+        {"last_error", optional(state.last_error)}};
+    // How far the mirror lags: time since the revision was last confirmed current upstream.
+    if (state.last_success_ms > 0) {
+      item["last_success"] = FormatIsoMillis(state.last_success_ms);
+      item["seconds_since_success"] = (now - state.last_success_ms) / 1000;
+    } else {
+      item["last_success"] = nullptr;
+      item["seconds_since_success"] = nullptr;
+    }
+    repos.push_back(std::move(item));
+  }
+  return JsonResponse({{"generated_at", FormatIsoMillis(now)}, {"repos", repos}});
+}
+
+}  // namespace hubmirror::api

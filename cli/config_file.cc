@@ -1,0 +1,158 @@
+#include "cli/config_file.h"
+
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <set>
+
+namespace hubmirror::cli {
+namespace {
+
+// Reads one TOML file's values with errors that name the file and the key. Not thread-safe.
+class ConfigReader {
+ public:
+  explicit ConfigReader(std::string file) : file_(std::move(file)) {}
+
+  Status Fail(const std::string& key, const std::string& problem) const {
+    return InvalidArgument(file_ + ": " + key + ": " + problem);
+  }
+
+  Status CheckKeys(const toml::table& table, const std::string& where,
+                   const std::set<std::string>& allowed) const {
+    for (const auto& [key, value] : table) {
+      if (!allowed.count(std::string(key.str()))) {
+        return Fail(where.empty() ? std::string(key.str()) : where + "." + std::string(key.str()),
+                    "unknown key");
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status String(const toml::table& table, const std::string& where, const char* key,
+                std::string* out) const {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return Status::Ok();
+    if (!node->is_string()) return Fail(where + "." + key, "must be a string");
+    *out = node->as_string()->get();
+    return Status::Ok();
+  }
+
+  template <typename Int>
+  Status Integer(const toml::table& table, const std::string& where, const char* key, Int* out,
+                 int64_t min, int64_t max) const {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return Status::Ok();
+    if (!node->is_integer()) return Fail(where + "." + key, "must be an integer");
+    int64_t value = node->as_integer()->get();
+    if (value < min || value > max) {
+      return Fail(where + "." + key,
+                  "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    *out = static_cast<Int>(value);
+    return Status::Ok();
+  }
+
+  Status Strings(const toml::table& table, const std::string& where, const char* key,
+                 std::vector<std::string>* out) const {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return Status::Ok();
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return Fail(where + "." + key, "must be an array of strings");
+    for (const auto& item : *array) {
+      if (!item.is_string()) return Fail(where + "." + key, "must be an array of strings");
+      out->push_back(item.as_string()->get());
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::string file_;
+};
+
+const toml::table* Table(const toml::table& root, const char* key) {
+  const toml::node* node = root.get(key);
+  return node == nullptr ? nullptr : node->as_table();
+}
+
+}  // namespace
+
+Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path.string());
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return InvalidArgument(path.string() + ":" + std::to_string(where.line) + ":" +
+                           std::to_string(where.column) + ": " + std::string(e.description()));
+  }
+  ConfigReader reader(path.string());
+  sync::ScheduleConfig config;
+  HM_RETURN_IF_ERROR(reader.CheckKeys(root, "", {"upstream", "schedule", "sync", "mirror"}));
+
+  const toml::table* upstream = Table(root, "upstream");
+  if (upstream == nullptr) return reader.Fail("upstream", "missing table [upstream]");
+  HM_RETURN_IF_ERROR(reader.CheckKeys(*upstream, "upstream", {"url", "token_env"}));
+  HM_RETURN_IF_ERROR(reader.String(*upstream, "upstream", "url", &config.upstream.base_url));
+  if (config.upstream.base_url.empty()) return reader.Fail("upstream.url", "missing");
+  std::string token_env;
+  HM_RETURN_IF_ERROR(reader.String(*upstream, "upstream", "token_env", &token_env));
+  if (!token_env.empty()) {
+    const char* token = std::getenv(token_env.c_str());
+    if (token == nullptr || *token == '\0') {
+      return reader.Fail("upstream.token_env", "environment variable " + token_env + " is not set");
+    }
+    config.upstream.token = token;
+  }
+
+  if (const toml::table* schedule = Table(root, "schedule")) {
+    HM_RETURN_IF_ERROR(reader.CheckKeys(*schedule, "schedule", {"interval_seconds"}));
+    int64_t interval = config.interval.count();
+    HM_RETURN_IF_ERROR(
+        reader.Integer(*schedule, "schedule", "interval_seconds", &interval, 10, 31 * 86400));
+    config.interval = std::chrono::seconds(interval);
+  }
+
+  size_t concurrency = 4;
+  if (const toml::table* sync = Table(root, "sync")) {
+    HM_RETURN_IF_ERROR(reader.CheckKeys(
+        *sync, "sync", {"concurrency", "retries", "stall_timeout_seconds", "limit_rate"}));
+    HM_RETURN_IF_ERROR(reader.Integer(*sync, "sync", "concurrency", &concurrency, 1, 64));
+    int retries = config.upstream.max_attempts - 1;
+    HM_RETURN_IF_ERROR(reader.Integer(*sync, "sync", "retries", &retries, 0, 100));
+    config.upstream.max_attempts = retries + 1;
+    HM_RETURN_IF_ERROR(reader.Integer(*sync, "sync", "stall_timeout_seconds",
+                                      &config.upstream.stall_timeout_seconds, 1, 3600));
+    HM_RETURN_IF_ERROR(reader.Integer(*sync, "sync", "limit_rate",
+                                      &config.upstream.max_bytes_per_second, 0, INT64_MAX));
+  }
+
+  const toml::node* mirrors = root.get("mirror");
+  if (mirrors != nullptr && !mirrors->is_array_of_tables()) {
+    return reader.Fail("mirror", "must be [[mirror]] tables");
+  }
+  if (mirrors != nullptr) {
+    size_t index = 0;
+    for (const auto& node : *mirrors->as_array()) {
+      const toml::table& table = *node.as_table();
+      std::string where = "mirror[" + std::to_string(index++) + "]";
+      HM_RETURN_IF_ERROR(
+          reader.CheckKeys(table, where, {"repo", "revision", "type", "include", "exclude"}));
+      sync::MirrorSpec spec;
+      spec.concurrency = concurrency;
+      HM_RETURN_IF_ERROR(reader.String(table, where, "repo", &spec.repo));
+      if (Status valid = ValidateRepoId(spec.repo); !valid.ok()) {
+        return reader.Fail(where + ".repo", valid.message());
+      }
+      HM_RETURN_IF_ERROR(reader.String(table, where, "revision", &spec.revision));
+      std::string type = "model";
+      HM_RETURN_IF_ERROR(reader.String(table, where, "type", &type));
+      if (!ParseRepoType(type, &spec.type)) return reader.Fail(where + ".type", "model or dataset");
+      HM_RETURN_IF_ERROR(reader.Strings(table, where, "include", &spec.include));
+      HM_RETURN_IF_ERROR(reader.Strings(table, where, "exclude", &spec.exclude));
+      config.mirrors.push_back(std::move(spec));
+    }
+  }
+  return config;
+}
+
+}  // namespace hubmirror::cli

@@ -1,0 +1,18 @@
+#pragma once
+
+#include <filesystem>
+
+#include "common/status.h"
+#include "sync/scheduler.h"
+
+namespace hubmirror::cli {
+
+// Reads the TOML config of `hubmirror serve --config FILE` (see deploy/hubmirror.example.toml):
+//   [upstream] url, token_env        [schedule] interval_seconds
+//   [sync] concurrency, retries, stall_timeout_seconds, limit_rate
+//   [[mirror]] repo, revision, type, include, exclude
+// kInvalidArgument, naming the file, the key and the problem, for anything malformed or unknown
+// (a misspelt key must not silently change what is mirrored); an unset token variable too.
+Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path);
+
+}  // namespace hubmirror::cli

@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# Sync benchmark: `hubmirror sync` of a ~1 GiB repo from a local upstream hubmirror,
+# compared with plain curl downloads and plain sha256 hashing of the same files.
+#
+#   tests/bench/sync.sh [HUBMIRROR_BIN]
+#
+# Binary: $1, else $HUBMIRROR_BIN, else build/hubmirror under the repo root.
+# Environment knobs:
+#   ROUNDS       rounds of the measurements, order rotating (default 3)
+#   SIZE_MIB     total size of the source repo in MiB (default 1024)
+#   SMALL_FILES  number of small files (default 200; 4-64 KiB each)
+#   LARGE_FILES  number of large *.safetensors files sharing the rest (default 3)
+#   CMD_TIMEOUT  seconds allowed for each timed command (default 300)
+#
+# A sync has to download every byte, hash it (sha256 for LFS files, git SHA-1 for
+# the others) and store it durably. A perfectly overlapped sync therefore takes
+# max(download, hash, store); the ratio the target applies to is
+# sync / max(curl, sha256). The storage floor (copy the same files into a fresh
+# dir and fsync each, as the blob store does) is measured and printed too, for
+# information: it is a property of the disk, not of the sync.
+#
+# Everything runs from the page cache: the source files and the upstream's blobs
+# are read once before the first round, and dirty pages are flushed (sync(1),
+# untimed) before every timed command, so no measurement pays for another's
+# writeback. The sync's own fsyncs are part of its time.
+#
+# Exits non-zero if a command fails or times out, curl gets the wrong number
+# of bytes, the sync reports other files or byte counts than the source has,
+# the mirror serves wrong bytes, or a second sync is not "up to date";
+# otherwise it only reports figures (targets are printed, not enforced).
+set -euo pipefail
+
+script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd -- "$script_dir/../.." && pwd)
+
+BIN=${1:-${HUBMIRROR_BIN:-$repo_root/build/hubmirror}}
+ROUNDS=${ROUNDS:-3}
+SIZE_MIB=${SIZE_MIB:-1024}
+SMALL_FILES=${SMALL_FILES:-200}
+LARGE_FILES=${LARGE_FILES:-3}
+CMD_TIMEOUT=${CMD_TIMEOUT:-300}
+REPO=bench/sync-model
+MIB=1048576
+
+die() { echo "sync.sh: error: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+
+[[ -x $BIN ]] || die "hubmirror binary not found or not executable: $BIN"
+BIN=$(cd -- "$(dirname -- "$BIN")" && pwd)/$(basename -- "$BIN")
+for tool in curl openssl timeout awk sort head; do
+  command -v "$tool" >/dev/null || die "$tool not found"
+done
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+[[ $SIZE_MIB =~ ^[1-9][0-9]*$ ]] || die "SIZE_MIB must be a positive integer"
+[[ $SMALL_FILES =~ ^[0-9]+$ ]] || die "SMALL_FILES must be a non-negative integer"
+[[ $LARGE_FILES =~ ^[1-9][0-9]*$ ]] || die "LARGE_FILES must be a positive integer"
+[[ $CMD_TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "CMD_TIMEOUT must be a positive integer"
+# Peak RSS: GNU time's %M when available, else polling /proc/PID/status.
+GNU_TIME=""
+if [[ -x /usr/bin/time ]] && /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then
+  GNU_TIME=/usr/bin/time
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubmirror-bench.XXXXXX")
+up_pid=""
+mirror_pid=""
+
+stop() {  # stop PID: TERM, wait up to ~5 s, then KILL
+  local pid=$1 i
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop "$mirror_pid"
+  stop "$up_pid"
+  rm -rf -- "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A copy of the binary, so a rebuild during the run cannot mix two versions.
+mkdir -p "$tmp/bin"
+cp -- "$BIN" "$tmp/bin/hubmirror"
+HM=$tmp/bin/hubmirror
+"$HM" --help >/dev/null 2>&1 || die "$BIN does not run"
+
+read -r load1 _ </proc/loadavg
+if awk -v l="$load1" 'BEGIN { exit !(l >= 0.5) }'; then
+  log "note: load average is $load1 before the run; other work on this machine skews the timings"
+fi
+
+check_alive() {  # check_alive NAME PID LOGFILE WHEN: die with the exit status if PID is gone
+  local name=$1 pid=$2 logf=$3 when=$4 st=0 how
+  kill -0 "$pid" 2>/dev/null && return 0
+  wait "$pid" 2>/dev/null || st=$?
+  if ((st > 128)); then
+    how="killed by SIG$(kill -l $((st - 128)) 2>/dev/null || echo $((st - 128)))"
+  else
+    how="exit status $st"
+  fi
+  [[ -s $logf ]] && { echo "--- last lines of $name log:" >&2; tail -n 20 "$logf" >&2; }
+  die "$name exited during the benchmark ($how) $when"
+}
+alive() { check_alive "upstream hubmirror serve" "$up_pid" "$tmp/upstream.err" "$1"; }
+
+start_server() {  # start_server DATA_DIR NAME -> sets srv_pid and srv_base
+  local data=$1 name=$2 i
+  "$HM" serve --data "$data" --listen 127.0.0.1:0 >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  srv_pid=$!
+  srv_base=""
+  for ((i = 0; i < 200; i++)); do
+    srv_base=$(grep -o -m1 'http://127\.0\.0\.1:[0-9][0-9]*' "$tmp/$name.out" 2>/dev/null || true)
+    [[ -n $srv_base ]] && break
+    kill -0 "$srv_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -z $srv_base ]]; then
+    cat "$tmp/$name.out" "$tmp/$name.err" >&2 || true
+    die "hubmirror serve ($name) did not report a listening address"
+  fi
+}
+
+now_ns() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+median() {  # numbers on stdin -> median
+  sort -g | awk '{v[NR] = $1} END {
+    if (NR == 0) { print 0; exit }
+    if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%.2f\n", m }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+max_of() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b) ? a : b }'; }
+rand_between() { echo $(($1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1))); }
+
+# ---------------------------------------------------------------- source repo
+small_names=(config.json generation_config.json tokenizer.json tokenizer_config.json
+  special_tokens_map.json vocab.txt merges.txt README.txt)
+small_dirs=("" "" "" onnx tokenizer eval/results eval/logs docs)
+log "creating the source repo (${SIZE_MIB} MiB: $LARGE_FILES large + $SMALL_FILES small files)"
+mkdir -p "$tmp/src"
+files=()
+small_bytes=0
+for ((i = 0; i < SMALL_FILES; i++)); do
+  if ((i < ${#small_names[@]})); then
+    f=${small_names[i]}
+  else
+    dir=${small_dirs[i % ${#small_dirs[@]}]}
+    ext=$([[ $((i % 3)) -eq 0 ]] && echo txt || echo json)
+    f=${dir:+$dir/}part-$(printf '%04d' "$i").$ext
+  fi
+  mkdir -p "$tmp/src/$(dirname -- "$f")"
+  n=$(($(rand_between 4 64) * 1024))
+  head -c "$n" /dev/urandom >"$tmp/src/$f"
+  files+=("$f")
+  small_bytes=$((small_bytes + n))
+done
+large_each=$(((SIZE_MIB * MIB - small_bytes) / LARGE_FILES))
+((large_each > 0)) || die "SIZE_MIB too small for $SMALL_FILES small files"
+for ((i = 1; i <= LARGE_FILES; i++)); do
+  f=$(printf 'model-%05d-of-%05d.safetensors' "$i" "$LARGE_FILES")
+  head -c "$large_each" /dev/urandom >"$tmp/src/$f"
+  files+=("$f")
+done
+total_bytes=$((small_bytes + large_each * LARGE_FILES))
+nfiles=${#files[@]}
+src_paths=()
+for f in "${files[@]}"; do src_paths+=("$tmp/src/$f"); done
+
+# Expected digests (this also reads every source file into the page cache).
+declare -A want_sha
+while read -r digest path; do
+  path=${path#\*}
+  want_sha[${path#"$tmp/src/"}]=$digest
+done < <(openssl dgst -sha256 -r "${src_paths[@]}")
+((${#want_sha[@]} == nfiles)) || die "openssl dgst listed ${#want_sha[@]} of $nfiles files"
+
+# ---------------------------------------------------------------- upstream
+log "importing into the upstream hubmirror ($REPO)"
+"$HM" import --data "$tmp/upstream" --repo "$REPO" "$tmp/src" >"$tmp/import.log" 2>&1 ||
+  { cat "$tmp/import.log" >&2; die "hubmirror import failed"; }
+start_server "$tmp/upstream" upstream
+up_pid=$srv_pid
+up_base=$srv_base
+
+# One curl config with every file of the repo, each to /dev/null.
+curl_config=$tmp/curl.conf
+for f in "${files[@]}"; do
+  printf 'url = "%s/%s/resolve/main/%s"\noutput = "/dev/null"\n' "$up_base" "$REPO" "$f"
+done >"$curl_config"
+
+# ---------------------------------------------------------------- measurements
+# Reference A, curl: ONE curl process with every URL (-K), each to /dev/null,
+# run with --parallel --parallel-max 8. A sync may download files in parallel,
+# so the reference is the fastest plain HTTP download of the repo, not the
+# sequential one (on loopback, parallel streams were measurably faster than one
+# keep-alive connection: they overlap the small files' request latency and
+# spread the large files over the cores). 8 is huggingface_hub's default
+# download concurrency (snapshot_download max_workers).
+CURL_PARALLEL=8
+run_curl() {  # -> prints seconds; dies if curl fails or the byte count is off
+  local t0 t1 got
+  command sync
+  t0=$(now_ns)
+  timeout -k 5 "$CMD_TIMEOUT" curl -sS -f --fail-early \
+    --parallel --parallel-max "$CURL_PARALLEL" -K "$curl_config" -w '%{size_download}\n' \
+    >"$tmp/curl.out" 2>"$tmp/curl.err" ||
+    { cat "$tmp/curl.err" >&2; alive "during curl"; die "curl download failed"; }
+  t1=$(now_ns)
+  got=$(awk '{ s += $1 } END { printf "%.0f", s }' "$tmp/curl.out")
+  [[ $got == "$total_bytes" ]] || die "curl downloaded $got bytes, want $total_bytes"
+  secs "$t0" "$t1"
+}
+
+# Reference B, sha256: ONE openssl process hashing the source files one after
+# another, not xargs -P$(nproc). A sync hashes each file's bytes in order as
+# they arrive (one file's sha256 cannot be split across cores), and while it
+# does, the other cores are busy receiving (and here also serving) the bytes;
+# hashing on all cores would assume idle CPUs a sync never has.
+run_sha() {
+  local t0 t1
+  command sync
+  t0=$(now_ns)
+  timeout -k 5 "$CMD_TIMEOUT" openssl dgst -sha256 "${src_paths[@]}" >"$tmp/sha.out" 2>&1 ||
+    { cat "$tmp/sha.out" >&2; die "openssl dgst failed"; }
+  t1=$(now_ns)
+  (($(wc -l <"$tmp/sha.out") == nfiles)) || die "openssl dgst printed $(wc -l <"$tmp/sha.out") lines"
+  secs "$t0" "$t1"
+}
+
+# Storage floor (informational): copy the source files into a fresh dir and
+# fsync each one (sync FILE... = one fsync per file, like the blob store).
+run_disk() {
+  local t0 t1 dst=$tmp/disk-copy
+  rm -rf -- "$dst"
+  command sync
+  t0=$(now_ns)
+  timeout -k 5 "$CMD_TIMEOUT" cp -R -- "$tmp/src" "$dst" || die "cp of the source files failed"
+  (cd -- "$dst" && timeout -k 5 "$CMD_TIMEOUT" sync -- "${files[@]}") || die "fsync of the copies failed"
+  t1=$(now_ns)
+  rm -rf -- "$dst"
+  secs "$t0" "$t1"
+}
+
+# The sync into a fresh data dir; sets sync_secs, sync_rss_kib and sync_out.
+run_sync() {  # run_sync DATA_DIR
+  local data=$1 t0 t1 st=0 pid hwm deadline
+  rm -rf -- "$data"
+  command sync
+  sync_rss_kib=0
+  if [[ -n $GNU_TIME ]]; then
+    t0=$(now_ns)
+    "$GNU_TIME" -f %M -o "$tmp/sync.rss" timeout -k 5 "$CMD_TIMEOUT" \
+      "$HM" sync --data "$data" --upstream "$up_base" "$REPO" >"$tmp/sync.out" 2>"$tmp/sync.err" ||
+      st=$?
+    t1=$(now_ns)
+    # GNU time reports the largest RSS among the process and its waited-for
+    # children: that is hubmirror (timeout itself is ~1 MiB).
+    sync_rss_kib=$(grep -E '^[0-9]+$' "$tmp/sync.rss" | tail -n1 || true)
+  else
+    # Fallback: poll VmHWM (the kernel's own peak RSS) every 50 ms while it runs.
+    t0=$(now_ns)
+    "$HM" sync --data "$data" --upstream "$up_base" "$REPO" >"$tmp/sync.out" 2>"$tmp/sync.err" &
+    pid=$!
+    deadline=$((SECONDS + CMD_TIMEOUT))
+    while kill -0 "$pid" 2>/dev/null; do
+      hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+      [[ -n $hwm ]] && ((hwm > sync_rss_kib)) && sync_rss_kib=$hwm
+      ((SECONDS < deadline)) || { kill -KILL "$pid" 2>/dev/null || true; break; }
+      sleep 0.05
+    done
+    wait "$pid" || st=$?
+    t1=$(now_ns)
+  fi
+  sync_out=$(cat "$tmp/sync.out")
+  if ((st != 0)); then
+    cat "$tmp/sync.out" "$tmp/sync.err" >&2 || true
+    alive "during the sync"
+    ((st == 124 || st == 137)) && die "hubmirror sync timed out after ${CMD_TIMEOUT}s"
+    die "hubmirror sync failed (exit status $st)"
+  fi
+  local want="$REPO@main: mirrored [0-9a-f]+, $nfiles files, downloaded $nfiles \\($total_bytes bytes\\)"
+  [[ $sync_out =~ $want ]] ||
+    { cat "$tmp/sync.out" "$tmp/sync.err" >&2; die "unexpected sync output (want: $want)"; }
+  sync_secs=$(secs "$t0" "$t1")
+}
+
+# Warm-up, untimed: one download and one sync (the first write of a GiB into
+# the file system is often slower than the following ones).
+log "warm-up: one untimed download and one untimed sync of the whole repo"
+run_curl >/dev/null
+run_sync "$tmp/mirror-warmup"
+rm -rf -- "$tmp/mirror-warmup"
+
+# Rotate the order each round so no measurement always runs first or last.
+order=(sync curl sha disk)
+sync_times=() curl_times=() sha_times=() disk_times=()
+peak_rss_kib=0
+mirror_dir=""
+log "$ROUNDS rounds of sync / curl / sha256 / storage (order rotates each round)"
+for ((r = 1; r <= ROUNDS; r++)); do
+  for ((k = 0; k < ${#order[@]}; k++)); do
+    m=${order[(r - 1 + k) % ${#order[@]}]}
+    case $m in
+      sync)
+        [[ -n $mirror_dir ]] && rm -rf -- "$mirror_dir"
+        mirror_dir=$tmp/mirror-$r
+        run_sync "$mirror_dir"
+        sync_times+=("$sync_secs")
+        [[ -n $sync_rss_kib ]] && ((sync_rss_kib > peak_rss_kib)) && peak_rss_kib=$sync_rss_kib
+        log "  round $r sync:    $sync_secs s, peak RSS $((sync_rss_kib / 1024)) MiB"
+        ;;
+      curl)
+        v=$(run_curl)
+        curl_times+=("$v")
+        log "  round $r curl:    $v s"
+        ;;
+      sha)
+        v=$(run_sha)
+        sha_times+=("$v")
+        log "  round $r sha256:  $v s"
+        ;;
+      disk)
+        v=$(run_disk)
+        disk_times+=("$v")
+        log "  round $r storage: $v s"
+        ;;
+    esac
+    alive "after round $r ($m)"
+  done
+done
+
+# ---------------------------------------------------------------- correctness
+# The last round's mirror serves the source bytes: the first large file, the
+# first small file and the last small file (in a subfolder when there is one).
+log "verifying the mirror's served bytes (sha256)"
+start_server "$mirror_dir" mirror
+mirror_pid=$srv_pid
+check=("${files[nfiles - 1]}")
+((SMALL_FILES > 0)) && check+=("${files[0]}" "${files[SMALL_FILES - 1]}")
+for f in "${check[@]}"; do
+  got=$(curl -sSf --max-time 120 "$srv_base/$REPO/resolve/main/$f" | openssl dgst -sha256 -r |
+    awk '{print $1}') || true
+  [[ $got == "${want_sha[$f]}" ]] || die "mirror serves wrong bytes for $f (sha256 $got, want ${want_sha[$f]})"
+done
+stop "$mirror_pid"
+mirror_pid=""
+
+log "re-syncing the unchanged repo"
+resync_ok=1
+resync_out=$(timeout -k 5 "$CMD_TIMEOUT" "$HM" sync --data "$mirror_dir" --upstream "$up_base" "$REPO" \
+  2>"$tmp/resync.err") || { cat "$tmp/resync.err" >&2; die "second hubmirror sync failed"; }
+if [[ $resync_out == *"up to date"* ]]; then
+  resync_summary="up to date, 0 bytes downloaded"
+else
+  resync_ok=0
+  resync_bytes=$(grep -oE '\([0-9]+ bytes\)' <<<"$resync_out" | tr -dc '0-9' || true)
+  resync_summary="NOT up to date, ${resync_bytes:-?} bytes downloaded ($resync_out)"
+fi
+alive "at the end"
+
+# ---------------------------------------------------------------- summary
+sync_med=$(printf '%s\n' "${sync_times[@]}" | median)
+curl_med=$(printf '%s\n' "${curl_times[@]}" | median)
+sha_med=$(printf '%s\n' "${sha_times[@]}" | median)
+disk_med=$(printf '%s\n' "${disk_times[@]}" | median)
+echo
+printf 'sync %s GiB (%s large + %s small files), median of %s: sync %s s, curl %s s, sha256 %s s\n' \
+  "$(awk -v b="$total_bytes" 'BEGIN { printf "%.2f", b / 1073741824 }')" "$LARGE_FILES" \
+  "$SMALL_FILES" "$ROUNDS" "$sync_med" "$curl_med" "$sha_med"
+printf 'ratio sync / max(curl, sha256) = %s (target <= 1.2)\n' \
+  "$(ratio "$sync_med" "$(max_of "$curl_med" "$sha_med")")"
+printf 'storage floor (cp + fsync of the same files, median): %s s; sync / max(curl, sha256, storage) = %s (information)\n' \
+  "$disk_med" "$(ratio "$sync_med" "$(max_of "$(max_of "$curl_med" "$sha_med")" "$disk_med")")"
+printf 'peak RSS of sync: %s MiB (target < 100 MiB)%s\n' \
+  "$(awk -v k="$peak_rss_kib" 'BEGIN { printf "%.1f", k / 1024 }')" \
+  "$([[ -n $GNU_TIME ]] || echo ' [VmHWM polled every 50 ms]')"
+printf 're-sync of the unchanged repo: %s\n' "$resync_summary"
+((resync_ok)) || die "the second sync of an unchanged repo was not up to date"

@@ -1,0 +1,707 @@
+// Fault tests for `hubmirror sync`: the real binary against fake_hub.mjs, a fake Hugging Face Hub
+// that answers like the real one (302 to a CDN on another port for LFS files, relative 307 to
+// /api/resolve-cache for small files, paginated trees with xetHash, the Hub's error shapes) and
+// injects faults per repo and path.
+//
+// Each test either expects the sync to survive the fault and publish the repo byte for byte (the
+// mirror is then served with `hubmirror serve` and every file is compared with the source), or to
+// refuse it and publish nothing.
+//
+// Run with: HUBMIRROR_BIN=/path/to/hubmirror node --test
+//
+// Everything runs on 127.0.0.1 with port 0, in a temporary directory removed afterwards.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { constants as fsConstants } from "node:fs";
+import { access, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { randomBytes } from "node:crypto";
+
+import { corruptBytes, gitBlobSha1, pseudoRandomBytes, sha256Hex, startFakeHub } from "./fake_hub.mjs";
+
+const BIN = process.env.HUBMIRROR_BIN;
+const RETRIES = "2";
+const STALL_TIMEOUT_S = 2;
+const TOKEN_ENV = "FAULT_HUB_TOKEN";
+const APPROVED_TOKEN = `hf_approved${randomBytes(12).toString("hex")}`;
+const UNAPPROVED_TOKEN = `hf_unapproved${randomBytes(12).toString("hex")}`;
+
+const LFS_BIG = "model.safetensors";
+const LFS_SHARD = "shards/pytorch_model-00001-of-00002.bin";
+const TOKENIZER = "tokenizer.json";
+const CONFIG = "config.json";
+const SPACED = "docs/read me.txt";
+
+/** @type {Set<import("node:child_process").ChildProcess>} */
+const children = new Set();
+/** @type {Set<Awaited<ReturnType<typeof startFakeHub>>>} */
+const hubs = new Set();
+let workRoot;
+let dirCounter = 0;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+const GITATTRIBUTES = [
+	"*.bin filter=lfs diff=lfs merge=lfs -text",
+	"*.h5 filter=lfs diff=lfs merge=lfs -text",
+	"*.safetensors filter=lfs diff=lfs merge=lfs -text",
+	"*.pt filter=lfs diff=lfs merge=lfs -text",
+	"",
+].join("\n");
+
+function tokenizerJson(seed) {
+	const vocab = {};
+	for (let i = 0; i < 4000; i++) {
+		vocab[`${seed.slice(0, 3)}tok${i.toString(36)}`] = i;
+	}
+	return JSON.stringify({ version: "1.0", model: { type: "BPE", vocab } }, null, 1) + "\n";
+}
+
+/**
+ * A model repo as the Hub would list it: git-stored small files (one with a space in its path)
+ * and two LFS files. With 2 entries a page, its recursive tree (7 files, 2 directories) takes 5
+ * pages.
+ */
+function modelRepo(id, extra = {}) {
+	const seed = id;
+	return {
+		id,
+		cardData: { license: "mit", base_model: "acme/base" },
+		tags: ["transformers", "safetensors", "license:mit", "base_model:finetune:acme/base", "region:us"],
+		files: [
+			{ path: ".gitattributes", content: Buffer.from(GITATTRIBUTES) },
+			{ path: "README.md", content: Buffer.from(`---\nlicense: mit\nbase_model: acme/base\n---\n\n# ${id}\n`) },
+			{ path: CONFIG, content: Buffer.from(JSON.stringify({ model_type: "llama", hidden_size: 64, seed }) + "\n") },
+			{ path: TOKENIZER, content: Buffer.from(tokenizerJson(seed)) },
+			{ path: SPACED, content: Buffer.from(`notes for ${id}\nsecond line\n`) },
+			{ path: LFS_BIG, content: pseudoRandomBytes(`${seed}/${LFS_BIG}`, 256 * 1024 + 37), lfs: true },
+			{ path: LFS_SHARD, content: pseudoRandomBytes(`${seed}/${LFS_SHARD}`, 96 * 1024 + 5), lfs: true },
+		],
+		...extra,
+	};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------------------------
+
+function runHubmirror(args, { env = {}, timeoutMs = 30_000 } = {}) {
+	return new Promise((resolve, reject) => {
+		const startedAt = Date.now();
+		const child = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+		children.add(child);
+		let stdout = "";
+		let stderr = "";
+		let timedOut = false;
+		child.stdout.setEncoding("utf8").on("data", (s) => (stdout += s));
+		child.stderr.setEncoding("utf8").on("data", (s) => (stderr += s));
+		const timer = setTimeout(() => {
+			timedOut = true;
+			child.kill("SIGKILL");
+		}, timeoutMs);
+		child.once("error", (err) => {
+			clearTimeout(timer);
+			children.delete(child);
+			reject(err);
+		});
+		child.once("close", (code, signal) => {
+			clearTimeout(timer);
+			children.delete(child);
+			resolve({ args, code, signal, stdout, stderr, timedOut, ms: Date.now() - startedAt });
+		});
+	});
+}
+
+/** `hubmirror serve` on the data dir; resolves with its URL and a stop function. */
+async function serveMirror(dataDir) {
+	const child = spawn(BIN, ["serve", "--data", dataDir, "--listen", "127.0.0.1:0"], {
+		stdio: ["ignore", "pipe", "pipe"],
+	});
+	children.add(child);
+	let stderr = "";
+	child.stderr.setEncoding("utf8").on("data", (s) => (stderr = (stderr + s).slice(-4000)));
+	const lines = createInterface({ input: child.stdout });
+	const line = await new Promise((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`hubmirror serve printed no address in 15 s; stderr: ${stderr}`)), 15_000);
+		lines.once("line", (l) => {
+			clearTimeout(timer);
+			resolve(l);
+		});
+		child.once("exit", (code, signal) => {
+			clearTimeout(timer);
+			reject(new Error(`hubmirror serve exited (code ${code}, signal ${signal}); stderr: ${stderr}`));
+		});
+	});
+	lines.on("line", () => {});
+	const m = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
+	assert.ok(m, `unexpected first line from hubmirror serve: ${JSON.stringify(line)}`);
+	return {
+		url: m[1],
+		async stop() {
+			if (child.exitCode === null && child.signalCode === null) {
+				const exited = once(child, "exit");
+				child.kill("SIGTERM");
+				const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+				await exited;
+				clearTimeout(timer);
+			}
+			children.delete(child);
+		},
+	};
+}
+
+function newDataDir() {
+	return join(workRoot, `data-${++dirCounter}`);
+}
+
+// If the test process dies abruptly, leave no hubmirror behind.
+process.on("exit", () => {
+	for (const child of children) {
+		if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+	}
+});
+
+// ---------------------------------------------------------------------------------------------
+// Scenario wrapper: on failure, show what the fake hub saw and what the client printed
+// ---------------------------------------------------------------------------------------------
+
+function scenario(name, fn, timeout = 40_000) {
+	test(name, { timeout }, async (t) => {
+		const ctx = {
+			hub: undefined,
+			runs: [],
+			async startHub(options) {
+				const hub = await startFakeHub(options);
+				hubs.add(hub);
+				ctx.hub = hub;
+				return hub;
+			},
+			/** `hubmirror sync` against the hub, fast retry settings. */
+			async sync(dataDir, repos, { args = [], env = {} } = {}) {
+				const run = await runHubmirror(
+					[
+						"sync",
+						"--data",
+						dataDir,
+						"--upstream",
+						ctx.hub.url,
+						"--retries",
+						RETRIES,
+						"--stall-timeout",
+						String(STALL_TIMEOUT_S),
+						...args,
+						...repos,
+					],
+					{ env },
+				);
+				ctx.runs.push(run);
+				assert.ok(!run.timedOut, `hubmirror sync did not finish in time\nstderr:\n${run.stderr}`);
+				return run;
+			},
+		};
+		try {
+			await fn(ctx, t);
+		} catch (err) {
+			for (const run of ctx.runs) {
+				t.diagnostic(`hubmirror ${run.args.map((a) => (a.includes(" ") ? JSON.stringify(a) : a)).join(" ")}`);
+				t.diagnostic(`  exit ${run.code}${run.signal ? ` signal ${run.signal}` : ""} after ${run.ms} ms`);
+				for (const l of run.stdout.trimEnd().split("\n").filter(Boolean)) t.diagnostic(`  stdout: ${l}`);
+				for (const l of run.stderr.trimEnd().split("\n").filter(Boolean)) t.diagnostic(`  stderr: ${l}`);
+			}
+			if (ctx.hub) {
+				t.diagnostic("requests the fake hub and CDN saw:");
+				for (const l of ctx.hub.describe()) t.diagnostic(`  ${l}`);
+			}
+			throw err;
+		} finally {
+			if (ctx.hub) {
+				hubs.delete(ctx.hub);
+				await ctx.hub.close();
+			}
+		}
+	});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assertions
+// ---------------------------------------------------------------------------------------------
+
+function encodePath(path) {
+	return path.split("/").map(encodeURIComponent).join("/");
+}
+
+/** Serves the mirror and checks every file of the upstream repo: bytes, ETag, X-Repo-Commit. */
+async function assertMirrored(dataDir, hub, repoId) {
+	const repo = hub.repo(repoId);
+	const mirror = await serveMirror(dataDir);
+	try {
+		const info = await fetch(`${mirror.url}/api/models/${repoId}`);
+		assert.equal(info.status, 200, `mirror /api/models/${repoId} answered ${info.status}`);
+		const body = await info.json();
+		assert.equal(body.sha, repo.sha, "the mirrored revision must be the upstream commit");
+		assert.deepEqual(body.cardData, repo.cardData, "cardData must be mirrored verbatim");
+		for (const file of repo.files.values()) {
+			const res = await fetch(`${mirror.url}/${repoId}/resolve/main/${encodePath(file.path)}`);
+			assert.equal(res.status, 200, `mirror resolve ${file.path} answered ${res.status}`);
+			const bytes = Buffer.from(await res.arrayBuffer());
+			assert.equal(bytes.length, file.size, `${file.path}: mirrored size`);
+			assert.equal(sha256Hex(bytes), sha256Hex(file.content), `${file.path}: mirrored bytes differ from the source`);
+			const etag = file.lfs ? file.sha256 : file.gitSha1;
+			assert.equal(
+				res.headers.get("etag"),
+				`"${etag}"`,
+				`${file.path}: ETag must be the quoted ${file.lfs ? "sha256" : "git blob sha1"} (never the CDN's Xet hash)`,
+			);
+			assert.equal(res.headers.get("x-repo-commit"), repo.sha, `${file.path}: X-Repo-Commit`);
+		}
+	} finally {
+		await mirror.stop();
+	}
+}
+
+/** The repo must not be visible in the mirror at all. */
+async function assertNotPublished(dataDir, repoId) {
+	const mirror = await serveMirror(dataDir);
+	try {
+		const res = await fetch(`${mirror.url}/api/models/${repoId}`);
+		assert.equal(res.status, 404, `mirror /api/models/${repoId} must be 404 after a refused sync, got ${res.status}`);
+		assert.equal(res.headers.get("x-error-code"), "RepoNotFound");
+		const file = await fetch(`${mirror.url}/${repoId}/resolve/main/${CONFIG}`);
+		assert.equal(file.status, 404, `mirror must not serve ${repoId}/${CONFIG}`);
+		await file.arrayBuffer();
+	} finally {
+		await mirror.stop();
+	}
+}
+
+/** No file body was sent twice: across all attempts, each file's bytes went out exactly once. */
+function assertEachFileServedOnce(hub, repoId) {
+	for (const file of hub.repo(repoId).files.values()) {
+		assert.equal(
+			hub.bytesServed(repoId, file.path),
+			file.size,
+			`${file.path}: ${hub.bytesServed(repoId, file.path)} body bytes were sent for a ${file.size}-byte file`,
+		);
+	}
+}
+
+function assertCdnNeverSawAuthorization(hub) {
+	const leaked = hub.requests({ server: "cdn" }).filter((r) => r.authorization !== null);
+	assert.equal(leaked.length, 0, `Authorization reached the CDN on ${leaked.map((r) => `#${r.n}`).join(", ")}`);
+}
+
+function assertSecretNotPrinted(run, secret) {
+	assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret), "the token must never be printed");
+}
+
+/** Paths of regular files under `root` whose sha256 is `digest` (the store's layout does not matter). */
+async function filesWithDigest(root, size, digest) {
+	const hits = [];
+	for (const f of await filesUnder(root)) {
+		const st = await stat(f);
+		if (st.size === size && sha256Hex(await readFile(f)) === digest) hits.push(f);
+	}
+	return hits;
+}
+
+async function filesUnder(root) {
+	const out = [];
+	async function walk(dir) {
+		let entries;
+		try {
+			entries = await readdir(dir, { withFileTypes: true });
+		} catch {
+			return;
+		}
+		for (const e of entries) {
+			const abs = join(dir, e.name);
+			if (e.isDirectory()) await walk(abs);
+			else out.push(abs);
+		}
+	}
+	await walk(root);
+	return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+describe("hubmirror sync against a faulty Hub-like upstream", () => {
+	before(async () => {
+		if (!BIN) throw new Error("HUBMIRROR_BIN is not set: point it at the hubmirror binary to test");
+		await access(BIN, fsConstants.X_OK);
+		if (!(await stat(BIN)).isFile()) throw new Error(`HUBMIRROR_BIN=${BIN} is not a file`);
+		workRoot = await mkdtemp(join(tmpdir(), "hubmirror-fault-"));
+	});
+
+	after(async () => {
+		for (const child of children) {
+			if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+		}
+		children.clear();
+		for (const hub of hubs) await hub.close();
+		hubs.clear();
+		if (workRoot) await rm(workRoot, { recursive: true, force: true });
+	});
+
+	scenario("no fault: CDN 302, relative 307, paginated tree with xetHash; re-sync downloads nothing", async (ctx) => {
+		const hub = await ctx.startHub({ repos: [modelRepo("acme/clean")] });
+		const repo = hub.repo("acme/clean");
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/clean"]);
+		assert.equal(run.code, 0, "sync must succeed");
+		assert.match(run.stdout, new RegExp(repo.sha), "stdout names the mirrored commit");
+
+		// The tree: every page once, in order, following absolute Link headers with a cursor.
+		const pages = hub.requests({ route: "tree" });
+		const pageCount = Math.ceil(repo.tree.length / 2);
+		assert.deepEqual(pages.map((r) => r.page), [...Array(pageCount).keys()], "each tree page fetched once, in order");
+		for (const r of pages.slice(1)) assert.match(r.url, /[?&]cursor=/, "later pages come from the Link cursor");
+
+		for (const file of repo.files.values()) {
+			const resolves = hub.requests({ route: "resolve", path: file.path });
+			assert.equal(resolves.length, 1, `${file.path}: one /resolve request`);
+			assert.equal(resolves[0].status, file.lfs ? 302 : 307);
+			if (file.lfs) {
+				const cdn = hub.requests({ route: "cdn", path: file.path });
+				assert.equal(cdn.length, 1, `${file.path}: one CDN request`);
+				assert.equal(cdn[0].status, 200, `${file.path}: CDN answered ${cdn[0].status} (${cdn[0].signatureError ?? ""})`);
+			} else {
+				const cached = hub.requests({ route: "resolve-cache", path: file.path });
+				assert.equal(cached.length, 1, `${file.path}: one /api/resolve-cache request`);
+				assert.equal(cached[0].status, 200);
+			}
+		}
+		assertEachFileServedOnce(hub, "acme/clean");
+		assert.equal(hub.log.filter((r) => r.authorization !== null).length, 0, "no token given, none sent");
+
+		// Unchanged upstream: one call, nothing downloaded.
+		const before = hub.log.length;
+		const again = await ctx.sync(data, ["acme/clean"]);
+		assert.equal(again.code, 0);
+		assert.match(again.stdout, /up to date/);
+		const later = hub.log.slice(before);
+		assert.deepEqual(
+			later.filter((r) => ["tree", "resolve", "resolve-cache", "cdn"].includes(r.route)).map((r) => r.url),
+			[],
+			"an up-to-date re-sync lists and downloads nothing",
+		);
+
+		await assertMirrored(data, hub, "acme/clean");
+	});
+
+	scenario("429 with Retry-After: 1 on a file's /resolve is retried after a second", async (ctx) => {
+		const hub = await ctx.startHub({ repos: [modelRepo("acme/rate-limited")] });
+		hub.inject({ route: "resolve", repo: "acme/rate-limited", path: CONFIG, kind: "429", retryAfter: 1 });
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/rate-limited"]);
+		assert.equal(run.code, 0, "sync must survive a 429");
+
+		const resolves = hub.requests({ route: "resolve", path: CONFIG });
+		assert.deepEqual(resolves.map((r) => r.status), [429, 307], "one 429, then the retry");
+		const waited = resolves[1].t - resolves[0].t;
+		assert.ok(waited >= 950, `Retry-After: 1 must be honoured; the retry came after ${waited} ms`);
+		assert.equal(hub.requests({ route: "resolve-cache", path: CONFIG }).length, 1);
+		assertEachFileServedOnce(hub, "acme/rate-limited");
+		await assertMirrored(data, hub, "acme/rate-limited");
+	});
+
+	scenario("429 on a tree page with only the RateLimit header (t=1) is retried after a second", async (ctx) => {
+		const hub = await ctx.startHub({ repos: [modelRepo("acme/rate-limited-tree")] });
+		hub.inject({ route: "tree", repo: "acme/rate-limited-tree", page: 2, kind: "429", rateLimitReset: 1 });
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/rate-limited-tree"]);
+		assert.equal(run.code, 0, "sync must survive a 429 on a tree page");
+
+		const pages = hub.requests({ route: "tree" });
+		assert.deepEqual(pages.map((r) => r.page), [0, 1, 2, 2, 3, 4], "page 2 fetched again, no other page twice");
+		const [limited, retried] = pages.filter((r) => r.page === 2);
+		assert.equal(limited.status, 429);
+		assert.equal(retried.status, 200);
+		assert.ok(retried.t - limited.t >= 950, `RateLimit t=1 must be honoured; retried after ${retried.t - limited.t} ms`);
+		assertEachFileServedOnce(hub, "acme/rate-limited-tree");
+		await assertMirrored(data, hub, "acme/rate-limited-tree");
+	});
+
+	scenario("a 500 on an LFS file's /resolve is retried", async (ctx) => {
+		const hub = await ctx.startHub({ repos: [modelRepo("acme/server-error")] });
+		hub.inject({ route: "resolve", repo: "acme/server-error", path: LFS_BIG, kind: "500" });
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/server-error"]);
+		assert.equal(run.code, 0, "sync must survive a 500");
+
+		assert.deepEqual(hub.requests({ route: "resolve", path: LFS_BIG }).map((r) => r.status), [500, 302]);
+		assert.equal(hub.requests({ route: "cdn", path: LFS_BIG }).length, 1, "the CDN is asked once");
+		assertEachFileServedOnce(hub, "acme/server-error");
+		await assertMirrored(data, hub, "acme/server-error");
+	});
+
+	scenario("a CDN body cut mid-stream is resumed with Range from where it stopped", async (ctx) => {
+		const hub = await ctx.startHub({ repos: [modelRepo("acme/truncated-lfs")] });
+		hub.inject({ route: "content", repo: "acme/truncated-lfs", path: LFS_BIG, kind: "truncate" });
+		const file = hub.repo("acme/truncated-lfs").files.get(LFS_BIG);
+		const half = Math.floor(file.size / 2);
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/truncated-lfs"]);
+		assert.equal(run.code, 0, "sync must survive a truncated body");
+
+		const cdn = hub.requests({ route: "cdn", path: LFS_BIG });
+		assert.equal(cdn.length, 2, "the cut transfer and one resume");
+		assert.equal(cdn[0].range, null);
+		assert.equal(cdn[0].bytesSent, half);
+		assert.equal(cdn[1].range, `bytes=${half}-`, "the resume starts at the first missing byte");
+		assert.equal(cdn[1].status, 206);
+		assert.equal(cdn[1].contentRange, `bytes ${half}-${file.size - 1}/${file.size}`);
+		// The signed CDN URL is not reused: the resume goes through /resolve again.
+		assert.equal(hub.requests({ route: "resolve", path: LFS_BIG }).length, 2, "re-resolved before resuming");
+		assertCdnNeverSawAuthorization(hub);
+		assertEachFileServedOnce(hub, "acme/truncated-lfs");
+		await assertMirrored(data, hub, "acme/truncated-lfs");
+	});
+
+	scenario("a small file cut mid-stream behind the relative 307 is resumed with Range", async (ctx) => {
+		const hub = await ctx.startHub({ repos: [modelRepo("acme/truncated-small")] });
+		hub.inject({ route: "content", repo: "acme/truncated-small", path: TOKENIZER, kind: "truncate" });
+		const file = hub.repo("acme/truncated-small").files.get(TOKENIZER);
+		const half = Math.floor(file.size / 2);
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/truncated-small"]);
+		assert.equal(run.code, 0, "sync must survive a truncated body");
+
+		const cached = hub.requests({ route: "resolve-cache", path: TOKENIZER });
+		assert.equal(cached.length, 2, "the cut transfer and one resume");
+		assert.equal(cached[0].bytesSent, half);
+		assert.equal(cached[1].range, `bytes=${half}-`);
+		assert.equal(cached[1].status, 206);
+		assertEachFileServedOnce(hub, "acme/truncated-small");
+		await assertMirrored(data, hub, "acme/truncated-small");
+	});
+
+	scenario("a CDN response that stalls after its headers is abandoned after --stall-timeout and retried", async (ctx) => {
+		const hub = await ctx.startHub({ repos: [modelRepo("acme/stalled")] });
+		hub.inject({ route: "content", repo: "acme/stalled", path: LFS_SHARD, kind: "stall" });
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/stalled"]);
+		assert.equal(run.code, 0, "sync must survive a stalled transfer");
+
+		const cdn = hub.requests({ route: "cdn", path: LFS_SHARD });
+		assert.equal(cdn.length, 2, "the stalled transfer and one retry");
+		assert.equal(cdn[0].fault, "stall");
+		assert.equal(cdn[0].bytesSent, 0);
+		const gap = cdn[1].t - cdn[0].t;
+		assert.ok(gap >= STALL_TIMEOUT_S * 1000 - 100, `gave up on the stall after ${gap} ms, before --stall-timeout`);
+		assert.ok(gap < STALL_TIMEOUT_S * 1000 + 6000, `gave up on the stall only after ${gap} ms`);
+		assert.equal(cdn[1].status, 200);
+		assertEachFileServedOnce(hub, "acme/stalled");
+		await assertMirrored(data, hub, "acme/stalled");
+	});
+
+	for (const { label, path, lfs } of [
+		{ label: "an LFS file (sha256)", path: LFS_SHARD, lfs: true },
+		{ label: "a git-stored file (git blob sha1)", path: TOKENIZER, lfs: false },
+	]) {
+		scenario(`wrong bytes of the right length, every time, for ${label}: refused, nothing published`, async (ctx) => {
+			const repoId = lfs ? "acme/corrupt-lfs" : "acme/corrupt-small";
+			const hub = await ctx.startHub({ repos: [modelRepo(repoId)] });
+			hub.inject({ route: "content", repo: repoId, path, kind: "corrupt", times: Infinity });
+			const file = hub.repo(repoId).files.get(path);
+			const bad = corruptBytes(file.content);
+			const expected = lfs ? file.sha256 : file.oid;
+			const actual = lfs ? sha256Hex(bad) : gitBlobSha1(bad);
+			const data = newDataDir();
+
+			const run = await ctx.sync(data, [repoId]);
+			assert.equal(run.code, 1, "a file that never verifies must fail the sync");
+			assert.ok(run.stderr.includes(repoId), "stderr names the repo");
+			assert.ok(run.stderr.includes(path), "stderr names the file");
+			assert.ok(run.stderr.includes(expected), `stderr gives the expected digest ${expected}`);
+			assert.ok(run.stderr.includes(actual), `stderr gives the digest of the bytes received, ${actual}`);
+
+			const served = hub.requests({ route: lfs ? "cdn" : "resolve-cache", path });
+			assert.ok(served.length >= 1 && served.every((r) => r.fault === "corrupt"), "the corrupt file was fetched");
+			assert.deepEqual(await filesWithDigest(join(data, "blobs"), bad.length, sha256Hex(bad)), [], "the bad bytes entered the store");
+			await assertNotPublished(data, repoId);
+
+			// The upstream is repaired: nothing left behind by the refused sync may stand in the way.
+			hub.clearFaults();
+			const repaired = await ctx.sync(data, [repoId]);
+			assert.equal(repaired.code, 0, "once the upstream serves the right bytes, the sync succeeds");
+			await assertMirrored(data, hub, repoId);
+		});
+	}
+
+	scenario("gated repo, no token: 401 GatedRepo, a message saying what to do, nothing published", async (ctx) => {
+		const hub = await ctx.startHub({ repos: [modelRepo("acme/gated", { gated: true, approvedTokens: [APPROVED_TOKEN] })] });
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/gated"]);
+		assert.equal(run.code, 1);
+		assert.ok(hub.log.some((r) => r.status === 401 && r.errorCode === "GatedRepo"), "the hub answered 401 GatedRepo");
+		assert.match(run.stderr, /acme\/gated/, "stderr names the repo");
+		assert.match(run.stderr, /gated/i, "stderr says the repo is gated");
+		assert.match(run.stderr, /accept/i, "stderr tells the operator to accept the terms upstream");
+		assert.match(run.stderr, /--token-env/, "stderr tells the operator to pass a token with --token-env");
+		assert.equal(hub.requests({ server: "cdn" }).length, 0, "nothing was downloaded");
+		await assertNotPublished(data, "acme/gated");
+	});
+
+	scenario("gated repo, token not approved: 403 GatedRepo, the token reaches the hub, nothing published", async (ctx) => {
+		const hub = await ctx.startHub({ repos: [modelRepo("acme/gated", { gated: true, approvedTokens: [APPROVED_TOKEN] })] });
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/gated"], {
+			args: ["--token-env", TOKEN_ENV],
+			env: { [TOKEN_ENV]: UNAPPROVED_TOKEN },
+		});
+		assert.equal(run.code, 1);
+		assert.ok(hub.log.some((r) => r.status === 403 && r.errorCode === "GatedRepo"), "the hub answered 403 GatedRepo");
+		for (const r of hub.requests({ server: "hub" })) {
+			assert.equal(r.authorization, `Bearer ${UNAPPROVED_TOKEN}`, `request #${r.n} to the hub lacks the token`);
+		}
+		assert.match(run.stderr, /acme\/gated/);
+		assert.match(run.stderr, /gated/i);
+		assert.match(run.stderr, /accept/i);
+		assert.match(run.stderr, /--token-env/);
+		assertSecretNotPrinted(run, UNAPPROVED_TOKEN);
+		await assertNotPublished(data, "acme/gated");
+	});
+
+	scenario("gate enforced only on file downloads: 401 GatedRepo on /resolve gives the same advice, nothing published", async (ctx) => {
+		const hub = await ctx.startHub({
+			repos: [modelRepo("acme/gated-files", { gated: true, gateOn: ["resolve"], approvedTokens: [APPROVED_TOKEN] })],
+		});
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/gated-files"]);
+		assert.equal(run.code, 1);
+		const resolves = hub.requests({ route: "resolve" });
+		assert.ok(resolves.length >= 1 && resolves.every((r) => r.status === 401 && r.errorCode === "GatedRepo"));
+		const perPath = new Map();
+		for (const r of resolves) perPath.set(r.path, (perPath.get(r.path) ?? 0) + 1);
+		for (const [path, n] of perPath) assert.equal(n, 1, `${path}: a 401 GatedRepo is not retried (${n} requests)`);
+		assert.match(run.stderr, /acme\/gated-files/);
+		assert.match(run.stderr, /gated/i);
+		assert.match(run.stderr, /accept/i);
+		assert.match(run.stderr, /--token-env/);
+		assert.equal(hub.requests({ server: "cdn" }).length, 0);
+		await assertNotPublished(data, "acme/gated-files");
+	});
+
+	scenario("retries exhausted mid-file: exit 1, nothing published; the next run resumes with Range", async (ctx) => {
+		const hub = await ctx.startHub({ repos: [modelRepo("acme/flaky-link")] });
+		// Every attempt of this run is cut halfway through what it asked for (1 + --retries attempts).
+		hub.inject({ route: "content", repo: "acme/flaky-link", path: LFS_BIG, kind: "truncate", times: Number(RETRIES) + 1 });
+		const file = hub.repo("acme/flaky-link").files.get(LFS_BIG);
+		const data = newDataDir();
+
+		const first = await ctx.sync(data, ["acme/flaky-link"]);
+		assert.equal(first.code, 1, "a file that never arrives whole fails the sync");
+		assert.match(first.stderr, /acme\/flaky-link/);
+		assert.ok(first.stderr.includes(LFS_BIG), "stderr names the file");
+		const cut = hub.requests({ route: "cdn", path: LFS_BIG });
+		assert.equal(cut.length, Number(RETRIES) + 1, "one transfer per attempt");
+		let offset = 0;
+		for (const r of cut) {
+			assert.equal(r.range, offset === 0 ? null : `bytes=${offset}-`, "each attempt resumes where the last one stopped");
+			offset += r.bytesSent;
+		}
+		await assertNotPublished(data, "acme/flaky-link");
+
+		const before = hub.log.length;
+		const second = await ctx.sync(data, ["acme/flaky-link"]);
+		assert.equal(second.code, 0);
+		const resumed = hub.log.slice(before).filter((r) => r.route === "cdn" && r.path === LFS_BIG);
+		assert.equal(resumed.length, 1);
+		assert.equal(resumed[0].range, `bytes=${offset}-`, "the next run resumes from the bytes the first one kept");
+		assert.equal(resumed[0].status, 206);
+		assert.equal(hub.bytesServed("acme/flaky-link", LFS_BIG), file.size, "no byte of the file was sent twice");
+		await assertMirrored(data, hub, "acme/flaky-link");
+	});
+
+	scenario("with --token-env, Authorization reaches the hub on every request and never the CDN", async (ctx) => {
+		const hub = await ctx.startHub({ repos: [modelRepo("acme/gated", { gated: true, approvedTokens: [APPROVED_TOKEN] })] });
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/gated"], {
+			args: ["--token-env", TOKEN_ENV],
+			env: { [TOKEN_ENV]: APPROVED_TOKEN },
+		});
+		assert.equal(run.code, 0, "an approved token syncs the gated repo");
+
+		const toHub = hub.requests({ server: "hub" });
+		assert.ok(toHub.some((r) => r.route === "resolve-cache"), "small files went through /api/resolve-cache");
+		for (const r of toHub) {
+			assert.equal(r.authorization, `Bearer ${APPROVED_TOKEN}`, `request #${r.n} (${r.route}) to the hub lacks the token`);
+		}
+		const cdn = hub.requests({ server: "cdn" });
+		assert.equal(cdn.length, 2, "both LFS files came from the CDN");
+		assert.ok(cdn.every((r) => r.status === 200 && !r.signatureError), "the signed CDN URLs were used intact");
+		assertCdnNeverSawAuthorization(hub);
+		assertSecretNotPrinted(run, APPROVED_TOKEN);
+		assertEachFileServedOnce(hub, "acme/gated");
+		await assertMirrored(data, hub, "acme/gated");
+	});
+
+	for (const { label, token, status } of [
+		{ label: "anonymous (bare 401, no X-Error-Code)", token: undefined, status: 401 },
+		{ label: "with a token (404 RepoNotFound)", token: APPROVED_TOKEN, status: 404 },
+	]) {
+		scenario(`a missing repo next to a good one, ${label}: exit 1, the good one is mirrored`, async (ctx) => {
+			const hub = await ctx.startHub({ repos: [modelRepo("acme/good")] });
+			const data = newDataDir();
+
+			const run = await ctx.sync(data, ["acme/missing", "acme/good"], {
+				args: token ? ["--token-env", TOKEN_ENV] : [],
+				env: token ? { [TOKEN_ENV]: token } : {},
+			});
+			assert.equal(run.code, 1, "one repo failed");
+			assert.deepEqual(
+				hub.requests({ repo: "acme/missing" }).map((r) => r.status),
+				[status],
+				"the missing repo costs one request",
+			);
+			const missingLines = run.stderr.split("\n").filter((l) => l.includes("acme/missing"));
+			assert.ok(missingLines.some((l) => /not found/i.test(l)), "stderr says acme/missing was not found");
+			const goodComplaints = run.stderr
+				.split("\n")
+				.filter((l) => l.includes("acme/good") && /^hubmirror:|\b(error|warning|fail(ed)?|not found)\b/i.test(l));
+			assert.deepEqual(goodComplaints, [], "the good repo is not reported as failed");
+			assert.match(run.stdout, /acme\/good\S*: mirrored/);
+			if (token) assertSecretNotPrinted(run, token);
+			assertEachFileServedOnce(hub, "acme/good");
+			await assertMirrored(data, hub, "acme/good");
+			await assertNotPublished(data, "acme/missing");
+		});
+	}
+
+	scenario("a tree Link that points to another host is not followed (the token stays home)", async (ctx) => {
+		const hub = await ctx.startHub({});
+		hub.addRepo(modelRepo("acme/link-elsewhere", { treeLinkOrigin: hub.cdnUrl }));
+		const data = newDataDir();
+
+		const run = await ctx.sync(data, ["acme/link-elsewhere"], {
+			args: ["--token-env", TOKEN_ENV],
+			env: { [TOKEN_ENV]: APPROVED_TOKEN },
+		});
+		assert.equal(run.code, 1, "a tree that continues on another host cannot be trusted");
+		assert.equal(hub.requests({ server: "cdn" }).length, 0, "nothing was sent to the other host");
+		assert.match(run.stderr, /acme\/link-elsewhere/);
+		assertSecretNotPrinted(run, APPROVED_TOKEN);
+		await assertNotPublished(data, "acme/link-elsewhere");
+	});
+});
