@@ -6,8 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "common/digest.h"
@@ -15,6 +19,10 @@
 namespace hubmirror::storage {
 namespace fs = std::filesystem;
 namespace {
+
+constexpr uint64_t kWriteBackChunk = 8 << 20;
+constexpr uint64_t kWriteBehindMinBytes = 4 << 20;
+constexpr size_t kWriteBehindQueueBytes = 8 << 20;
 
 Status ErrnoStatus(const std::string& what, const fs::path& path) {
   return IoError(what + " " + path.string() + ": " + std::strerror(errno));
@@ -47,9 +55,16 @@ class LocalBlobWriter : public BlobWriter {
         fd_(fd),
         temp_path_(std::move(temp_path)),
         keep_on_failure_(keep_on_failure),
-        hasher_(expectation_.size, expectation_.compute_git_sha1) {}
+        hasher_(expectation_.size, expectation_.compute_git_sha1) {
+    // Large blobs are written by a second thread while the caller receives and hashes the next
+    // bytes: on one thread, hashing and file-system writes add up instead of overlapping.
+    if (expectation_.size >= kWriteBehindMinBytes) {
+      write_behind_ = std::thread([this] { WriteBehind(); });
+    }
+  }
 
   ~LocalBlobWriter() override {
+    FinishWrites();
     if (fd_ >= 0) ::close(fd_);  // also releases the partial's lock
     if (!temp_path_.empty() && !keep_on_failure_) ::unlink(temp_path_.c_str());
   }
@@ -75,6 +90,7 @@ class LocalBlobWriter : public BlobWriter {
       written_ += static_cast<uint64_t>(n);
     }
     resumed_ = written_;
+    on_disk_ = flushed_ = written_;
     if (::lseek(fd_, static_cast<off_t>(written_), SEEK_SET) < 0) {
       return ErrnoStatus("cannot seek", temp_path_);
     }
@@ -91,23 +107,21 @@ class LocalBlobWriter : public BlobWriter {
                      " bytes, got at least " + std::to_string(written_ + size));
     }
     hasher_.Update(data, size);
-    auto bytes = static_cast<const char*>(data);
-    size_t left = size;
-    while (left > 0) {
-      ssize_t n = ::write(fd_, bytes, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus("cannot write", temp_path_);
-      }
-      bytes += n;
-      left -= static_cast<size_t>(n);
-    }
     written_ += size;
+    if (!write_behind_.joinable()) return WriteOut(static_cast<const char*>(data), size);
+    std::unique_lock lock(mutex_);
+    // Bounded: the receiver waits rather than buffering a whole file in memory.
+    drained_.wait(lock, [this] { return queued_bytes_ < kWriteBehindQueueBytes || !status_.ok(); });
+    if (!status_.ok()) return status_;
+    queue_.emplace_back(static_cast<const char*>(data), size);
+    queued_bytes_ += size;
+    filled_.notify_one();
     return Status::Ok();
   }
 
   Result<StoredBlob> Commit() override {
     if (fd_ < 0) return Internal("blob writer committed twice");
+    HM_RETURN_IF_ERROR(FinishWrites());
     if (written_ != expectation_.size) {
       return Corrupt("blob size mismatch: expected " + std::to_string(expectation_.size) +
                      " bytes, got " + std::to_string(written_));
@@ -144,14 +158,73 @@ class LocalBlobWriter : public BlobWriter {
   }
 
  private:
+  // Writes bytes at the end of the temp file, starting write-back as they stream in so that the
+  // fsync in Commit finds little left to write (it otherwise doubled the time to store a file).
+  Status WriteOut(const char* bytes, size_t left) {
+    while (left > 0) {
+      ssize_t n = ::write(fd_, bytes, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus("cannot write", temp_path_);
+      }
+      bytes += n;
+      left -= static_cast<size_t>(n);
+      on_disk_ += static_cast<uint64_t>(n);
+    }
+    if (on_disk_ - flushed_ >= kWriteBackChunk) {
+      ::sync_file_range(fd_, static_cast<off_t>(flushed_), static_cast<off_t>(on_disk_ - flushed_),
+                        SYNC_FILE_RANGE_WRITE);
+      flushed_ = on_disk_;
+    }
+    return Status::Ok();
+  }
+
+  void WriteBehind() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      filled_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) return;
+      std::string chunk = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      Status written = status_.ok() ? WriteOut(chunk.data(), chunk.size()) : Status::Ok();
+      lock.lock();
+      if (!written.ok() && status_.ok()) status_ = written;
+      queued_bytes_ -= chunk.size();
+      drained_.notify_all();
+    }
+  }
+
+  // Waits until every queued byte is written; the first write error, if any.
+  Status FinishWrites() {
+    if (!write_behind_.joinable()) return Status::Ok();
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+    }
+    filled_.notify_one();
+    write_behind_.join();
+    return status_;
+  }
+
   const LocalBlobStore* store_;
   BlobExpectation expectation_;
   int fd_;
   fs::path temp_path_;
   bool keep_on_failure_;
   ContentHasher hasher_;
-  uint64_t written_ = 0;
+  uint64_t written_ = 0;  // bytes accepted by Append (hashed)
   uint64_t resumed_ = 0;
+  uint64_t on_disk_ = 0;  // bytes written to the file (by the write-behind thread if any)
+  uint64_t flushed_ = 0;  // bytes whose write-back has been started
+  std::thread write_behind_;
+  std::mutex mutex_;  // guards the queue, its byte count, closing_ and status_
+  std::condition_variable filled_;
+  std::condition_variable drained_;
+  std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;
+  bool closing_ = false;
+  Status status_;  // the first write error of the write-behind thread
 };
 
 }  // namespace
