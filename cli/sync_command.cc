@@ -1,7 +1,10 @@
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/sync_progress.h"
 #include "common/log.h"
 #include "registry/registry.h"
 #include "storage/local_blob_store.h"
@@ -67,12 +70,11 @@ int RunSync(const CommonOptions& common, const SyncArgs& args) {
   int failures = 0;
   for (const auto& spec : specs) {
     std::string label = spec.repo + "@" + spec.revision;
-    auto report = sync::MirrorRepo(**upstream, **store, **registry, spec,
-                                   [&](const std::string& path, uint64_t size, bool fetched) {
-                                     if (fetched)
-                                       Log(LogLevel::kInfo, label + ": stored " + path + " (" +
-                                                                std::to_string(size) + " bytes)");
-                                   });
+    // The progress display is gone (bar erased) before the result line is printed.
+    auto report = [&] {
+      SyncProgress progress(label, ::isatty(STDERR_FILENO) == 1);
+      return sync::MirrorRepo(**upstream, **store, **registry, spec, &progress);
+    }();
     if (!report.ok()) {
       std::cerr << "hubmirror: " << label << ": " << report.status().message() << std::endl;
       ++failures;

@@ -34,7 +34,7 @@ bool Selected(const MirrorSpec& spec, const std::string& path) {
 // corrupted in transit); a second mismatch fails the repo, and the bytes never enter the store.
 Result<storage::StoredBlob> FetchFile(UpstreamHub& upstream, storage::BlobStore& store,
                                       const MirrorSpec& spec, const std::string& commit_id,
-                                      const RemoteEntry& entry) {
+                                      const RemoteEntry& entry, MirrorObserver* observer) {
   std::string where =
       std::string(RepoTypeName(spec.type)) + " " + spec.repo + "@" + commit_id + " " + entry.path;
   for (int attempt = 0;; ++attempt) {
@@ -48,17 +48,17 @@ Result<storage::StoredBlob> FetchFile(UpstreamHub& upstream, storage::BlobStore&
     if (!writer.ok()) return writer.status();
     DownloadInfo info;
     uint64_t resumed = (*writer)->resumed_bytes();
-    Status downloaded = resumed == entry.size
-                            ? Status::Ok()
-                            : upstream.Download(
-                                  spec.type, spec.repo, commit_id, entry.path, resumed,
-                                  [&](const char* data, size_t size) {
-                                    if (spec.cancel != nullptr && spec.cancel->load()) {
-                                      return Status(StatusCode::kIoError, "cancelled");
-                                    }
-                                    return (*writer)->Append(data, size);
-                                  },
-                                  &info);
+    if (observer != nullptr && resumed > 0) observer->OnBytes(entry.path, entry.size, resumed);
+    ByteSink sink = [&](const char* data, size_t size) {
+      if (spec.cancel != nullptr && spec.cancel->load()) {
+        return Status(StatusCode::kIoError, "cancelled");
+      }
+      if (observer != nullptr) observer->OnBytes(entry.path, entry.size, size);
+      return (*writer)->Append(data, size);
+    };
+    Status downloaded = resumed == entry.size ? Status::Ok()
+                                              : upstream.Download(spec.type, spec.repo, commit_id,
+                                                                  entry.path, resumed, sink, &info);
     if (downloaded.ok() && entry.lfs && !info.linked_etag.empty() &&
         info.linked_etag != entry.sha256) {
       downloaded = Corrupt("upstream X-Linked-Etag " + info.linked_etag +
@@ -95,8 +95,7 @@ std::vector<registry::LineageEdge> LineageOf(const MirrorSpec& spec, const Remot
 
 Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& store,
                                     registry::Registry& registry, const MirrorSpec& spec,
-                                    const FileStoredCallback& on_file_stored,
-                                    std::string* upstream_commit) {
+                                    MirrorObserver* observer, std::string* upstream_commit) {
   bool pinned_commit = IsSha1Hex(spec.revision);
   if (!pinned_commit) HM_RETURN_IF_ERROR(ValidateRevisionName(spec.revision));
   auto remote = upstream.GetRevision(spec.type, spec.repo, spec.revision);
@@ -161,10 +160,15 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
       stored = *contains;
     }
     if (stored) {
-      if (on_file_stored) on_file_stored(file.path, file.size, false);
+      if (observer != nullptr) observer->OnFileStored(file.path, file.size, false);
     } else {
       to_fetch.push_back(i);
     }
+  }
+  if (observer != nullptr) {
+    uint64_t bytes = 0;
+    for (size_t i : to_fetch) bytes += files[i].size;
+    observer->OnPlanned(to_fetch.size(), bytes);
   }
   std::vector<std::optional<Result<storage::StoredBlob>>> fetched(to_fetch.size());
   std::atomic<size_t> next{0};
@@ -172,11 +176,11 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   auto worker = [&] {
     for (size_t k; !failed && (k = next++) < to_fetch.size();) {
       const RemoteEntry& file = files[to_fetch[k]];
-      fetched[k] = FetchFile(upstream, store, spec, remote->commit_id, file);
+      fetched[k] = FetchFile(upstream, store, spec, remote->commit_id, file, observer);
       if (!fetched[k]->ok()) {
         failed = true;
-      } else if (on_file_stored) {
-        on_file_stored(file.path, file.size, true);
+      } else if (observer != nullptr) {
+        observer->OnFileStored(file.path, file.size, true);
       }
     }
   };
@@ -247,15 +251,14 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
 
 Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,
                                 registry::Registry& registry, const MirrorSpec& spec,
-                                const FileStoredCallback& on_file_stored) {
+                                MirrorObserver* observer) {
   HM_RETURN_IF_ERROR(ValidateRepoId(spec.repo));
   registry::SyncState state;
   state.type = spec.type;
   state.repo = spec.repo;
   state.revision = spec.revision;
   state.upstream = upstream.Name();
-  auto report =
-      MirrorRevision(upstream, store, registry, spec, on_file_stored, &state.upstream_commit);
+  auto report = MirrorRevision(upstream, store, registry, spec, observer, &state.upstream_commit);
   state.last_check_ms = NowUnixMillis();
   if (report.ok()) {
     state.local_commit = report->commit_id;

@@ -34,10 +34,18 @@ struct MirrorReport {
   uint64_t downloaded_bytes = 0;
 };
 
-// Called after each file is stored: path, its size, and whether it had to be downloaded. Called
-// from download threads: it must be thread-safe.
-using FileStoredCallback =
-    std::function<void(const std::string& path, uint64_t size, bool fetched)>;
+// Watches a mirror job's progress (for progress bars and logs). Methods are called from the
+// download threads at once: implementations must be thread-safe.
+class MirrorObserver {
+ public:
+  virtual ~MirrorObserver() = default;
+  // What has to be downloaded, once the job knows (after comparing with the store).
+  virtual void OnPlanned(size_t files, uint64_t bytes) = 0;
+  // `bytes` more of `path` (of `file_size` in all) have arrived.
+  virtual void OnBytes(const std::string& path, uint64_t file_size, uint64_t bytes) = 0;
+  // `path` is in the store; `fetched` is false when its content was already there.
+  virtual void OnFileStored(const std::string& path, uint64_t size, bool fetched) = 0;
+};
 
 // Mirrors one revision of one repo: resolves it upstream, lists its tree, downloads each file the
 // store lacks (content already stored for any repo is reused), verifying size and SHA-256 (LFS)
@@ -48,6 +56,6 @@ using FileStoredCallback =
 // digests.
 Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,
                                 registry::Registry& registry, const MirrorSpec& spec,
-                                const FileStoredCallback& on_file_stored = nullptr);
+                                MirrorObserver* observer = nullptr);
 
 }  // namespace hubmirror::sync
