@@ -140,7 +140,7 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
       sync::MirrorSpec spec;
       spec.concurrency = concurrency;
       HM_RETURN_IF_ERROR(reader.String(table, where, "repo", &spec.repo));
-      if (Status valid = ValidateRepoId(spec.repo); !valid.ok()) {
+      if (Status valid = sync::ValidateRepoRule(spec.repo); !valid.ok()) {
         return reader.Fail(where + ".repo", valid.message());
       }
       HM_RETURN_IF_ERROR(reader.String(table, where, "revision", &spec.revision));

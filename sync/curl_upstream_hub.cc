@@ -18,7 +18,7 @@ constexpr size_t kMaxApiBodyBytes = 512u << 20;  // tree pages of huge repos are
 constexpr size_t kMaxErrorBodyBytes = 64u << 10;
 constexpr int kMaxRedirects = 5;
 constexpr long kDownloadBufferBytes = 512 * 1024;
-constexpr int kMaxTreePages = 100000;
+constexpr int kMaxPages = 100000;
 constexpr auto kMaxServerRequestedDelay = std::chrono::hours(1);
 
 // libcurl's global state, initialised once before any handle exists.
@@ -440,23 +440,15 @@ std::string NextLink(std::string_view header) {
   return "";
 }
 
-Result<std::vector<RemoteEntry>> CurlUpstreamHub::ListTree(RepoType type, const std::string& repo,
-                                                           const std::string& commit_id) {
-  std::string what = std::string(RepoTypeName(type)) + " " + repo + "@" + commit_id + " tree";
-  std::string url = options_.base_url + ApiPrefix(type) + repo + "/tree/" + commit_id +
-                    "?recursive=true&expand=false";
-  std::vector<RemoteEntry> entries;
-  for (int page = 0; !url.empty(); ++page) {
-    if (page >= kMaxTreePages) return Corrupt(what + ": pagination does not end");
+Status CurlUpstreamHub::GetPages(std::string url, const std::string& what,
+                                 const std::function<Status(const nlohmann::json& items)>& page) {
+  for (int pages = 0; !url.empty(); ++pages) {
+    if (pages >= kMaxPages) return Corrupt(what + ": pagination does not end");
     std::string next;
     auto body = GetJson(url, what, &next);
     if (!body.ok()) return body.status();
-    if (!body->is_array()) return Corrupt(what + ": upstream tree is not a JSON array");
-    for (const auto& item : *body) {
-      auto entry = ParseTreeEntry(item);
-      if (!entry.ok()) return Status(entry.status().code(), what + ": " + entry.status().message());
-      entries.push_back(std::move(entry.value()));
-    }
+    if (!body->is_array()) return Corrupt(what + ": upstream answer is not a JSON array");
+    HM_RETURN_IF_ERROR(page(*body));
     url.clear();
     if (!next.empty()) {
       std::string origin;
@@ -468,6 +460,44 @@ Result<std::vector<RemoteEntry>> CurlUpstreamHub::ListTree(RepoType type, const 
       url = *resolved;
     }
   }
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> CurlUpstreamHub::ListRepoIds(RepoType type,
+                                                              const std::string& author) {
+  std::vector<std::string> ids;
+  Status listed = GetPages(
+      options_.base_url + ApiPrefix(type).substr(0, ApiPrefix(type).size() - 1) +
+          "?author=" + PercentEncode(author, false) + "&limit=1000",
+      std::string(RepoTypeName(type)) + " listing of " + author, [&](const nlohmann::json& items) {
+        for (const auto& item : items) {
+          std::string id = item.is_object() ? item.value("id", "") : "";
+          if (ValidateRepoId(id).ok()) ids.push_back(id);
+        }
+        return Status::Ok();
+      });
+  if (!listed.ok()) return listed;
+  return ids;
+}
+
+Result<std::vector<RemoteEntry>> CurlUpstreamHub::ListTree(RepoType type, const std::string& repo,
+                                                           const std::string& commit_id) {
+  std::string what = std::string(RepoTypeName(type)) + " " + repo + "@" + commit_id + " tree";
+  std::vector<RemoteEntry> entries;
+  Status listed =
+      GetPages(options_.base_url + ApiPrefix(type) + repo + "/tree/" + commit_id +
+                   "?recursive=true&expand=false",
+               what, [&](const nlohmann::json& items) {
+                 for (const auto& item : items) {
+                   auto entry = ParseTreeEntry(item);
+                   if (!entry.ok()) {
+                     return Status(entry.status().code(), what + ": " + entry.status().message());
+                   }
+                   entries.push_back(std::move(entry.value()));
+                 }
+                 return Status::Ok();
+               });
+  if (!listed.ok()) return listed;
   return entries;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,7 @@ class CurlUpstreamHub : public UpstreamHub {
   std::string Name() const override;
   Result<RemoteRevision> GetRevision(RepoType type, const std::string& repo,
                                      const std::string& revision) override;
+  Result<std::vector<std::string>> ListRepoIds(RepoType type, const std::string& author) override;
   Result<std::vector<RemoteEntry>> ListTree(RepoType type, const std::string& repo,
                                             const std::string& commit_id) override;
   Status Download(RepoType type, const std::string& repo, const std::string& commit_id,
@@ -50,6 +52,10 @@ class CurlUpstreamHub : public UpstreamHub {
   Result<nlohmann::json> GetJson(const std::string& url, const std::string& what,
                                  std::string* next_link);
   std::chrono::milliseconds RetryDelay(int attempt, const Exchange& exchange) const;
+  // GETs `url` and the pages its Link headers point to (on the upstream's host only), handing
+  // each page's JSON array to `page`.
+  Status GetPages(std::string url, const std::string& what,
+                  const std::function<Status(const nlohmann::json& items)>& page);
 
   UpstreamOptions options_;
   std::string host_;  // scheme://host:port of the upstream, where the token may go

@@ -1,5 +1,7 @@
 #include "sync/scheduler.h"
 
+#include <fnmatch.h>
+
 #include "common/log.h"
 #include "registry/registry.h"
 
@@ -7,8 +9,41 @@ namespace hubmirror::sync {
 namespace {
 
 constexpr std::chrono::seconds kFirstRetryDelay{30};
+constexpr std::string_view kGlobCharacters = "*?[";
 
 }  // namespace
+
+bool IsRepoPattern(const std::string& repo) {
+  return repo.find_first_of(kGlobCharacters) != std::string::npos;
+}
+
+Status ValidateRepoRule(const std::string& repo) {
+  if (!IsRepoPattern(repo)) return ValidateRepoId(repo);
+  size_t slash = repo.find('/');
+  if (slash == std::string::npos || repo.find('/', slash + 1) != std::string::npos ||
+      slash + 1 == repo.size()) {
+    return InvalidArgument("repo pattern '" + repo + "' must be ORG/GLOB");
+  }
+  std::string author = repo.substr(0, slash);
+  if (IsRepoPattern(author)) {
+    return InvalidArgument("repo pattern '" + repo + "': the namespace must be literal");
+  }
+  return ValidateRepoId(author);
+}
+
+Result<std::vector<MirrorSpec>> Scheduler::Expand(const MirrorSpec& rule) {
+  if (!IsRepoPattern(rule.repo)) return std::vector<MirrorSpec>{rule};
+  auto ids = upstream_->ListRepoIds(rule.type, rule.repo.substr(0, rule.repo.find('/')));
+  if (!ids.ok()) return ids.status();
+  std::vector<MirrorSpec> specs;
+  for (const auto& id : *ids) {
+    if (::fnmatch(rule.repo.c_str(), id.c_str(), FNM_PATHNAME) != 0) continue;
+    MirrorSpec spec = rule;
+    spec.repo = id;
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
 
 Result<std::unique_ptr<Scheduler>> Scheduler::Start(ScheduleConfig config,
                                                     std::filesystem::path registry_path,
@@ -43,7 +78,18 @@ void Scheduler::Run() {
   std::chrono::seconds retry_delay = kFirstRetryDelay;
   while (!stopping_) {
     bool failed = false;
-    for (const auto& mirror : config_.mirrors) {
+    std::vector<MirrorSpec> mirrors;
+    for (const auto& rule : config_.mirrors) {
+      auto expanded = Expand(rule);
+      if (!expanded.ok()) {
+        failed = true;
+        Log(LogLevel::kWarning, "cannot expand mirror rule " + rule.repo + " against " +
+                                    upstream_->Name() + ": " + expanded.status().message());
+        continue;
+      }
+      mirrors.insert(mirrors.end(), expanded->begin(), expanded->end());
+    }
+    for (const auto& mirror : mirrors) {
       if (stopping_) break;
       std::string label = std::string(RepoTypeName(mirror.type)) + " " + mirror.repo + "@" +
                           mirror.revision + " from " + upstream_->Name();

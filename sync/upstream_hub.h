@@ -59,6 +59,9 @@ class UpstreamHub {
   virtual std::string Name() const = 0;
   virtual Result<RemoteRevision> GetRevision(RepoType type, const std::string& repo,
                                              const std::string& revision) = 0;
+  // Ids of the upstream's repos of one author, following pagination (the Hub's listing).
+  virtual Result<std::vector<std::string>> ListRepoIds(RepoType type,
+                                                       const std::string& author) = 0;
   // Every entry of the commit's tree (recursive), following pagination.
   virtual Result<std::vector<RemoteEntry>> ListTree(RepoType type, const std::string& repo,
                                                     const std::string& commit_id) = 0;

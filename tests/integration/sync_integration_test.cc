@@ -214,6 +214,28 @@ TEST_CASE("serve --config keeps repos mirrored on a schedule and reports status"
   CHECK(absent["in_sync"] == false);
 }
 
+TEST_CASE("a mirror rule can be a pattern over one namespace", "[sync]") {
+  Upstream upstream;
+  WriteFile(upstream.source / "config.json", "{}");
+  upstream.Import("acme/smol-base");
+  upstream.Import("acme/smol-instruct");
+  upstream.Import("acme/other");
+  upstream.Import("elsewhere/smol-copy");
+  upstream.Start();
+  TempDir mirror;
+  WriteFile(mirror / "config.toml",
+            "[upstream]\nurl = \"http://127.0.0.1:" + std::to_string(upstream.server->port()) +
+                "\"\n[[mirror]]\nrepo = \"acme/smol-*\"\n");
+  auto server = ServerProcess::Start(mirror / "data", mirror / "config.toml");
+  HttpClient client(server->port());
+  WaitForStatus(client, "acme/smol-base", [](const json& s) { return s["in_sync"] == true; });
+  WaitForStatus(client, "acme/smol-instruct", [](const json& s) { return s["in_sync"] == true; });
+  json status = json::parse(client.Get("/api/mirror/status").body);
+  CHECK(status["repos"].size() == 2);
+  CHECK(client.Get("/api/models/acme/other").status == 404);
+  CHECK(client.Get("/api/models/elsewhere/smol-copy").status == 404);
+}
+
 TEST_CASE("with the upstream unreachable the daemon keeps serving and says why", "[sync]") {
   TempDir mirror;
   // Port 1 on loopback refuses connections.
@@ -245,6 +267,8 @@ TEST_CASE("a bad config file is refused with exit code 2 naming the key", "[sync
       {"[upstream\n", "config.toml:1"},
       {"[upstream]\nurl = \"http://x\"\n[schedule]\ninterval_seconds = 1\n",
        "schedule.interval_seconds"},
+      {"[upstream]\nurl = \"http://x\"\n[[mirror]]\nrepo = \"acme*/m\"\n",
+       "the namespace must be literal"},
   }));
   WriteFile(dir / "config.toml", c.toml);
   auto result = RunHubmirror({"serve", "--data", (dir / "d").string(), "--listen", "127.0.0.1:0",
