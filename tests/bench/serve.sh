@@ -28,8 +28,8 @@ REPO=bench/serve-model
 BIG=model.bin
 SMALL=config.json
 
-die() { echo "serve.sh: error: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
+BENCH_NAME=serve.sh
+source "$script_dir/lib.sh"
 
 [[ -x $BIN ]] || die "hubmirror binary not found or not executable: $BIN"
 BIN=$(cd -- "$(dirname -- "$BIN")" && pwd)/$(basename -- "$BIN")
@@ -46,17 +46,6 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubmirror-bench.XXXXXX")
 hm_pid=""
 ng_pid=""
 
-stop() {  # stop PID: TERM, wait up to ~5 s, then KILL
-  local pid=$1 i
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -89,18 +78,6 @@ s.close()'
   die "could not find a free port"
 }
 
-check_alive() {  # check_alive NAME PID LOGFILE WHEN: die with the exit status if PID is gone
-  local name=$1 pid=$2 logf=$3 when=$4 st=0 how
-  kill -0 "$pid" 2>/dev/null && return 0
-  wait "$pid" 2>/dev/null || st=$?
-  if ((st > 128)); then
-    how="killed by SIG$(kill -l $((st - 128)) 2>/dev/null || echo $((st - 128)))"
-  else
-    how="exit status $st"
-  fi
-  [[ -s $logf ]] && { echo "--- last lines of $name log:" >&2; tail -n 20 "$logf" >&2; }
-  die "$name exited during the benchmark ($how) $when"
-}
 alive() {  # alive WHEN
   check_alive hubmirror "$hm_pid" "$tmp/hubmirror.err" "$1"
   check_alive nginx "$ng_pid" "$tmp/nginx/error.log" "$1"
@@ -214,12 +191,6 @@ check_sha nginx "$ng_small" "$small_sha"
 alive "after the content check"
 
 # ---------------------------------------------------------------- helpers
-median() {  # numbers on stdin -> median
-  sort -g | awk '{v[NR] = $1} END {
-    if (NR == 0) { print 0; exit }
-    if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf "%.1f\n", m }'
-}
 download_mib_s() {  # URL -> MiB/s
   local bps
   bps=$(curl -sfL --max-time 120 -o /dev/null -w '%{speed_download}' "$1") ||
@@ -237,7 +208,6 @@ wrk_rps() {  # NAME URL -> requests/s (warns on errors / non-2xx)
   [[ -n $rps ]] || { echo "$out" >&2; die "could not parse wrk output for $1"; }
   printf '%.0f\n' "$rps"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # ---------------------------------------------------------------- large file
 log "large file: $ROUNDS rounds, alternating servers"
@@ -257,8 +227,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
     log "  round $r $([[ $s == hm ]] && echo hubmirror || echo nginx): $v MiB/s"
   done
 done
-hm_large=$(printf '%s\n' "${hm_speeds[@]}" | median)
-ng_large=$(printf '%s\n' "${ng_speeds[@]}" | median)
+hm_large=$(printf '%s\n' "${hm_speeds[@]}" | median 1)
+ng_large=$(printf '%s\n' "${ng_speeds[@]}" | median 1)
 
 # ---------------------------------------------------------------- small file
 log "small file: wrk -t$WRK_THREADS -c$WRK_CONNS -d${DURATION}s, $WRK_ROUNDS rounds each"

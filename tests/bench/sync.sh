@@ -42,8 +42,8 @@ CMD_TIMEOUT=${CMD_TIMEOUT:-300}
 REPO=bench/sync-model
 MIB=1048576
 
-die() { echo "sync.sh: error: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
+BENCH_NAME=sync.sh
+source "$script_dir/lib.sh"
 
 [[ -x $BIN ]] || die "hubmirror binary not found or not executable: $BIN"
 BIN=$(cd -- "$(dirname -- "$BIN")" && pwd)/$(basename -- "$BIN")
@@ -65,17 +65,6 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubmirror-bench.XXXXXX")
 up_pid=""
 mirror_pid=""
 
-stop() {  # stop PID: TERM, wait up to ~5 s, then KILL
-  local pid=$1 i
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -99,18 +88,6 @@ if awk -v l="$load1" 'BEGIN { exit !(l >= 0.5) }'; then
   log "note: load average is $load1 before the run; other work on this machine skews the timings"
 fi
 
-check_alive() {  # check_alive NAME PID LOGFILE WHEN: die with the exit status if PID is gone
-  local name=$1 pid=$2 logf=$3 when=$4 st=0 how
-  kill -0 "$pid" 2>/dev/null && return 0
-  wait "$pid" 2>/dev/null || st=$?
-  if ((st > 128)); then
-    how="killed by SIG$(kill -l $((st - 128)) 2>/dev/null || echo $((st - 128)))"
-  else
-    how="exit status $st"
-  fi
-  [[ -s $logf ]] && { echo "--- last lines of $name log:" >&2; tail -n 20 "$logf" >&2; }
-  die "$name exited during the benchmark ($how) $when"
-}
 alive() { check_alive "upstream hubmirror serve" "$up_pid" "$tmp/upstream.err" "$1"; }
 
 start_server() {  # start_server DATA_DIR NAME -> sets srv_pid and srv_base
@@ -132,13 +109,6 @@ start_server() {  # start_server DATA_DIR NAME -> sets srv_pid and srv_base
 
 now_ns() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
-median() {  # numbers on stdin -> median
-  sort -g | awk '{v[NR] = $1} END {
-    if (NR == 0) { print 0; exit }
-    if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-    printf "%.2f\n", m }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 max_of() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b) ? a : b }'; }
 rand_between() { echo $(($1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1))); }
 
