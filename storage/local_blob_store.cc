@@ -37,6 +37,21 @@ Status FsyncDirectory(const fs::path& dir) {
   return Status::Ok();
 }
 
+constexpr std::string_view kPrivateTempPrefix = "blob-";
+
+// Private temp files of writers that died (SIGKILL) are garbage: unlike partial-* files they can
+// never be resumed. A live writer holds a lock on its file, so only unlocked ones are removed.
+void RemoveAbandonedTemporaries(const fs::path& tmp) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(tmp, ec)) {
+    if (!entry.path().filename().string().starts_with(kPrivateTempPrefix)) continue;
+    int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) ::unlink(entry.path().c_str());
+    ::close(fd);
+  }
+}
+
 Status CheckDigestArgument(const std::string& sha256) {
   if (!IsSha256Hex(sha256)) {
     return InvalidArgument("not a SHA-256 digest (64 lowercase hex digits): '" +
@@ -249,6 +264,7 @@ Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::OpenDirectory(const fs::
     fs::create_directories(data_dir / sub, ec);
     if (ec) return IoError("cannot create " + (data_dir / sub).string() + ": " + ec.message());
   }
+  RemoveAbandonedTemporaries(data_dir / "tmp");
   return std::unique_ptr<LocalBlobStore>(new LocalBlobStore(data_dir));
 }
 
@@ -277,9 +293,11 @@ Result<std::unique_ptr<BlobWriter>> LocalBlobStore::NewWriter(const BlobExpectat
     }
     ::close(fd);
   }
-  std::string pattern = (data_dir_ / "tmp" / "blob-XXXXXX").string();
+  std::string pattern = (data_dir_ / "tmp" / (std::string(kPrivateTempPrefix) + "XXXXXX")).string();
   int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("cannot create temporary file in", data_dir_ / "tmp");
+  // Held until the writer ends: a temp file nobody holds was abandoned by a killed process.
+  ::flock(fd, LOCK_EX);
   return std::unique_ptr<BlobWriter>(new LocalBlobWriter(this, expectation, fd, pattern, false));
 }
 

@@ -14,7 +14,8 @@ namespace hubmirror::storage {
 // Thread-safe: no mutable state besides the file system, whose rename is the commit point.
 class LocalBlobStore : public BlobStore {
  public:
-  // Creates the directories when missing. kIoError when they cannot be created.
+  // Creates the directories when missing, and removes temp files that killed writers abandoned
+  // (resumable partials stay). kIoError when the directories cannot be created.
   static Result<std::unique_ptr<LocalBlobStore>> OpenDirectory(
       const std::filesystem::path& data_dir);
 

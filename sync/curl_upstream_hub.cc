@@ -232,8 +232,9 @@ CurlUpstreamHub::Exchange CurlUpstreamHub::Perform(const std::string& url, bool 
   curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME, options_.stall_timeout_seconds);
   if (sink == nullptr) {
     curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");  // API: any
-  } else {
+  } else if (options_.max_bytes_per_second == 0) {
     // Large receive chunks: each one costs a hash update and a write(); 16 KiB ones dominate.
+    // Not with a rate limit: libcurl cannot pace receives larger than the limit allows.
     curl_easy_setopt(handle, CURLOPT_BUFFERSIZE, kDownloadBufferBytes);
   }
   if (options_.max_bytes_per_second > 0) {

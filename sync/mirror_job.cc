@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <thread>
@@ -135,34 +137,48 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   revision.branch = pinned_commit ? "" : spec.revision;
 
   // Plan on this thread (the registry connection is single-threaded), download in parallel.
+  // Content is fetched once per run even when several paths share it.
   std::vector<std::string> sha256s(files.size());
+  std::map<std::string, size_t> first_with_content;  // content key -> index of its first file
   std::vector<size_t> to_fetch;
+  std::vector<size_t> same_content_as(files.size(), SIZE_MAX);
   for (size_t i = 0; i < files.size(); ++i) {
     const RemoteEntry& file = files[i];
-    // Content counts as present only when both the registry and the store have it: a blob left
-    // by a crash before its row was written is fetched (and verified) again.
     sha256s[i] = file.sha256;
-    bool known = false;
-    if (file.lfs) {
-      auto row = registry.FindBlob(file.sha256);
-      if (!row.ok()) return row.status();
-      known = row->has_value();
-    } else {
-      auto row = registry.FindBlobByGitSha1(file.git_oid, file.size);
-      if (!row.ok()) return row.status();
-      known = row->has_value();
-      if (known) sha256s[i] = **row;
-    }
     bool stored = false;
-    if (known) {
-      auto contains = store.Contains(sha256s[i]);
+    if (file.lfs) {
+      // A blob in the store was verified before it got there, even if a crash kept its row from
+      // being written: it only needs the row.
+      auto contains = store.Contains(file.sha256);
       if (!contains.ok()) return contains.status();
       stored = *contains;
+      if (stored) {
+        auto row = registry.FindBlob(file.sha256);
+        if (!row.ok()) return row.status();
+        if (!row->has_value()) revision.blobs.push_back({file.sha256, file.size, ""});
+      }
+    } else {
+      // Known only by its git id: the registry maps it to the content's address.
+      auto row = registry.FindBlobByGitSha1(file.git_oid, file.size);
+      if (!row.ok()) return row.status();
+      if (row->has_value()) {
+        sha256s[i] = **row;
+        auto contains = store.Contains(sha256s[i]);
+        if (!contains.ok()) return contains.status();
+        stored = *contains;
+      }
     }
     if (stored) {
       if (observer != nullptr) observer->OnFileStored(file.path, file.size, false);
-    } else {
+      continue;
+    }
+    std::string key = (file.lfs ? "sha256:" + file.sha256 : "git:" + file.git_oid) + ":" +
+                      std::to_string(file.size);
+    auto [first, inserted] = first_with_content.emplace(key, i);
+    if (inserted) {
       to_fetch.push_back(i);
+    } else {
+      same_content_as[i] = first->second;
     }
   }
   if (observer != nullptr) {
@@ -199,6 +215,11 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
     report.downloaded_bytes += blob.size;
   }
   if (failed) return Internal("a download failed without reporting why");
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (same_content_as[i] == SIZE_MAX) continue;
+    sha256s[i] = sha256s[same_content_as[i]];
+    if (observer != nullptr) observer->OnFileStored(files[i].path, files[i].size, false);
+  }
 
   std::vector<GitTreeFile> tree_files;
   std::vector<std::string> paths;

@@ -156,6 +156,27 @@ TEST_CASE("sync stores shared content once, filters files, and reports each repo
   CHECK_THAT(only.err, Catch::Contains("acme/model@ffff"));
 }
 
+TEST_CASE("content shared by several paths is downloaded once per run", "[sync]") {
+  Upstream upstream;
+  std::string weights(6 << 20, 'w');
+  WriteFile(upstream.source / "model.safetensors", weights);
+  WriteFile(upstream.source / "backup/model.safetensors", weights);
+  WriteFile(upstream.source / "a.txt", "same");
+  WriteFile(upstream.source / "b/a.txt", "same");
+  upstream.Import("acme/twins");
+  upstream.Start();
+  TempDir mirror;
+  auto result = Sync(mirror / "data", upstream.server->port(), {"acme/twins"});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK_THAT(result.out, Catch::Contains("4 files, downloaded 2 "));
+  CHECK(std::filesystem::is_empty(mirror / "data/tmp"));
+  auto server = ServerProcess::Start(mirror / "data");
+  HttpClient client(server->port());
+  CHECK(client.Get("/acme/twins/resolve/main/backup/model.safetensors").body == weights);
+  CHECK(client.Get("/acme/twins/resolve/main/b/a.txt").body == "same");
+}
+
 TEST_CASE("sync refuses bad usage with exit code 2", "[sync]") {
   TempDir dir;
   CHECK(RunHubmirror({"sync", "--data", (dir / "d").string(), "--upstream", "ftp://x", "acme/m"})

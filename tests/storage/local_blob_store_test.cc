@@ -47,6 +47,31 @@ TEST_CASE("local layout: blobs under their digest, nothing left in tmp", "[local
   CHECK(std::filesystem::is_empty(dir / "tmp"));
 }
 
+TEST_CASE("opening a store removes abandoned temp files, not live ones or partials", "[local]") {
+  testing::TempDir dir;
+  auto store = std::move(LocalBlobStore::OpenDirectory(dir.path()).value());
+  auto live = store->NewWriter(BlobExpectation{10, "", ""});
+  REQUIRE(live.ok());
+  auto partial = store->NewWriter(BlobExpectation{10, Sha256Hex("0123456789"), "", true});
+  REQUIRE((*partial)->Append("01234", 5).ok());
+  partial->reset();
+  testing::WriteFile(dir / "tmp/blob-abandoned", "left by a killed process");
+  auto reopened = LocalBlobStore::OpenDirectory(dir.path());
+  REQUIRE(reopened.ok());
+  size_t blob_temps = 0;
+  size_t partials = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "tmp")) {
+    std::string name = entry.path().filename().string();
+    CHECK(name != "blob-abandoned");
+    blob_temps += name.starts_with("blob-") ? 1 : 0;
+    partials += name.starts_with("partial-") ? 1 : 0;
+  }
+  CHECK(blob_temps == 1);  // the live writer's
+  CHECK(partials == 1);
+  REQUIRE((*live)->Append("0123456789", 10).ok());
+  CHECK((*live)->Commit().ok());
+}
+
 TEST_CASE("opening a store in an unwritable place fails clearly", "[local]") {
   auto store = LocalBlobStore::OpenDirectory("/proc/hubmirror-cannot-exist");
   REQUIRE_FALSE(store.ok());
