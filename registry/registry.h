@@ -201,7 +201,8 @@ class Registry {
   std::unique_ptr<class StatementCache> statements_;
 };
 
-// Holds a registry read transaction for a scope (see Registry::BeginRead).
+// Holds a registry read transaction for a scope (see Registry::BeginRead). Used on the thread
+// that owns the registry connection.
 class ReadSnapshot {
  public:
   explicit ReadSnapshot(Registry& registry) : registry_(registry), status_(registry.BeginRead()) {}

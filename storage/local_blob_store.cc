@@ -60,6 +60,8 @@ Status CheckDigestArgument(const std::string& sha256) {
   return Status::Ok();
 }
 
+// BlobWriter into a temp file under tmp/, renamed into blobs/ on Commit. Large blobs get a
+// write-behind thread (internal; guarded by mutex_); the writer itself is used by one thread.
 class LocalBlobWriter : public BlobWriter {
  public:
   // `keep_on_failure`: the temp file is a resumable partial that survives an uncommitted end.
