@@ -13,16 +13,14 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { constants as fsConstants } from "node:fs";
-import { access, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { access, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { randomBytes } from "node:crypto";
 
 import { corruptBytes, gitBlobSha1, pseudoRandomBytes, sha256Hex, startFakeHub } from "./fake_hub.mjs";
+import { diagnoseOutput, encodePath, filesUnder, killChildren, runHubmirror, serveHubmirror } from "./harness.mjs";
 
 const BIN = process.env.HUBMIRROR_BIN;
 const RETRIES = "2";
@@ -37,8 +35,6 @@ const TOKENIZER = "tokenizer.json";
 const CONFIG = "config.json";
 const SPACED = "docs/read me.txt";
 
-/** @type {Set<import("node:child_process").ChildProcess>} */
-const children = new Set();
 /** @type {Set<Awaited<ReturnType<typeof startFakeHub>>>} */
 const hubs = new Set();
 let workRoot;
@@ -88,85 +84,9 @@ function modelRepo(id, extra = {}) {
 	};
 }
 
-// ---------------------------------------------------------------------------------------------
-// Processes
-// ---------------------------------------------------------------------------------------------
-
-function runHubmirror(args, { env = {}, timeoutMs = 30_000 } = {}) {
-	return new Promise((resolve, reject) => {
-		const startedAt = Date.now();
-		const child = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-		children.add(child);
-		let stdout = "";
-		let stderr = "";
-		let timedOut = false;
-		child.stdout.setEncoding("utf8").on("data", (s) => (stdout += s));
-		child.stderr.setEncoding("utf8").on("data", (s) => (stderr += s));
-		const timer = setTimeout(() => {
-			timedOut = true;
-			child.kill("SIGKILL");
-		}, timeoutMs);
-		child.once("error", (err) => {
-			clearTimeout(timer);
-			children.delete(child);
-			reject(err);
-		});
-		child.once("close", (code, signal) => {
-			clearTimeout(timer);
-			children.delete(child);
-			resolve({ args, code, signal, stdout, stderr, timedOut, ms: Date.now() - startedAt });
-		});
-	});
-}
-
-/** `hubmirror serve` on the data dir; resolves with its URL and a stop function. */
-async function serveMirror(dataDir) {
-	const child = spawn(BIN, ["serve", "--data", dataDir, "--listen", "127.0.0.1:0"], {
-		stdio: ["ignore", "pipe", "pipe"],
-	});
-	children.add(child);
-	let stderr = "";
-	child.stderr.setEncoding("utf8").on("data", (s) => (stderr = (stderr + s).slice(-4000)));
-	const lines = createInterface({ input: child.stdout });
-	const line = await new Promise((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(`hubmirror serve printed no address in 15 s; stderr: ${stderr}`)), 15_000);
-		lines.once("line", (l) => {
-			clearTimeout(timer);
-			resolve(l);
-		});
-		child.once("exit", (code, signal) => {
-			clearTimeout(timer);
-			reject(new Error(`hubmirror serve exited (code ${code}, signal ${signal}); stderr: ${stderr}`));
-		});
-	});
-	lines.on("line", () => {});
-	const m = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
-	assert.ok(m, `unexpected first line from hubmirror serve: ${JSON.stringify(line)}`);
-	return {
-		url: m[1],
-		async stop() {
-			if (child.exitCode === null && child.signalCode === null) {
-				const exited = once(child, "exit");
-				child.kill("SIGTERM");
-				const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-				await exited;
-				clearTimeout(timer);
-			}
-			children.delete(child);
-		},
-	};
-}
-
 function newDataDir() {
 	return join(workRoot, `data-${++dirCounter}`);
 }
-
-// If the test process dies abruptly, leave no hubmirror behind.
-process.on("exit", () => {
-	for (const child of children) {
-		if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-	}
-});
 
 // ---------------------------------------------------------------------------------------------
 // Scenario wrapper: on failure, show what the fake hub saw and what the client printed
@@ -186,6 +106,7 @@ function scenario(name, fn, timeout = 40_000) {
 			/** `hubmirror sync` against the hub, fast retry settings. */
 			async sync(dataDir, repos, { args = [], env = {} } = {}) {
 				const run = await runHubmirror(
+					BIN,
 					[
 						"sync",
 						"--data",
@@ -212,8 +133,7 @@ function scenario(name, fn, timeout = 40_000) {
 			for (const run of ctx.runs) {
 				t.diagnostic(`hubmirror ${run.args.map((a) => (a.includes(" ") ? JSON.stringify(a) : a)).join(" ")}`);
 				t.diagnostic(`  exit ${run.code}${run.signal ? ` signal ${run.signal}` : ""} after ${run.ms} ms`);
-				for (const l of run.stdout.trimEnd().split("\n").filter(Boolean)) t.diagnostic(`  stdout: ${l}`);
-				for (const l of run.stderr.trimEnd().split("\n").filter(Boolean)) t.diagnostic(`  stderr: ${l}`);
+				diagnoseOutput(t, run);
 			}
 			if (ctx.hub) {
 				t.diagnostic("requests the fake hub and CDN saw:");
@@ -233,14 +153,10 @@ function scenario(name, fn, timeout = 40_000) {
 // Assertions
 // ---------------------------------------------------------------------------------------------
 
-function encodePath(path) {
-	return path.split("/").map(encodeURIComponent).join("/");
-}
-
 /** Serves the mirror and checks every file of the upstream repo: bytes, ETag, X-Repo-Commit. */
 async function assertMirrored(dataDir, hub, repoId) {
 	const repo = hub.repo(repoId);
-	const mirror = await serveMirror(dataDir);
+	const mirror = await serveHubmirror(BIN, dataDir);
 	try {
 		const info = await fetch(`${mirror.url}/api/models/${repoId}`);
 		assert.equal(info.status, 200, `mirror /api/models/${repoId} answered ${info.status}`);
@@ -268,7 +184,7 @@ async function assertMirrored(dataDir, hub, repoId) {
 
 /** The repo must not be visible in the mirror at all. */
 async function assertNotPublished(dataDir, repoId) {
-	const mirror = await serveMirror(dataDir);
+	const mirror = await serveHubmirror(BIN, dataDir);
 	try {
 		const res = await fetch(`${mirror.url}/api/models/${repoId}`);
 		assert.equal(res.status, 404, `mirror /api/models/${repoId} must be 404 after a refused sync, got ${res.status}`);
@@ -311,25 +227,6 @@ async function filesWithDigest(root, size, digest) {
 	return hits;
 }
 
-async function filesUnder(root) {
-	const out = [];
-	async function walk(dir) {
-		let entries;
-		try {
-			entries = await readdir(dir, { withFileTypes: true });
-		} catch {
-			return;
-		}
-		for (const e of entries) {
-			const abs = join(dir, e.name);
-			if (e.isDirectory()) await walk(abs);
-			else out.push(abs);
-		}
-	}
-	await walk(root);
-	return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
@@ -343,10 +240,7 @@ describe("hubmirror sync against a faulty Hub-like upstream", () => {
 	});
 
 	after(async () => {
-		for (const child of children) {
-			if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-		}
-		children.clear();
+		killChildren();
 		for (const hub of hubs) await hub.close();
 		hubs.clear();
 		if (workRoot) await rm(workRoot, { recursive: true, force: true });

@@ -25,18 +25,17 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { constants as fsConstants, createReadStream } from "node:fs";
-import { access, chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { access, chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, sep } from "node:path";
-import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import { gitBlobSha1, pseudoRandomBytes, sha256Hex } from "./fake_hub.mjs";
+import { diagnoseOutput, encodePath, filesUnder, killChildren, runHubmirror, serveHubmirror } from "./harness.mjs";
 
 const BIN = process.env.HUBMIRROR_BIN;
 const REPO = "acme/killme";
@@ -70,8 +69,6 @@ function allFilesStored(out) {
 	return planned !== null && (out.match(/: stored /g)?.length ?? 0) >= Number(planned[1]);
 }
 
-/** @type {Set<import("node:child_process").ChildProcess>} */
-const children = new Set();
 /** @type {Set<http.Server>} */
 const servers = new Set();
 let workRoot;
@@ -117,66 +114,11 @@ function repoFiles() {
 // Processes
 // ---------------------------------------------------------------------------------------------
 
-function spawnHubmirror(args) {
-	const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-	children.add(child);
-	child.once("close", () => children.delete(child));
-	return child;
-}
-
-async function runToEnd(args, timeoutMs = 60_000) {
-	const child = spawnHubmirror(args);
-	let stdout = "";
-	let stderr = "";
-	child.stdout.setEncoding("utf8").on("data", (s) => (stdout += s));
-	child.stderr.setEncoding("utf8").on("data", (s) => (stderr += s));
-	const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-	const [code, signal] = await once(child, "close");
-	clearTimeout(timer);
-	return { code, signal, stdout, stderr };
-}
-
-/** `hubmirror serve` on a data dir; resolves with its URL and a stop function. */
-async function serve(dataDir) {
-	const child = spawnHubmirror(["serve", "--data", dataDir, "--listen", "127.0.0.1:0"]);
-	let stderr = "";
-	child.stderr.setEncoding("utf8").on("data", (s) => (stderr = (stderr + s).slice(-4000)));
-	const lines = createInterface({ input: child.stdout });
-	const line = await new Promise((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(`hubmirror serve printed no address in 15 s; stderr: ${stderr}`)), 15_000);
-		lines.once("line", (l) => {
-			clearTimeout(timer);
-			resolve(l);
-		});
-		child.once("exit", (code, signal) => {
-			clearTimeout(timer);
-			reject(new Error(`hubmirror serve exited (code ${code}, signal ${signal}); stderr: ${stderr}`));
-		});
-	});
-	lines.on("line", () => {});
-	const m = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
-	assert.ok(m, `unexpected first line from hubmirror serve: ${JSON.stringify(line)}`);
-	return {
-		url: m[1],
-		alive: () => child.exitCode === null && child.signalCode === null,
-		stderr: () => stderr,
-		async stop() {
-			if (child.exitCode === null && child.signalCode === null) {
-				const exited = once(child, "exit");
-				child.kill("SIGTERM");
-				const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-				await exited;
-				clearTimeout(timer);
-			}
-		},
-	};
-}
-
 /**
  * One `hubmirror sync` run, SIGKILLed as `kill` says: as soon as its output matches `kill.output`,
  * or `kill.ms` after the spawn, whichever comes first. A null `kill`: left to finish.
  */
-function syncOnce(dataDir, upstreamUrl, kill) {
+async function syncOnce(dataDir, upstreamUrl, kill) {
 	const args = [
 		"sync",
 		"--data",
@@ -191,65 +133,9 @@ function syncOnce(dataDir, upstreamUrl, kill) {
 		"10",
 		REPO,
 	];
-	return new Promise((resolve, reject) => {
-		const startedAt = Date.now();
-		const child = spawnHubmirror(args);
-		let stdout = "";
-		let stderr = "";
-		let killedAtMs = null;
-		let timedOut = false;
-		const killNow = () => {
-			if (killedAtMs === null && child.exitCode === null && child.signalCode === null) {
-				killedAtMs = Date.now() - startedAt;
-				child.kill("SIGKILL");
-			}
-		};
-		const onOutput = () => {
-			if (kill?.output && kill.output(stdout + stderr)) killNow();
-		};
-		child.stdout.setEncoding("utf8").on("data", (s) => {
-			stdout += s;
-			onOutput();
-		});
-		child.stderr.setEncoding("utf8").on("data", (s) => {
-			stderr += s;
-			onOutput();
-		});
-		const killTimer = kill?.ms !== undefined ? setTimeout(killNow, kill.ms) : null;
-		const guard = setTimeout(() => {
-			timedOut = true;
-			child.kill("SIGKILL");
-		}, RUN_TIMEOUT_MS);
-		child.once("error", (err) => {
-			clearTimeout(killTimer);
-			clearTimeout(guard);
-			reject(err);
-		});
-		child.once("close", (code, signal) => {
-			clearTimeout(killTimer);
-			clearTimeout(guard);
-			resolve({
-				args,
-				kill,
-				killedAtMs,
-				killedByTest: killedAtMs !== null && signal === "SIGKILL",
-				code,
-				signal,
-				stdout,
-				stderr,
-				timedOut,
-				ms: Date.now() - startedAt,
-			});
-		});
-	});
+	const run = await runHubmirror(bin, args, { timeoutMs: RUN_TIMEOUT_MS, kill });
+	return { ...run, kill, killedByTest: run.killedAtMs !== null && run.signal === "SIGKILL" };
 }
-
-// If the test process dies abruptly, leave no hubmirror behind.
-process.on("exit", () => {
-	for (const child of children) {
-		if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-	}
-});
 
 // ---------------------------------------------------------------------------------------------
 // The relay between the sync and its upstream: paces file bodies, records every request
@@ -353,10 +239,6 @@ function rangeStart(range) {
 // The reader: polls the mirror for the whole test, records any partial revision it is shown
 // ---------------------------------------------------------------------------------------------
 
-function encodePath(path) {
-	return path.split("/").map(encodeURIComponent).join("/");
-}
-
 function startReader(url, files, expectedCommit, currentRun) {
 	const byPath = new Map(files.map((f) => [f.path, f]));
 	const state = { polls: 0, notFound: 0, published: 0, verified: 0, firstPublishedRun: null, violations: [], stop: false };
@@ -430,26 +312,6 @@ function startReader(url, files, expectedCommit, currentRun) {
 // The data dir
 // ---------------------------------------------------------------------------------------------
 
-async function filesUnder(root) {
-	const out = [];
-	async function walk(dir) {
-		let entries;
-		try {
-			entries = await readdir(dir, { withFileTypes: true });
-		} catch (err) {
-			if (err.code === "ENOENT") return;
-			throw err;
-		}
-		for (const e of entries) {
-			const abs = join(dir, e.name);
-			if (e.isDirectory()) await walk(abs);
-			else out.push(abs);
-		}
-	}
-	await walk(root);
-	return out.sort();
-}
-
 async function sha256OfFile(path) {
 	const hash = createHash("sha256");
 	for await (const chunk of createReadStream(path)) hash.update(chunk);
@@ -481,7 +343,7 @@ describe("hubmirror sync killed and restarted", () => {
 				if (!(await stat(BIN)).isFile()) throw new Error(`HUBMIRROR_BIN=${BIN} is not a file`);
 				await copyFile(BIN, bin);
 				await chmod(bin, 0o755);
-				const help = await runToEnd(["--help"], 10_000);
+				const help = await runHubmirror(bin, ["--help"], { timeoutMs: 10_000 });
 				if (help.code !== 0) throw new Error(`${BIN} --help: exit ${help.code} ${help.signal ?? ""} ${help.stderr}`);
 				break;
 			} catch (err) {
@@ -492,10 +354,7 @@ describe("hubmirror sync killed and restarted", () => {
 	});
 
 	after(async () => {
-		for (const child of children) {
-			if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-		}
-		children.clear();
+		killChildren();
 		for (const server of servers) {
 			server.closeAllConnections();
 			server.close();
@@ -515,9 +374,9 @@ describe("hubmirror sync killed and restarted", () => {
 			await writeFile(join(src, f.path), f.content);
 		}
 		const upstreamData = join(workRoot, "upstream");
-		const imported = await runToEnd(["import", "--data", upstreamData, "--repo", REPO, src]);
+		const imported = await runHubmirror(bin, ["import", "--data", upstreamData, "--repo", REPO, src], { timeoutMs: 60_000 });
 		assert.equal(imported.code, 0, `hubmirror import failed:\n${imported.stdout}${imported.stderr}`);
-		const upstream = await serve(upstreamData);
+		const upstream = await serveHubmirror(bin, upstreamData);
 		const upstreamInfo = await (await fetch(`${upstream.url}/api/models/${REPO}`)).json();
 		const commit = upstreamInfo.sha;
 		assert.match(commit, /^[0-9a-f]{40}$/);
@@ -526,7 +385,7 @@ describe("hubmirror sync killed and restarted", () => {
 
 		// The mirror, and its reader started before anything is mirrored.
 		const mirrorData = join(workRoot, "mirror");
-		const reader = await serve(mirrorData);
+		const reader = await serveHubmirror(bin, mirrorData);
 		let currentRun = -1;
 		const watch = startReader(reader.url, files, commit, () => currentRun);
 
@@ -671,8 +530,7 @@ describe("hubmirror sync killed and restarted", () => {
 					`run ${i}: kill ${run.kill?.label ?? "none"}${run.killedAtMs !== null ? ` (at ${run.killedAtMs} ms)` : ""}; ` +
 						`exit ${run.code}${run.signal ? ` signal ${run.signal}` : ""} after ${run.ms} ms`,
 				);
-				for (const l of run.stdout.trimEnd().split("\n").filter(Boolean)) t.diagnostic(`  stdout: ${l}`);
-				for (const l of run.stderr.trimEnd().split("\n").filter(Boolean)) t.diagnostic(`  stderr: ${l}`);
+				diagnoseOutput(t, run);
 				for (const r of relay.log.filter((r) => r.run === i && resolvedPath(r.url) !== null)) {
 					t.diagnostic(`  upstream: ${resolvedPath(r.url)} range ${r.range ?? "-"} -> ${r.status}, ${r.bytes} bytes${r.complete ? "" : " (cut)"}`);
 				}
