@@ -203,6 +203,7 @@ async function withTrace(t, fn) {
 /** @type {string} */ let hubUrl;
 /** @type {import("node:child_process").ChildProcess | undefined} */ let server;
 let serverStderr = "";
+let hubmirrorBin;
 /** @type {Map<string, Expected>} */ const expected = new Map();
 
 async function addSourceFile(srcDir, relPath, content) {
@@ -358,6 +359,7 @@ describe("hubmirror serves an imported model repo to @huggingface/hub", () => {
 				`hubmirror import failed (exit ${imp.code})\nstdout:\n${imp.stdout}\nstderr:\n${imp.stderr}`,
 			);
 
+			hubmirrorBin = bin;
 			hubUrl = await startServer(bin, dataDir);
 		},
 		{ timeout: 90_000 },
@@ -552,6 +554,34 @@ describe("hubmirror serves an imported model repo to @huggingface/hub", () => {
 				const exp = expected.get(p);
 				assert.equal((await stat(abs)).size, exp.size, `${p}: size in snapshot`);
 				assert.equal(await sha256OfFile(abs), exp.sha256, `${p}: sha256 in snapshot`);
+			}
+		});
+	});
+
+	// Runs last: it replaces the first server with a mirror of it.
+	test("a hubmirror synced from this one serves the same files to the client", { timeout: 120_000 }, async (t) => {
+		const mirrorData = join(workDir, "mirror-data");
+		const synced = await run(hubmirrorBin, ["sync", "--data", mirrorData, "--upstream", hubUrl, REPO_NAME], 90_000);
+		assert.equal(synced.code, 0, `hubmirror sync failed (exit ${synced.code})\nstdout:\n${synced.stdout}\nstderr:\n${synced.stderr}`);
+		const { sha } = await modelInfo({ name: REPO_NAME, hubUrl, additionalFields: ["sha"] });
+		// The mirror must stand on its own: the upstream is gone before the client asks.
+		await stopServer();
+		const mirrorUrl = await startServer(hubmirrorBin, mirrorData);
+		await withTrace(t, async () => {
+			const info = await modelInfo({ name: REPO_NAME, hubUrl: mirrorUrl, additionalFields: ["sha"], fetch: recordingFetch });
+			assert.equal(info.sha, sha, "the mirror serves the upstream's commit");
+			for (const [path, exp] of expected) {
+				const download = await fileDownloadInfo({ repo: REPO, path, hubUrl: mirrorUrl, fetch: recordingFetch });
+				assert.ok(download, `${path}: missing on the mirror`);
+				assert.equal(download.size, exp.size, `${path}: size on the mirror`);
+				assert.equal(download.etag, `"${exp.lfs ? exp.sha256 : exp.gitSha1}"`, `${path}: ETag on the mirror`);
+			}
+			const cacheDir = join(workDir, "cache-mirror");
+			const folder = await snapshotDownload({ repo: REPO, hubUrl: mirrorUrl, cacheDir, fetch: recordingFetch });
+			const onDisk = await walkFiles(folder);
+			assert.deepEqual([...onDisk].sort(), [...expected.keys()].sort(), "the mirror's snapshot has exactly the source files");
+			for (const p of onDisk) {
+				assert.equal(await sha256OfFile(join(folder, ...p.split("/"))), expected.get(p).sha256, `${p}: sha256 from the mirror`);
 			}
 		});
 	});
