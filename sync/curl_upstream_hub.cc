@@ -313,8 +313,21 @@ std::string ApiPrefix(RepoType type) {
 
 Result<nlohmann::json> CurlUpstreamHub::GetJson(const std::string& url, const std::string& what,
                                                 std::string* next_link) {
-  for (int attempt = 0;; ++attempt) {
-    Exchange exchange = Perform(url, true, 0, nullptr);
+  std::string current = url;
+  for (int attempt = 0, hops = 0;;) {
+    Exchange exchange = Perform(current, true, 0, nullptr);
+    if (IsRedirect(exchange.status) && !exchange.TransportFailed()) {
+      // The Hub answers legacy ids and renamed repos with a relative 307 to the canonical id.
+      // Followed only on the upstream's own host: the token goes nowhere else.
+      std::string origin;
+      auto next = ResolveUrl(current, exchange.Header("location"), &origin);
+      if (!next || origin != host_ || ++hops > kMaxRedirects) {
+        return Corrupt(what + ": upstream redirected to " + Redacted(exchange.Header("location")) +
+                       ", which is not followed");
+      }
+      current = *next;
+      continue;
+    }
     if (!exchange.Retryable()) {
       if (!exchange.sink_status.ok()) return exchange.sink_status;
       if (exchange.TransportFailed()) return IoError(what + ": " + exchange.Describe());
@@ -324,11 +337,11 @@ Result<nlohmann::json> CurlUpstreamHub::GetJson(const std::string& url, const st
       if (next_link != nullptr) *next_link = NextLink(exchange.Header("link"));
       return body;
     }
-    if (attempt + 1 >= options_.max_attempts) {
-      return IoError(what + ": " + exchange.Describe() + " after " + std::to_string(attempt + 1) +
+    if (++attempt >= options_.max_attempts) {
+      return IoError(what + ": " + exchange.Describe() + " after " + std::to_string(attempt) +
                      " attempts");
     }
-    auto delay = RetryDelay(attempt, exchange);
+    auto delay = RetryDelay(attempt - 1, exchange);
     Log(LogLevel::kWarning, what + ": " + exchange.Describe() + "; retrying in " +
                                 std::to_string(delay.count()) + " ms");
     std::this_thread::sleep_for(delay);

@@ -156,7 +156,7 @@ function buildRepo(spec, index) {
  * Starts the hub and its CDN on 127.0.0.1, both on port 0.
  * @param {{ repos?: RepoSpec[], pageSize?: number }} options
  */
-export async function startFakeHub({ repos = [], pageSize = 2 } = {}) {
+export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = {}) {
 	const signingKey = randomBytes(32);
 	/** @type {Map<string, ReturnType<typeof buildRepo>>} */
 	const repoById = new Map();
@@ -569,6 +569,24 @@ export async function startFakeHub({ repos = [], pageSize = 2 } = {}) {
 		const raw = url.pathname.split("/").slice(1);
 		const api = raw[0] === "api";
 		const base = baseHeaders("hub", api && raw[1] !== "resolve-cache" ? "api" : "resolvers");
+
+		// Legacy ids and renamed repos: a relative 307 to the canonical id, the rest of the URL kept
+		// (hub-samples/model-info_307-redirect_bert-base-uncased.json).
+		const idStart = api && raw[1] === "models" ? 2 : api ? -1 : 0;
+		if (idStart >= 0) {
+			for (const length of [1, 2]) {
+				const id = raw.slice(idStart, idStart + length).join("/");
+				if (raw.length >= idStart + length && Object.hasOwn(aliases, id)) {
+					rec.route = "alias";
+					rec.repo = id;
+					const rest = raw.slice(idStart + length);
+					const location = "/" + [...raw.slice(0, idStart), aliases[id], ...rest].join("/") + url.search;
+					send(res, rec, 307, { ...base, "Content-Type": "text/plain; charset=utf-8", Location: location },
+						`Temporary Redirect. Redirecting to ${location}`);
+					return;
+				}
+			}
+		}
 
 		// /api/resolve-cache/models/{ns}/{name}/{commit}/{path...}
 		if (api && raw[1] === "resolve-cache" && raw[2] === "models" && raw.length >= 7) {

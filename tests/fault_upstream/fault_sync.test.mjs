@@ -293,6 +293,31 @@ describe("hubmirror sync against a faulty Hub-like upstream", () => {
 		await assertMirrored(data, hub, "acme/clean");
 	});
 
+	scenario("a legacy or renamed id follows the Hub's relative 307s to the canonical repo", async (ctx) => {
+		const hub = await ctx.startHub({
+			repos: [modelRepo("google-bert/bert-base-uncased")],
+			aliases: { "bert-base-uncased": "google-bert/bert-base-uncased" },
+		});
+		const data = newDataDir();
+		const run = await ctx.sync(data, ["bert-base-uncased"]);
+		assert.equal(run.code, 0, "sync must succeed through the redirects");
+		const redirected = hub.requests({ route: "alias" });
+		assert.ok(redirected.some((r) => r.url.startsWith("/api/models/bert-base-uncased/revision/")), "repo info was redirected");
+		assert.ok(redirected.some((r) => r.url.startsWith("/bert-base-uncased/resolve/")), "downloads were redirected");
+		const repo = hub.repo("google-bert/bert-base-uncased");
+		const mirror = await serveHubmirror(BIN, data);
+		try {
+			for (const file of repo.files.values()) {
+				const response = await fetch(`${mirror.url}/bert-base-uncased/resolve/main/${encodePath(file.path)}`);
+				assert.equal(response.status, 200, `${file.path} served under the requested id`);
+				const bytes = Buffer.from(await response.arrayBuffer());
+				assert.equal(sha256Hex(bytes), sha256Hex(file.content), `${file.path}: sha256`);
+			}
+		} finally {
+			await mirror.stop();
+		}
+	});
+
 	scenario("429 with Retry-After: 1 on a file's /resolve is retried after a second", async (ctx) => {
 		const hub = await ctx.startHub({ repos: [modelRepo("acme/rate-limited")] });
 		hub.inject({ route: "resolve", repo: "acme/rate-limited", path: CONFIG, kind: "429", retryAfter: 1 });
