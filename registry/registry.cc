@@ -155,18 +155,19 @@ Result<std::optional<std::string>> Registry::FindBlobByGitSha1(const std::string
 
 Status Registry::RecordSync(const SyncState& state) {
   bool success = state.last_error.empty();
-  Statement s(*statements_,
-              "INSERT INTO sync_state (type, repo, repo_lower, revision, upstream, upstream_commit, "
-              "local_commit, last_check, last_success, last_error) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''), NULLIF(?7, ''), ?8, "
-              "CASE WHEN ?10 = '' THEN ?9 END, NULLIF(?10, '')) "
-              "ON CONFLICT (type, repo_lower, revision) DO UPDATE SET "
-              "repo = excluded.repo, upstream = excluded.upstream, "
-              "upstream_commit = COALESCE(excluded.upstream_commit, upstream_commit), "
-              "local_commit = CASE WHEN ?10 = '' THEN excluded.local_commit ELSE local_commit END, "
-              "last_check = excluded.last_check, "
-              "last_success = CASE WHEN ?10 = '' THEN excluded.last_success ELSE last_success END, "
-              "last_error = excluded.last_error");
+  Statement s(
+      *statements_,
+      "INSERT INTO sync_state (type, repo, repo_lower, revision, upstream, upstream_commit, "
+      "local_commit, last_check, last_success, last_error) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''), NULLIF(?7, ''), ?8, "
+      "CASE WHEN ?10 = '' THEN ?9 END, NULLIF(?10, '')) "
+      "ON CONFLICT (type, repo_lower, revision) DO UPDATE SET "
+      "repo = excluded.repo, upstream = excluded.upstream, "
+      "upstream_commit = COALESCE(excluded.upstream_commit, upstream_commit), "
+      "local_commit = CASE WHEN ?10 = '' THEN excluded.local_commit ELSE local_commit END, "
+      "last_check = excluded.last_check, "
+      "last_success = CASE WHEN ?10 = '' THEN excluded.last_success ELSE last_success END, "
+      "last_error = excluded.last_error");
   s.Bind(1, RepoTypeName(state.type)).Bind(2, state.repo).Bind(3, AsciiLower(state.repo));
   s.Bind(4, state.revision).Bind(5, state.upstream).Bind(6, state.upstream_commit);
   s.Bind(7, state.local_commit).Bind(8, state.last_check_ms);

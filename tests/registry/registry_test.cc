@@ -320,11 +320,12 @@ TEST_CASE("lineage edges: parents, child counts, and re-publication replaces car
 TEST_CASE("sync state keeps the last success through failures", "[registry]") {
   TempDir dir;
   auto registry = OpenRegistry(dir);
-  SyncState ok{RepoType::kModel, "Acme/M", "main", "http://up", std::string(40, 'a'),
-               std::string(40, 'a'), 1000, 1000, ""};
+  SyncState ok{RepoType::kModel,     "Acme/M", "main", "http://up", std::string(40, 'a'),
+               std::string(40, 'a'), 1000,     1000,   ""};
   REQUIRE(registry->RecordSync(ok).ok());
-  SyncState failed{RepoType::kModel, "acme/m", "main", "http://up", std::string(40, 'b'), "", 2000,
-                   0, "upstream unreachable"};
+  SyncState failed{RepoType::kModel,      "acme/m", "main", "http://up",
+                   std::string(40, 'b'),  "",       2000,   0,
+                   "upstream unreachable"};
   REQUIRE(registry->RecordSync(failed).ok());
   auto states = registry->ListSyncStates();
   REQUIRE(states->size() == 1);
