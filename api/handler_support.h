@@ -68,5 +68,6 @@ Response HandlePathsInfo(const RequestContext& context);
 Response HandleRefs(const RequestContext& context);
 Response HandleCommits(const RequestContext& context);
 Response HandleMirrorStatus(const RequestContext& context);
+Response HandleLineage(const RequestContext& context);
 
 }  // namespace hubmirror::api

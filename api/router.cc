@@ -115,6 +115,16 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route) {
     route.endpoint = Endpoint::kMirrorStatus;
     return route;
   }
+  if (s.size() >= 3 && s[1] == "lineage") {
+    if (!ParseTypeSegment(s[2], &route.type)) return NoRoute();
+    size_t i = 3;
+    auto repo = TakeRepoId(s, &i);
+    if (!repo.ok()) return repo.status();
+    if (i != s.size()) return NoRoute();
+    route.endpoint = Endpoint::kLineage;
+    route.repo = std::move(repo.value());
+    return route;
+  }
   if (s.size() == 2 && s[1] == "agent-harnesses") {
     route.endpoint = Endpoint::kAgentHarnesses;
     return route;

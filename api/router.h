@@ -26,6 +26,7 @@ enum class Endpoint {
   kTelemetry,  // /api/telemetry/...
   kAgentHarnesses,
   kMirrorStatus,  // /api/mirror/status (native)
+  kLineage,       // /api/lineage/{type}s/{repo} (native)
 };
 
 // A request target matched to an endpoint, with every component decoded and validated.

@@ -150,6 +150,8 @@ Response Dispatch(const Request& request, const std::filesystem::path& registry_
       return HandleCommits(context);
     case Endpoint::kMirrorStatus:
       return HandleMirrorStatus(context);
+    case Endpoint::kLineage:
+      return HandleLineage(context);
     default:
       return ErrorResponse(ApiError::kRouteNotFound, "no such endpoint", api_route);
   }

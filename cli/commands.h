@@ -28,5 +28,6 @@ int ReportFailure(const Status& status);
 void AddServeCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 void AddImportCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 void AddSyncCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
+void AddLineageCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 
 }  // namespace hubmirror::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   AddServeCommand(app, common, &exit_code);
   AddImportCommand(app, common, &exit_code);
   AddSyncCommand(app, common, &exit_code);
+  AddLineageCommand(app, common, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

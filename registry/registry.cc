@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <tuple>
 
 #include "common/clock.h"
 #include "common/digest.h"
@@ -452,6 +454,92 @@ Result<std::vector<LineageEdge>> Registry::ParentEdges(std::string_view child) {
   }
   if (!s.status().ok()) return s.status();
   return edges;
+}
+
+namespace {
+
+// One recursive walk over lineage_edges. Rows are (id, depth): UNION drops a row already seen, and
+// the depth bound (a huge one when unlimited) ends walks around cycles.
+std::string LineageWalkSql(bool up, bool by_relation) {
+  std::string from = up ? "child_lower" : "parent_lower";
+  std::string to = up ? "parent_lower" : "child_lower";
+  std::string relation = by_relation ? " AND e.relation = ?3" : "";
+  return "WITH RECURSIVE walk(id, depth) AS (SELECT ?1, 0 UNION "
+         "SELECT e." +
+         to + ", w.depth + 1 FROM lineage_edges e JOIN walk w ON e." + from +
+         " = w.id WHERE w.depth < ?2" + relation +
+         ") "
+         "SELECT DISTINCT e.child, e.parent, e.relation, e.source, e.inferred FROM lineage_edges e "
+         "JOIN walk w ON e." +
+         from + " = w.id WHERE w.depth < ?2" + relation;
+}
+
+}  // namespace
+
+Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection direction,
+                                       int max_depth, std::string_view relation) {
+  // Without a limit the depth still bounds a walk that cycles: no real chain is this long.
+  constexpr int kUnlimited = 10000;
+  int depth = max_depth > 0 ? max_depth : kUnlimited;
+  std::set<std::pair<std::string, std::string>> seen;
+  LineageGraph graph;
+  for (bool up : {true, false}) {
+    if ((up && direction == LineageDirection::kDown) ||
+        (!up && direction == LineageDirection::kUp)) {
+      continue;
+    }
+    Statement s(*statements_, LineageWalkSql(up, !relation.empty()));
+    s.Bind(1, AsciiLower(model)).Bind(2, static_cast<int64_t>(depth));
+    if (!relation.empty()) s.Bind(3, relation);
+    while (s.Step()) {
+      LineageEdge edge{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4) != 0};
+      if (seen.emplace(AsciiLower(edge.child), AsciiLower(edge.parent)).second) {
+        graph.edges.push_back(std::move(edge));
+      }
+    }
+    HM_RETURN_IF_ERROR(s.status());
+  }
+  std::sort(graph.edges.begin(), graph.edges.end(), [](const LineageEdge& a, const LineageEdge& b) {
+    return std::tie(a.child, a.parent) < std::tie(b.child, b.parent);
+  });
+  // Nodes: the model, then every id on an edge, with repo details where mirrored.
+  std::map<std::string, std::string> ids;  // lower -> as first written
+  ids.emplace(AsciiLower(model), std::string(model));
+  for (const auto& edge : graph.edges) {
+    ids.emplace(AsciiLower(edge.child), edge.child);
+    ids.emplace(AsciiLower(edge.parent), edge.parent);
+  }
+  Statement details(*statements_,
+                    "SELECT name, pipeline_tag, library_name, downloads FROM repos "
+                    "WHERE type = 'model' AND name_lower = ?");
+  auto node_of = [&](const std::string& lower, const std::string& written) -> Result<LineageNode> {
+    details.Reset();
+    details.Bind(1, lower);
+    LineageNode node{written, false, "", "", 0};
+    if (details.Step()) {
+      node = LineageNode{details.Text(0), true, details.Text(1), details.Text(2), details.Int(3)};
+    }
+    HM_RETURN_IF_ERROR(details.status());
+    return node;
+  };
+  auto self = node_of(AsciiLower(model), std::string(model));
+  if (!self.ok()) return self.status();
+  graph.nodes.push_back(std::move(self.value()));
+  std::map<std::string, std::string> node_ids;  // lower -> the node's id
+  node_ids[AsciiLower(model)] = graph.nodes.front().id;
+  for (const auto& [lower, written] : ids) {
+    if (lower == AsciiLower(model)) continue;
+    auto node = node_of(lower, written);
+    if (!node.ok()) return node.status();
+    node_ids[lower] = node->id;
+    graph.nodes.push_back(std::move(node.value()));
+  }
+  // Cards spell ids in any case: edges use the nodes' ids so that the two always join.
+  for (auto& edge : graph.edges) {
+    edge.child = node_ids[AsciiLower(edge.child)];
+    edge.parent = node_ids[AsciiLower(edge.parent)];
+  }
+  return graph;
 }
 
 Result<std::map<std::string, int64_t>> Registry::ChildCountsByRelation(std::string_view parent) {

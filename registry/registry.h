@@ -81,6 +81,22 @@ struct LineageEdge {
   bool inferred = false;  // true when the relation was derived by heuristics, not declared
 };
 
+// A model in a lineage graph; `mirrored` when it is a repo here (then the details are filled).
+struct LineageNode {
+  std::string id;
+  bool mirrored = false;
+  std::string pipeline_tag;
+  std::string library_name;
+  int64_t downloads = 0;
+};
+
+struct LineageGraph {
+  std::vector<LineageNode> nodes;  // the model first, then by id
+  std::vector<LineageEdge> edges;  // sorted by child, then parent; ids spelt as their nodes
+};
+
+enum class LineageDirection { kUp, kDown, kBoth };
+
 struct BlobRow {
   std::string sha256;
   uint64_t size = 0;
@@ -170,6 +186,12 @@ class Registry {
                                           int64_t limit, int64_t* total);
   Result<std::vector<Repo>> ListRepos(const RepoQuery& query);
   Result<std::vector<LineageEdge>> ParentEdges(std::string_view child);
+  // The lineage around `model`: its ancestors (up, to the roots: a DAG when merges have several
+  // parents), its descendants (down), or both, at most `max_depth` edges away (0: no limit), and
+  // when `relation` is not empty only through edges of that relation. Ids match
+  // case-insensitively; cycles and self-references in real metadata terminate.
+  Result<LineageGraph> Lineage(std::string_view model, LineageDirection direction, int max_depth,
+                               std::string_view relation);
   // Number of direct children per relation.
   Result<std::map<std::string, int64_t>> ChildCountsByRelation(std::string_view parent);
 

@@ -317,6 +317,78 @@ TEST_CASE("lineage edges: parents, child counts, and re-publication replaces car
   CHECK(registry->ChildCountsByRelation("b/two")->empty());
 }
 
+// Publishes `child` with these card edges (parent, relation).
+void PublishWithParents(Registry& registry, const std::string& child, char commit,
+                        std::vector<std::pair<std::string, std::string>> parents) {
+  NewRevision rev = Revision(child, std::string(40, commit), "", {});
+  for (const auto& [parent, relation] : parents) {
+    rev.lineage.push_back(LineageEdge{child, parent, relation, "card", false});
+  }
+  REQUIRE(registry.PublishRevision(rev).ok());
+}
+
+std::vector<std::string> EdgeList(const LineageGraph& graph) {
+  std::vector<std::string> out;
+  for (const auto& e : graph.edges) out.push_back(e.child + ">" + e.parent + ":" + e.relation);
+  return out;
+}
+
+TEST_CASE("lineage: chains, adapters, merges, depth and relation filters", "[lineage]") {
+  TempDir dir;
+  auto registry = OpenRegistry(dir);
+  PublishWithParents(*registry, "org/base", '1', {});
+  PublishWithParents(*registry, "org/tuned", '2', {{"org/base", "finetune"}});
+  PublishWithParents(*registry, "org/tuned-q4", '3', {{"org/tuned", "quantized"}});
+  PublishWithParents(*registry, "org/tuned-lora", '4', {{"org/tuned", "adapter"}});
+  PublishWithParents(*registry, "org/merged", '5',
+                     {{"org/tuned", "merge"}, {"other/absent", "merge"}});
+
+  auto up = registry->Lineage("ORG/TUNED-Q4", LineageDirection::kUp, 0, "");
+  REQUIRE(up.ok());
+  CHECK(EdgeList(*up) == std::vector<std::string>{"org/tuned>org/base:finetune",
+                                                  "org/tuned-q4>org/tuned:quantized"});
+  REQUIRE(up->nodes.size() == 3);
+  CHECK(up->nodes[0].id == "org/tuned-q4");  // the model first, with its published case
+  CHECK(up->nodes[0].mirrored);
+
+  auto merged = registry->Lineage("org/merged", LineageDirection::kUp, 0, "");
+  CHECK(EdgeList(*merged).size() == 3);  // both parents, then the base of one of them
+  bool absent_listed = false;
+  for (const auto& node : merged->nodes) {
+    if (node.id == "other/absent") {
+      absent_listed = true;
+      CHECK_FALSE(node.mirrored);  // known, not mirrored
+    }
+  }
+  CHECK(absent_listed);
+
+  auto down = registry->Lineage("org/base", LineageDirection::kDown, 0, "");
+  CHECK(EdgeList(*down).size() == 4);
+  CHECK(registry->Lineage("org/base", LineageDirection::kDown, 1, "")->edges.size() == 1);
+  auto quantized = registry->Lineage("org/tuned", LineageDirection::kDown, 0, "quantized");
+  CHECK(EdgeList(*quantized) == std::vector<std::string>{"org/tuned-q4>org/tuned:quantized"});
+  auto both = registry->Lineage("org/tuned", LineageDirection::kBoth, 0, "");
+  CHECK(both->edges.size() == 4);
+  auto unknown = registry->Lineage("nobody/nothing", LineageDirection::kBoth, 0, "");
+  CHECK(unknown->edges.empty());
+  REQUIRE(unknown->nodes.size() == 1);
+  CHECK_FALSE(unknown->nodes[0].mirrored);
+}
+
+TEST_CASE("lineage: cycles and self-references terminate", "[lineage]") {
+  TempDir dir;
+  auto registry = OpenRegistry(dir);
+  PublishWithParents(*registry, "a/one", '1', {{"a/two", "finetune"}});
+  PublishWithParents(*registry, "a/two", '2', {{"A/Three", "finetune"}});
+  PublishWithParents(*registry, "a/three", '3', {{"a/one", "finetune"}, {"a/three", "merge"}});
+  for (auto direction : {LineageDirection::kUp, LineageDirection::kDown, LineageDirection::kBoth}) {
+    auto graph = registry->Lineage("a/one", direction, 0, "");
+    REQUIRE(graph.ok());
+    CHECK(graph->edges.size() == 4);
+    CHECK(graph->nodes.size() == 3);
+  }
+}
+
 TEST_CASE("sync state keeps the last success through failures", "[registry]") {
   TempDir dir;
   auto registry = OpenRegistry(dir);

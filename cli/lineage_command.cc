@@ -1,0 +1,66 @@
+#include <iostream>
+
+#include "api/lineage_format.h"
+#include "cli/commands.h"
+#include "registry/registry.h"
+
+namespace hubmirror::cli {
+namespace {
+
+struct LineageArgs {
+  std::string repo;
+  bool up = false;
+  bool down = false;
+  int depth = 0;
+  std::string relation;
+  std::string format = "text";
+};
+
+int RunLineage(const CommonOptions& common, const LineageArgs& args) {
+  if (Status valid = ValidateRepoId(args.repo); !valid.ok()) return ReportFailure(valid);
+  std::filesystem::path db = common.data_dir / "registry.db";
+  std::error_code ec;
+  if (!std::filesystem::exists(db, ec)) {
+    return ReportFailure(InvalidArgument("no registry at " + db.string() + " (see --data)"));
+  }
+  auto registry = registry::Registry::Open(db, registry::Registry::Mode::kReadOnly);
+  if (!registry.ok()) return ReportFailure(registry.status());
+  auto direction = args.up     ? registry::LineageDirection::kUp
+                   : args.down ? registry::LineageDirection::kDown
+                               : registry::LineageDirection::kBoth;
+  auto graph = (*registry)->Lineage(args.repo, direction, args.depth, args.relation);
+  if (!graph.ok()) return ReportFailure(graph.status());
+  if (graph->edges.empty() && !graph->nodes.front().mirrored) {
+    std::cerr << "hubmirror: no lineage known for " << args.repo << std::endl;
+    return kExitProblem;
+  }
+  if (args.format == "json") {
+    std::cout << api::LineageJson(*graph).dump(2) << std::endl;
+  } else if (args.format == "dot") {
+    std::cout << api::LineageDot(*graph);
+  } else {
+    std::cout << api::LineageText(*graph, direction);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddLineageCommand(CLI::App& app, const CommonOptions& common, int* exit_code) {
+  auto args = std::make_shared<LineageArgs>();
+  CLI::App* command = app.add_subcommand(
+      "lineage", "what a model is built on (--up), what is built on it (--down), or both");
+  command->add_option("REPO", args->repo, "model id, ORG/NAME")->required();
+  auto* up = command->add_flag("--up", args->up, "ancestors, up to the foundation model(s)");
+  command->add_flag("--down", args->down, "descendants")->excludes(up);
+  command->add_option("--depth", args->depth, "at most this many steps (0: no limit)")
+      ->check(CLI::Range(0, 1000));
+  command->add_option("--relation", args->relation, "only this relation")
+      ->check(CLI::IsMember({"finetune", "adapter", "quantized", "merge", "unknown"}));
+  command->add_option("--format", args->format, "text, json or dot")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json", "dot"}));
+  command->callback([&common, args, exit_code] { *exit_code = RunLineage(common, *args); });
+}
+
+}  // namespace hubmirror::cli
