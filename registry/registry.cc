@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/clock.h"
 #include "common/digest.h"
@@ -70,6 +72,17 @@ constexpr const char* kCommitColumns =
     "c.id, c.parent_id, c.tree_id, c.title, c.message, c.author, c.date, c.card_data, c.tags, "
     "c.pipeline_tag, c.library_name";
 
+constexpr const char* kUpsertLineageEdge =
+    "INSERT INTO lineage_edges (child, child_lower, parent, parent_lower, relation, source, "
+    "inferred) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+    "relation = excluded.relation, source = excluded.source, inferred = excluded.inferred";
+
+void BindLineageEdge(Statement& s, const LineageEdge& edge) {
+  s.Bind(1, edge.child).Bind(2, AsciiLower(edge.child)).Bind(3, edge.parent);
+  s.Bind(4, AsciiLower(edge.parent)).Bind(5, edge.relation).Bind(6, edge.source);
+  s.Bind(7, edge.inferred ? 1 : 0);
+}
+
 Commit ReadCommit(Statement& s) {
   Commit commit;
   commit.id = s.Text(0);
@@ -106,7 +119,11 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::filesystem::path& db
   }
   std::unique_ptr<Registry> registry(new Registry(db));
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  HM_RETURN_IF_ERROR(Exec(db, "PRAGMA foreign_keys = ON"));
+  // Reads through a memory map and a larger page cache avoid a pread per page visited (lineage
+  // walks visit many); recursive queries keep their working tables in memory.
+  HM_RETURN_IF_ERROR(Exec(db,
+                          "PRAGMA foreign_keys = ON; PRAGMA mmap_size = 1073741824; "
+                          "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY"));
   if (mode == Mode::kReadOnly) {
     int version = registry->SchemaVersion();
     int latest = migrations::EmbeddedMigrations().back().version;
@@ -458,46 +475,76 @@ Result<std::vector<LineageEdge>> Registry::ParentEdges(std::string_view child) {
 
 namespace {
 
-// One recursive walk over lineage_edges. Rows are (id, depth): UNION drops a row already seen, and
-// the depth bound (a huge one when unlimited) ends walks around cycles.
+// Every edge reachable from ?1 in one direction, in one recursive query. The walk's rows are ids
+// alone, so UNION expands each model once: merges (diamonds) cost nothing extra and cycles end.
 std::string LineageWalkSql(bool up, bool by_relation) {
   std::string from = up ? "child_lower" : "parent_lower";
   std::string to = up ? "parent_lower" : "child_lower";
-  std::string relation = by_relation ? " AND e.relation = ?3" : "";
-  return "WITH RECURSIVE walk(id, depth) AS (SELECT ?1, 0 UNION "
-         "SELECT e." +
-         to + ", w.depth + 1 FROM lineage_edges e JOIN walk w ON e." + from +
-         " = w.id WHERE w.depth < ?2" + relation +
-         ") "
-         "SELECT DISTINCT e.child, e.parent, e.relation, e.source, e.inferred FROM lineage_edges e "
+  std::string relation = by_relation ? " AND e.relation = ?2" : "";
+  return "WITH RECURSIVE walk(id) AS (SELECT ?1 UNION SELECT e." + to +
+         " FROM lineage_edges e JOIN walk w ON e." + from + " = w.id" + relation +
+         ") SELECT e.child, e.parent, e.relation, e.source, e.inferred FROM lineage_edges e "
          "JOIN walk w ON e." +
-         from + " = w.id WHERE w.depth < ?2" + relation;
+         from + " = w.id" + relation;
+}
+
+// The edges of one model in one direction (for walks limited in depth).
+std::string LineageStepSql(bool up, bool by_relation) {
+  return std::string("SELECT child, parent, relation, source, inferred FROM lineage_edges WHERE ") +
+         (up ? "child_lower" : "parent_lower") + " = ?1" +
+         (by_relation ? " AND relation = ?2" : "");
 }
 
 }  // namespace
 
 Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection direction,
                                        int max_depth, std::string_view relation) {
-  // Without a limit the depth still bounds a walk that cycles: no real chain is this long.
-  constexpr int kUnlimited = 10000;
-  int depth = max_depth > 0 ? max_depth : kUnlimited;
-  std::set<std::pair<std::string, std::string>> seen;
+  // Many small reads: one read transaction takes the database locks once for all of them.
+  std::optional<ReadSnapshot> snapshot;
+  if (sqlite3_get_autocommit(db_) != 0) {
+    snapshot.emplace(*this);
+    HM_RETURN_IF_ERROR(snapshot->status());
+  }
+  std::unordered_set<std::string> seen;  // "child\nparent", lower-cased
   LineageGraph graph;
+  auto take = [&](Statement& s) {
+    LineageEdge edge{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4) != 0};
+    if (seen.insert(AsciiLower(edge.child) + "\n" + AsciiLower(edge.parent)).second) {
+      graph.edges.push_back(std::move(edge));
+    }
+  };
   for (bool up : {true, false}) {
     if ((up && direction == LineageDirection::kDown) ||
         (!up && direction == LineageDirection::kUp)) {
       continue;
     }
-    Statement s(*statements_, LineageWalkSql(up, !relation.empty()));
-    s.Bind(1, AsciiLower(model)).Bind(2, static_cast<int64_t>(depth));
-    if (!relation.empty()) s.Bind(3, relation);
-    while (s.Step()) {
-      LineageEdge edge{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4) != 0};
-      if (seen.emplace(AsciiLower(edge.child), AsciiLower(edge.parent)).second) {
-        graph.edges.push_back(std::move(edge));
-      }
+    if (max_depth <= 0) {
+      Statement s(*statements_, LineageWalkSql(up, !relation.empty()));
+      s.Bind(1, AsciiLower(model));
+      if (!relation.empty()) s.Bind(2, relation);
+      while (s.Step()) take(s);
+      HM_RETURN_IF_ERROR(s.status());
+      continue;
     }
-    HM_RETURN_IF_ERROR(s.status());
+    // Breadth first, one level per round, each model expanded once.
+    Statement step(*statements_, LineageStepSql(up, !relation.empty()));
+    std::set<std::string> visited = {AsciiLower(model)};
+    std::vector<std::string> level = {AsciiLower(model)};
+    for (int depth = 0; depth < max_depth && !level.empty(); ++depth) {
+      std::vector<std::string> next;
+      for (const auto& id : level) {
+        step.Reset();
+        step.Bind(1, id);
+        if (!relation.empty()) step.Bind(2, relation);
+        while (step.Step()) {
+          std::string neighbour = AsciiLower(step.Text(up ? 1 : 0));
+          take(step);
+          if (visited.insert(neighbour).second) next.push_back(neighbour);
+        }
+        HM_RETURN_IF_ERROR(step.status());
+      }
+      level = std::move(next);
+    }
   }
   std::sort(graph.edges.begin(), graph.edges.end(), [](const LineageEdge& a, const LineageEdge& b) {
     return std::tie(a.child, a.parent) < std::tie(b.child, b.parent);
@@ -509,30 +556,43 @@ Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection 
     ids.emplace(AsciiLower(edge.child), edge.child);
     ids.emplace(AsciiLower(edge.parent), edge.parent);
   }
-  Statement details(*statements_,
-                    "SELECT name, pipeline_tag, library_name, downloads FROM repos "
-                    "WHERE type = 'model' AND name_lower = ?");
-  auto node_of = [&](const std::string& lower, const std::string& written) -> Result<LineageNode> {
-    details.Reset();
-    details.Bind(1, lower);
-    LineageNode node{written, false, "", "", 0};
-    if (details.Step()) {
-      node = LineageNode{details.Text(0), true, details.Text(1), details.Text(2), details.Int(3)};
+  // Small graphs look their models up; large ones read the mirrored models once (far fewer than
+  // the models cards name) and join here.
+  constexpr size_t kScanAbove = 256;
+  std::unordered_map<std::string, LineageNode> mirrored;
+  Statement details(*statements_, ids.size() > kScanAbove
+                                      ? "SELECT name_lower, name, pipeline_tag, library_name, "
+                                        "downloads FROM repos WHERE type = 'model'"
+                                      : "SELECT name_lower, name, pipeline_tag, library_name, "
+                                        "downloads FROM repos WHERE type = 'model' AND "
+                                        "name_lower = ?");
+  auto read_details = [&] {
+    while (details.Step()) {
+      mirrored[details.Text(0)] =
+          LineageNode{details.Text(1), true, details.Text(2), details.Text(3), details.Int(4)};
     }
-    HM_RETURN_IF_ERROR(details.status());
-    return node;
+    return details.status();
   };
-  auto self = node_of(AsciiLower(model), std::string(model));
-  if (!self.ok()) return self.status();
-  graph.nodes.push_back(std::move(self.value()));
-  std::map<std::string, std::string> node_ids;  // lower -> the node's id
+  if (ids.size() > kScanAbove) {
+    HM_RETURN_IF_ERROR(read_details());
+  } else {
+    for (const auto& [lower, written] : ids) {
+      details.Reset();
+      details.Bind(1, lower);
+      HM_RETURN_IF_ERROR(read_details());
+    }
+  }
+  auto node_of = [&](const std::string& lower, const std::string& written) {
+    auto found = mirrored.find(lower);
+    return found != mirrored.end() ? found->second : LineageNode{written, false, "", "", 0};
+  };
+  graph.nodes.push_back(node_of(AsciiLower(model), std::string(model)));
+  std::unordered_map<std::string, std::string> node_ids;  // lower -> the node's id
   node_ids[AsciiLower(model)] = graph.nodes.front().id;
   for (const auto& [lower, written] : ids) {
     if (lower == AsciiLower(model)) continue;
-    auto node = node_of(lower, written);
-    if (!node.ok()) return node.status();
-    node_ids[lower] = node->id;
-    graph.nodes.push_back(std::move(node.value()));
+    graph.nodes.push_back(node_of(lower, written));
+    node_ids[lower] = graph.nodes.back().id;
   }
   // Cards spell ids in any case: edges use the nodes' ids so that the two always join.
   for (auto& edge : graph.edges) {
@@ -540,6 +600,20 @@ Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection 
     edge.parent = node_ids[AsciiLower(edge.parent)];
   }
   return graph;
+}
+
+Status Registry::AddLineageEdges(const std::vector<LineageEdge>& edges) {
+  HM_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+  Statement s(*statements_, kUpsertLineageEdge);
+  for (const auto& edge : edges) {
+    s.Reset();
+    BindLineageEdge(s, edge);
+    if (Status inserted = s.Run(); !inserted.ok()) {
+      Exec(db_, "ROLLBACK");
+      return inserted;
+    }
+  }
+  return Exec(db_, "COMMIT");
 }
 
 Result<std::map<std::string, int64_t>> Registry::ChildCountsByRelation(std::string_view parent) {
@@ -690,16 +764,10 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
                       "DELETE FROM lineage_edges WHERE child_lower = ? AND source = 'card'");
       clear.Bind(1, name_lower);
       HM_RETURN_IF_ERROR(clear.Run());
-      Statement s(*statements_,
-                  "INSERT INTO lineage_edges (child, child_lower, parent, parent_lower, relation, "
-                  "source, inferred) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                  "relation = excluded.relation, source = excluded.source, "
-                  "inferred = excluded.inferred");
+      Statement s(*statements_, kUpsertLineageEdge);
       for (const auto& edge : rev.lineage) {
         s.Reset();
-        s.Bind(1, edge.child).Bind(2, AsciiLower(edge.child)).Bind(3, edge.parent);
-        s.Bind(4, AsciiLower(edge.parent)).Bind(5, edge.relation).Bind(6, edge.source);
-        s.Bind(7, edge.inferred ? 1 : 0);
+        BindLineageEdge(s, edge);
         HM_RETURN_IF_ERROR(s.Run());
       }
     }

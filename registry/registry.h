@@ -192,6 +192,9 @@ class Registry {
   // case-insensitively; cycles and self-references in real metadata terminate.
   Result<LineageGraph> Lineage(std::string_view model, LineageDirection direction, int max_depth,
                                std::string_view relation);
+  // Records lineage edges known without their repos (a child's card read upstream), in one
+  // transaction; an edge already known is updated.
+  Status AddLineageEdges(const std::vector<LineageEdge>& edges);
   // Number of direct children per relation.
   Result<std::map<std::string, int64_t>> ChildCountsByRelation(std::string_view parent);
 
