@@ -53,11 +53,7 @@ std::string RequestOrigin(const Request& request, const tcp::endpoint& local) {
     plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
                       c == ':' || c == '[' || c == ']');
   }
-  if (!plain) {
-    host = local.address().to_string() + ":" + std::to_string(local.port());
-    if (local.address().is_v6())
-      host = "[" + local.address().to_string() + "]:" + std::to_string(local.port());
-  }
+  if (!plain) host = HostPort(local);
   bool https = request["X-Forwarded-Proto"] == "https";
   return (https ? "https://" : "http://") + host;
 }
@@ -288,6 +284,12 @@ std::vector<std::unique_ptr<net::io_context>> MakeWorkers(unsigned requested) {
   std::vector<std::unique_ptr<net::io_context>> workers;
   for (unsigned i = 0; i < count; ++i) workers.push_back(std::make_unique<net::io_context>(1));
   return workers;
+}
+
+std::string HostPort(const tcp::endpoint& endpoint) {
+  std::string address = endpoint.address().to_string();
+  if (endpoint.address().is_v6()) address = "[" + address + "]";
+  return address + ":" + std::to_string(endpoint.port());
 }
 
 Server::Server(ServerOptions options, storage::BlobStore& store)

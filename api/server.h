@@ -26,6 +26,9 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{60};
 };
 
+// "host:port" of an endpoint, with IPv6 addresses in brackets ("[::1]:8080").
+std::string HostPort(const boost::asio::ip::tcp::endpoint& endpoint);
+
 // The HTTP server: one acceptor plus one coroutine per connection. Each worker thread runs its
 // own single-threaded io_context (no scheduler lock shared between cores) and keeps its own
 // read-only registry connection; accepted connections are spread over the workers round-robin.

@@ -59,12 +59,9 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   if (!registry.ok()) return ReportFailure(registry.status());
   auto server = api::Server::Create(options, **store);
   if (!server.ok()) return ReportFailure(server.status());
-  auto endpoint = (*server)->endpoint();
-  std::string host = endpoint.address().to_string();
-  if (endpoint.address().is_v6()) host = "[" + host + "]";
-  std::cout << "listening on http://" << host << ":" << endpoint.port() << std::endl;
-  Log(LogLevel::kInfo, "serving " + common.data_dir.string() + " on " + host + ":" +
-                           std::to_string(endpoint.port()));
+  std::string address = api::HostPort((*server)->endpoint());
+  std::cout << "listening on http://" << address << std::endl;
+  Log(LogLevel::kInfo, "serving " + common.data_dir.string() + " on " + address);
   std::unique_ptr<sync::Scheduler> scheduler;
   if (schedule && !schedule->mirrors.empty()) {
     Log(LogLevel::kInfo, "syncing " + std::to_string(schedule->mirrors.size()) + " repos from " +
