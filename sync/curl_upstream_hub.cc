@@ -305,9 +305,12 @@ Status HttpError(const CurlUpstreamHub::Exchange& exchange, const std::string& w
   return IoError(detail);
 }
 
-std::string ApiPrefix(RepoType type) {
-  return type == RepoType::kModel ? "/api/models/" : "/api/datasets/";
+// "/api/models" or "/api/datasets": the listing, and with "/ID" a repo's API.
+std::string ApiCollection(RepoType type) {
+  return type == RepoType::kModel ? "/api/models" : "/api/datasets";
 }
+
+std::string ApiPrefix(RepoType type) { return ApiCollection(type) + "/"; }
 
 }  // namespace
 
@@ -480,16 +483,16 @@ Status CurlUpstreamHub::GetPages(std::string url, const std::string& what,
 Result<std::vector<std::string>> CurlUpstreamHub::ListRepoIds(RepoType type,
                                                               const std::string& author) {
   std::vector<std::string> ids;
-  Status listed = GetPages(
-      options_.base_url + ApiPrefix(type).substr(0, ApiPrefix(type).size() - 1) +
-          "?author=" + PercentEncode(author, false) + "&limit=1000",
-      std::string(RepoTypeName(type)) + " listing of " + author, [&](const nlohmann::json& items) {
-        for (const auto& item : items) {
-          std::string id = item.is_object() ? item.value("id", "") : "";
-          if (ValidateRepoId(id).ok()) ids.push_back(id);
-        }
-        return Status::Ok();
-      });
+  Status listed = GetPages(options_.base_url + ApiCollection(type) +
+                               "?author=" + PercentEncode(author, false) + "&limit=1000",
+                           std::string(RepoTypeName(type)) + " listing of " + author,
+                           [&](const nlohmann::json& items) {
+                             for (const auto& item : items) {
+                               std::string id = item.is_object() ? item.value("id", "") : "";
+                               if (ValidateRepoId(id).ok()) ids.push_back(id);
+                             }
+                             return Status::Ok();
+                           });
   if (!listed.ok()) return listed;
   return ids;
 }
