@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "sync/lineage_sync.h"
+
 namespace hubmirror::cli {
 namespace {
 
@@ -49,6 +51,15 @@ class ConfigReader {
                   "must be between " + std::to_string(min) + " and " + std::to_string(max));
     }
     *out = static_cast<Int>(value);
+    return Status::Ok();
+  }
+
+  Status Bool(const toml::table& table, const std::string& where, const char* key,
+              bool* out) const {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return Status::Ok();
+    if (!node->is_boolean()) return Fail(where + "." + key, "must be true or false");
+    *out = node->as_boolean()->get();
     return Status::Ok();
   }
 
@@ -136,7 +147,9 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
       const toml::table& table = *node.as_table();
       std::string where = "mirror[" + std::to_string(index++) + "]";
       HM_RETURN_IF_ERROR(
-          reader.CheckKeys(table, where, {"repo", "revision", "type", "include", "exclude"}));
+          reader.CheckKeys(table, where,
+                           {"repo", "revision", "type", "include", "exclude", "ancestors",
+                            "descendants", "min_downloads", "max_count", "lineage_metadata_only"}));
       sync::MirrorSpec spec;
       spec.concurrency = concurrency;
       HM_RETURN_IF_ERROR(reader.String(table, where, "repo", &spec.repo));
@@ -149,6 +162,22 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
       if (!ParseRepoType(type, &spec.type)) return reader.Fail(where + ".type", "model or dataset");
       HM_RETURN_IF_ERROR(reader.Strings(table, where, "include", &spec.include));
       HM_RETURN_IF_ERROR(reader.Strings(table, where, "exclude", &spec.exclude));
+      sync::LineageRules& lineage = spec.lineage;
+      HM_RETURN_IF_ERROR(reader.Bool(table, where, "ancestors", &lineage.ancestors));
+      HM_RETURN_IF_ERROR(
+          reader.Strings(table, where, "descendants", &lineage.descendant_relations));
+      HM_RETURN_IF_ERROR(
+          reader.Integer(table, where, "min_downloads", &lineage.min_downloads, 0, INT64_MAX));
+      HM_RETURN_IF_ERROR(
+          reader.Integer(table, where, "max_count", &lineage.max_count, 0, INT32_MAX));
+      HM_RETURN_IF_ERROR(
+          reader.Bool(table, where, "lineage_metadata_only", &lineage.metadata_only));
+      if (Status valid = sync::ValidateLineageRules(lineage); !valid.ok()) {
+        return reader.Fail(where, valid.message());
+      }
+      if (lineage.Any() && spec.type != RepoType::kModel) {
+        return reader.Fail(where, "ancestors and descendants apply to models only");
+      }
       config.mirrors.push_back(std::move(spec));
     }
   }

@@ -9,6 +9,7 @@
 #include "registry/registry.h"
 #include "storage/local_blob_store.h"
 #include "sync/curl_upstream_hub.h"
+#include "sync/lineage_sync.h"
 #include "sync/mirror_job.h"
 
 namespace hubmirror::cli {
@@ -25,6 +26,11 @@ struct SyncArgs {
   int retries = 5;
   size_t concurrency = 4;
   long stall_timeout = 30;
+  bool ancestors = false;
+  std::vector<std::string> descendants;
+  int64_t min_downloads = 0;
+  size_t max_count = 0;
+  bool lineage_metadata_only = false;
 };
 
 int RunSync(const CommonOptions& common, const SyncArgs& args) {
@@ -46,6 +52,16 @@ int RunSync(const CommonOptions& common, const SyncArgs& args) {
     return ReportFailure(
         InvalidArgument("--type must be model or dataset, got '" + args.type + "'"));
   }
+  sync::LineageRules lineage;
+  lineage.ancestors = args.ancestors;
+  lineage.descendant_relations = args.descendants;
+  lineage.min_downloads = args.min_downloads;
+  lineage.max_count = args.max_count;
+  lineage.metadata_only = args.lineage_metadata_only;
+  if (Status valid = sync::ValidateLineageRules(lineage); !valid.ok()) return ReportFailure(valid);
+  if (lineage.Any() && type != RepoType::kModel) {
+    return ReportFailure(InvalidArgument("--ancestors and --descendants apply to models only"));
+  }
   std::vector<sync::MirrorSpec> specs;
   for (const auto& text : args.repos) {
     sync::MirrorSpec spec;
@@ -56,6 +72,7 @@ int RunSync(const CommonOptions& common, const SyncArgs& args) {
     spec.include = args.include;
     spec.exclude = args.exclude;
     spec.concurrency = args.concurrency;
+    spec.lineage = lineage;
     if (Status valid = ValidateRepoId(spec.repo); !valid.ok()) return ReportFailure(valid);
     specs.push_back(std::move(spec));
   }
@@ -67,8 +84,17 @@ int RunSync(const CommonOptions& common, const SyncArgs& args) {
                                            registry::Registry::Mode::kReadWrite);
   if (!registry.ok()) return ReportFailure(registry.status());
 
+  sync::LineagePlan plan = sync::PlanAlongLineage(**upstream, **registry, specs);
   int failures = 0;
-  for (const auto& spec : specs) {
+  for (const auto& problem : plan.problems) {
+    std::cerr << "hubmirror: " << problem.message() << std::endl;
+    ++failures;
+  }
+  if (plan.relatives_recorded > 0) {
+    std::cout << "lineage: recorded " << plan.relatives_recorded << " relatives without their files"
+              << std::endl;
+  }
+  for (const auto& spec : plan.jobs) {
     std::string label = spec.repo + "@" + spec.revision;
     // The progress display is gone (bar erased) before the result line is printed.
     auto report = [&] {
@@ -114,6 +140,21 @@ void AddSyncCommand(CLI::App& app, const CommonOptions& common, int* exit_code) 
                    "seconds without a byte before a transfer is retried")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
+  command->add_flag("--ancestors", args->ancestors,
+                    "also mirror the base models, up to the roots (models only)");
+  command
+      ->add_option("--descendants", args->descendants,
+                   "also mirror children through these relations (finetune, adapter, quantized, "
+                   "merge), found by the upstream's base_model listings")
+      ->delimiter(',');
+  command
+      ->add_option("--min-downloads", args->min_downloads,
+                   "skip descendants with fewer downloads upstream")
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--max-count", args->max_count,
+                      "mirror at most this many descendants, most downloaded first (0: all)");
+  command->add_flag("--lineage-metadata-only", args->lineage_metadata_only,
+                    "record the relatives' lineage and details, not their files");
   command->add_option("REPO", args->repos, "ORG/NAME[@REVISION] (default revision: main)")
       ->required();
   command->callback([&common, args, exit_code] { *exit_code = RunSync(common, *args); });

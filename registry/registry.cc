@@ -75,7 +75,9 @@ constexpr const char* kCommitColumns =
 constexpr const char* kUpsertLineageEdge =
     "INSERT INTO lineage_edges (child, child_lower, parent, parent_lower, relation, source, "
     "inferred) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-    "relation = excluded.relation, source = excluded.source, inferred = excluded.inferred";
+    "relation = excluded.relation, source = excluded.source, inferred = excluded.inferred "
+    // What a child's own card says is not overridden by what others report of it.
+    "WHERE lineage_edges.source != 'card' OR excluded.source = 'card'";
 
 void BindLineageEdge(Statement& s, const LineageEdge& edge) {
   s.Bind(1, edge.child).Bind(2, AsciiLower(edge.child)).Bind(3, edge.parent);
@@ -556,35 +558,35 @@ Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection 
     ids.emplace(AsciiLower(edge.child), edge.child);
     ids.emplace(AsciiLower(edge.parent), edge.parent);
   }
-  // Small graphs look their models up; large ones read the mirrored models once (far fewer than
-  // the models cards name) and join here.
+  // Details come from the repos mirrored, else from what lineage sync recorded. Small graphs look
+  // their models up; large ones read both tables once (far fewer rows than cards name) and join.
   constexpr size_t kScanAbove = 256;
-  std::unordered_map<std::string, LineageNode> mirrored;
-  Statement details(*statements_, ids.size() > kScanAbove
-                                      ? "SELECT name_lower, name, pipeline_tag, library_name, "
-                                        "downloads FROM repos WHERE type = 'model'"
-                                      : "SELECT name_lower, name, pipeline_tag, library_name, "
-                                        "downloads FROM repos WHERE type = 'model' AND "
-                                        "name_lower = ?");
-  auto read_details = [&] {
-    while (details.Step()) {
-      mirrored[details.Text(0)] =
-          LineageNode{details.Text(1), true, details.Text(2), details.Text(3), details.Int(4)};
+  std::unordered_map<std::string, LineageNode> details;
+  for (bool mirrored : {false, true}) {
+    std::string table = mirrored ? "repos WHERE type = 'model'" : "lineage_models WHERE 1";
+    Statement s(*statements_,
+                "SELECT name_lower, name, pipeline_tag, library_name, downloads "
+                "FROM " +
+                    table + (ids.size() > kScanAbove ? "" : " AND name_lower = ?"));
+    auto read = [&] {
+      while (s.Step()) {
+        details[s.Text(0)] = LineageNode{s.Text(1), mirrored, s.Text(2), s.Text(3), s.Int(4)};
+      }
+      return s.status();
+    };
+    if (ids.size() > kScanAbove) {
+      HM_RETURN_IF_ERROR(read());
+      continue;
     }
-    return details.status();
-  };
-  if (ids.size() > kScanAbove) {
-    HM_RETURN_IF_ERROR(read_details());
-  } else {
     for (const auto& [lower, written] : ids) {
-      details.Reset();
-      details.Bind(1, lower);
-      HM_RETURN_IF_ERROR(read_details());
+      s.Reset();
+      s.Bind(1, lower);
+      HM_RETURN_IF_ERROR(read());
     }
   }
   auto node_of = [&](const std::string& lower, const std::string& written) {
-    auto found = mirrored.find(lower);
-    return found != mirrored.end() ? found->second : LineageNode{written, false, "", "", 0};
+    auto found = details.find(lower);
+    return found != details.end() ? found->second : LineageNode{written, false, "", "", 0};
   };
   graph.nodes.push_back(node_of(AsciiLower(model), std::string(model)));
   std::unordered_map<std::string, std::string> node_ids;  // lower -> the node's id
@@ -625,6 +627,42 @@ Result<std::map<std::string, int64_t>> Registry::ChildCountsByRelation(std::stri
   while (s.Step()) counts[s.Text(0)] = s.Int(1);
   if (!s.status().ok()) return s.status();
   return counts;
+}
+
+Status Registry::RecordModelDetails(const std::vector<ModelDetails>& models) {
+  HM_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+  Statement known(*statements_,
+                  "INSERT INTO lineage_models (name_lower, name, pipeline_tag, library_name, "
+                  "downloads, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name_lower) DO "
+                  "UPDATE SET name = excluded.name, pipeline_tag = excluded.pipeline_tag, "
+                  "library_name = excluded.library_name, downloads = excluded.downloads, "
+                  "updated_at = excluded.updated_at WHERE name != excluded.name OR "
+                  "pipeline_tag != excluded.pipeline_tag OR library_name != "
+                  "excluded.library_name OR downloads != excluded.downloads");
+  Statement mirrored(*statements_,
+                     "UPDATE repos SET downloads = ? WHERE type = 'model' AND name_lower = ? AND "
+                     "downloads != ?");
+  int64_t now = NowUnixMillis();
+  for (const auto& model : models) {
+    known.Reset();
+    known.Bind(1, AsciiLower(model.id)).Bind(2, model.id).Bind(3, model.pipeline_tag);
+    known.Bind(4, model.library_name).Bind(5, model.downloads).Bind(6, now);
+    mirrored.Reset();
+    mirrored.Bind(1, model.downloads).Bind(2, AsciiLower(model.id)).Bind(3, model.downloads);
+    Status recorded = known.Run();
+    if (recorded.ok()) recorded = mirrored.Run();
+    if (!recorded.ok()) {
+      Exec(db_, "ROLLBACK");
+      return recorded;
+    }
+  }
+  return Exec(db_, "COMMIT");
+}
+
+Result<int64_t> Registry::LineageGeneration() {
+  Statement s(*statements_, "SELECT value FROM lineage_generation");
+  if (!s.Step()) return s.status().ok() ? Internal("lineage_generation has no row") : s.status();
+  return s.Int(0);
 }
 
 Result<bool> Registry::PublishRevision(const NewRevision& rev) {

@@ -97,6 +97,14 @@ struct LineageGraph {
 
 enum class LineageDirection { kUp, kDown, kBoth };
 
+// What the upstream says of a model seen along lineage (mirrored or not).
+struct ModelDetails {
+  std::string id;
+  std::string pipeline_tag;
+  std::string library_name;
+  int64_t downloads = 0;
+};
+
 struct BlobRow {
   std::string sha256;
   uint64_t size = 0;
@@ -195,6 +203,11 @@ class Registry {
   // Records lineage edges known without their repos (a child's card read upstream), in one
   // transaction; an edge already known is updated.
   Status AddLineageEdges(const std::vector<LineageEdge>& edges);
+  // Records the details of models seen upstream along lineage, in one transaction; a mirrored
+  // model's download count is updated too.
+  Status RecordModelDetails(const std::vector<ModelDetails>& models);
+  // A number that changes whenever lineage answers may change (edges, or model details).
+  Result<int64_t> LineageGeneration();
   // Number of direct children per relation.
   Result<std::map<std::string, int64_t>> ChildCountsByRelation(std::string_view parent);
 

@@ -2,7 +2,11 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -91,6 +95,7 @@ struct CurlUpstreamHub::Exchange {
   std::string body;                            // API body, or the start of an error body
   Status sink_status;                          // why the sink (or a check) stopped the transfer
   uint64_t delivered = 0;                      // bytes handed to the sink
+  bool range_honoured = false;                 // 206: the body starts where the Range asked
 
   std::string Header(const std::string& name) const {
     auto it = headers.find(name);
@@ -119,8 +124,10 @@ struct TransferContext {
   CurlUpstreamHub::Exchange* exchange;
   const ByteSink* sink;
   uint64_t range_start;
+  uint64_t wanted;  // bytes the sink takes, from range_start
   uint64_t to_skip = 0;
   bool first_body_byte = true;
+  bool reached_end = false;  // stopped on purpose: a server that ignored Range sent more
 };
 
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
@@ -155,6 +162,7 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
         // The upstream ignored our Range: skip what the sink already has.
         context->to_skip = context->range_start;
       } else {
+        exchange->range_honoured = true;
         std::string range = exchange->Header("content-range");
         std::string expected = "bytes " + std::to_string(context->range_start) + "-";
         if (!range.starts_with(expected)) {
@@ -167,13 +175,19 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
     }
     size_t skipped = static_cast<size_t>(std::min<uint64_t>(context->to_skip, length));
     context->to_skip -= skipped;
-    if (skipped < length) {
-      Status sunk = (*context->sink)(data + skipped, length - skipped);
+    size_t taken = static_cast<size_t>(
+        std::min<uint64_t>(length - skipped, context->wanted - exchange->delivered));
+    if (taken > 0) {
+      Status sunk = (*context->sink)(data + skipped, taken);
       if (!sunk.ok()) {
         exchange->sink_status = sunk;
         return 0;
       }
-      exchange->delivered += length - skipped;
+      exchange->delivered += taken;
+    }
+    if (skipped + taken < length) {
+      context->reached_end = true;
+      return 0;
     }
     return length;
   }
@@ -202,24 +216,28 @@ Result<std::unique_ptr<CurlUpstreamHub>> CurlUpstreamHub::Create(UpstreamOptions
 }
 
 CurlUpstreamHub::CurlUpstreamHub(UpstreamOptions options, std::string host)
-    : options_(std::move(options)), host_(std::move(host)) {}
+    : options_(std::move(options)),
+      range_helpers_available_(options_.range_helpers),
+      host_(std::move(host)) {}
 
 CurlUpstreamHub::~CurlUpstreamHub() = default;
 
 std::string CurlUpstreamHub::Name() const { return Redacted(options_.base_url); }
 
 CurlUpstreamHub::Exchange CurlUpstreamHub::Perform(const std::string& url, bool authorize,
-                                                   uint64_t range_start, const ByteSink* sink) {
+                                                   ByteRange range, const ByteSink* sink) {
   Exchange exchange;
   CURL* handle = ThreadHandle();
-  TransferContext context{handle, &exchange, sink, range_start};
+  uint64_t wanted = range.end == 0 ? UINT64_MAX : range.end - range.start;
+  TransferContext context{handle, &exchange, sink, range.start, wanted};
   char error[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = nullptr;
   std::string authorization = "Authorization: Bearer " + options_.token;
   if (authorize && !options_.token.empty())
     headers = curl_slist_append(headers, authorization.c_str());
-  std::string range = "Range: bytes=" + std::to_string(range_start) + "-";
-  if (range_start > 0) headers = curl_slist_append(headers, range.c_str());
+  std::string range_header = "Range: bytes=" + std::to_string(range.start) + "-" +
+                             (range.end == 0 ? "" : std::to_string(range.end - 1));
+  if (range.start > 0 || range.end > 0) headers = curl_slist_append(headers, range_header.c_str());
   curl_easy_setopt(handle, CURLOPT_URL, url.c_str());
   curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
@@ -246,6 +264,7 @@ CurlUpstreamHub::Exchange CurlUpstreamHub::Perform(const std::string& url, bool 
   curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &context);
   exchange.curl = curl_easy_perform(handle);
+  if (exchange.curl == CURLE_WRITE_ERROR && context.reached_end) exchange.curl = CURLE_OK;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &exchange.status);
   if (exchange.curl != CURLE_OK) {
     exchange.curl_error = error[0] != '\0' ? error : curl_easy_strerror(exchange.curl);
@@ -277,6 +296,19 @@ std::chrono::milliseconds CurlUpstreamHub::RetryDelay(int attempt, const Exchang
 }
 
 namespace {
+
+// Takes the Hub's download headers from the first response of a redirect chain that has them.
+void ReadDownloadInfo(const CurlUpstreamHub::Exchange& exchange, DownloadInfo* info) {
+  std::string commit = exchange.Header("x-repo-commit");
+  if (!commit.empty() && info->repo_commit.empty()) info->repo_commit = commit;
+  std::string linked = Unquote(exchange.Header("x-linked-etag"));
+  if (!linked.empty() && info->linked_etag.empty()) info->linked_etag = linked;
+  std::string size = exchange.Header("x-linked-size");
+  if (!size.empty() && !info->linked_size &&
+      size.find_first_not_of("0123456789") == std::string::npos && size.size() < 20) {
+    info->linked_size = std::stoull(size);
+  }
+}
 
 // Maps a final non-2xx answer to a Status naming the repo and what the operator can do.
 Status HttpError(const CurlUpstreamHub::Exchange& exchange, const std::string& what) {
@@ -318,7 +350,7 @@ Result<nlohmann::json> CurlUpstreamHub::GetJson(const std::string& url, const st
                                                 std::string* next_link) {
   std::string current = url;
   for (int attempt = 0, hops = 0;;) {
-    Exchange exchange = Perform(current, true, 0, nullptr);
+    Exchange exchange = Perform(current, true, {}, nullptr);
     if (IsRedirect(exchange.status) && !exchange.TransportFailed()) {
       // The Hub answers legacy ids and renamed repos with a relative 307 to the canonical id.
       // Followed only on the upstream's own host: the token goes nowhere else.
@@ -375,6 +407,10 @@ Result<RemoteRevision> CurlUpstreamHub::GetRevision(RepoType type, const std::st
   }
   result.pipeline_tag = body.value("pipeline_tag", "");
   result.library_name = body.value("library_name", "");
+  if (auto downloads = body.find("downloads");
+      downloads != body.end() && downloads->is_number_integer()) {
+    result.downloads = downloads->get<int64_t>();
+  }
 
   // The commit's title and date are metadata: a server without the commits endpoint still
   // mirrors, with a generic title.
@@ -497,6 +533,37 @@ Result<std::vector<std::string>> CurlUpstreamHub::ListRepoIds(RepoType type,
   return ids;
 }
 
+Result<std::vector<RemoteModel>> CurlUpstreamHub::ListChildren(const std::string& parent,
+                                                               const std::string& relation) {
+  std::string filter = "base_model:" + (relation.empty() ? "" : relation + ":") + parent;
+  std::vector<RemoteModel> models;
+  Status listed = GetPages(
+      options_.base_url + ApiCollection(RepoType::kModel) +
+          "?filter=" + PercentEncode(filter, false) + "&sort=downloads&direction=-1&limit=1000",
+      "listing of " + filter, [&](const nlohmann::json& items) {
+        for (const auto& item : items) {
+          if (!item.is_object()) continue;
+          RemoteModel model;
+          model.id = item.value("id", "");
+          if (!ValidateRepoId(model.id).ok()) continue;
+          if (auto downloads = item.find("downloads");
+              downloads != item.end() && downloads->is_number_integer()) {
+            model.downloads = downloads->get<int64_t>();
+          }
+          auto text = [&](const char* key) {
+            auto value = item.find(key);
+            return value != item.end() && value->is_string() ? value->get<std::string>() : "";
+          };
+          model.pipeline_tag = text("pipeline_tag");
+          model.library_name = text("library_name");
+          models.push_back(std::move(model));
+        }
+        return Status::Ok();
+      });
+  if (!listed.ok()) return listed;
+  return models;
+}
+
 Result<std::vector<RemoteEntry>> CurlUpstreamHub::ListTree(RepoType type, const std::string& repo,
                                                            const std::string& commit_id) {
   std::string what = std::string(RepoTypeName(type)) + " " + repo + "@" + commit_id + " tree";
@@ -518,37 +585,193 @@ Result<std::vector<RemoteEntry>> CurlUpstreamHub::ListTree(RepoType type, const 
   return entries;
 }
 
+namespace {
+
+// Hands out the chunks of a byte span to the connections that fetch them and gives them back in
+// order, never letting fetches run more than `window` chunks ahead of delivery, so memory stays
+// bounded however large the file. Thread-safe.
+class ChunkQueue {
+ public:
+  // The consumer's next chunk: buffered by a helper (`bytes`), or unclaimed, in which case the
+  // consumer has just claimed it and streams it itself (`fetch_here`).
+  struct Turn {
+    size_t index = 0;
+    bool fetch_here = false;
+    std::vector<char> bytes;
+  };
+
+  ChunkQueue(ByteRange span, uint64_t chunk_bytes, size_t window)
+      : span_(span),
+        chunk_bytes_(chunk_bytes),
+        count_((span.end - span.start + chunk_bytes - 1) / chunk_bytes),
+        window_(window) {}
+
+  ByteRange Range(size_t index) const {
+    uint64_t start = span_.start + index * chunk_bytes_;
+    return {start, std::min(span_.end, start + chunk_bytes_)};
+  }
+
+  // The next chunk for a helper to fetch into memory, once the window allows; nullopt when all
+  // chunks are claimed or the transfer failed.
+  std::optional<size_t> ClaimAhead() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] {
+      return !failure_.ok() || next_claim_ >= count_ || next_claim_ < next_delivery_ + window_;
+    });
+    if (!failure_.ok() || next_claim_ >= count_) return std::nullopt;
+    return next_claim_++;
+  }
+
+  void Finish(size_t index, const Status& fetched, std::vector<char> bytes) {
+    std::lock_guard lock(mutex_);
+    if (!fetched.ok()) {
+      if (failure_.ok()) failure_ = fetched;
+    } else {
+      ready_[index] = std::move(bytes);
+    }
+    changed_.notify_all();
+  }
+
+  // Waits for the consumer's next chunk; nullopt when every chunk was delivered or one failed.
+  std::optional<Turn> NextTurn() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] {
+      return !failure_.ok() || next_delivery_ >= count_ || ready_.contains(next_delivery_) ||
+             next_claim_ == next_delivery_;
+    });
+    if (!failure_.ok() || next_delivery_ >= count_) return std::nullopt;
+    Turn turn;
+    turn.index = next_delivery_;
+    if (auto it = ready_.find(next_delivery_); it != ready_.end()) {
+      turn.bytes = std::move(it->second);
+      ready_.erase(it);
+    } else {
+      turn.fetch_here = true;
+      ++next_claim_;
+    }
+    return turn;
+  }
+
+  void Delivered() {
+    std::lock_guard lock(mutex_);
+    ++next_delivery_;
+    changed_.notify_all();
+  }
+
+  void Fail(const Status& failure) { Finish(0, failure, {}); }
+
+  Status failure() const {
+    std::lock_guard lock(mutex_);
+    return failure_;
+  }
+
+ private:
+  const ByteRange span_;
+  const uint64_t chunk_bytes_;
+  const size_t count_;
+  const size_t window_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  size_t next_claim_ = 0;
+  size_t next_delivery_ = 0;
+  std::map<size_t, std::vector<char>> ready_;
+  Status failure_;
+};
+
+}  // namespace
+
 Status CurlUpstreamHub::Download(RepoType type, const std::string& repo,
                                  const std::string& commit_id, const std::string& path,
-                                 uint64_t offset, const ByteSink& sink, DownloadInfo* info) {
+                                 uint64_t size, uint64_t offset, const ByteSink& sink,
+                                 DownloadInfo* info) {
   std::string what = std::string(RepoTypeName(type)) + " " + repo + "@" + commit_id + " " + path;
   std::string url = options_.base_url + "/" + (type == RepoType::kDataset ? "datasets/" : "") +
                     repo + "/resolve/" + commit_id + "/" + PercentEncode(path, true);
-  uint64_t delivered = offset;
+  std::string direct_url;
+  uint64_t chunk = options_.range_chunk_bytes;
+  // libcurl paces each transfer on its own, so a rate limit keeps one connection per file.
+  bool split = chunk > 0 && options_.max_bytes_per_second == 0 && size > offset &&
+               size - offset >= 2 * chunk;
+  if (!split) return FetchRange(what, url, &direct_url, {offset, 0}, sink, info, nullptr);
+  // The first chunk resolves the URL and reads the Hub's headers; an upstream that ignores
+  // Range gets the rest as one stream.
+  bool ranged = false;
+  HM_RETURN_IF_ERROR(
+      FetchRange(what, url, &direct_url, {offset, offset + chunk}, sink, info, &ranged));
+  if (!ranged)
+    return FetchRange(what, url, &direct_url, {offset + chunk, 0}, sink, nullptr, nullptr);
+  return FetchChunks(what, url, direct_url, {offset + chunk, size}, sink);
+}
+
+Status CurlUpstreamHub::FetchChunks(const std::string& what, const std::string& resolve_url,
+                                    const std::string& direct_url, ByteRange span,
+                                    const ByteSink& sink) {
+  uint64_t chunk = options_.range_chunk_bytes;
+  size_t wanted = static_cast<size_t>((span.end - span.start + chunk - 1) / chunk) - 1;
+  size_t available = range_helpers_available_.load();
+  size_t helpers = 0;
+  do {
+    helpers = std::min(wanted, available);
+  } while (helpers > 0 &&
+           !range_helpers_available_.compare_exchange_weak(available, available - helpers));
+  if (helpers == 0) {
+    std::string direct = direct_url;
+    return FetchRange(what, resolve_url, &direct, {span.start, 0}, sink, nullptr, nullptr);
+  }
+  ChunkQueue queue(span, chunk, helpers + 1);
+  auto helper = [&] {
+    std::string direct = direct_url;
+    while (auto index = queue.ClaimAhead()) {
+      ByteRange range = queue.Range(*index);
+      std::vector<char> bytes;
+      bytes.reserve(range.end - range.start);
+      ByteSink into_memory = [&](const char* data, size_t size) {
+        bytes.insert(bytes.end(), data, data + size);
+        return Status::Ok();
+      };
+      Status fetched = FetchRange(what, resolve_url, &direct, range, into_memory, nullptr, nullptr);
+      queue.Finish(*index, fetched, std::move(bytes));
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t h = 0; h < helpers; ++h) threads.emplace_back(helper);
+  std::string direct = direct_url;
+  while (auto turn = queue.NextTurn()) {
+    Status delivered = turn->fetch_here
+                           ? FetchRange(what, resolve_url, &direct, queue.Range(turn->index), sink,
+                                        nullptr, nullptr)
+                           : sink(turn->bytes.data(), turn->bytes.size());
+    if (!delivered.ok()) {
+      queue.Fail(delivered);
+      break;
+    }
+    queue.Delivered();
+  }
+  for (auto& thread : threads) thread.join();
+  range_helpers_available_ += helpers;
+  return queue.failure();
+}
+
+Status CurlUpstreamHub::FetchRange(const std::string& what, const std::string& resolve_url,
+                                   std::string* direct_url, ByteRange range, const ByteSink& sink,
+                                   DownloadInfo* info, bool* range_honoured) {
+  uint64_t delivered = range.start;
   for (int attempt = 0;; ++attempt) {
-    std::string current = url;
-    bool authorize = true;
+    // A signed URL that an earlier redirect gave is used again until it fails; after a failure
+    // the download URL is resolved afresh.
+    bool from_direct = !direct_url->empty();
+    std::string current = from_direct ? *direct_url : resolve_url;
+    std::string origin;
+    ResolveUrl(current, "", &origin);
+    bool authorize = origin == host_;
     Exchange exchange;
     for (int hop = 0;; ++hop) {
-      exchange = Perform(current, authorize, delivered, &sink);
+      exchange = Perform(current, authorize, {delivered, range.end}, &sink);
       delivered += exchange.delivered;
-      auto take = [&](const char* header, std::string* field) {
-        std::string value = exchange.Header(header);
-        if (!value.empty() && field->empty()) *field = value;
-      };
-      if (info != nullptr) {
-        take("x-repo-commit", &info->repo_commit);
-        std::string linked = Unquote(exchange.Header("x-linked-etag"));
-        if (!linked.empty() && info->linked_etag.empty()) info->linked_etag = linked;
-        std::string size = exchange.Header("x-linked-size");
-        if (!size.empty() && !info->linked_size &&
-            size.find_first_not_of("0123456789") == std::string::npos && size.size() < 20) {
-          info->linked_size = std::stoull(size);
-        }
-      }
+      if (range_honoured != nullptr && exchange.range_honoured) *range_honoured = true;
+      if (info != nullptr) ReadDownloadInfo(exchange, info);
       if (!IsRedirect(exchange.status) || exchange.TransportFailed()) break;
       if (hop >= kMaxRedirects) return IoError(what + ": too many redirects");
-      std::string origin;
       auto next = ResolveUrl(current, exchange.Header("location"), &origin);
       if (!next) return Corrupt(what + ": redirect without a usable Location");
       // A redirect to another host (the Hub's CDN) carries its own signature: the token stays.
@@ -557,9 +780,15 @@ Status CurlUpstreamHub::Download(RepoType type, const std::string& repo,
     }
     if (!exchange.sink_status.ok()) return exchange.sink_status;
     if (!exchange.TransportFailed() && (exchange.status == 200 || exchange.status == 206)) {
+      if (range.end != 0 && delivered != range.end) {
+        return Corrupt(what + ": upstream ended bytes " + std::to_string(range.start) + "-" +
+                       std::to_string(range.end - 1) + " at byte " + std::to_string(delivered));
+      }
+      if (current != resolve_url) *direct_url = current;
       return Status::Ok();
     }
-    if (!exchange.Retryable()) {
+    direct_url->clear();
+    if (!from_direct && !exchange.Retryable()) {
       return exchange.TransportFailed() ? IoError(what + ": " + exchange.Describe())
                                         : HttpError(exchange, what);
     }
@@ -567,6 +796,7 @@ Status CurlUpstreamHub::Download(RepoType type, const std::string& repo,
       return IoError(what + ": " + exchange.Describe() + " after " + std::to_string(attempt + 1) +
                      " attempts");
     }
+    if (from_direct && !exchange.Retryable()) continue;  // expired signature: resolve again now
     auto delay = RetryDelay(attempt, exchange);
     Log(LogLevel::kWarning, what + ": " + exchange.Describe() + " at byte " +
                                 std::to_string(delivered) + " of " + Redacted(current) +

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -18,6 +19,18 @@ struct UpstreamOptions {
   long connect_timeout_seconds = 15;
   long stall_timeout_seconds = 30;    // a transfer with no byte for this long is retried
   uint64_t max_bytes_per_second = 0;  // per transfer; 0 for no limit
+  // Files of at least two chunks are fetched as parallel ranges of this size (0: never), unless
+  // a rate limit is set.
+  uint64_t range_chunk_bytes = 8u << 20;
+  // Connections beyond one per file that all ranged downloads together may open; each holds at
+  // most one chunk in memory.
+  size_t range_helpers = 4;
+};
+
+// Bytes [start, end) of a file; end 0 means to the end of the file.
+struct ByteRange {
+  uint64_t start = 0;
+  uint64_t end = 0;
 };
 
 // UpstreamHub over libcurl. Downloads go through /resolve without following redirects
@@ -36,10 +49,12 @@ class CurlUpstreamHub : public UpstreamHub {
   Result<RemoteRevision> GetRevision(RepoType type, const std::string& repo,
                                      const std::string& revision) override;
   Result<std::vector<std::string>> ListRepoIds(RepoType type, const std::string& author) override;
+  Result<std::vector<RemoteModel>> ListChildren(const std::string& parent,
+                                                const std::string& relation) override;
   Result<std::vector<RemoteEntry>> ListTree(RepoType type, const std::string& repo,
                                             const std::string& commit_id) override;
   Status Download(RepoType type, const std::string& repo, const std::string& commit_id,
-                  const std::string& path, uint64_t offset, const ByteSink& sink,
+                  const std::string& path, uint64_t size, uint64_t offset, const ByteSink& sink,
                   DownloadInfo* info) override;
 
   // One HTTP request and its response, as the transfer callbacks fill it (defined in the .cc).
@@ -47,8 +62,16 @@ class CurlUpstreamHub : public UpstreamHub {
 
  private:
   explicit CurlUpstreamHub(UpstreamOptions options, std::string host);
-  Exchange Perform(const std::string& url, bool authorize, uint64_t range_start,
-                   const ByteSink* sink);
+  Exchange Perform(const std::string& url, bool authorize, ByteRange range, const ByteSink* sink);
+  // Streams `range` of a file into `sink`, starting at `*direct_url` (a URL an earlier redirect
+  // led to) when set, else at `resolve_url`, with retries that resume where the bytes stopped.
+  // Leaves in `*direct_url` the URL that served the bytes.
+  Status FetchRange(const std::string& what, const std::string& resolve_url,
+                    std::string* direct_url, ByteRange range, const ByteSink& sink,
+                    DownloadInfo* info, bool* range_honoured);
+  // Fetches `span` as chunks over several connections, delivering them to `sink` in order.
+  Status FetchChunks(const std::string& what, const std::string& resolve_url,
+                     const std::string& direct_url, ByteRange span, const ByteSink& sink);
   Result<nlohmann::json> GetJson(const std::string& url, const std::string& what,
                                  std::string* next_link);
   std::chrono::milliseconds RetryDelay(int attempt, const Exchange& exchange) const;
@@ -58,6 +81,7 @@ class CurlUpstreamHub : public UpstreamHub {
                   const std::function<Status(const nlohmann::json& items)>& page);
 
   UpstreamOptions options_;
+  std::atomic<size_t> range_helpers_available_;
   std::string host_;  // scheme://host:port of the upstream, where the token may go
 };
 

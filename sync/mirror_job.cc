@@ -58,9 +58,10 @@ Result<storage::StoredBlob> FetchFile(UpstreamHub& upstream, storage::BlobStore&
       if (observer != nullptr) observer->OnBytes(entry.path, entry.size, size);
       return (*writer)->Append(data, size);
     };
-    Status downloaded = resumed == entry.size ? Status::Ok()
-                                              : upstream.Download(spec.type, spec.repo, commit_id,
-                                                                  entry.path, resumed, sink, &info);
+    Status downloaded = resumed == entry.size
+                            ? Status::Ok()
+                            : upstream.Download(spec.type, spec.repo, commit_id, entry.path,
+                                                entry.size, resumed, sink, &info);
     if (downloaded.ok() && entry.lfs && !info.linked_etag.empty() &&
         info.linked_etag != entry.sha256) {
       downloaded = Corrupt("upstream X-Linked-Etag " + info.linked_etag +
@@ -75,26 +76,6 @@ Result<storage::StoredBlob> FetchFile(UpstreamHub& upstream, storage::BlobStore&
   }
 }
 
-// Lineage from the card, with the relation the upstream declares in its base_model:REL:ID tags
-// preferred over local inference.
-std::vector<registry::LineageEdge> LineageOf(const MirrorSpec& spec, const RemoteRevision& remote,
-                                             const std::vector<std::string>& paths) {
-  CardInfo card = DeriveCardInfo(spec.repo, remote.card_data, paths);
-  for (auto& edge : card.lineage) {
-    for (const char* relation : {"adapter", "merge", "quantized", "finetune"}) {
-      std::string tag = std::string("base_model:") + relation + ":" + edge.parent;
-      for (const auto& upstream_tag : remote.tags) {
-        if (upstream_tag == tag) {
-          edge.relation = relation;
-          edge.inferred = false;
-        }
-      }
-    }
-  }
-  for (const auto& warning : card.warnings) Log(LogLevel::kWarning, spec.repo + ": " + warning);
-  return card.lineage;
-}
-
 Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& store,
                                     registry::Registry& registry, const MirrorSpec& spec,
                                     MirrorObserver* observer, std::string* upstream_commit) {
@@ -103,6 +84,10 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   auto remote = upstream.GetRevision(spec.type, spec.repo, spec.revision);
   if (!remote.ok()) return remote.status();
   *upstream_commit = remote->commit_id;
+  if (spec.type == RepoType::kModel) {
+    HM_RETURN_IF_ERROR(registry.RecordModelDetails(
+        {{spec.repo, remote->pipeline_tag, remote->library_name, remote->downloads}}));
+  }
   MirrorReport report;
   report.commit_id = remote->commit_id;
 
@@ -259,7 +244,7 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   commit.tags = remote->tags;
   commit.pipeline_tag = remote->pipeline_tag;
   commit.library_name = remote->library_name;
-  revision.lineage = LineageOf(spec, *remote, paths);
+  revision.lineage = UpstreamLineage(spec.repo, remote->card_data, remote->tags, paths);
   HM_RETURN_IF_ERROR(AssignLastCommits(registry, local.ok() ? &local.value() : nullptr, parent_id,
                                        commit.id, &revision.entries));
   auto published = registry.PublishRevision(revision);

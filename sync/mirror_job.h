@@ -13,6 +13,18 @@
 
 namespace hubmirror::sync {
 
+// How far a mirror rule follows lineage from its repo (models only).
+struct LineageRules {
+  bool ancestors = false;  // the base models, to the roots
+  // Children through these relations, and theirs, as the upstream's listings give them.
+  std::vector<std::string> descendant_relations;
+  int64_t min_downloads = 0;   // descendants with fewer downloads upstream are left out
+  size_t max_count = 0;        // descendants taken at most, most downloaded first (0: no limit)
+  bool metadata_only = false;  // record the relatives' lineage and details, not their files
+
+  bool Any() const { return ancestors || !descendant_relations.empty(); }
+};
+
 struct MirrorSpec {
   RepoType type = RepoType::kModel;
   std::string repo;
@@ -22,6 +34,7 @@ struct MirrorSpec {
   std::vector<std::string> include;  // globs on repo paths; empty means everything
   std::vector<std::string> exclude;
   size_t concurrency = 4;  // files downloaded at once
+  LineageRules lineage;
   // When set and true, downloads stop and the job fails (partial files are kept for a resume).
   const std::atomic<bool>* cancel = nullptr;
 };

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "common/log.h"
 #include "common/names.h"
 
 namespace hubmirror::sync {
@@ -205,6 +206,26 @@ CardInfo DeriveCardInfo(std::string_view repo_id, const nlohmann::json& card_dat
   }
   info.tags = std::move(tags);
   return info;
+}
+
+std::vector<registry::LineageEdge> UpstreamLineage(const std::string& repo_id,
+                                                   const nlohmann::json& card_data,
+                                                   const std::vector<std::string>& upstream_tags,
+                                                   const std::vector<std::string>& file_paths) {
+  CardInfo card = DeriveCardInfo(repo_id, card_data, file_paths);
+  for (auto& edge : card.lineage) {
+    for (const char* relation : {"adapter", "merge", "quantized", "finetune"}) {
+      std::string tag = std::string("base_model:") + relation + ":" + edge.parent;
+      for (const auto& upstream_tag : upstream_tags) {
+        if (upstream_tag == tag) {
+          edge.relation = relation;
+          edge.inferred = false;
+        }
+      }
+    }
+  }
+  for (const auto& warning : card.warnings) Log(LogLevel::kWarning, repo_id + ": " + warning);
+  return card.lineage;
 }
 
 }  // namespace hubmirror::sync

@@ -31,4 +31,12 @@ struct CardInfo {
 CardInfo DeriveCardInfo(std::string_view repo_id, const nlohmann::json& card_data,
                         const std::vector<std::string>& file_paths);
 
+// The lineage of a repo mirrored from an upstream: the edges its card implies, with the relation
+// the upstream declares in its `base_model:RELATION:ID` tags preferred over local inference.
+// Invalid ids are skipped and logged.
+std::vector<registry::LineageEdge> UpstreamLineage(const std::string& repo_id,
+                                                   const nlohmann::json& card_data,
+                                                   const std::vector<std::string>& upstream_tags,
+                                                   const std::vector<std::string>& file_paths);
+
 }  // namespace hubmirror::sync

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "registry/registry.h"
+#include "sync/lineage_sync.h"
 
 namespace hubmirror::sync {
 namespace {
@@ -89,7 +90,12 @@ void Scheduler::Run() {
       }
       mirrors.insert(mirrors.end(), expanded->begin(), expanded->end());
     }
-    for (const auto& mirror : mirrors) {
+    LineagePlan plan = PlanAlongLineage(*upstream_, **registry, mirrors);
+    for (const auto& problem : plan.problems) {
+      failed = true;
+      Log(LogLevel::kWarning, problem.message());
+    }
+    for (const auto& mirror : plan.jobs) {
       if (stopping_) break;
       std::string label = std::string(RepoTypeName(mirror.type)) + " " + mirror.repo + "@" +
                           mirror.revision + " from " + upstream_->Name();

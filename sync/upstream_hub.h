@@ -31,10 +31,19 @@ struct RemoteRevision {
   std::vector<std::string> tags;
   std::string pipeline_tag;
   std::string library_name;
+  int64_t downloads = 0;
   std::string commit_title;
   std::string commit_message;
   std::string commit_author;
   int64_t commit_date_ms = 0;
+};
+
+// A model as the upstream's listing shows it.
+struct RemoteModel {
+  std::string id;
+  int64_t downloads = 0;
+  std::string pipeline_tag;
+  std::string library_name;
 };
 
 // Headers of a file download that the Hub puts on the /resolve response (or on its redirect).
@@ -62,14 +71,20 @@ class UpstreamHub {
   // Ids of the upstream's repos of one author, following pagination (the Hub's listing).
   virtual Result<std::vector<std::string>> ListRepoIds(RepoType type,
                                                        const std::string& author) = 0;
+  // Models whose cards name `parent` as their base through `relation` (through any relation when
+  // empty), as the upstream's `filter=base_model:...` listing gives them, following pagination.
+  // Invalid ids in the listing are skipped.
+  virtual Result<std::vector<RemoteModel>> ListChildren(const std::string& parent,
+                                                        const std::string& relation) = 0;
   // Every entry of the commit's tree (recursive), following pagination.
   virtual Result<std::vector<RemoteEntry>> ListTree(RepoType type, const std::string& repo,
                                                     const std::string& commit_id) = 0;
-  // Streams a file's bytes from `offset` into `sink`. Transient failures are retried, resuming
-  // from the bytes already delivered, so the sink sees every byte exactly once.
+  // Streams a file's bytes from `offset` into `sink`, in order. `size` is the file's size as
+  // the tree lists it (large files may be fetched as parallel ranges). Transient failures are
+  // retried, resuming from the bytes already delivered, so the sink sees every byte exactly once.
   virtual Status Download(RepoType type, const std::string& repo, const std::string& commit_id,
-                          const std::string& path, uint64_t offset, const ByteSink& sink,
-                          DownloadInfo* info) = 0;
+                          const std::string& path, uint64_t size, uint64_t offset,
+                          const ByteSink& sink, DownloadInfo* info) = 0;
 };
 
 }  // namespace hubmirror::sync
