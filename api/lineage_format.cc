@@ -24,7 +24,7 @@ nlohmann::json LineageJson(const registry::LineageGraph& graph) {
   nlohmann::json nodes = nlohmann::json::array();
   for (const auto& node : graph.nodes) {
     nlohmann::json item = {{"id", node.id}, {"mirrored", node.mirrored}};
-    if (node.mirrored) {
+    if (node.described) {
       auto optional = [](const std::string& text) {
         return text.empty() ? nlohmann::json() : nlohmann::json(text);
       };
@@ -42,9 +42,11 @@ nlohmann::json LineageJson(const registry::LineageGraph& graph) {
                      {"source", edge.source},
                      {"inferred", edge.inferred}});
   }
-  return {{"root", graph.nodes.empty() ? "" : graph.nodes.front().id},
-          {"nodes", nodes},
-          {"edges", edges}};
+  nlohmann::json result = {{"root", graph.nodes.empty() ? "" : graph.nodes.front().id},
+                           {"nodes", nodes},
+                           {"edges", edges}};
+  if (!graph.roots.empty()) result["roots"] = graph.roots;
+  return result;
 }
 
 std::string LineageDot(const registry::LineageGraph& graph) {
@@ -95,12 +97,36 @@ std::string LineageText(const registry::LineageGraph& graph, registry::LineageDi
   if (direction != registry::LineageDirection::kDown) {
     out += "ancestors\n";
     walk(root, "", 1, true);
+    if (!graph.roots.empty()) {
+      out += "foundation:";
+      for (const auto& id : graph.roots) out += " " + id;
+      out += "\n";
+    }
   }
   if (direction != registry::LineageDirection::kUp) {
     out += "descendants\n";
     walk(root, "", 1, false);
   }
   return out;
+}
+
+nlohmann::json FamilyJson(const registry::FamilyStats& family) {
+  return {{"models", family.models},
+          {"mirrored", family.mirrored},
+          {"relations", family.relations},
+          {"bytes_stored", family.bytes_stored},
+          {"bytes_shared_with_base", family.bytes_shared_with_base}};
+}
+
+std::string FamilyText(const std::string& model, const registry::FamilyStats& family) {
+  std::string out = "family of " + model + ": " + std::to_string(family.models) + " models (" +
+                    std::to_string(family.mirrored) + " mirrored)";
+  for (const auto& [relation, count] : family.relations) {
+    out += ", " + std::to_string(count) + " " + relation;
+  }
+  return out + "\nbytes stored: " + std::to_string(family.bytes_stored) +
+         ", shared with the base through deduplication: " +
+         std::to_string(family.bytes_shared_with_base) + "\n";
 }
 
 }  // namespace hubmirror::api

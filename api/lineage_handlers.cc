@@ -40,13 +40,24 @@ Response HandleLineage(const RequestContext& context) {
     return ErrorResponse(ApiError::kRepoNotFound, "no lineage known for " + context.route.repo,
                          true);
   }
+  auto stats = QueryValue(query, "stats");
+  bool with_family = stats && ParseBool(*stats).value_or(false);
+  if (with_family && format == "dot") {
+    return ErrorResponse(ApiError::kBadRequest, "stats are given in JSON only", true);
+  }
   if (format == "dot") {
     Response response;
     response.Set("Content-Type", "text/vnd.graphviz; charset=utf-8");
     response.body = LineageDot(*graph);
     return response;
   }
-  return JsonResponse(LineageJson(*graph));
+  nlohmann::json body = LineageJson(*graph);
+  if (with_family) {
+    auto family = context.registry.Family(context.route.repo);
+    if (!family.ok()) return ErrorFromStatus(family.status(), true);
+    body["family"] = FamilyJson(*family);
+  }
+  return JsonResponse(body);
 }
 
 }  // namespace hubmirror::api

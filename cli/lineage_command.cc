@@ -1,4 +1,5 @@
 #include <iostream>
+#include <optional>
 
 #include "api/lineage_format.h"
 #include "cli/commands.h"
@@ -14,10 +15,14 @@ struct LineageArgs {
   int depth = 0;
   std::string relation;
   std::string format = "text";
+  bool stats = false;
 };
 
 int RunLineage(const CommonOptions& common, const LineageArgs& args) {
   if (Status valid = ValidateRepoId(args.repo); !valid.ok()) return ReportFailure(valid);
+  if (args.stats && args.format == "dot") {
+    return ReportFailure(InvalidArgument("--stats is given in text or json, not dot"));
+  }
   std::filesystem::path db = common.data_dir / "registry.db";
   std::error_code ec;
   if (!std::filesystem::exists(db, ec)) {
@@ -34,12 +39,21 @@ int RunLineage(const CommonOptions& common, const LineageArgs& args) {
     std::cerr << "hubmirror: no lineage known for " << args.repo << std::endl;
     return kExitProblem;
   }
+  std::optional<registry::FamilyStats> family;
+  if (args.stats) {
+    auto counted = (*registry)->Family(args.repo);
+    if (!counted.ok()) return ReportFailure(counted.status());
+    family = *counted;
+  }
   if (args.format == "json") {
-    std::cout << api::LineageJson(*graph).dump(2) << std::endl;
+    nlohmann::json body = api::LineageJson(*graph);
+    if (family) body["family"] = api::FamilyJson(*family);
+    std::cout << body.dump(2) << std::endl;
   } else if (args.format == "dot") {
     std::cout << api::LineageDot(*graph);
   } else {
     std::cout << api::LineageText(*graph, direction);
+    if (family) std::cout << api::FamilyText(graph->nodes.front().id, *family);
   }
   return kExitOk;
 }
@@ -57,6 +71,9 @@ void AddLineageCommand(CLI::App& app, const CommonOptions& common, int* exit_cod
       ->check(CLI::Range(0, 1000));
   command->add_option("--relation", args->relation, "only this relation")
       ->check(CLI::IsMember({"finetune", "adapter", "quantized", "merge", "unknown"}));
+  command->add_flag("--stats", args->stats,
+                    "also count the family: models by relation, bytes stored and shared with the "
+                    "base through deduplication (text and json)");
   command->add_option("--format", args->format, "text, json or dot")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json", "dot"}));

@@ -570,7 +570,7 @@ Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection 
                     table + (ids.size() > kScanAbove ? "" : " AND name_lower = ?"));
     auto read = [&] {
       while (s.Step()) {
-        details[s.Text(0)] = LineageNode{s.Text(1), mirrored, s.Text(2), s.Text(3), s.Int(4)};
+        details[s.Text(0)] = LineageNode{s.Text(1), mirrored, s.Text(2), s.Text(3), s.Int(4), true};
       }
       return s.status();
     };
@@ -586,7 +586,7 @@ Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection 
   }
   auto node_of = [&](const std::string& lower, const std::string& written) {
     auto found = details.find(lower);
-    return found != details.end() ? found->second : LineageNode{written, false, "", "", 0};
+    return found != details.end() ? found->second : LineageNode{written, false, "", "", 0, false};
   };
   graph.nodes.push_back(node_of(AsciiLower(model), std::string(model)));
   std::unordered_map<std::string, std::string> node_ids;  // lower -> the node's id
@@ -597,11 +597,60 @@ Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection 
     node_ids[lower] = graph.nodes.back().id;
   }
   // Cards spell ids in any case: edges use the nodes' ids so that the two always join.
+  std::unordered_set<std::string> children;
   for (auto& edge : graph.edges) {
     edge.child = node_ids[AsciiLower(edge.child)];
     edge.parent = node_ids[AsciiLower(edge.parent)];
+    if (edge.child != edge.parent) children.insert(edge.child);
+  }
+  // Every descendant is a child in the graph, so the nodes that are not are the ancestors' roots.
+  if (direction != LineageDirection::kDown && max_depth <= 0) {
+    for (const auto& node : graph.nodes) {
+      if (!children.contains(node.id)) graph.roots.push_back(node.id);
+    }
   }
   return graph;
+}
+
+Result<FamilyStats> Registry::Family(std::string_view model) {
+  std::optional<ReadSnapshot> snapshot;
+  if (sqlite3_get_autocommit(db_) != 0) {
+    snapshot.emplace(*this);
+    HM_RETURN_IF_ERROR(snapshot->status());
+  }
+  auto graph = Lineage(model, LineageDirection::kDown, 0, "");
+  if (!graph.ok()) return graph.status();
+  FamilyStats stats;
+  stats.models = static_cast<int64_t>(graph->nodes.size());
+  for (const auto& edge : graph->edges) ++stats.relations[edge.relation];
+  Statement content(*statements_,
+                    "SELECT DISTINCT e.sha256, e.size FROM repos r "
+                    "JOIN refs f ON f.repo_id = r.id AND f.kind = 'branch' AND "
+                    "f.name = r.default_branch "
+                    "JOIN entries e ON e.repo_id = r.id AND e.commit_id = f.commit_id "
+                    "WHERE r.type = 'model' AND r.name_lower = ? AND e.type = 'file' AND "
+                    "e.sha256 IS NOT NULL");
+  std::unordered_map<std::string, uint64_t> family_content;
+  std::unordered_set<std::string> base_content, descendant_content;
+  for (const auto& node : graph->nodes) {
+    if (!node.mirrored) continue;
+    ++stats.mirrored;
+    bool base = &node == &graph->nodes.front();
+    content.Reset();
+    content.Bind(1, AsciiLower(node.id));
+    while (content.Step()) {
+      family_content[content.Text(0)] = static_cast<uint64_t>(content.Int(1));
+      (base ? base_content : descendant_content).insert(content.Text(0));
+    }
+    HM_RETURN_IF_ERROR(content.status());
+  }
+  for (const auto& [sha256, size] : family_content) {
+    stats.bytes_stored += size;
+    if (base_content.contains(sha256) && descendant_content.contains(sha256)) {
+      stats.bytes_shared_with_base += size;
+    }
+  }
+  return stats;
 }
 
 Status Registry::AddLineageEdges(const std::vector<LineageEdge>& edges) {

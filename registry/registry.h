@@ -81,21 +81,37 @@ struct LineageEdge {
   bool inferred = false;  // true when the relation was derived by heuristics, not declared
 };
 
-// A model in a lineage graph; `mirrored` when it is a repo here (then the details are filled).
+// A model in a lineage graph; `mirrored` when it is a repo here. `described` when its details
+// are known: always for a mirrored model, else when lineage sync recorded what the upstream said.
 struct LineageNode {
   std::string id;
   bool mirrored = false;
   std::string pipeline_tag;
   std::string library_name;
   int64_t downloads = 0;
+  bool described = false;
 };
 
 struct LineageGraph {
   std::vector<LineageNode> nodes;  // the model first, then by id
   std::vector<LineageEdge> edges;  // sorted by child, then parent; ids spelt as their nodes
+  // The foundation models the ancestors lead to (the model itself when it has no parent), when
+  // the walk went up without a depth limit; empty otherwise.
+  std::vector<std::string> roots;
 };
 
 enum class LineageDirection { kUp, kDown, kBoth };
+
+// A model's family: the model and its descendants.
+struct FamilyStats {
+  int64_t models = 0;                        // the model and its descendants
+  int64_t mirrored = 0;                      // of those, the ones mirrored here
+  std::map<std::string, int64_t> relations;  // the family's edges, by relation
+  // Distinct content of the mirrored models' default branches: what the family costs on disk.
+  uint64_t bytes_stored = 0;
+  // Content of descendants that the base model has too: stored once, thanks to deduplication.
+  uint64_t bytes_shared_with_base = 0;
+};
 
 // What the upstream says of a model seen along lineage (mirrored or not).
 struct ModelDetails {
@@ -200,6 +216,8 @@ class Registry {
   // case-insensitively; cycles and self-references in real metadata terminate.
   Result<LineageGraph> Lineage(std::string_view model, LineageDirection direction, int max_depth,
                                std::string_view relation);
+  // The family of `model` (its descendants, however deep), counted.
+  Result<FamilyStats> Family(std::string_view model);
   // Records lineage edges known without their repos (a child's card read upstream), in one
   // transaction; an edge already known is updated.
   Status AddLineageEdges(const std::vector<LineageEdge>& edges);

@@ -756,7 +756,7 @@ Status CurlUpstreamHub::FetchRange(const std::string& what, const std::string& r
                                    std::string* direct_url, ByteRange range, const ByteSink& sink,
                                    DownloadInfo* info, bool* range_honoured) {
   uint64_t delivered = range.start;
-  for (int attempt = 0;; ++attempt) {
+  for (int attempt = 0;;) {
     // A signed URL that an earlier redirect gave is used again until it fails; after a failure
     // the download URL is resolved afresh.
     bool from_direct = !direct_url->empty();
@@ -788,7 +788,10 @@ Status CurlUpstreamHub::FetchRange(const std::string& what, const std::string& r
       return Status::Ok();
     }
     direct_url->clear();
-    if (!from_direct && !exchange.Retryable()) {
+    // The reused signed URL failed (expired, or the transfer broke): resolving it afresh is this
+    // client's own shortcut undone, not a retry, so it is done at once and not counted.
+    if (from_direct) continue;
+    if (!exchange.Retryable()) {
       return exchange.TransportFailed() ? IoError(what + ": " + exchange.Describe())
                                         : HttpError(exchange, what);
     }
@@ -796,12 +799,12 @@ Status CurlUpstreamHub::FetchRange(const std::string& what, const std::string& r
       return IoError(what + ": " + exchange.Describe() + " after " + std::to_string(attempt + 1) +
                      " attempts");
     }
-    if (from_direct && !exchange.Retryable()) continue;  // expired signature: resolve again now
     auto delay = RetryDelay(attempt, exchange);
     Log(LogLevel::kWarning, what + ": " + exchange.Describe() + " at byte " +
                                 std::to_string(delivered) + " of " + Redacted(current) +
                                 "; resuming in " + std::to_string(delay.count()) + " ms");
     std::this_thread::sleep_for(delay);
+    ++attempt;
   }
 }
 

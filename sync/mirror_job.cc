@@ -70,7 +70,10 @@ Result<storage::StoredBlob> FetchFile(UpstreamHub& upstream, storage::BlobStore&
     Result<storage::StoredBlob> stored =
         downloaded.ok() ? (*writer)->Commit() : Result<storage::StoredBlob>(downloaded);
     if (stored.ok()) return stored;
-    Status failure(stored.status().code(), where + ": " + stored.status().message());
+    // Upstream errors name the file already; the store's do not.
+    const std::string& message = stored.status().message();
+    Status failure(stored.status().code(),
+                   message.starts_with(where) ? message : where + ": " + message);
     if (stored.status().code() != StatusCode::kCorrupt || attempt >= 1) return failure;
     Log(LogLevel::kWarning, failure.message() + "; downloading it again");
   }

@@ -18,15 +18,23 @@
 //    403 GatedRepo with a token that was not approved.
 //  - Faults injected per repo and path: 429 (Retry-After or RateLimit t=), 500, a truncated body
 //    (full Content-Length, half the bytes, then the socket is destroyed), wrong bytes of the right
-//    length, and a stall (headers, then no byte). File bodies honour `Range: bytes=N-` with 206.
+//    length, and a stall (headers, then no byte). File bodies honour a single `Range: bytes=a-`
+//    or bounded `bytes=a-b` with 206. A content fault given `at` (a byte offset in the file) hits
+//    only responses whose bytes include that offset, so it can target one chunk of a download made
+//    of parallel ranges; a truncation with `at` is cut right before that byte.
+//  - Signed CDN URLs that expire: with an "expire" fault, the CDN answers each signed URL of the
+//    file only `uses` times, then 403 AccessDenied "Request has expired", as CloudFront does once a
+//    URL's Expires has passed; a client has to go back to /resolve for a fresh signature.
 //
-// Every request is logged (both servers), with the bytes actually sent, so tests can assert that
-// retries happened, that resumes used Range, that no body was sent twice, and where the
-// Authorization header went.
+// Every request is logged (both servers), with the bytes actually sent and when it started and
+// ended (`startMs`, `endMs`: high-resolution milliseconds since the hub started), so tests can
+// assert that retries happened, that resumes used Range, that no body was sent twice, that ranges
+// were fetched in parallel, and where the Authorization header went.
 
 import { createHash, createHmac, createCipheriv, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { once } from "node:events";
+import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 
 // ---------------------------------------------------------------------------------------------
@@ -165,7 +173,10 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 	/** @type {any[]} */
 	const faults = [];
 	const openStalls = new Set();
+	/** How many requests each signed CDN URL (its query string) was served, for "expire" faults. */
+	const signedUrlUses = new Map();
 	const started = Date.now();
+	const startedHr = performance.now();
 	let requestCounter = 0;
 
 	const hubServer = createServer((req, res) => handle("hub", req, res));
@@ -205,6 +216,8 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 			complete: false,
 			fault: undefined,
 			t: Date.now() - started,
+			startMs: performance.now() - startedHr,
+			endMs: undefined, // when the response closed (sent in full, or its connection gone)
 		};
 		log.push(rec);
 		return rec;
@@ -215,20 +228,33 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 	/**
 	 * Adds a fault. `route`: "revision" | "commits" | "tree" | "resolve" | "content" (the response
 	 * that carries a file's bytes: the CDN for LFS files, /api/resolve-cache for the others).
-	 * `kind`: "429" | "500" (any route); "truncate" | "stall" | "corrupt" (content only).
+	 * `kind`: "429" | "500" (any route); "truncate" | "stall" | "corrupt" | "expire" (content only;
+	 * "expire" only on the CDN).
 	 * `times`: how many requests it hits (default 1; Infinity for every time).
 	 * 429 options: `retryAfter` (seconds, Retry-After header) or `rateLimitReset` (RateLimit t=).
+	 * Content options: `at`, a byte offset of the file: only a response whose bytes include it is
+	 * hit (a truncation then sends the bytes before it, and no more); "expire": `uses`, how many
+	 * requests each signed URL of the file is served before it answers 403 (default 1).
 	 */
 	function inject(fault) {
 		const f = { times: 1, ...fault, hits: 0 };
 		if (!["revision", "commits", "tree", "resolve", "content"].includes(f.route)) {
 			throw new Error(`unknown fault route ${f.route}`);
 		}
-		if (!["429", "500", "truncate", "stall", "corrupt"].includes(f.kind)) {
+		if (!["429", "500", "truncate", "stall", "corrupt", "expire"].includes(f.kind)) {
 			throw new Error(`unknown fault kind ${f.kind}`);
 		}
-		if (["truncate", "stall", "corrupt"].includes(f.kind) && f.route !== "content") {
+		if (["truncate", "stall", "corrupt", "expire"].includes(f.kind) && f.route !== "content") {
 			throw new Error(`${f.kind} faults apply to the content route only`);
+		}
+		const offsetFault = f.route === "content" && f.kind !== "expire";
+		if (f.at !== undefined && !(offsetFault && Number.isInteger(f.at) && f.at >= 0)) {
+			throw new Error("`at` is a byte offset, for content faults other than expire");
+		}
+		if (f.kind === "expire") {
+			f.uses ??= 1;
+		} else if (f.uses !== undefined) {
+			throw new Error("only expire faults have `uses`");
 		}
 		if (f.path !== undefined && !["resolve", "content"].includes(f.route)) {
 			throw new Error(`a ${f.route} fault has no path (use page for tree faults)`);
@@ -245,11 +271,13 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 		faults.length = 0;
 	}
 
-	function takeFault(route, repo, path, page) {
+	/** The first unspent fault for this request (counted as a hit); `applies` filters further. */
+	function takeFault(route, repo, path, page, applies = (f) => f.kind !== "expire") {
 		for (const f of faults) {
 			if (f.route !== route || f.repo !== repo || f.hits >= f.times) continue;
 			if (f.path !== undefined && f.path !== path) continue;
 			if (f.page !== undefined && f.page !== page) continue;
+			if (!applies(f)) continue;
 			f.hits++;
 			return f;
 		}
@@ -380,14 +408,11 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 
 	/** Serves a file body (or its corruption), honouring a single `bytes=a-[b]` Range, with faults. */
 	function serveContent(req, res, rec, headers, repo, file) {
-		const fault = takeFault("content", repo.id, file.path, undefined);
-		if (fault && answerStatusFault(fault, res, rec, headers, false)) {
-			return;
-		}
 		const size = file.size;
 		let start = 0;
 		let end = size - 1;
 		let status = 200;
+		let unsatisfiable = false;
 		const range = req.headers.range;
 		if (range !== undefined) {
 			const m = /^bytes=(\d+)-(\d*)$/.exec(range.trim());
@@ -396,16 +421,27 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 				if (m[2] !== "") {
 					end = Math.min(Number(m[2]), size - 1);
 				}
-				if (start >= size || start > end) {
-					rec.contentRange = `bytes */${size}`;
-					send(res, rec, 416, { ...headers, "Content-Range": `bytes */${size}` });
-					return;
-				}
+				unsatisfiable = start >= size || start > end;
 				status = 206;
 			}
 		}
-		const source = fault?.kind === "corrupt" ? corruptBytes(file.content) : file.content;
-		const body = source.subarray(start, end + 1);
+		const fault = takeFault(
+			"content",
+			repo.id,
+			file.path,
+			undefined,
+			(f) => f.kind !== "expire" && (f.at === undefined || (!unsatisfiable && f.at >= start && f.at <= end)),
+		);
+		if (fault && answerStatusFault(fault, res, rec, headers, false)) {
+			return;
+		}
+		if (unsatisfiable) {
+			rec.contentRange = `bytes */${size}`;
+			send(res, rec, 416, { ...headers, "Content-Range": `bytes */${size}` });
+			return;
+		}
+		const slice = file.content.subarray(start, end + 1);
+		const body = fault?.kind === "corrupt" ? corruptBytes(slice) : slice;
 		const out = { ...headers, "Content-Length": String(body.length), "Accept-Ranges": "bytes" };
 		if (status === 206) {
 			out["Content-Range"] = `bytes ${start}-${end}/${size}`;
@@ -431,11 +467,12 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 			return;
 		}
 		if (fault?.kind === "truncate") {
-			// The full Content-Length is promised, half is written (and flushed), then the socket dies.
-			const half = Math.floor(body.length / 2);
+			// The full Content-Length is promised, half (or up to `at`) is written and flushed, then
+			// the socket dies.
+			const cut = fault.at !== undefined ? fault.at - start : Math.floor(body.length / 2);
 			res.writeHead(status, out);
-			res.write(body.subarray(0, half), () => {
-				rec.bytesSent += half;
+			res.write(body.subarray(0, cut), () => {
+				rec.bytesSent += cut;
 				res.socket?.destroy();
 			});
 			return;
@@ -497,7 +534,7 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 	function handle(server, req, res) {
 		const rec = record(server, req);
 		res.on("close", () => {
-			rec.closedAt = Date.now() - started;
+			rec.endMs = performance.now() - startedHr;
 		});
 		try {
 			if (server === "cdn") {
@@ -554,6 +591,23 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 			denied("Access denied");
 			return;
 		}
+		// A signed URL served `uses` times has expired (CloudFront checks Expires on every request).
+		// Keyed by the whole query: two redirects in the same second share a Signature, not a session.
+		const uses = signedUrlUses.get(url.search) ?? 0;
+		const expiry = takeFault(
+			"content",
+			found.repo.id,
+			found.file.path,
+			undefined,
+			(f) => f.kind === "expire" && uses >= f.uses,
+		);
+		if (expiry) {
+			rec.fault = expiry.kind;
+			rec.signatureError = "Request has expired";
+			denied(rec.signatureError);
+			return;
+		}
+		signedUrlUses.set(url.search, uses + 1);
 		// None of the Hub's X- headers; the ETag is the Xet hash (resolve_observed-headers.json, hop2_cdn).
 		serveContent(req, res, rec, {
 			"Content-Type": "application/octet-stream",
@@ -809,10 +863,11 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 		return log.filter((rec) => Object.entries(filter).every(([k, v]) => rec[k] === v));
 	}
 
-	/** Body bytes of `path` actually written to clients (all content responses together). */
+	/** Body bytes of `path` written to clients by its 200 and 206 content responses (error bodies not counted). */
 	function bytesServed(repo, path) {
 		return log
 			.filter((rec) => (rec.route === "cdn" || rec.route === "resolve-cache") && rec.repo === repo && rec.path === path)
+			.filter((rec) => rec.status === 200 || rec.status === 206)
 			.reduce((sum, rec) => sum + rec.bytesSent, 0);
 	}
 
@@ -829,7 +884,8 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 				rec.link ? "Link: next" : "",
 				rec.errorCode ? `X-Error-Code: ${rec.errorCode}` : "",
 			].filter(Boolean);
-			return `#${rec.n} +${rec.t}ms ${rec.server} ${rec.method} ${url}${notes.length ? ` [${notes.join("; ")}]` : ""} -> ${rec.status ?? "(no status)"}, ${rec.bytesSent} body bytes${rec.complete ? "" : " (incomplete)"}`;
+			const span = rec.endMs !== undefined ? ` (${(rec.endMs - rec.startMs).toFixed(1)} ms)` : "";
+			return `#${rec.n} +${rec.t}ms${span} ${rec.server} ${rec.method} ${url}${notes.length ? ` [${notes.join("; ")}]` : ""} -> ${rec.status ?? "(no status)"}, ${rec.bytesSent} body bytes${rec.complete ? "" : " (incomplete)"}`;
 		});
 	}
 

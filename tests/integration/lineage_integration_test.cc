@@ -49,7 +49,8 @@ TEST_CASE("hubmirror lineage prints the chain up and the family down", "[lineage
         "ancestors\n"
         "  org/tuned-q4\n"
         "    quantized of: org/tuned\n"
-        "      finetune (inferred) of: org/root\n");
+        "      finetune (inferred) of: org/root\n"
+        "foundation: org/root\n");
 
   auto down = family.Lineage({"org/root", "--down"});
   REQUIRE(down.exit_code == 0);
@@ -63,12 +64,14 @@ TEST_CASE("hubmirror lineage prints the chain up and the family down", "[lineage
 
   auto merged = family.Lineage({"org/merged", "--up"});
   CHECK_THAT(merged.out, Catch::Contains("merge (inferred) of: far/away (not mirrored)"));
+  CHECK_THAT(merged.out, Catch::EndsWith("foundation: far/away org/root\n"));
 
   auto quantized_only = family.Lineage({"org/root", "--down", "--relation", "finetune"});
   CHECK(quantized_only.out == "descendants\n  org/root\n    finetune (inferred): org/tuned\n");
   CHECK(family.Lineage({"org/root", "--down", "--depth", "1", "--format", "json"}).exit_code == 0);
 
   CHECK(family.Lineage({"nobody/nothing"}).exit_code == 1);
+  CHECK(family.Lineage({"org/root", "--stats", "--format", "dot"}).exit_code == 2);
   CHECK(family.Lineage({"org/root", "--up", "--down"}).exit_code == 2);
   CHECK(family.Lineage({"org/root", "--relation", "cousin"}).exit_code == 2);
 }
@@ -137,6 +140,42 @@ TEST_CASE("/api/lineage answers JSON and DOT; base_model filters list children",
   auto unknown = client.Get("/api/lineage/models/nobody/nothing");
   CHECK(unknown.status == 404);
   CHECK(unknown.HeaderOr("X-Error-Code") == "RepoNotFound");
+}
+
+TEST_CASE("family statistics count relations, bytes stored and bytes shared with the base",
+          "[lineage]") {
+  Family family;
+  // Distinct contents of the five repos: the root's config.json and the adapter's
+  // adapter_config.json are both "{}", stored once and shared with the base.
+  uint64_t stored =
+      std::string("{}").size() + std::string("---\nbase_model: org/root\n---\n").size() +
+      std::string("---\nbase_model: ORG/Tuned\nbase_model_relation: quantized\n---\n").size() +
+      std::string("gguf").size() + std::string("---\nbase_model: org/tuned\n---\n").size() +
+      std::string("---\nbase_model: [org/tuned, far/away]\n---\n").size();
+  auto text = family.Lineage({"org/root", "--down", "--stats"});
+  REQUIRE(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::EndsWith("family of org/root: 5 models (5 mirrored), 1 adapter, "
+                                       "1 finetune, 1 merge, 1 quantized\nbytes stored: " +
+                                       std::to_string(stored) +
+                                       ", shared with the base through deduplication: 2\n"));
+
+  auto server = ServerProcess::Start(family.data);
+  HttpClient client(server->port());
+  auto response = client.Get("/api/lineage/models/org/tuned?direction=down&stats=true");
+  REQUIRE(response.status == 200);
+  json body = json::parse(response.body);
+  CHECK(body["family"] == json({{"models", 4},
+                                {"mirrored", 4},
+                                {"relations", {{"adapter", 1}, {"merge", 1}, {"quantized", 1}}},
+                                {"bytes_stored", stored},  // "{}" is the adapter's too
+                                {"bytes_shared_with_base", 0}}));
+  CHECK(body.count("roots") == 0);
+  auto up = json::parse(client.Get("/api/lineage/models/org/merged?direction=up").body);
+  CHECK(up["roots"] == json({"far/away", "org/root"}));
+  auto limited =
+      json::parse(client.Get("/api/lineage/models/org/merged?direction=up&depth=1").body);
+  CHECK(limited.count("roots") == 0);
+  CHECK(client.Get("/api/lineage/models/org/root?stats=true&format=dot").status == 400);
 }
 
 }  // namespace
