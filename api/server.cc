@@ -32,13 +32,16 @@ constexpr const char* kExposedHeaders =
 
 // Each pool thread opens its own registry connection on first use: SQLite connections must not
 // be shared between threads, and opening one per request would dominate small requests.
-Result<registry::Registry*> ThreadRegistry(const std::filesystem::path& path) {
+Result<registry::Registry*> ThreadRegistry(
+    const std::filesystem::path& path,
+    const std::shared_ptr<registry::LineageIndexCache>& lineage_index) {
   thread_local std::filesystem::path opened_path;
   thread_local std::unique_ptr<registry::Registry> registry;
   if (!registry || opened_path != path) {
     auto opened = registry::Registry::Open(path, registry::Registry::Mode::kReadOnly);
     if (!opened.ok()) return opened.status();
     registry = std::move(opened.value());
+    registry->UseLineageIndex(lineage_index);
     opened_path = path;
   }
   return registry.get();
@@ -84,6 +87,7 @@ bool MethodAllowed(Endpoint endpoint, http::verb method) {
 }
 
 Response Dispatch(const Request& request, const std::filesystem::path& registry_path,
+                  const std::shared_ptr<registry::LineageIndexCache>& lineage_index,
                   storage::BlobStore& store, const tcp::endpoint& local) {
   std::string_view target = request.target();
   bool api_route = target.substr(0, 5) == "/api/";
@@ -118,7 +122,7 @@ Response Dispatch(const Request& request, const std::filesystem::path& registry_
     default:
       break;
   }
-  auto registry = ThreadRegistry(registry_path);
+  auto registry = ThreadRegistry(registry_path, lineage_index);
   if (!registry.ok()) {
     Log(LogLevel::kError, "cannot open registry: " + registry.status().message());
     return ErrorResponse(ApiError::kInternal, "registry unavailable", api_route);
@@ -295,6 +299,7 @@ std::string HostPort(const tcp::endpoint& endpoint) {
 Server::Server(ServerOptions options, storage::BlobStore& store)
     : options_(std::move(options)),
       store_(store),
+      lineage_index_(std::make_shared<registry::LineageIndexCache>(options_.registry_path)),
       workers_(MakeWorkers(options_.threads)),
       acceptor_(*workers_.front()) {}
 
@@ -403,7 +408,7 @@ net::awaitable<void> Server::Session(tcp::socket socket) {
     const Request& request = parser.get();
     Response response;
     try {
-      response = Dispatch(request, options_.registry_path, store_, local);
+      response = Dispatch(request, options_.registry_path, lineage_index_, store_, local);
     } catch (const std::exception& e) {
       // Handlers report errors as Status; this only guards the process against the unforeseen
       // (allocation failure, a library throwing), so one request cannot take the server down.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "registry/lineage_index.h"
 #include "storage/blob_store.h"
 
 namespace hubmirror::api {
@@ -52,6 +53,8 @@ class Server {
 
   ServerOptions options_;
   storage::BlobStore& store_;
+  // Shared by the workers' registry connections: large lineage walks run in memory.
+  std::shared_ptr<registry::LineageIndexCache> lineage_index_;
   std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
   size_t next_worker_ = 0;  // used by the accept loop only
   boost::asio::ip::tcp::acceptor acceptor_;

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/digest.h"
 #include "migrations/embedded_migrations.h"
+#include "registry/lineage_index.h"
 #include "registry/sqlite.h"
 
 namespace hubmirror::registry {
@@ -507,6 +508,13 @@ Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection 
     snapshot.emplace(*this);
     HM_RETURN_IF_ERROR(snapshot->status());
   }
+  if (lineage_index_ != nullptr) {
+    auto generation = LineageGeneration();
+    if (!generation.ok()) return generation.status();
+    if (auto index = lineage_index_->Current(*generation)) {
+      return index->Lineage(model, direction, max_depth, relation);
+    }
+  }
   std::unordered_set<std::string> seen;  // "child\nparent", lower-cased
   LineageGraph graph;
   auto take = [&](Statement& s) {
@@ -548,15 +556,29 @@ Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection 
       level = std::move(next);
     }
   }
-  std::sort(graph.edges.begin(), graph.edges.end(), [](const LineageEdge& a, const LineageEdge& b) {
-    return std::tie(a.child, a.parent) < std::tie(b.child, b.parent);
-  });
-  // Nodes: the model, then every id on an edge, with repo details where mirrored.
-  std::map<std::string, std::string> ids;  // lower -> as first written
+  {
+    std::vector<std::pair<std::string, size_t>> keys;  // "child\nparent" lower-cased, position
+    keys.reserve(graph.edges.size());
+    for (size_t i = 0; i < graph.edges.size(); ++i) {
+      keys.emplace_back(AsciiLower(graph.edges[i].child) + '\n' + AsciiLower(graph.edges[i].parent),
+                        i);
+    }
+    std::sort(keys.begin(), keys.end());
+    std::vector<LineageEdge> sorted;
+    sorted.reserve(keys.size());
+    for (const auto& key : keys) sorted.push_back(std::move(graph.edges[key.second]));
+    graph.edges = std::move(sorted);
+  }
+  // Nodes: the model, then every id on an edge in lower-case order, with their details where
+  // known. A model not described is spelt as the query spells it, else as the smallest spelling
+  // the edges use.
+  std::map<std::string, std::string> ids;  // lower -> spelling
   ids.emplace(AsciiLower(model), std::string(model));
   for (const auto& edge : graph.edges) {
-    ids.emplace(AsciiLower(edge.child), edge.child);
-    ids.emplace(AsciiLower(edge.parent), edge.parent);
+    for (const std::string* id : {&edge.child, &edge.parent}) {
+      auto [it, added] = ids.emplace(AsciiLower(*id), *id);
+      if (!added && it->first != AsciiLower(model) && *id < it->second) it->second = *id;
+    }
   }
   // Details come from the repos mirrored, else from what lineage sync recorded. Small graphs look
   // their models up; large ones read both tables once (far fewer rows than cards name) and join.
@@ -597,18 +619,11 @@ Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection 
     node_ids[lower] = graph.nodes.back().id;
   }
   // Cards spell ids in any case: edges use the nodes' ids so that the two always join.
-  std::unordered_set<std::string> children;
   for (auto& edge : graph.edges) {
     edge.child = node_ids[AsciiLower(edge.child)];
     edge.parent = node_ids[AsciiLower(edge.parent)];
-    if (edge.child != edge.parent) children.insert(edge.child);
   }
-  // Every descendant is a child in the graph, so the nodes that are not are the ancestors' roots.
-  if (direction != LineageDirection::kDown && max_depth <= 0) {
-    for (const auto& node : graph.nodes) {
-      if (!children.contains(node.id)) graph.roots.push_back(node.id);
-    }
-  }
+  FillLineageRoots(graph, direction, max_depth);
   return graph;
 }
 
@@ -651,6 +666,29 @@ Result<FamilyStats> Registry::Family(std::string_view model) {
     }
   }
   return stats;
+}
+
+Status Registry::ForEachLineageEdge(const std::function<void(const LineageEdge&)>& edge) {
+  Statement s(*statements_, "SELECT child, parent, relation, source, inferred FROM lineage_edges");
+  while (s.Step()) edge(LineageEdge{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4) != 0});
+  return s.status();
+}
+
+Status Registry::ForEachModelDetails(const std::function<void(const LineageNode&)>& model) {
+  for (bool mirrored : {false, true}) {
+    Statement s(*statements_,
+                std::string("SELECT name, pipeline_tag, library_name, downloads FROM ") +
+                    (mirrored ? "repos WHERE type = 'model'" : "lineage_models"));
+    while (s.Step()) {
+      model(LineageNode{s.Text(0), mirrored, s.Text(1), s.Text(2), s.Int(3), true});
+    }
+    HM_RETURN_IF_ERROR(s.status());
+  }
+  return Status::Ok();
+}
+
+void Registry::UseLineageIndex(std::shared_ptr<LineageIndexCache> cache) {
+  lineage_index_ = std::move(cache);
 }
 
 Status Registry::AddLineageEdges(const std::vector<LineageEdge>& edges) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -218,6 +219,12 @@ class Registry {
                                std::string_view relation);
   // The family of `model` (its descendants, however deep), counted.
   Result<FamilyStats> Family(std::string_view model);
+  // Every lineage edge, and every model whose details are known (those recorded along lineage,
+  // then the mirrored ones, which take precedence), for in-memory indexes.
+  Status ForEachLineageEdge(const std::function<void(const LineageEdge&)>& edge);
+  Status ForEachModelDetails(const std::function<void(const LineageNode&)>& model);
+  // Lineage walks use the cache's in-memory index whenever it is up to date (same answers).
+  void UseLineageIndex(std::shared_ptr<class LineageIndexCache> cache);
   // Records lineage edges known without their repos (a child's card read upstream), in one
   // transaction; an edge already known is updated.
   Status AddLineageEdges(const std::vector<LineageEdge>& edges);
@@ -255,6 +262,7 @@ class Registry {
   Result<std::vector<Entry>> ReadEntries(class Statement& statement);
   sqlite3* db_;
   std::unique_ptr<class StatementCache> statements_;
+  std::shared_ptr<class LineageIndexCache> lineage_index_;
 };
 
 // Holds a registry read transaction for a scope (see Registry::BeginRead). Used on the thread

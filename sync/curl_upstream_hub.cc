@@ -397,6 +397,10 @@ Result<RemoteRevision> CurlUpstreamHub::GetRevision(RepoType type, const std::st
     return Corrupt(what + ": upstream repo info has no 40-hex \"sha\"");
   }
   result.commit_id = body["sha"].get<std::string>();
+  auto id = body.find("id");
+  result.id = id != body.end() && id->is_string() && ValidateRepoId(id->get<std::string>()).ok()
+                  ? id->get<std::string>()
+                  : repo;
   if (auto card = body.find("cardData"); card != body.end() && card->is_object()) {
     result.card_data = *card;
   }

@@ -55,12 +55,15 @@ Status FindAncestors(UpstreamHub& upstream, const MirrorSpec& rule, RelativeSet&
                                   " is not on the upstream: it stays a node, not mirrored");
       continue;
     }
-    auto edges = UpstreamLineage(id, remote->card_data, remote->tags, {});
+    // Cards spell ids in any case; the upstream's answer has the id as published.
+    std::string canonical = AsciiLower(remote->id) == AsciiLower(id) ? remote->id : id;
+    auto edges = UpstreamLineage(canonical, remote->card_data, remote->tags, {});
     bool added = false;
     if (Relative* self = found.Find(id, &added)) {
+      self->id = canonical;
       self->edges = edges;
-      self->details =
-          registry::ModelDetails{id, remote->pipeline_tag, remote->library_name, remote->downloads};
+      self->details = registry::ModelDetails{canonical, remote->pipeline_tag, remote->library_name,
+                                             remote->downloads};
     }
     for (const auto& edge : edges) {
       found.Find(edge.parent, &added);
@@ -86,7 +89,10 @@ Status FindDescendants(UpstreamHub& upstream, const MirrorSpec& rule, RelativeSe
         auto children = upstream.ListChildren(parent, relation);
         if (!children.ok()) return children.status();
         for (auto& child : *children) {
-          if (child.downloads < rules.min_downloads) continue;
+          // A card naming its own model lists it among its children: not an edge.
+          if (child.downloads < rules.min_downloads || AsciiLower(child.id) == AsciiLower(parent)) {
+            continue;
+          }
           registry::LineageEdge edge{child.id, parent, relation, kListingSource, false};
           candidates.push_back({std::move(child), std::move(edge)});
         }

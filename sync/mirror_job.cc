@@ -87,20 +87,29 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   auto remote = upstream.GetRevision(spec.type, spec.repo, spec.revision);
   if (!remote.ok()) return remote.status();
   *upstream_commit = remote->commit_id;
-  if (spec.type == RepoType::kModel) {
-    HM_RETURN_IF_ERROR(registry.RecordModelDetails(
-        {{spec.repo, remote->pipeline_tag, remote->library_name, remote->downloads}}));
-  }
   MirrorReport report;
   report.commit_id = remote->commit_id;
 
   auto local = registry.FindRepo(spec.type, spec.repo);
   if (!local.ok() && local.status().code() != StatusCode::kRepoNotFound) return local.status();
+  // A new repo takes the id as the upstream publishes it when the request spelt it in another
+  // case (cards and users do).
+  std::string repo_name = local.ok()                                        ? local->name
+                          : AsciiLower(remote->id) == AsciiLower(spec.repo) ? remote->id
+                                                                            : spec.repo;
+  // What the upstream says of a model (its downloads above all) is kept current on every sync,
+  // once its repo row exists.
+  auto record_details = [&] {
+    if (spec.type != RepoType::kModel) return Status::Ok();
+    return registry.RecordModelDetails(
+        {{repo_name, remote->pipeline_tag, remote->library_name, remote->downloads}});
+  };
   std::string parent_id;
   if (local.ok()) {
     auto head = registry.ResolveRevision(*local, spec.revision);
     if (head.ok() && head->id == remote->commit_id) {
       report.up_to_date = true;
+      HM_RETURN_IF_ERROR(record_details());
       return report;
     }
     if (head.ok()) parent_id = head->id;
@@ -121,7 +130,7 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
 
   registry::NewRevision revision;
   revision.type = spec.type;
-  revision.repo_name = local.ok() ? local->name : spec.repo;
+  revision.repo_name = repo_name;
   revision.branch = pinned_commit ? "" : spec.revision;
 
   // Plan on this thread (the registry connection is single-threaded), download in parallel.
@@ -252,6 +261,7 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
                                        commit.id, &revision.entries));
   auto published = registry.PublishRevision(revision);
   if (!published.ok()) return published.status();
+  HM_RETURN_IF_ERROR(record_details());
   return report;
 }
 

@@ -26,6 +26,7 @@ struct RemoteEntry {
 
 // What the upstream says about a revision: its commit and model card.
 struct RemoteRevision {
+  std::string id;  // the repo id as the upstream publishes it (any case may be asked for)
   std::string commit_id;
   nlohmann::json card_data;  // null when none
   std::vector<std::string> tags;

@@ -25,6 +25,28 @@
 //  - Signed CDN URLs that expire: with an "expire" fault, the CDN answers each signed URL of the
 //    file only `uses` times, then 403 AccessDenied "Request has expired", as CloudFront does once a
 //    URL's Expires has passed; a client has to go back to /resolve for a fresh signature.
+//  - Lineage (hub-protocol.md §5): each repo's tags get `base_model:ID` and `base_model:RELATION:ID`
+//    for every base model its card names (`cardData.base_model`, a string or a list), as the Hub
+//    derives them: the relation is the card's `base_model_relation` when it is one of adapter,
+//    merge, quantized, finetune, else inferred (two or more bases: merge; a gguf/gptq/awq/exl2/
+//    bitsandbytes tag or a .gguf file: quantized; a lora/peft tag, library peft or an
+//    adapter_config.json: adapter; else finetune). Ids that are not valid repo ids are left out;
+//    an id naming a repo of this hub in another case is written as that repo's id (the Hub links
+//    base models to repos), others as the card spells them, a self-reference included.
+//    `cardData` itself is served as written. Repo ids match case-insensitively everywhere (the
+//    Hub's names are unique regardless of case); bodies carry the canonical id. (How the real Hub
+//    treats case variants and self-references in tags is UNVERIFIED; this is the harder case for
+//    a client: every odd card reaches it.)
+//  - Listings (§3.6): `GET /api/models` with `filter` (repeatable, every one must be among the
+//    repo's tags, a comma inside one value meaning "and" too, so `base_model:quantized:ID` lists
+//    a model's quantized children), `search` (substring of the id, any case), `author`, `sort`
+//    (downloads, likes, createdAt, lastModified, trendingScore, id) with `direction` (-1
+//    descending, the default; 1 ascending), `limit`, `cardData=true` and `full=true`. Items have
+//    the Hub's default listing keys (_id, id, likes, trendingScore, private, downloads, tags,
+//    pipeline_tag, library_name, createdAt, modelId). Pages hold min(limit, listPageSize) items
+//    (2 by default) and continue with an absolute `Link: <...&cursor=...>; rel="next"`; each
+//    listing request is logged with route "list", its `filters` and `cursor`. Per-repo
+//    `downloads`, `likes`, `pipelineTag`, `libraryName` also appear in the repo info.
 //
 // Every request is logged (both servers), with the bytes actually sent and when it started and
 // ended (`startMs`, `endMs`: high-resolution milliseconds since the hub started), so tests can
@@ -91,7 +113,10 @@ const EXPOSE_HEADERS =
  *   gated?: boolean,                  // the routes in gateOn need an approved token (model info stays public)
  *   gateOn?: string[],                // default ["commits", "tree", "resolve"] ("resolve" covers /api/resolve-cache)
  *   approvedTokens?: string[],        // tokens whose user accepted the gate
- *   cardData?: object, tags?: string[],
+ *   cardData?: object, tags?: string[],  // tags: the card's own; base_model tags are derived from cardData
+ *   downloads?: number, likes?: number,  // what the repo info and listings say (default 0)
+ *   pipelineTag?: string | null,      // default "text-generation" (null: none)
+ *   libraryName?: string | null,      // default "transformers" (null: none)
  *   pageSize?: number,                // tree entries per page (default: the hub's)
  *   treeLinkOrigin?: string,          // origin put in the tree's rel="next" links (default: the hub's own)
  * }} RepoSpec
@@ -153,7 +178,46 @@ function buildRepo(spec, index) {
 		tree,
 		cardData: spec.cardData ?? { license: "mit" },
 		tags: spec.tags ?? ["safetensors", "license:mit", "region:us"],
+		downloads: spec.downloads ?? 0,
+		likes: spec.likes ?? 0,
+		pipelineTag: spec.pipelineTag === undefined ? "text-generation" : spec.pipelineTag,
+		libraryName: spec.libraryName === undefined ? "transformers" : spec.libraryName,
 	};
+}
+
+const RELATIONS = ["adapter", "merge", "quantized", "finetune"];
+
+/** A repo id as the Hub accepts one: `name` or `namespace/name`, each part [A-Za-z0-9._-], no `--` or `..`. */
+export function isValidRepoId(id) {
+	if (typeof id !== "string" || id.length > 96) return false;
+	const parts = id.split("/");
+	return (
+		parts.length <= 2 &&
+		parts.every((p) => /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(p) && !p.includes("--") && !p.includes(".."))
+	);
+}
+
+/** The base models a card names (string or list), valid ids only, as written. */
+function cardBaseModels(cardData) {
+	const raw = cardData?.base_model;
+	const list = typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw.filter((x) => typeof x === "string") : [];
+	return list.filter(isValidRepoId);
+}
+
+/** The relation the Hub gives a repo's base models: declared, else inferred (hub-protocol.md §5). */
+function baseModelRelation(repo, parents) {
+	const declared = repo.cardData?.base_model_relation;
+	if (RELATIONS.includes(declared)) return declared;
+	if (parents.length >= 2) return "merge";
+	const tags = new Set(repo.tags);
+	const paths = [...repo.files.keys()];
+	if (["gguf", "gptq", "awq", "exl2", "bitsandbytes"].some((t) => tags.has(t)) || paths.some((p) => p.toLowerCase().endsWith(".gguf"))) {
+		return "quantized";
+	}
+	if (tags.has("lora") || tags.has("peft") || repo.libraryName === "peft" || paths.some((p) => p === "adapter_config.json" || p.endsWith("/adapter_config.json"))) {
+		return "adapter";
+	}
+	return "finetune";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,12 +226,15 @@ function buildRepo(spec, index) {
 
 /**
  * Starts the hub and its CDN on 127.0.0.1, both on port 0.
- * @param {{ repos?: RepoSpec[], pageSize?: number }} options
+ * @param {{ repos?: RepoSpec[], pageSize?: number, listPageSize?: number, aliases?: Record<string, string> }} options
+ *   pageSize: tree entries per page; listPageSize: /api/models items per page (at most `limit`).
  */
-export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = {}) {
+export async function startFakeHub({ repos = [], pageSize = 2, listPageSize = 2, aliases = {} } = {}) {
 	const signingKey = randomBytes(32);
 	/** @type {Map<string, ReturnType<typeof buildRepo>>} */
 	const repoById = new Map();
+	/** Lower-cased id -> repo: the Hub finds repos whatever the case of the id asked for. */
+	const repoByLowerId = new Map();
 	/** @type {any[]} */
 	const log = [];
 	/** @type {any[]} */
@@ -190,7 +257,29 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 	function addRepo(spec) {
 		const repo = buildRepo(spec, repoById.size);
 		repoById.set(spec.id, repo);
+		repoByLowerId.set(spec.id.toLowerCase(), repo);
 		return repo;
+	}
+
+	/** The repo with this id, in any case. */
+	function findRepo(id) {
+		return repoById.get(id) ?? repoByLowerId.get(String(id).toLowerCase());
+	}
+
+	/** A repo's tags as the Hub serves them: its own, then base_model:ID and base_model:RELATION:ID. */
+	function repoTags(repo) {
+		const tags = [...repo.tags];
+		const parents = cardBaseModels(repo.cardData);
+		if (parents.length > 0) {
+			const relation = baseModelRelation(repo, parents);
+			for (const written of parents) {
+				const id = findRepo(written)?.id ?? written;
+				for (const tag of [`base_model:${id}`, `base_model:${relation}:${id}`]) {
+					if (!tags.includes(tag)) tags.push(tag);
+				}
+			}
+		}
+		return tags;
 	}
 	for (const spec of repos) {
 		addRepo(spec);
@@ -226,8 +315,9 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 	// --- faults --------------------------------------------------------------------------
 
 	/**
-	 * Adds a fault. `route`: "revision" | "commits" | "tree" | "resolve" | "content" (the response
-	 * that carries a file's bytes: the CDN for LFS files, /api/resolve-cache for the others).
+	 * Adds a fault. `route`: "list" (the /api/models listing) | "revision" | "commits" | "tree" |
+	 * "resolve" | "content" (the response that carries a file's bytes: the CDN for LFS files,
+	 * /api/resolve-cache for the others).
 	 * `kind`: "429" | "500" (any route); "truncate" | "stall" | "corrupt" | "expire" (content only;
 	 * "expire" only on the CDN).
 	 * `times`: how many requests it hits (default 1; Infinity for every time).
@@ -238,7 +328,7 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 	 */
 	function inject(fault) {
 		const f = { times: 1, ...fault, hits: 0 };
-		if (!["revision", "commits", "tree", "resolve", "content"].includes(f.route)) {
+		if (!["list", "revision", "commits", "tree", "resolve", "content"].includes(f.route)) {
 			throw new Error(`unknown fault route ${f.route}`);
 		}
 		if (!["429", "500", "truncate", "stall", "corrupt", "expire"].includes(f.kind)) {
@@ -259,8 +349,11 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 		if (f.path !== undefined && !["resolve", "content"].includes(f.route)) {
 			throw new Error(`a ${f.route} fault has no path (use page for tree faults)`);
 		}
-		if (f.page !== undefined && f.route !== "tree") {
-			throw new Error("only tree faults have a page");
+		if (f.page !== undefined && !["tree", "list"].includes(f.route)) {
+			throw new Error("only tree and list faults have a page");
+		}
+		if (f.route === "list" && f.repo !== undefined) {
+			throw new Error("a list fault has no repo (give page to aim it)");
 		}
 		faults.push(f);
 		return f;
@@ -363,7 +456,7 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 	function authorizeRepo(req, res, rec, base, repoId, { api, gateRoute }) {
 		const auth = req.headers.authorization;
 		const token = auth && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
-		const repo = repoById.get(repoId);
+		const repo = findRepo(repoId);
 		if (!repo) {
 			if (!auth) {
 				sendError(res, rec, base, 401, "", "Invalid username or password.", { api });
@@ -674,6 +767,12 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 			return;
 		}
 
+		// /api/models: the listing and search (hub-protocol.md §3.6)
+		if (api && raw[1] === "models" && (raw.length === 2 || (raw.length === 3 && raw[2] === ""))) {
+			handleListing(req, res, rec, base, url);
+			return;
+		}
+
 		// /api/models/{ns}/{name}/{revision|commits|tree|xet-read-token}/{rev}[/...]
 		if (api && raw[1] === "models" && raw.length >= 6) {
 			const repoId = `${raw[2]}/${raw[3]}`;
@@ -702,11 +801,11 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 					private: false,
 					disabled: false,
 					gated: repo.gated ? "manual" : false,
-					downloads: 0,
-					likes: 0,
-					library_name: "transformers",
-					pipeline_tag: "text-generation",
-					tags: repo.tags,
+					downloads: repo.downloads,
+					likes: repo.likes,
+					...(repo.libraryName !== null ? { library_name: repo.libraryName } : {}),
+					...(repo.pipelineTag !== null ? { pipeline_tag: repo.pipelineTag } : {}),
+					tags: repoTags(repo),
 					cardData: repo.cardData,
 					siblings: [...repo.files.keys()].map((p) => ({ rfilename: p })),
 					spaces: [],
@@ -856,6 +955,120 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 		sendError(res, rec, base, 404, "", "Sorry, we can't find the page you are looking for.", { api });
 	}
 
+	// --- listing -------------------------------------------------------------------------------
+
+	/** One listing item: the Hub's default keys, in its order; cardData and full=true add more. */
+	function listingItem(repo, { withCard, full }) {
+		const item = {
+			_id: repo.objectId,
+			id: repo.id,
+			likes: repo.likes,
+			trendingScore: 0,
+			private: false,
+			downloads: repo.downloads,
+			tags: repoTags(repo),
+			...(repo.pipelineTag !== null ? { pipeline_tag: repo.pipelineTag } : {}),
+			...(repo.libraryName !== null ? { library_name: repo.libraryName } : {}),
+			createdAt: new Date(Date.UTC(2024, 8, 1) + repo.index * 3_600_000).toISOString(),
+			modelId: repo.id,
+		};
+		if (full) {
+			Object.assign(item, {
+				author: repo.id.split("/")[0],
+				sha: repo.sha,
+				lastModified: "2024-10-01T00:00:00.000Z",
+				gated: repo.gated ? "manual" : false,
+				disabled: false,
+				siblings: [...repo.files.keys()].map((p) => ({ rfilename: p })),
+			});
+		}
+		if (withCard || full) item.cardData = repo.cardData;
+		return item;
+	}
+
+	function handleListing(req, res, rec, base, url) {
+		rec.route = "list";
+		const q = url.searchParams;
+		// Several filters must all match; a comma inside one value is believed to mean "and" too.
+		rec.filters = q.getAll("filter").flatMap((f) => f.split(",")).filter(Boolean);
+		rec.sort = q.get("sort");
+		rec.direction = q.get("direction");
+		rec.limit = q.get("limit");
+		let size = listPageSize;
+		if (q.has("limit")) {
+			const limit = Number(q.get("limit"));
+			if (!Number.isInteger(limit) || limit < 1) {
+				sendError(res, rec, base, 400, "", `Invalid limit: ${q.get("limit")}`);
+				return;
+			}
+			size = Math.min(size, limit);
+		}
+		const sortKeys = {
+			downloads: (r) => r.downloads,
+			likes: (r) => r.likes,
+			trendingScore: () => 0,
+			createdAt: (r) => r.index,
+			lastModified: (r) => r.index,
+			id: (r) => r.id.toLowerCase(),
+		};
+		const sort = q.get("sort");
+		if (sort !== null && !Object.hasOwn(sortKeys, sort)) {
+			sendError(res, rec, base, 400, "", `Invalid sort: ${sort}`);
+			return;
+		}
+		const direction = q.get("direction") ?? "-1";
+		if (!["-1", "1"].includes(direction)) {
+			sendError(res, rec, base, 400, "", `Invalid direction: ${direction}`);
+			return;
+		}
+		let offset = 0;
+		const cursor = q.get("cursor");
+		rec.cursor = cursor;
+		if (cursor !== null) {
+			try {
+				offset = JSON.parse(Buffer.from(cursor, "base64url").toString()).o;
+			} catch {
+				offset = NaN;
+			}
+			if (!Number.isInteger(offset) || offset < 1) {
+				sendError(res, rec, base, 400, "", "Invalid cursor");
+				return;
+			}
+		}
+		rec.page = Math.floor(offset / size);
+		const fault = takeFault("list", undefined, undefined, rec.page);
+		if (fault && answerStatusFault(fault, res, rec, base, true)) return;
+
+		const searches = q.getAll("search").map((x) => x.toLowerCase());
+		const author = q.get("author")?.toLowerCase();
+		let matches = [...repoById.values()].filter((repo) => {
+			const tags = repoTags(repo);
+			return (
+				rec.filters.every((f) => tags.includes(f)) &&
+				searches.every((x) => repo.id.toLowerCase().includes(x)) &&
+				(author === undefined || repo.id.toLowerCase().split("/")[0] === author)
+			);
+		});
+		if (sort !== null) {
+			const key = sortKeys[sort];
+			const sign = direction === "1" ? 1 : -1;
+			// Stable: equal keys keep the order the repos were added in.
+			matches = matches.sort((a, b) => (key(a) < key(b) ? -sign : key(a) > key(b) ? sign : 0));
+		}
+		rec.total = matches.length;
+		const withCard = ["true", "True", "1"].includes(q.get("cardData") ?? "");
+		const full = ["true", "True", "1"].includes(q.get("full") ?? "");
+		const page = matches.slice(offset, offset + size).map((repo) => listingItem(repo, { withCard, full }));
+		const extra = {};
+		if (offset + size < matches.length) {
+			const next = new URL(url.pathname + url.search, hubUrl);
+			next.searchParams.set("cursor", Buffer.from(JSON.stringify({ o: offset + size, r: randomBytes(3).toString("hex") })).toString("base64url"));
+			extra.Link = `<${next.href}>; rel="next"`;
+			rec.link = extra.Link;
+		}
+		sendJson(res, rec, base, 200, page, extra);
+	}
+
 	// --- queries for tests -------------------------------------------------------------------
 
 	/** Logged requests matching every given field (server, route, repo, path, page, ...). */
@@ -903,7 +1116,9 @@ export async function startFakeHub({ repos = [], pageSize = 2, aliases = {} } = 
 		url: hubUrl,
 		cdnUrl,
 		addRepo,
-		repo: (id) => repoById.get(id),
+		repo: (id) => findRepo(id),
+		/** The tags the hub serves for a repo (its own and the derived base_model ones). */
+		tags: (id) => repoTags(findRepo(id)),
 		inject,
 		clearFaults,
 		log,

@@ -75,11 +75,14 @@ export function runHubmirror(bin, args, { env = {}, timeoutMs = 30_000, kill = n
 	});
 }
 
-/** `hubmirror serve` on a data dir; resolves with its URL, its state, its stderr and a stop function. */
-export async function serveHubmirror(bin, dataDir) {
-	const child = spawnHubmirror(bin, ["serve", "--data", dataDir, "--listen", "127.0.0.1:0"]);
+/**
+ * `hubmirror serve` on a data dir, `args` added (e.g. ["--config", file]); resolves with its URL,
+ * its state, its stderr (the last `keepStderr` characters) and a stop function.
+ */
+export async function serveHubmirror(bin, dataDir, { args = [], keepStderr = 4000 } = {}) {
+	const child = spawnHubmirror(bin, ["serve", "--data", dataDir, "--listen", "127.0.0.1:0", ...args]);
 	let stderr = "";
-	child.stderr.setEncoding("utf8").on("data", (s) => (stderr = (stderr + s).slice(-4000)));
+	child.stderr.setEncoding("utf8").on("data", (s) => (stderr = (stderr + s).slice(-keepStderr)));
 	const lines = createInterface({ input: child.stdout });
 	const line = await new Promise((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error(`hubmirror serve printed no address in 15 s; stderr: ${stderr}`)), 15_000);

@@ -3,9 +3,14 @@
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
+#include <chrono>
+#include <random>
+#include <thread>
 
 #include "common/digest.h"
 #include "migrations/embedded_migrations.h"
+#include "registry/lineage_index.h"
 #include "tests/support/temp_dir.h"
 
 namespace hubmirror::registry {
@@ -413,6 +418,88 @@ TEST_CASE("sync state keeps the last success through failures", "[registry]") {
   CHECK((*states)[0].last_error.empty());
   CHECK((*states)[0].last_success_ms == 3000);
   CHECK((*states)[0].upstream_commit == std::string(40, 'a'));
+}
+
+TEST_CASE("the in-memory lineage index answers exactly as the SQL walk", "[lineage]") {
+  TempDir dir;
+  auto registry = OpenRegistry(dir);
+  // A small dense graph with everything real cards contain: chains, merges, cycles,
+  // self-references, several relations, and ids spelt in several cases.
+  std::mt19937 random(7);
+  const std::vector<std::string> relations = {"finetune", "adapter", "quantized", "merge"};
+  auto spelt = [&](int model) {
+    std::string id = "org/m" + std::to_string(model);
+    if (random() % 4 == 0) id[random() % id.size()] = static_cast<char>(std::toupper(id[0]));
+    if (random() % 5 == 0) id = "ORG/M" + std::to_string(model);
+    return id;
+  };
+  std::vector<LineageEdge> edges;
+  for (int child = 0; child < 60; ++child) {
+    for (int k = 0, parents = static_cast<int>(random() % 3); k < parents; ++k) {
+      int parent = static_cast<int>(random() % 60);
+      edges.push_back(LineageEdge{spelt(child), spelt(parent), relations[random() % 4],
+                                  random() % 2 ? "card" : "listing", random() % 2 == 0});
+    }
+  }
+  REQUIRE(registry->AddLineageEdges(edges).ok());
+  std::vector<ModelDetails> details;
+  for (int model = 0; model < 60; model += 3) {
+    details.push_back({"Org/M" + std::to_string(model), "text-generation", "transformers", model});
+  }
+  REQUIRE(registry->RecordModelDetails(details).ok());
+  REQUIRE(registry->PublishRevision(Revision("org/m7", std::string(40, 'a'), "", {})).ok());
+
+  auto index = LineageIndex::Build(*registry);
+  REQUIRE(index.ok());
+  CHECK((*index)->generation() == registry->LineageGeneration().value());
+  size_t compared_edges = 0;
+  for (int model = 0; model < 62; ++model) {
+    std::string id = model % 2 ? "org/m" + std::to_string(model) : "ORG/m" + std::to_string(model);
+    for (auto direction :
+         {LineageDirection::kUp, LineageDirection::kDown, LineageDirection::kBoth}) {
+      for (int depth : {0, 1, 2}) {
+        for (std::string relation : {"", "merge", "quantized", "unknown"}) {
+          INFO(id << " direction " << static_cast<int>(direction) << " depth " << depth
+                  << " relation '" << relation << "'");
+          auto sql = registry->Lineage(id, direction, depth, relation);
+          REQUIRE(sql.ok());
+          LineageGraph memory = (*index)->Lineage(id, direction, depth, relation);
+          REQUIRE(memory.nodes.size() == sql->nodes.size());
+          for (size_t n = 0; n < memory.nodes.size(); ++n) {
+            const LineageNode& a = memory.nodes[n];
+            const LineageNode& b = sql->nodes[n];
+            CHECK(std::tie(a.id, a.mirrored, a.pipeline_tag, a.library_name, a.downloads,
+                           a.described) == std::tie(b.id, b.mirrored, b.pipeline_tag,
+                                                    b.library_name, b.downloads, b.described));
+          }
+          REQUIRE(memory.edges.size() == sql->edges.size());
+          for (size_t e = 0; e < memory.edges.size(); ++e) {
+            const LineageEdge& a = memory.edges[e];
+            const LineageEdge& b = sql->edges[e];
+            CHECK(std::tie(a.child, a.parent, a.relation, a.source, a.inferred) ==
+                  std::tie(b.child, b.parent, b.relation, b.source, b.inferred));
+          }
+          compared_edges += memory.edges.size();
+          CHECK(memory.roots == sql->roots);
+        }
+      }
+    }
+  }
+  CHECK(compared_edges > 1000);  // the walks found something to compare
+
+  // The cache hands out an index only once it reflects the database's generation.
+  LineageIndexCache cache(dir / "registry.db");
+  int64_t generation = registry->LineageGeneration().value();
+  std::shared_ptr<const LineageIndex> current;
+  for (int i = 0; i < 500 && current == nullptr; ++i) {
+    current = cache.Current(generation);
+    if (current == nullptr) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(current != nullptr);
+  REQUIRE(
+      registry->AddLineageEdges({LineageEdge{"org/new", "org/m1", "adapter", "card", false}}).ok());
+  CHECK(registry->LineageGeneration().value() > generation);
+  CHECK(cache.Current(registry->LineageGeneration().value()) == nullptr);
 }
 
 }  // namespace

@@ -1,0 +1,286 @@
+#include "registry/lineage_index.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/log.h"
+#include "common/names.h"
+
+namespace hubmirror::registry {
+
+void FillLineageRoots(LineageGraph& graph, LineageDirection direction, int max_depth) {
+  if (direction == LineageDirection::kDown || max_depth > 0) return;
+  std::unordered_set<std::string_view> children;
+  for (const auto& edge : graph.edges) {
+    if (edge.child != edge.parent) children.insert(edge.child);
+  }
+  for (const auto& node : graph.nodes) {
+    if (!children.contains(node.id)) graph.roots.push_back(node.id);
+  }
+}
+
+Result<std::shared_ptr<const LineageIndex>> LineageIndex::Build(Registry& registry) {
+  ReadSnapshot snapshot(registry);
+  HM_RETURN_IF_ERROR(snapshot.status());
+  auto index = std::make_shared<LineageIndex>();
+  auto generation = registry.LineageGeneration();
+  if (!generation.ok()) return generation.status();
+  index->generation_ = *generation;
+
+  // Strings interned: each table maps a string to its position in `strings`.
+  struct Interned {
+    std::unordered_map<std::string, uint32_t> positions;
+    std::vector<std::string>* strings;
+    uint32_t operator()(const std::string& text) {
+      auto [it, added] = positions.emplace(text, static_cast<uint32_t>(strings->size()));
+      if (added) strings->push_back(text);
+      return it->second;
+    }
+  };
+  Interned spelling{{}, &index->spellings_};
+  Interned label{{}, &index->labels_};
+  label("");
+  // Models first by name as read, then renumbered in lower-case id order.
+  std::unordered_map<std::string, uint32_t> numbers;
+  std::vector<Model> models;
+  auto model = [&](const std::string& id) {
+    std::string lower = AsciiLower(id);
+    auto [it, added] = numbers.emplace(lower, static_cast<uint32_t>(models.size()));
+    if (added) models.push_back(Model{std::move(lower), "", false, 0, 0, 0});
+    return it->second;
+  };
+  std::vector<Edge> edges;
+  HM_RETURN_IF_ERROR(registry.ForEachLineageEdge([&](const LineageEdge& edge) {
+    edges.push_back(Edge{model(edge.child), model(edge.parent), spelling(edge.child),
+                         spelling(edge.parent), label(edge.relation), label(edge.source),
+                         edge.inferred});
+  }));
+  HM_RETURN_IF_ERROR(registry.ForEachModelDetails([&](const LineageNode& node) {
+    Model& described = models[model(node.id)];
+    described.name = node.id;
+    described.mirrored = node.mirrored;
+    described.pipeline_tag = label(node.pipeline_tag);
+    described.library_name = label(node.library_name);
+    described.downloads = node.downloads;
+  }));
+
+  std::vector<uint32_t> order(models.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return models[a].lower < models[b].lower; });
+  std::vector<uint32_t> renumbered(models.size());
+  index->models_.reserve(models.size());
+  for (uint32_t rank = 0; rank < order.size(); ++rank) {
+    renumbered[order[rank]] = rank;
+    index->models_.push_back(std::move(models[order[rank]]));
+  }
+  std::vector<bool> spelt(index->models_.size());
+  auto spell = [&](uint32_t m, uint32_t spelling) {
+    Model& named = index->models_[m];
+    if (!spelt[m]) {
+      spelt[m] = true;
+      named.spelling = spelling;
+    } else if (named.spelling != spelling) {
+      named.spelling = kVariedSpelling;
+      index->any_varied_spelling_ = true;
+    }
+  };
+  for (auto& edge : edges) {
+    edge.child = renumbered[edge.child];
+    edge.parent = renumbered[edge.parent];
+    spell(edge.child, edge.child_spelling);
+    spell(edge.parent, edge.parent_spelling);
+  }
+  std::sort(edges.begin(), edges.end(), [](const Edge& a, const Edge& b) {
+    return std::tie(a.child, a.parent) < std::tie(b.child, b.parent);
+  });
+  index->edges_ = std::move(edges);
+
+  size_t count = index->models_.size();
+  index->up_offsets_.assign(count + 1, 0);
+  index->down_offsets_.assign(count + 1, 0);
+  for (const auto& edge : index->edges_) {
+    ++index->up_offsets_[edge.child + 1];
+    ++index->down_offsets_[edge.parent + 1];
+  }
+  for (size_t m = 0; m < count; ++m) {
+    index->up_offsets_[m + 1] += index->up_offsets_[m];
+    index->down_offsets_[m + 1] += index->down_offsets_[m];
+  }
+  index->down_edges_.resize(index->edges_.size());
+  std::vector<uint32_t> fill(index->down_offsets_.begin(), index->down_offsets_.end() - 1);
+  for (uint32_t e = 0; e < index->edges_.size(); ++e) {
+    index->down_edges_[fill[index->edges_[e].parent]++] = e;
+  }
+  return std::shared_ptr<const LineageIndex>(std::move(index));
+}
+
+std::optional<uint32_t> LineageIndex::FindModel(std::string_view lower) const {
+  auto it = std::lower_bound(models_.begin(), models_.end(), lower,
+                             [](const Model& m, std::string_view key) { return m.lower < key; });
+  if (it == models_.end() || it->lower != lower) return std::nullopt;
+  return static_cast<uint32_t>(it - models_.begin());
+}
+
+std::optional<uint32_t> LineageIndex::FindLabel(std::string_view text) const {
+  auto it = std::find(labels_.begin(), labels_.end(), text);
+  if (it == labels_.end()) return std::nullopt;
+  return static_cast<uint32_t>(it - labels_.begin());
+}
+
+void LineageIndex::Walk(uint32_t start, bool up, int max_depth, std::optional<uint32_t> relation,
+                        std::vector<uint32_t>* taken) const {
+  std::vector<bool> visited(models_.size());
+  std::vector<uint32_t> level = {start}, next;
+  visited[start] = true;
+  for (int depth = 0; !level.empty(); ++depth) {
+    // The last level a limited walk expands takes its edges but goes no further.
+    bool last = max_depth > 0 && depth + 1 >= max_depth;
+    for (uint32_t m : level) {
+      uint32_t begin = up ? up_offsets_[m] : down_offsets_[m];
+      uint32_t end = up ? up_offsets_[m + 1] : down_offsets_[m + 1];
+      for (uint32_t k = begin; k < end; ++k) {
+        uint32_t e = up ? k : down_edges_[k];
+        const Edge& edge = edges_[e];
+        if (relation && edge.relation != *relation) continue;
+        taken->push_back(e);
+        uint32_t neighbour = up ? edge.parent : edge.child;
+        if (!last && !visited[neighbour]) {
+          visited[neighbour] = true;
+          next.push_back(neighbour);
+        }
+      }
+    }
+    level.swap(next);
+    next.clear();
+  }
+}
+
+LineageGraph LineageIndex::Lineage(std::string_view model, LineageDirection direction,
+                                   int max_depth, std::string_view relation) const {
+  LineageGraph graph;
+  auto start = FindModel(AsciiLower(model));
+  if (!start) {
+    graph.nodes.push_back(LineageNode{std::string(model), false, "", "", 0, false});
+    FillLineageRoots(graph, direction, max_depth);
+    return graph;
+  }
+  std::optional<uint32_t> relation_label;
+  if (!relation.empty()) relation_label = FindLabel(relation).value_or(kVariedSpelling);
+  std::vector<uint32_t> taken;  // edge indices, whose order is (child, parent) order
+  if (direction != LineageDirection::kDown) Walk(*start, true, max_depth, relation_label, &taken);
+  if (direction != LineageDirection::kUp) Walk(*start, false, max_depth, relation_label, &taken);
+  std::sort(taken.begin(), taken.end());
+  taken.erase(std::unique(taken.begin(), taken.end()), taken.end());
+
+  // Nodes: the model, then the others in lower-case id order, which is index order. A large
+  // walk marks them in a bitmap read in order; a small one sorts them.
+  std::vector<uint32_t> others;
+  if (taken.size() > models_.size() / 64) {
+    std::vector<bool> member(models_.size());
+    for (uint32_t e : taken) {
+      member[edges_[e].child] = true;
+      member[edges_[e].parent] = true;
+    }
+    for (uint32_t m = 0; m < models_.size(); ++m) {
+      if (member[m] && m != *start) others.push_back(m);
+    }
+  } else {
+    for (uint32_t e : taken) {
+      for (uint32_t m : {edges_[e].child, edges_[e].parent}) {
+        if (m != *start) others.push_back(m);
+      }
+    }
+    std::sort(others.begin(), others.end());
+    others.erase(std::unique(others.begin(), others.end()), others.end());
+  }
+  // A model not described is spelt as the query spells it, else as the smallest spelling the
+  // walk's edges use (only case variants need looking at the edges).
+  std::unordered_map<uint32_t, uint32_t> varied;  // model -> spelling
+  for (uint32_t e : any_varied_spelling_ ? taken : std::vector<uint32_t>{}) {
+    for (auto [m, spelling] : {std::pair{edges_[e].child, edges_[e].child_spelling},
+                               std::pair{edges_[e].parent, edges_[e].parent_spelling}}) {
+      if (models_[m].spelling != kVariedSpelling || !models_[m].name.empty()) continue;
+      auto [it, added] = varied.emplace(m, spelling);
+      if (!added && spellings_[spelling] < spellings_[it->second]) it->second = spelling;
+    }
+  }
+  auto node = [&](uint32_t m) {
+    const Model& details = models_[m];
+    if (!details.name.empty()) {
+      return LineageNode{details.name,
+                         details.mirrored,
+                         labels_[details.pipeline_tag],
+                         labels_[details.library_name],
+                         details.downloads,
+                         true};
+    }
+    std::string id = m == *start                           ? std::string(model)
+                     : details.spelling != kVariedSpelling ? spellings_[details.spelling]
+                                                           : spellings_[varied[m]];
+    return LineageNode{std::move(id), false, "", "", 0, false};
+  };
+  graph.nodes.reserve(others.size() + 1);
+  graph.nodes.push_back(node(*start));
+  for (uint32_t m : others) graph.nodes.push_back(node(m));
+  // Where each model's node is: a dense table for large walks, a search for small ones.
+  std::vector<uint32_t> position;
+  if (others.size() > models_.size() / 64) {
+    position.resize(models_.size());
+    for (uint32_t k = 0; k < others.size(); ++k) position[others[k]] = k + 1;
+  }
+  auto id_of = [&](uint32_t m) -> const std::string& {
+    if (m == *start) return graph.nodes.front().id;
+    if (!position.empty()) return graph.nodes[position[m]].id;
+    return graph.nodes[1 + (std::lower_bound(others.begin(), others.end(), m) - others.begin())].id;
+  };
+  graph.edges.reserve(taken.size());
+  for (uint32_t e : taken) {
+    const Edge& edge = edges_[e];
+    graph.edges.push_back(LineageEdge{id_of(edge.child), id_of(edge.parent), labels_[edge.relation],
+                                      labels_[edge.source], edge.inferred});
+  }
+  FillLineageRoots(graph, direction, max_depth);
+  return graph;
+}
+
+LineageIndexCache::~LineageIndexCache() {
+  std::thread builder;
+  {
+    std::lock_guard lock(mutex_);
+    builder = std::move(builder_);
+  }
+  if (builder.joinable()) builder.join();
+}
+
+std::shared_ptr<const LineageIndex> LineageIndexCache::Current(int64_t generation) {
+  std::lock_guard lock(mutex_);
+  if (index_ != nullptr && index_->generation() == generation) return index_;
+  if (!building_) {
+    if (builder_.joinable()) builder_.join();  // finished: building_ is false
+    building_ = true;
+    builder_ = std::thread([this] { Rebuild(); });
+  }
+  return nullptr;
+}
+
+void LineageIndexCache::Rebuild() {
+  std::shared_ptr<const LineageIndex> built;
+  auto registry = Registry::Open(db_path_, Registry::Mode::kReadOnly);
+  if (registry.ok()) {
+    auto index = LineageIndex::Build(**registry);
+    if (index.ok()) {
+      built = std::move(index.value());
+    } else {
+      Log(LogLevel::kWarning, "lineage index not rebuilt: " + index.status().message());
+    }
+  } else {
+    Log(LogLevel::kWarning, "lineage index not rebuilt: " + registry.status().message());
+  }
+  std::lock_guard lock(mutex_);
+  if (built != nullptr) index_ = std::move(built);
+  building_ = false;
+}
+
+}  // namespace hubmirror::registry
