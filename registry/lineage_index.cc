@@ -109,9 +109,12 @@ Result<std::shared_ptr<const LineageIndex>> LineageIndex::Build(Registry& regist
     index->down_offsets_[m + 1] += index->down_offsets_[m];
   }
   index->down_edges_.resize(index->edges_.size());
+  index->down_children_.resize(index->edges_.size());
   std::vector<uint32_t> fill(index->down_offsets_.begin(), index->down_offsets_.end() - 1);
   for (uint32_t e = 0; e < index->edges_.size(); ++e) {
-    index->down_edges_[fill[index->edges_[e].parent]++] = e;
+    uint32_t slot = fill[index->edges_[e].parent]++;
+    index->down_edges_[slot] = e;
+    index->down_children_[slot] = index->edges_[e].child;
   }
   return std::shared_ptr<const LineageIndex>(std::move(index));
 }
@@ -142,10 +145,9 @@ void LineageIndex::Walk(uint32_t start, bool up, int max_depth, std::optional<ui
       uint32_t end = up ? up_offsets_[m + 1] : down_offsets_[m + 1];
       for (uint32_t k = begin; k < end; ++k) {
         uint32_t e = up ? k : down_edges_[k];
-        const Edge& edge = edges_[e];
-        if (relation && edge.relation != *relation) continue;
+        if (relation && edges_[e].relation != *relation) continue;
         taken->push_back(e);
-        uint32_t neighbour = up ? edge.parent : edge.child;
+        uint32_t neighbour = up ? edges_[e].parent : down_children_[k];
         if (!last && !visited[neighbour]) {
           visited[neighbour] = true;
           next.push_back(neighbour);

@@ -69,6 +69,7 @@ class LineageIndex {
   // as a parent, the edges indexed by down_edges_[down_offsets_[m] .. down_offsets_[m + 1]).
   std::vector<uint32_t> up_offsets_, down_offsets_;
   std::vector<uint32_t> down_edges_;
+  std::vector<uint32_t> down_children_;  // the child of down_edges_[k], so walks stay sequential
 };
 
 // Keeps the newest LineageIndex of one database, rebuilt in a background thread when the graph
