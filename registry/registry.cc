@@ -77,8 +77,10 @@ constexpr const char* kUpsertLineageEdge =
     "INSERT INTO lineage_edges (child, child_lower, parent, parent_lower, relation, source, "
     "inferred) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
     "relation = excluded.relation, source = excluded.source, inferred = excluded.inferred "
-    // What a child's own card says is not overridden by what others report of it.
-    "WHERE lineage_edges.source != 'card' OR excluded.source = 'card'";
+    // What a child's own metadata (card, or the upstream's baseModels of it) says is not
+    // overridden by what others report of it.
+    "WHERE lineage_edges.source NOT IN ('card', 'baseModels') OR "
+    "excluded.source IN ('card', 'baseModels')";
 
 void BindLineageEdge(Statement& s, const LineageEdge& edge) {
   s.Bind(1, edge.child).Bind(2, AsciiLower(edge.child)).Bind(3, edge.parent);
@@ -886,7 +888,8 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
     }
     {
       Statement clear(*statements_,
-                      "DELETE FROM lineage_edges WHERE child_lower = ? AND source = 'card'");
+                      "DELETE FROM lineage_edges WHERE child_lower = ? AND "
+                      "source IN ('card', 'baseModels')");
       clear.Bind(1, name_lower);
       HM_RETURN_IF_ERROR(clear.Run());
       Statement s(*statements_, kUpsertLineageEdge);

@@ -537,6 +537,37 @@ Result<std::vector<std::string>> CurlUpstreamHub::ListRepoIds(RepoType type,
   return ids;
 }
 
+Result<std::optional<BaseModels>> CurlUpstreamHub::GetBaseModels(const std::string& repo) {
+  auto info =
+      GetJson(options_.base_url + ApiPrefix(RepoType::kModel) + repo + "?expand%5B%5D=baseModels",
+              "model " + repo + " base models", nullptr);
+  if (!info.ok()) {
+    // An upstream that does not know the expansion (400) has simply not said.
+    if (info.status().code() == StatusCode::kIoError ||
+        info.status().code() == StatusCode::kFailedPrecondition) {
+      return info.status();
+    }
+    return std::optional<BaseModels>();
+  }
+  auto given = info->find("baseModels");
+  if (!info->is_object() || given == info->end() || !given->is_object()) {
+    return std::optional<BaseModels>();
+  }
+  BaseModels base;
+  if (auto relation = given->find("relation"); relation != given->end() && relation->is_string()) {
+    base.relation = relation->get<std::string>();
+  }
+  if (auto models = given->find("models"); models != given->end() && models->is_array()) {
+    for (const auto& model : *models) {
+      if (model.is_object() && model.contains("id") && model["id"].is_string()) {
+        base.ids.push_back(model["id"].get<std::string>());
+      }
+    }
+  }
+  if (base.ids.empty()) return std::optional<BaseModels>();
+  return std::optional<BaseModels>(std::move(base));
+}
+
 Result<std::vector<RemoteModel>> CurlUpstreamHub::ListChildren(const std::string& parent,
                                                                const std::string& relation) {
   std::string filter = "base_model:" + (relation.empty() ? "" : relation + ":") + parent;

@@ -49,6 +49,7 @@ class CurlUpstreamHub : public UpstreamHub {
   Result<RemoteRevision> GetRevision(RepoType type, const std::string& repo,
                                      const std::string& revision) override;
   Result<std::vector<std::string>> ListRepoIds(RepoType type, const std::string& author) override;
+  Result<std::optional<BaseModels>> GetBaseModels(const std::string& repo) override;
   Result<std::vector<RemoteModel>> ListChildren(const std::string& parent,
                                                 const std::string& relation) override;
   Result<std::vector<RemoteEntry>> ListTree(RepoType type, const std::string& repo,

@@ -57,7 +57,9 @@ Status FindAncestors(UpstreamHub& upstream, const MirrorSpec& rule, RelativeSet&
     }
     // Cards spell ids in any case; the upstream's answer has the id as published.
     std::string canonical = AsciiLower(remote->id) == AsciiLower(id) ? remote->id : id;
-    auto edges = UpstreamLineage(canonical, remote->card_data, remote->tags, {});
+    auto base_models = upstream.GetBaseModels(canonical);
+    if (!base_models.ok()) return base_models.status();
+    auto edges = UpstreamLineage(canonical, remote->card_data, remote->tags, *base_models, {});
     bool added = false;
     if (Relative* self = found.Find(id, &added)) {
       self->id = canonical;

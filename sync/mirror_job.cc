@@ -256,7 +256,14 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   commit.tags = remote->tags;
   commit.pipeline_tag = remote->pipeline_tag;
   commit.library_name = remote->library_name;
-  revision.lineage = UpstreamLineage(spec.repo, remote->card_data, remote->tags, paths);
+  if (spec.type == RepoType::kModel) {
+    auto base_models = upstream.GetBaseModels(spec.repo);
+    if (!base_models.ok()) return base_models.status();
+    revision.lineage =
+        UpstreamLineage(repo_name, remote->card_data, remote->tags, *base_models, paths);
+  } else {
+    revision.lineage = UpstreamLineage(repo_name, remote->card_data, remote->tags, {}, paths);
+  }
   HM_RETURN_IF_ERROR(AssignLastCommits(registry, local.ok() ? &local.value() : nullptr, parent_id,
                                        commit.id, &revision.entries));
   auto published = registry.PublishRevision(revision);

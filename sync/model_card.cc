@@ -211,7 +211,23 @@ CardInfo DeriveCardInfo(std::string_view repo_id, const nlohmann::json& card_dat
 std::vector<registry::LineageEdge> UpstreamLineage(const std::string& repo_id,
                                                    const nlohmann::json& card_data,
                                                    const std::vector<std::string>& upstream_tags,
+                                                   const std::optional<BaseModels>& base_models,
                                                    const std::vector<std::string>& file_paths) {
+  if (base_models) {
+    const std::string& given = base_models->relation;
+    bool known =
+        given == "adapter" || given == "merge" || given == "quantized" || given == "finetune";
+    std::vector<registry::LineageEdge> edges;
+    for (const auto& parent : base_models->ids) {
+      if (Status valid = ValidateRepoId(parent); !valid.ok()) {
+        Log(LogLevel::kWarning, repo_id + ": upstream base model skipped: " + valid.message());
+      } else if (AsciiLower(parent) != AsciiLower(repo_id)) {
+        edges.push_back(
+            registry::LineageEdge{repo_id, parent, known ? given : "unknown", "baseModels", false});
+      }
+    }
+    return edges;
+  }
   CardInfo card = DeriveCardInfo(repo_id, card_data, file_paths);
   for (auto& edge : card.lineage) {
     for (const char* relation : {"adapter", "merge", "quantized", "finetune"}) {

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
 #include "registry/registry.h"
+#include "sync/upstream_hub.h"
 
 namespace hubmirror::sync {
 
@@ -31,12 +33,14 @@ struct CardInfo {
 CardInfo DeriveCardInfo(std::string_view repo_id, const nlohmann::json& card_data,
                         const std::vector<std::string>& file_paths);
 
-// The lineage of a repo mirrored from an upstream: the edges its card implies, with the relation
-// the upstream declares in its `base_model:RELATION:ID` tags preferred over local inference.
-// Invalid ids are skipped and logged.
+// The lineage of a repo mirrored from an upstream: its base models as the upstream states them
+// (source "baseModels") when it does; else the edges its card implies, with the relation the
+// upstream declares in its `base_model:RELATION:ID` tags preferred over local inference.
+// Invalid ids and self-references are skipped and logged.
 std::vector<registry::LineageEdge> UpstreamLineage(const std::string& repo_id,
                                                    const nlohmann::json& card_data,
                                                    const std::vector<std::string>& upstream_tags,
+                                                   const std::optional<BaseModels>& base_models,
                                                    const std::vector<std::string>& file_paths);
 
 }  // namespace hubmirror::sync

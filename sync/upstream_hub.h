@@ -39,6 +39,13 @@ struct RemoteRevision {
   int64_t commit_date_ms = 0;
 };
 
+// A model's base models as the upstream states them (`expand[]=baseModels`): one relation for
+// all of them.
+struct BaseModels {
+  std::string relation;
+  std::vector<std::string> ids;
+};
+
 // A model as the upstream's listing shows it.
 struct RemoteModel {
   std::string id;
@@ -72,6 +79,9 @@ class UpstreamHub {
   // Ids of the upstream's repos of one author, following pagination (the Hub's listing).
   virtual Result<std::vector<std::string>> ListRepoIds(RepoType type,
                                                        const std::string& author) = 0;
+  // The model's base models as the upstream states them; nullopt when it states none (or does
+  // not support the question).
+  virtual Result<std::optional<BaseModels>> GetBaseModels(const std::string& repo) = 0;
   // Models whose cards name `parent` as their base through `relation` (through any relation when
   // empty), as the upstream's `filter=base_model:...` listing gives them, following pagination.
   // Invalid ids in the listing are skipped.

@@ -95,9 +95,15 @@ TEST_CASE("sync mirrors a repo from another hubmirror, byte for byte", "[sync]")
     CHECK(b.HeaderOr("X-Linked-Etag") == a.HeaderOr("X-Linked-Etag"));
     CHECK(b.HeaderOr("X-Repo-Commit") == upstream_info["sha"]);
   }
-  // Lineage travels with the card.
+  // Lineage travels with the card, and the upstream's baseModels answer is what is recorded.
   auto base = from_mirror.Get("/api/models?filter=base_model:finetune:acme/base");
   CHECK(json::parse(base.body).size() == 1);
+  auto expanded = "/api/models/acme/model?expand[]=baseModels";
+  CHECK(json::parse(from_mirror.Get(expanded).body)["baseModels"] ==
+        json::parse(from_upstream.Get(expanded).body)["baseModels"]);
+  auto lineage = json::parse(from_mirror.Get("/api/lineage/models/acme/model?direction=up").body);
+  CHECK(lineage["edges"] == json::parse(R"([{"child": "acme/model", "parent": "acme/base",
+      "relation": "finetune", "source": "baseModels", "inferred": false}])"));
 }
 
 TEST_CASE("sync follows upstream changes and keeps old commits readable", "[sync]") {

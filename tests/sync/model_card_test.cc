@@ -97,5 +97,34 @@ TEST_CASE("card info: tags and lineage like the Hub", "[card]") {
   }
 }
 
+TEST_CASE("upstream lineage: baseModels as stated, else the card with the upstream's tags",
+          "[model_card]") {
+  json card = {{"base_model", {"a/one", "b/two"}}};
+  SECTION("the card, with relations from base_model:RELATION:ID tags") {
+    auto edges = UpstreamLineage("me/x", card, {"base_model:quantized:a/one"}, std::nullopt, {});
+    REQUIRE(edges.size() == 2);
+    CHECK(edges[0].parent == "a/one");
+    CHECK(edges[0].relation == "quantized");
+    CHECK_FALSE(edges[0].inferred);
+    CHECK(edges[1].relation == "merge");
+    CHECK(edges[1].inferred);
+    CHECK(edges[1].source == "card");
+  }
+  SECTION("the upstream's baseModels win over the card") {
+    BaseModels given{"adapter", {"c/three", "not valid", "ME/X"}};
+    auto edges = UpstreamLineage("me/x", card, {}, given, {});
+    REQUIRE(edges.size() == 1);
+    CHECK(edges[0].parent == "c/three");
+    CHECK(edges[0].relation == "adapter");
+    CHECK_FALSE(edges[0].inferred);
+    CHECK(edges[0].source == "baseModels");
+  }
+  SECTION("a relation this mirror does not know is kept as unknown") {
+    auto edges = UpstreamLineage("me/x", nullptr, {}, BaseModels{"distilled", {"c/three"}}, {});
+    REQUIRE(edges.size() == 1);
+    CHECK(edges[0].relation == "unknown");
+  }
+}
+
 }  // namespace
 }  // namespace hubmirror::sync
