@@ -1,9 +1,11 @@
 #include "sync/curl_upstream_hub.h"
 
 #include <curl/curl.h>
+#include <sys/mman.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -622,6 +624,45 @@ Result<std::vector<RemoteEntry>> CurlUpstreamHub::ListTree(RepoType type, const 
 
 namespace {
 
+// A chunk of a file held in memory, mapped straight from the kernel and unmapped when dropped:
+// heap buffers this large stay with the allocator's per-thread arenas after they are freed, and
+// resident memory would grow with every chunk. Move-only; one thread at a time.
+class ChunkBuffer {
+ public:
+  ChunkBuffer() = default;
+  explicit ChunkBuffer(size_t capacity) : capacity_(capacity) {
+    void* mapped =
+        ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED) throw std::bad_alloc();
+    data_ = static_cast<char*>(mapped);
+  }
+  ChunkBuffer(ChunkBuffer&& other) noexcept { *this = std::move(other); }
+  ChunkBuffer& operator=(ChunkBuffer&& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    std::swap(capacity_, other.capacity_);
+    return *this;
+  }
+  ~ChunkBuffer() {
+    if (data_ != nullptr) ::munmap(data_, capacity_);
+  }
+
+  void Clear() { size_ = 0; }
+  // Kept within the capacity: FetchRange never delivers more than the range asked for.
+  void Append(const char* data, size_t size) {
+    size = std::min(size, capacity_ - size_);
+    std::memcpy(data_ + size_, data, size);
+    size_ += size;
+  }
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
 // Hands out the chunks of a byte span to the connections that fetch them and gives them back in
 // order, never letting fetches run more than `window` chunks ahead of delivery, so memory stays
 // bounded however large the file. Thread-safe.
@@ -632,7 +673,7 @@ class ChunkQueue {
   struct Turn {
     size_t index = 0;
     bool fetch_here = false;
-    std::vector<char> bytes;
+    ChunkBuffer bytes;
   };
 
   ChunkQueue(ByteRange span, uint64_t chunk_bytes, size_t window)
@@ -657,7 +698,7 @@ class ChunkQueue {
     return next_claim_++;
   }
 
-  void Finish(size_t index, const Status& fetched, std::vector<char> bytes) {
+  void Finish(size_t index, const Status& fetched, ChunkBuffer bytes) {
     std::lock_guard lock(mutex_);
     if (!fetched.ok()) {
       if (failure_.ok()) failure_ = fetched;
@@ -695,6 +736,21 @@ class ChunkQueue {
 
   void Fail(const Status& failure) { Finish(0, failure, {}); }
 
+  // A buffer for one chunk: one given back after delivery when there is one (its pages are
+  // already mapped in), else a new one.
+  ChunkBuffer TakeBuffer() {
+    std::lock_guard lock(mutex_);
+    if (spare_.empty()) return ChunkBuffer(chunk_bytes_);
+    ChunkBuffer buffer = std::move(spare_.back());
+    spare_.pop_back();
+    buffer.Clear();
+    return buffer;
+  }
+  void GiveBack(ChunkBuffer buffer) {
+    std::lock_guard lock(mutex_);
+    spare_.push_back(std::move(buffer));
+  }
+
   Status failure() const {
     std::lock_guard lock(mutex_);
     return failure_;
@@ -709,7 +765,8 @@ class ChunkQueue {
   std::condition_variable changed_;
   size_t next_claim_ = 0;
   size_t next_delivery_ = 0;
-  std::map<size_t, std::vector<char>> ready_;
+  std::map<size_t, ChunkBuffer> ready_;
+  std::vector<ChunkBuffer> spare_;
   Status failure_;
 };
 
@@ -758,10 +815,9 @@ Status CurlUpstreamHub::FetchChunks(const std::string& what, const std::string& 
     std::string direct = direct_url;
     while (auto index = queue.ClaimAhead()) {
       ByteRange range = queue.Range(*index);
-      std::vector<char> bytes;
-      bytes.reserve(range.end - range.start);
+      ChunkBuffer bytes = queue.TakeBuffer();
       ByteSink into_memory = [&](const char* data, size_t size) {
-        bytes.insert(bytes.end(), data, data + size);
+        bytes.Append(data, size);
         return Status::Ok();
       };
       Status fetched = FetchRange(what, resolve_url, &direct, range, into_memory, nullptr, nullptr);
@@ -780,6 +836,7 @@ Status CurlUpstreamHub::FetchChunks(const std::string& what, const std::string& 
       queue.Fail(delivered);
       break;
     }
+    if (!turn->fetch_here) queue.GiveBack(std::move(turn->bytes));
     queue.Delivered();
   }
   for (auto& thread : threads) thread.join();
