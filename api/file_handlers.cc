@@ -63,6 +63,14 @@ Response HandleResolve(const RequestContext& context, bool raw) {
   if (serve_pointer) {
     response.body = LfsPointer(file.sha256, file.size);
     size = response.body.size();
+  } else if (file.blob_state != "ok") {
+    Response error = ErrorResponse(ApiError::kBlobUnavailable,
+                                   "content of " + route.repo + "/" + file.path + " (sha256 " +
+                                       file.sha256 + ") was found " + file.blob_state +
+                                       "; it is refused until a sync fetches it again",
+                                   false);
+    error.Set("X-Repo-Commit", commit_id);
+    return error;
   } else {
     auto blob = context.store.Open(file.sha256);
     if (!blob.ok() || blob->size() != file.size) {
@@ -116,6 +124,10 @@ Response HandleResolve(const RequestContext& context, bool raw) {
   if (response.file) {
     response.file_offset = range.first;
     response.file_length = length;
+    if (outcome == RangeOutcome::kFullBody && size < context.verify_below_bytes) {
+      response.verify_sha256 = file.sha256;
+      response.verify_what = route.repo + "/" + file.path;
+    }
   } else {
     response.body = response.body.substr(range.first, length);
   }

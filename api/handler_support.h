@@ -9,6 +9,7 @@
 
 #include "api/errors.h"
 #include "api/router.h"
+#include "common/signing.h"
 #include "registry/registry.h"
 #include "storage/blob_store.h"
 
@@ -27,6 +28,10 @@ struct Response {
   std::optional<storage::BlobFile> file;
   uint64_t file_offset = 0;
   uint64_t file_length = 0;
+  // When set, the whole file is sent and must hash to this SHA-256: the server checks while
+  // sending and never lets a mismatching body arrive complete.
+  std::string verify_sha256;
+  std::string verify_what;  // names the file in the log when the check fails
 
   void Set(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
@@ -39,6 +44,8 @@ struct RequestContext {
   const Route& route;
   registry::Registry& registry;
   storage::BlobStore& store;
+  uint64_t verify_below_bytes;    // whole files smaller than this are verified as they are sent
+  const SigningKey& signing_key;  // signs integrity manifests
   std::string origin;  // "http://host:port" as the client addressed us, for absolute Links
 };
 
@@ -69,5 +76,7 @@ Response HandleRefs(const RequestContext& context);
 Response HandleCommits(const RequestContext& context);
 Response HandleMirrorStatus(const RequestContext& context);
 Response HandleLineage(const RequestContext& context);
+Response HandleIntegrityKey(const RequestContext& context);
+Response HandleIntegrityManifest(const RequestContext& context);
 
 }  // namespace hubmirror::api

@@ -125,6 +125,23 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route) {
     route.repo = std::move(repo.value());
     return route;
   }
+  if (s.size() == 3 && s[1] == "integrity" && s[2] == "key") {
+    route.endpoint = Endpoint::kIntegrityKey;
+    return route;
+  }
+  if (s.size() >= 3 && s[1] == "integrity") {
+    if (!ParseTypeSegment(s[2], &route.type)) return NoRoute();
+    size_t i = 3;
+    auto repo = TakeRepoId(s, &i);
+    if (!repo.ok()) return repo.status();
+    auto revision = TakeRevision(s, &i);
+    if (!revision.ok()) return revision.status();
+    if (i != s.size()) return NoRoute();
+    route.endpoint = Endpoint::kIntegrityManifest;
+    route.repo = std::move(repo.value());
+    route.revision = std::move(revision.value());
+    return route;
+  }
   if (s.size() == 2 && s[1] == "agent-harnesses") {
     route.endpoint = Endpoint::kAgentHarnesses;
     return route;

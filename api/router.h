@@ -25,8 +25,10 @@ enum class Endpoint {
   kWhoami,     // /api/whoami-v2
   kTelemetry,  // /api/telemetry/...
   kAgentHarnesses,
-  kMirrorStatus,  // /api/mirror/status (native)
-  kLineage,       // /api/lineage/{type}s/{repo} (native)
+  kMirrorStatus,       // /api/mirror/status (native)
+  kLineage,            // /api/lineage/{type}s/{repo} (native)
+  kIntegrityKey,       // /api/integrity/key (native): the manifest signing key
+  kIntegrityManifest,  // /api/integrity/{type}s/{repo}/{rev} (native): a signed manifest
 };
 
 // A request target matched to an endpoint, with every component decoded and validated.

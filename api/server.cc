@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api/handler_support.h"
+#include "common/digest.h"
 #include "common/log.h"
 #include "registry/registry.h"
 
@@ -88,7 +89,8 @@ bool MethodAllowed(Endpoint endpoint, http::verb method) {
 
 Response Dispatch(const Request& request, const std::filesystem::path& registry_path,
                   const std::shared_ptr<registry::LineageIndexCache>& lineage_index,
-                  storage::BlobStore& store, const tcp::endpoint& local) {
+                  storage::BlobStore& store, const ServerOptions& options,
+                  const tcp::endpoint& local) {
   std::string_view target = request.target();
   bool api_route = target.substr(0, 5) == "/api/";
   if (request.method() == http::verb::options) {
@@ -127,7 +129,13 @@ Response Dispatch(const Request& request, const std::filesystem::path& registry_
     Log(LogLevel::kError, "cannot open registry: " + registry.status().message());
     return ErrorResponse(ApiError::kInternal, "registry unavailable", api_route);
   }
-  RequestContext context{request, *route, **registry, store, RequestOrigin(request, local)};
+  RequestContext context{request,
+                         *route,
+                         **registry,
+                         store,
+                         options.verify_below_bytes,
+                         *options.signing_key,
+                         RequestOrigin(request, local)};
   // A file download is one statement, its own transaction; everything else runs several
   // queries, which must all see the same committed state.
   if (route->endpoint == Endpoint::kResolve || route->endpoint == Endpoint::kRaw) {
@@ -152,6 +160,10 @@ Response Dispatch(const Request& request, const std::filesystem::path& registry_
       return HandleMirrorStatus(context);
     case Endpoint::kLineage:
       return HandleLineage(context);
+    case Endpoint::kIntegrityKey:
+      return HandleIntegrityKey(context);
+    case Endpoint::kIntegrityManifest:
+      return HandleIntegrityManifest(context);
     default:
       return ErrorResponse(ApiError::kRouteNotFound, "no such endpoint", api_route);
   }
@@ -198,17 +210,66 @@ net::awaitable<beast::error_code> SendFileBody(tcp::socket& socket, int fd, uint
 // Small file bodies travel with their header in one write; a separate sendfile would cost more
 // system calls than the copy it saves.
 constexpr uint64_t kInlineFileBodyBytes = 64 * 1024;
+// Verified bodies are read, hashed and written in pieces of this size.
+constexpr size_t kVerifiedPieceBytes = 256 * 1024;
 
-Status InlineFileBody(Response& response) {
-  std::string body(response.file_length, '\0');
+Status ReadFully(int fd, uint64_t offset, char* data, size_t size) {
   size_t done = 0;
-  while (done < body.size()) {
-    ssize_t n = ::pread(response.file->fd(), body.data() + done, body.size() - done,
-                        static_cast<off_t>(response.file_offset + done));
+  while (done < size) {
+    ssize_t n = ::pread(fd, data + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return IoError("short read from blob");
     done += static_cast<size_t>(n);
   }
+  return Status::Ok();
+}
+
+// A served blob that does not hash to its address: moved out of the store so that it is never
+// served again (the next request gets 503, the next sync fetches it anew).
+void QuarantineServedBlob(storage::BlobStore& store, const Response& response,
+                          const std::string& actual) {
+  Status moved = store.Quarantine(response.verify_sha256);
+  Log(LogLevel::kError, "content of " + response.verify_what + " failed verification as it was " +
+                            "served: sha256 expected " + response.verify_sha256 + ", actual " +
+                            actual + "; " +
+                            (moved.ok() ? "quarantined" : "not quarantined: " + moved.message()));
+}
+
+// Sends a whole file while hashing it, holding its last piece back until the digest is known:
+// a corrupt file is cut short (the connection closes), so no client can take it for complete.
+net::awaitable<beast::error_code> SendVerifiedFileBody(beast::tcp_stream& stream,
+                                                       storage::BlobStore& store,
+                                                       const Response& response) {
+  Hasher hasher(Hasher::Algorithm::kSha256);
+  std::vector<char> piece(kVerifiedPieceBytes);
+  uint64_t remaining = response.file_length;
+  uint64_t offset = response.file_offset;
+  while (remaining > 0) {
+    size_t size = static_cast<size_t>(std::min<uint64_t>(remaining, piece.size()));
+    if (!ReadFully(response.file->fd(), offset, piece.data(), size).ok()) {
+      co_return beast::error_code(net::error::broken_pipe);
+    }
+    hasher.Update(piece.data(), size);
+    remaining -= size;
+    offset += size;
+    if (remaining == 0) {
+      std::string actual = hasher.FinishHex();
+      if (actual != response.verify_sha256) {
+        QuarantineServedBlob(store, response, actual);
+        co_return beast::error_code(net::error::connection_aborted);
+      }
+    }
+    auto [ec, written] =
+        co_await net::async_write(stream, net::buffer(piece.data(), size), kNoThrow);
+    if (ec) co_return ec;
+  }
+  co_return beast::error_code();
+}
+
+Status InlineFileBody(Response& response) {
+  std::string body(response.file_length, '\0');
+  HM_RETURN_IF_ERROR(
+      ReadFully(response.file->fd(), response.file_offset, body.data(), body.size()));
   response.body = std::move(body);
   response.file.reset();
   return Status::Ok();
@@ -216,13 +277,27 @@ Status InlineFileBody(Response& response) {
 
 net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const Request& request,
                                                 Response& response, bool keep_alive,
-                                                std::chrono::seconds idle) {
+                                                std::chrono::seconds idle,
+                                                storage::BlobStore& store) {
   bool head = request.method() == http::verb::head;
   // RFC 9110 8.6: no Content-Length on 204; on 304 it could only repeat the full size.
   bool bodiless =
       response.status == http::status::not_modified || response.status == http::status::no_content;
   if (!head && response.file && response.file_length <= kInlineFileBodyBytes) {
     if (!InlineFileBody(response).ok()) co_return beast::error_code(net::error::broken_pipe);
+    // Nothing is sent yet: a corrupt small file gets a clean error instead of its bytes.
+    if (!response.verify_sha256.empty()) {
+      std::string actual = Sha256Hex(response.body);
+      if (actual != response.verify_sha256) {
+        QuarantineServedBlob(store, response, actual);
+        Response error = ErrorResponse(ApiError::kBlobUnavailable,
+                                       "content of " + response.verify_what +
+                                           " failed verification; it is refused until a sync "
+                                           "fetches it again",
+                                       false);
+        response = std::move(error);
+      }
+    }
   }
   bool file_body = response.file.has_value();
   stream.expires_after(idle);
@@ -240,8 +315,13 @@ net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const
       ::setsockopt(stream.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &cork, sizeof cork);
     auto [ec, written] = co_await http::async_write(stream, message, kNoThrow);
     if (!ec && corked) {
-      ec = co_await SendFileBody(stream.socket(), response.file->fd(), response.file_offset, length,
-                                 idle);
+      // Not a conditional expression: GCC 12 evaluates both co_awaits of one.
+      if (response.verify_sha256.empty()) {
+        ec = co_await SendFileBody(stream.socket(), response.file->fd(), response.file_offset,
+                                   length, idle);
+      } else {
+        ec = co_await SendVerifiedFileBody(stream, store, response);
+      }
     }
     if (corked) {
       cork = 0;
@@ -309,6 +389,7 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options, storage::B
   beast::error_code ec;
   auto address = net::ip::make_address(options.host, ec);
   if (ec) return InvalidArgument("invalid listen address '" + options.host + "'");
+  if (options.signing_key == nullptr) return InvalidArgument("the server needs a signing key");
   std::unique_ptr<Server> server(new Server(std::move(options), store));
   tcp::endpoint endpoint(address, server->options_.port);
   auto& acceptor = server->acceptor_;
@@ -408,7 +489,7 @@ net::awaitable<void> Server::Session(tcp::socket socket) {
     const Request& request = parser.get();
     Response response;
     try {
-      response = Dispatch(request, options_.registry_path, lineage_index_, store_, local);
+      response = Dispatch(request, options_.registry_path, lineage_index_, store_, options_, local);
     } catch (const std::exception& e) {
       // Handlers report errors as Status; this only guards the process against the unforeseen
       // (allocation failure, a library throwing), so one request cannot take the server down.
@@ -416,8 +497,8 @@ net::awaitable<void> Server::Session(tcp::socket socket) {
       response = ErrorResponse(ApiError::kInternal, "internal error", true);
     }
     bool keep_alive = request.keep_alive();
-    auto write_error =
-        co_await WriteResponse(stream, request, response, keep_alive, options_.idle_timeout);
+    auto write_error = co_await WriteResponse(stream, request, response, keep_alive,
+                                              options_.idle_timeout, store_);
     if (write_error || !keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);

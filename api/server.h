@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/signing.h"
 #include "common/status.h"
 #include "registry/lineage_index.h"
 #include "storage/blob_store.h"
@@ -25,6 +26,10 @@ struct ServerOptions {
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1024 * 1024;
   std::chrono::seconds idle_timeout{60};
+  // Whole files smaller than this are hashed as they are sent and cut short if they do not
+  // match their digest (--verify-on-read raises it to every size).
+  uint64_t verify_below_bytes = 16u << 20;
+  std::shared_ptr<const SigningKey> signing_key;  // required: signs integrity manifests
 };
 
 // "host:port" of an endpoint, with IPv6 addresses in brackets ("[::1]:8080").

@@ -3,8 +3,10 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "common/signing.h"
 #include "common/status.h"
 
 namespace hubmirror::cli {
@@ -29,5 +31,12 @@ void AddServeCommand(CLI::App& app, const CommonOptions& common, int* exit_code)
 void AddImportCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 void AddSyncCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 void AddLineageCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
+void AddVerifyCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
+void AddManifestCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
+void AddCheckCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
+
+// This instance's manifest signing key (Ed25519), created in the data directory on first use,
+// readable by its owner only.
+Result<std::shared_ptr<const SigningKey>> LoadSigningKey(const CommonOptions& common);
 
 }  // namespace hubmirror::cli

@@ -12,6 +12,13 @@ int ReportFailure(const Status& status) {
              : kExitProblem;
 }
 
+Result<std::shared_ptr<const SigningKey>> LoadSigningKey(const CommonOptions& common) {
+  std::error_code error;
+  std::filesystem::create_directories(common.data_dir, error);
+  if (error) return IoError("cannot create " + common.data_dir.string() + ": " + error.message());
+  return SigningKey::LoadOrCreate(common.data_dir / "signing-key.pem");
+}
+
 }  // namespace hubmirror::cli
 
 int main(int argc, char** argv) {
@@ -27,6 +34,9 @@ int main(int argc, char** argv) {
   AddImportCommand(app, common, &exit_code);
   AddSyncCommand(app, common, &exit_code);
   AddLineageCommand(app, common, &exit_code);
+  AddVerifyCommand(app, common, &exit_code);
+  AddManifestCommand(app, common, &exit_code);
+  AddCheckCommand(app, common, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -15,6 +15,7 @@ struct ServeArgs {
   std::string listen = "127.0.0.1:8080";
   unsigned threads = 0;
   std::string config;
+  bool verify_on_read = false;
 };
 
 // Splits HOST:PORT, with IPv6 hosts in brackets ("[::1]:8080").
@@ -44,6 +45,7 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   if (Status parsed = ParseListen(args.listen, &options); !parsed.ok())
     return ReportFailure(parsed);
   options.threads = args.threads;
+  if (args.verify_on_read) options.verify_below_bytes = UINT64_MAX;
   std::optional<sync::ScheduleConfig> schedule;
   if (!args.config.empty()) {
     auto loaded = LoadConfig(args.config);
@@ -53,6 +55,9 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
   options.registry_path = common.data_dir / "registry.db";
+  auto key = LoadSigningKey(common);
+  if (!key.ok()) return ReportFailure(key.status());
+  options.signing_key = std::move(key.value());
   // Migrates the schema once, before any reader opens the database.
   auto registry =
       registry::Registry::Open(options.registry_path, registry::Registry::Mode::kReadWrite);
@@ -85,6 +90,8 @@ void AddServeCommand(CLI::App& app, const CommonOptions& common, int* exit_code)
   command->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   command->add_option("--threads", args->threads, "worker threads (default: one per core)");
+  command->add_flag("--verify-on-read", args->verify_on_read,
+                    "hash every whole-file download as it is sent, not only those under 16 MiB");
   command->add_option("--config", args->config,
                       "TOML config: upstream, schedule and repos to keep mirrored");
   command->callback([&common, args, exit_code] { *exit_code = RunServe(common, *args); });

@@ -39,8 +39,8 @@ std::string HumanSeconds(double seconds) {
 
 }  // namespace
 
-SyncProgress::SyncProgress(std::string label, bool terminal)
-    : label_(std::move(label)), terminal_(terminal) {}
+SyncProgress::SyncProgress(std::string label, bool terminal, bool log_lines)
+    : label_(std::move(label)), terminal_(terminal), log_lines_(log_lines) {}
 
 SyncProgress::~SyncProgress() {
   std::lock_guard lock(mutex_);
@@ -51,7 +51,7 @@ void SyncProgress::OnPlanned(size_t files, uint64_t bytes) {
   std::lock_guard lock(mutex_);
   files_total_ = files;
   bytes_total_ = bytes;
-  if (!terminal_ && files > 0) {
+  if (!terminal_ && log_lines_ && files > 0) {
     Log(LogLevel::kInfo, label_ + ": downloading " + std::to_string(files) + " files (" +
                              HumanBytes(static_cast<double>(bytes)) + ")");
   }
@@ -72,7 +72,7 @@ void SyncProgress::OnFileStored(const std::string& path, uint64_t size, bool fet
   if (!fetched) return;
   in_flight_.erase(path);
   ++files_done_;
-  if (!terminal_) {
+  if (!terminal_ && log_lines_) {
     Log(LogLevel::kInfo, label_ + ": stored " + path + " (" + std::to_string(size) + " bytes)");
   }
   Draw(true);

@@ -15,7 +15,8 @@ namespace hubmirror::cli {
 // Thread-safe: the download threads report to it concurrently.
 class SyncProgress : public sync::MirrorObserver {
  public:
-  SyncProgress(std::string label, bool terminal);
+  // Off a terminal, `log_lines` logs the plan and each file stored; a bar is drawn only on one.
+  SyncProgress(std::string label, bool terminal, bool log_lines = true);
   // Erases the bar, so the job's result line stands alone.
   ~SyncProgress() override;
 
@@ -28,6 +29,7 @@ class SyncProgress : public sync::MirrorObserver {
 
   const std::string label_;
   const bool terminal_;
+  const bool log_lines_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::mutex mutex_;  // guards everything below
   std::chrono::steady_clock::time_point last_draw_;

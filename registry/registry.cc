@@ -50,9 +50,10 @@ constexpr const char* kRepoColumns =
 // Entry columns, then the entry's commit id (read by ResolveFile).
 constexpr const char* kEntrySelect =
     "SELECT e.path, e.type, e.size, e.git_oid, e.sha256, e.lfs, e.pointer_size, "
-    "e.last_commit_id, c.title, c.date, e.commit_id FROM entries e "
-    "LEFT JOIN commits c ON c.repo_id = e.repo_id AND c.id = e.last_commit_id ";
-constexpr int kEntryColumnCount = 10;
+    "e.last_commit_id, c.title, c.date, b.state, e.commit_id FROM entries e "
+    "LEFT JOIN commits c ON c.repo_id = e.repo_id AND c.id = e.last_commit_id "
+    "LEFT JOIN blobs b ON b.sha256 = e.sha256 ";
+constexpr int kEntryColumnCount = 11;
 
 Entry ReadEntryRow(const Statement& s) {
   Entry e;
@@ -66,6 +67,7 @@ Entry ReadEntryRow(const Statement& s) {
   e.last_commit_id = s.Text(7);
   e.last_commit_title = s.Text(8);
   e.last_commit_date_ms = s.Int(9);
+  if (!e.is_directory) e.blob_state = s.Text(10);
   return e;
 }
 
@@ -718,6 +720,53 @@ Result<std::map<std::string, int64_t>> Registry::ChildCountsByRelation(std::stri
   return counts;
 }
 
+Result<std::vector<BlobRecord>> Registry::ListBlobs(std::optional<RepoType> type,
+                                                    std::string_view repo) {
+  bool one_repo = type.has_value();
+  Statement s(*statements_,
+              one_repo ? "SELECT DISTINCT b.sha256, b.size, b.git_sha1, b.state FROM repos r "
+                         "JOIN entries e ON e.repo_id = r.id JOIN blobs b ON b.sha256 = e.sha256 "
+                         "WHERE r.type = ? AND r.name_lower = ? ORDER BY b.sha256"
+                       : "SELECT sha256, size, git_sha1, state FROM blobs ORDER BY sha256");
+  if (one_repo) s.Bind(1, RepoTypeName(*type)).Bind(2, AsciiLower(repo));
+  std::vector<BlobRecord> blobs;
+  while (s.Step()) {
+    blobs.push_back(BlobRecord{s.Text(0), static_cast<uint64_t>(s.Int(1)), s.Text(2), s.Text(3)});
+  }
+  if (!s.status().ok()) return s.status();
+  return blobs;
+}
+
+Result<std::vector<BlobUse>> Registry::BlobUses(std::string_view sha256, size_t limit) {
+  Statement s(*statements_,
+              "SELECT r.type, r.name, e.commit_id, e.path FROM entries e "
+              "JOIN repos r ON r.id = e.repo_id WHERE e.sha256 = ? "
+              "ORDER BY r.name_lower, e.path, e.commit_id LIMIT ?");
+  s.Bind(1, sha256).Bind(2, static_cast<int64_t>(limit));
+  std::vector<BlobUse> uses;
+  while (s.Step()) {
+    RepoType type = RepoType::kModel;
+    ParseRepoType(s.Text(0), &type);
+    uses.push_back(BlobUse{type, s.Text(1), s.Text(2), s.Text(3)});
+  }
+  if (!s.status().ok()) return s.status();
+  return uses;
+}
+
+Status Registry::SetBlobStates(const std::vector<std::pair<std::string, std::string>>& states) {
+  HM_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+  Statement s(*statements_, "UPDATE blobs SET state = ? WHERE sha256 = ?");
+  for (const auto& [sha256, state] : states) {
+    s.Reset();
+    s.Bind(1, state).Bind(2, sha256);
+    if (Status updated = s.Run(); !updated.ok()) {
+      Exec(db_, "ROLLBACK");
+      return updated;
+    }
+  }
+  return Exec(db_, "COMMIT");
+}
+
 Status Registry::RecordModelDetails(const std::vector<ModelDetails>& models) {
   HM_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
   Statement known(*statements_,
@@ -790,22 +839,30 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
     repo_id = s.Int(0);
     default_branch = !rev.branch.empty() && s.Text(1) == rev.branch;
   }
+  bool unchanged = false;
   {
     Statement s(*statements_,
                 "SELECT commit_id FROM refs WHERE repo_id = ? AND kind = 'branch' AND name = ?");
     s.Bind(1, repo_id).Bind(2, rev.branch);
-    if (s.Step() && s.Text(0) == rev.commit.id) return false;
+    unchanged = s.Step() && s.Text(0) == rev.commit.id;
     HM_RETURN_IF_ERROR(s.status());
   }
   {
     Statement s(*statements_,
                 "INSERT INTO blobs (sha256, size, git_sha1) VALUES (?, ?, ?) "
-                "ON CONFLICT (sha256) DO NOTHING");
+                // Content stored again (a repair) was verified on the way in.
+                "ON CONFLICT (sha256) DO UPDATE SET state = 'ok', git_sha1 = "
+                "CASE WHEN excluded.git_sha1 != '' THEN excluded.git_sha1 ELSE blobs.git_sha1 END");
     for (const auto& blob : rev.blobs) {
       s.Reset();
       s.Bind(1, blob.sha256).Bind(2, static_cast<int64_t>(blob.size)).Bind(3, blob.git_sha1);
       HM_RETURN_IF_ERROR(s.Run());
     }
+  }
+  if (unchanged) {  // only blobs stored again (repaired) to record
+    HM_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
+    committed = true;
+    return false;
   }
   {
     Statement s(*statements_,

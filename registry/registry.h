@@ -66,6 +66,24 @@ struct Entry {
   // Filled by reads from the last commit's row.
   std::string last_commit_title;
   int64_t last_commit_date_ms = 0;
+  // Files: the content's state as last checked, "ok", "corrupt" or "missing" (filled by reads).
+  std::string blob_state = "ok";
+};
+
+// A blob the registry knows, with its state as last checked.
+struct BlobRecord {
+  std::string sha256;
+  uint64_t size = 0;
+  std::string git_sha1;  // empty when not computed (LFS content)
+  std::string state;
+};
+
+// A file that uses a blob.
+struct BlobUse {
+  RepoType type = RepoType::kModel;
+  std::string repo;
+  std::string commit_id;
+  std::string path;
 };
 
 struct Ref {
@@ -228,6 +246,12 @@ class Registry {
   // Records lineage edges known without their repos (a child's card read upstream), in one
   // transaction; an edge already known is updated.
   Status AddLineageEdges(const std::vector<LineageEdge>& edges);
+  // Every blob, or (with `type`) those that any commit of one repo uses, by digest.
+  Result<std::vector<BlobRecord>> ListBlobs(std::optional<RepoType> type, std::string_view repo);
+  // The files that use a blob, at most `limit` of them, for messages.
+  Result<std::vector<BlobUse>> BlobUses(std::string_view sha256, size_t limit);
+  // Sets blobs' states (sha256, "ok" | "corrupt" | "missing") in one transaction.
+  Status SetBlobStates(const std::vector<std::pair<std::string, std::string>>& states);
   // Records the details of models seen upstream along lineage, in one transaction; a mirrored
   // model's download count is updated too.
   Status RecordModelDetails(const std::vector<ModelDetails>& models);
@@ -253,7 +277,8 @@ class Registry {
   Result<std::vector<SyncState>> ListSyncStates();
 
   // Publishes a revision atomically (see NewRevision). Creates the repo when new. Returns false
-  // when the branch already pointed at that commit (nothing changed).
+  // when the branch already pointed at that commit (nothing changed but the blob rows: content
+  // stored again, after a repair, is marked ok).
   Result<bool> PublishRevision(const NewRevision& revision);
 
  private:

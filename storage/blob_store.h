@@ -81,6 +81,9 @@ class BlobStore {
   virtual Result<bool> Contains(const std::string& sha256) = 0;
   // Opens a stored blob for reading. kNotFound when absent, kInvalidArgument for bad hex.
   virtual Result<BlobFile> Open(const std::string& sha256) = 0;
+  // Moves a blob found corrupt out of the store, kept aside for inspection: it is never served
+  // again, and a writer of the same digest stores good bytes anew. kNotFound when absent.
+  virtual Status Quarantine(const std::string& sha256) = 0;
 };
 
 }  // namespace hubmirror::storage

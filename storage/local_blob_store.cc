@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/digest.h"
 
 namespace hubmirror::storage {
@@ -326,6 +327,18 @@ Result<BlobFile> LocalBlobStore::Open(const std::string& sha256) {
     return status;
   }
   return BlobFile(fd, static_cast<uint64_t>(info.st_size));
+}
+
+Status LocalBlobStore::Quarantine(const std::string& sha256) {
+  HM_RETURN_IF_ERROR(CheckDigestArgument(sha256));
+  fs::path path = BlobPath(sha256);
+  // Named with the time too: the same digest may be quarantined more than once.
+  fs::path target = data_dir_ / "quarantine" / (sha256 + "." + std::to_string(NowUnixMillis()));
+  if (::rename(path.c_str(), target.c_str()) != 0) {
+    if (errno == ENOENT) return NotFound("blob " + sha256 + " is not in the store");
+    return ErrnoStatus("cannot quarantine", path);
+  }
+  return Status::Ok();
 }
 
 }  // namespace hubmirror::storage

@@ -22,6 +22,7 @@ class LocalBlobStore : public BlobStore {
   Result<std::unique_ptr<BlobWriter>> NewWriter(const BlobExpectation& expectation) override;
   Result<bool> Contains(const std::string& sha256) override;
   Result<BlobFile> Open(const std::string& sha256) override;
+  Status Quarantine(const std::string& sha256) override;
 
   // Where the blob with this digest lives (whether or not it exists).
   std::filesystem::path BlobPath(const std::string& sha256) const;

@@ -105,12 +105,34 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
         {{repo_name, remote->pipeline_tag, remote->library_name, remote->downloads}});
   };
   std::string parent_id;
+  // Content found corrupt or missing (by verify, or gone from the store) is fetched again, even
+  // for a revision that is otherwise up to date.
+  std::set<std::string> damaged;
   if (local.ok()) {
+    auto blobs = registry.ListBlobs(spec.type, local->name);
+    if (!blobs.ok()) return blobs.status();
+    for (const auto& blob : *blobs) {
+      if (blob.state != "ok") damaged.insert(blob.sha256);
+    }
     auto head = registry.ResolveRevision(*local, spec.revision);
     if (head.ok() && head->id == remote->commit_id) {
-      report.up_to_date = true;
-      HM_RETURN_IF_ERROR(record_details());
-      return report;
+      auto entries = registry.ListEntries(*local, head->id, "");
+      if (!entries.ok()) return entries.status();
+      for (const auto& entry : *entries) {
+        if (entry.is_directory || damaged.contains(entry.sha256)) continue;
+        auto contains = store.Contains(entry.sha256);
+        if (!contains.ok()) return contains.status();
+        if (!*contains) damaged.insert(entry.sha256);
+      }
+      bool intact = true;
+      for (const auto& entry : *entries) intact = intact && !damaged.contains(entry.sha256);
+      if (intact) {
+        report.up_to_date = true;
+        HM_RETURN_IF_ERROR(record_details());
+        return report;
+      }
+      Log(LogLevel::kWarning, std::string(RepoTypeName(spec.type)) + " " + spec.repo + "@" +
+                                  head->id + ": fetching content found corrupt or missing");
     }
     if (head.ok()) parent_id = head->id;
   }
@@ -165,7 +187,7 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
         stored = *contains;
       }
     }
-    if (stored) {
+    if (stored && !damaged.contains(sha256s[i])) {
       if (observer != nullptr) observer->OnFileStored(file.path, file.size, false);
       continue;
     }

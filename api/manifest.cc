@@ -1,0 +1,62 @@
+#include "api/manifest.h"
+
+#include "common/clock.h"
+
+namespace hubmirror::api {
+
+Result<nlohmann::json> SignedManifest(registry::Registry& registry, const SigningKey& key,
+                                      RepoType type, const std::string& repo,
+                                      const std::string& revision) {
+  registry::ReadSnapshot snapshot(registry);
+  HM_RETURN_IF_ERROR(snapshot.status());
+  auto found = registry.FindRepo(type, repo);
+  if (!found.ok()) return found.status();
+  auto commit = registry.ResolveRevision(*found, revision);
+  if (!commit.ok()) return commit.status();
+  auto entries = registry.ListEntries(*found, commit->id, "");
+  if (!entries.ok()) return entries.status();
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& entry : *entries) {
+    if (entry.is_directory) continue;
+    files.push_back({{"path", entry.path},
+                     {"size", entry.size},
+                     {"sha256", entry.sha256},
+                     {"git_oid", entry.git_oid},
+                     {"lfs", entry.lfs}});
+  }
+  nlohmann::json manifest = {{"repo", found->name},
+                             {"type", std::string(RepoTypeName(type))},
+                             {"commit", commit->id},
+                             {"files", std::move(files)},
+                             {"generated_at", FormatIsoMillis(NowUnixMillis())},
+                             {"key_id", key.key_id()}};
+  auto signature = key.Sign(manifest.dump());
+  if (!signature.ok()) return signature.status();
+  return nlohmann::json{{"manifest", std::move(manifest)}, {"signature", *signature}};
+}
+
+Result<nlohmann::json> VerifiedManifest(const nlohmann::json& document, const SigningKey& key) {
+  if (!document.is_object() || !document.contains("manifest") ||
+      !document["manifest"].is_object() || !document.contains("signature") ||
+      !document["signature"].is_string()) {
+    return Status(StatusCode::kCorrupt, "not a signed manifest: {\"manifest\", \"signature\"}");
+  }
+  const nlohmann::json& manifest = document["manifest"];
+  std::string key_id = manifest.value("key_id", "");
+  if (key_id != key.key_id()) {
+    return Status(StatusCode::kCorrupt, "the manifest was signed by key " + key_id +
+                                            ", not by the given key " + key.key_id());
+  }
+  if (!key.Verify(manifest.dump(), document["signature"].get<std::string>())) {
+    return Status(StatusCode::kCorrupt,
+                  "the manifest's signature does not match its content: it was altered, or "
+                  "not signed by key " +
+                      key.key_id());
+  }
+  if (!manifest.contains("files") || !manifest["files"].is_array()) {
+    return Status(StatusCode::kCorrupt, "the manifest has no file list");
+  }
+  return manifest;
+}
+
+}  // namespace hubmirror::api

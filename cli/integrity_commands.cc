@@ -1,0 +1,286 @@
+// `hubmirror verify`, `hubmirror manifest` and `hubmirror check`: integrity end to end.
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "api/manifest.h"
+#include "cli/commands.h"
+#include "cli/sync_progress.h"
+#include "common/digest.h"
+#include "registry/registry.h"
+#include "storage/local_blob_store.h"
+#include "sync/verify_job.h"
+
+namespace hubmirror::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<std::unique_ptr<registry::Registry>> OpenExistingRegistry(const CommonOptions& common,
+                                                                 registry::Registry::Mode mode) {
+  fs::path db = common.data_dir / "registry.db";
+  std::error_code ec;
+  if (!fs::exists(db, ec)) {
+    return InvalidArgument("no registry at " + db.string() + " (see --data)");
+  }
+  return registry::Registry::Open(db, mode);
+}
+
+std::optional<RepoType> ParsedType(const std::string& text, Status* error) {
+  RepoType type;
+  if (!ParseRepoType(text, &type)) {
+    *error = InvalidArgument("--type must be model or dataset, got '" + text + "'");
+    return std::nullopt;
+  }
+  return type;
+}
+
+// ------------------------------------------------------------------------------ verify
+
+struct VerifyArgs {
+  std::string repo;
+  std::string type = "model";
+  bool json = false;
+  size_t threads = 0;
+};
+
+std::string Where(const sync::BlobProblem& problem) {
+  if (problem.uses.empty()) return "blob " + problem.sha256 + " (used by no file)";
+  const registry::BlobUse& use = problem.uses.front();
+  std::string where =
+      std::string(RepoTypeName(use.type)) + " " + use.repo + "@" + use.commit_id + " " + use.path;
+  if (problem.uses.size() > 1) where += " (and other files with the same content)";
+  return where;
+}
+
+int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
+  sync::VerifyOptions options;
+  options.threads = args.threads;
+  if (!args.repo.empty()) {
+    Status error;
+    options.type = ParsedType(args.type, &error);
+    if (!options.type) return ReportFailure(error);
+    if (Status valid = ValidateRepoId(args.repo); !valid.ok()) return ReportFailure(valid);
+    options.repo = args.repo;
+  }
+  auto registry = OpenExistingRegistry(common, registry::Registry::Mode::kReadWrite);
+  if (!registry.ok()) return ReportFailure(registry.status());
+  auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
+  if (!store.ok()) return ReportFailure(store.status());
+  auto report = [&] {
+    SyncProgress progress("verify", ::isatty(STDERR_FILENO) == 1 && !args.json, false);
+    return sync::VerifyStore(**store, **registry, options, &progress);
+  }();
+  if (!report.ok()) return ReportFailure(report.status());
+  size_t corrupt = 0, missing = 0;
+  for (const auto& problem : report->problems) ++(problem.state == "corrupt" ? corrupt : missing);
+  double throughput = report->seconds > 0 ? report->bytes / report->seconds : 0;
+  if (args.json) {
+    nlohmann::json problems = nlohmann::json::array();
+    for (const auto& problem : report->problems) {
+      nlohmann::json files = nlohmann::json::array();
+      for (const auto& use : problem.uses) {
+        files.push_back({{"type", RepoTypeName(use.type)},
+                         {"repo", use.repo},
+                         {"commit", use.commit_id},
+                         {"path", use.path}});
+      }
+      problems.push_back({{"sha256", problem.sha256},
+                          {"state", problem.state},
+                          {"detail", problem.detail},
+                          {"files", files}});
+    }
+    std::cout << nlohmann::json{{"blobs", report->blobs},     {"bytes", report->bytes},
+                                {"corrupt", corrupt},         {"missing", missing},
+                                {"seconds", report->seconds}, {"bytes_per_second", throughput},
+                                {"problems", problems}}
+                     .dump(2)
+              << std::endl;
+  } else {
+    for (const auto& problem : report->problems) {
+      std::cout << problem.state << ": " << Where(problem) << ": sha256 expected " << problem.sha256
+                << ", " << problem.detail
+                << (problem.state == "corrupt" ? " (moved to quarantine/)" : "") << std::endl;
+    }
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "verified %zu blobs (%llu bytes) in %.2f s, %.1f MiB/s: %zu corrupt, %zu missing",
+                  report->blobs, static_cast<unsigned long long>(report->bytes), report->seconds,
+                  throughput / (1 << 20), corrupt, missing);
+    std::cout << line << std::endl;
+    if (!report->problems.empty()) {
+      std::cout << "the next sync of the affected repos fetches their content again" << std::endl;
+    }
+  }
+  return report->problems.empty() ? kExitOk : kExitProblem;
+}
+
+// ------------------------------------------------------------------------------ manifest
+
+struct ManifestArgs {
+  std::string repo;
+  std::string type = "model";
+};
+
+int RunManifest(const CommonOptions& common, const ManifestArgs& args) {
+  Status error;
+  auto type = ParsedType(args.type, &error);
+  if (!type) return ReportFailure(error);
+  size_t at = args.repo.find('@');
+  std::string repo = args.repo.substr(0, at);
+  std::string revision = at == std::string::npos ? "main" : args.repo.substr(at + 1);
+  if (Status valid = ValidateRepoId(repo); !valid.ok()) return ReportFailure(valid);
+  auto registry = OpenExistingRegistry(common, registry::Registry::Mode::kReadOnly);
+  if (!registry.ok()) return ReportFailure(registry.status());
+  auto key = LoadSigningKey(common);
+  if (!key.ok()) return ReportFailure(key.status());
+  auto document = api::SignedManifest(**registry, **key, *type, repo, revision);
+  if (!document.ok()) return ReportFailure(document.status());
+  std::cout << document->dump(2) << std::endl;
+  return kExitOk;
+}
+
+// ------------------------------------------------------------------------------ check
+
+struct CheckArgs {
+  std::string manifest;
+  std::string key;
+  std::string path;
+};
+
+Result<std::string> ReadWholeFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidArgument("cannot read " + path.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// SHA-256 and size of a file, following symlinks (cache snapshots link into blobs/).
+Result<std::pair<std::string, uint64_t>> HashFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError("cannot read " + path.string());
+  Hasher hasher(Hasher::Algorithm::kSha256);
+  std::vector<char> buffer(1 << 20);
+  uint64_t size = 0;
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    hasher.Update(buffer.data(), static_cast<size_t>(in.gcount()));
+    size += static_cast<uint64_t>(in.gcount());
+  }
+  if (in.bad()) return IoError("cannot read " + path.string());
+  return std::make_pair(hasher.FinishHex(), size);
+}
+
+int RunCheck(const CheckArgs& args) {
+  auto pem = ReadWholeFile(args.key);
+  if (!pem.ok()) return ReportFailure(pem.status());
+  auto key = SigningKey::FromPublicPem(*pem);
+  if (!key.ok()) return ReportFailure(InvalidArgument(args.key + ": " + key.status().message()));
+  auto text = ReadWholeFile(args.manifest);
+  if (!text.ok()) return ReportFailure(text.status());
+  nlohmann::json document = nlohmann::json::parse(*text, nullptr, false);
+  std::error_code ec;
+  if (!fs::is_directory(args.path, ec)) {
+    return ReportFailure(InvalidArgument(args.path + " is not a directory"));
+  }
+  auto manifest = api::VerifiedManifest(document, **key);
+  if (!manifest.ok()) {
+    std::cout << "manifest " << args.manifest << ": " << manifest.status().message() << std::endl;
+    return kExitProblem;
+  }
+  std::cout << "manifest of " << manifest->value("type", "") << " " << manifest->value("repo", "")
+            << "@" << manifest->value("commit", "") << " signed by key "
+            << manifest->value("key_id", "") << ": signature ok" << std::endl;
+
+  std::set<std::string> expected;
+  size_t ok = 0, mismatched = 0, missing = 0, unexpected = 0;
+  for (const auto& file : (*manifest)["files"]) {
+    std::string path = file.value("path", "");
+    std::string sha256 = file.value("sha256", "");
+    uint64_t size = file.value("size", uint64_t{0});
+    if (!ValidateRepoPath(path).ok()) {
+      std::cout << "manifest " << args.manifest << ": invalid file path '" << path << "'"
+                << std::endl;
+      return kExitProblem;
+    }
+    expected.insert(path);
+    fs::path local = fs::path(args.path) / path;
+    if (!fs::exists(local, ec)) {
+      std::cout << "missing: " << path << std::endl;
+      ++missing;
+      continue;
+    }
+    auto hashed = HashFile(local);
+    if (!hashed.ok()) return ReportFailure(hashed.status());
+    if (hashed->first != sha256 || hashed->second != size) {
+      std::cout << "mismatched: " << path << ": sha256 " << hashed->first << " (" << hashed->second
+                << " bytes), expected " << sha256 << " (" << size << " bytes)" << std::endl;
+      ++mismatched;
+      continue;
+    }
+    ++ok;
+  }
+  // Everything else under the folder, except huggingface_hub's own bookkeeping of a local-dir
+  // download (.cache/huggingface/).
+  for (auto it = fs::recursive_directory_iterator(args.path, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::string relative = fs::relative(it->path(), args.path, ec).generic_string();
+    if (relative == ".cache/huggingface") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (fs::is_directory(it->path(), ec) || expected.contains(relative)) continue;
+    std::cout << "unexpected: " << relative << std::endl;
+    ++unexpected;
+  }
+  if (ec) return ReportFailure(IoError("cannot list " + args.path + ": " + ec.message()));
+  std::cout << ok << " ok, " << mismatched << " mismatched, " << missing << " missing, "
+            << unexpected << " unexpected" << std::endl;
+  return mismatched + missing + unexpected == 0 ? kExitOk : kExitProblem;
+}
+
+}  // namespace
+
+void AddVerifyCommand(CLI::App& app, const CommonOptions& common, int* exit_code) {
+  auto args = std::make_shared<VerifyArgs>();
+  CLI::App* command = app.add_subcommand(
+      "verify", "re-hash every stored blob (or one repo's); quarantine and mark what is wrong");
+  command->add_option("--repo", args->repo, "only the blobs this repo's files use, ORG/NAME");
+  command->add_option("--type", args->type, "the repo's type: model or dataset")
+      ->capture_default_str();
+  command->add_option("--threads", args->threads, "hashing threads (default: one per core)");
+  command->add_flag("--json", args->json, "print the report as JSON");
+  command->callback([&common, args, exit_code] { *exit_code = RunVerify(common, *args); });
+}
+
+void AddManifestCommand(CLI::App& app, const CommonOptions& common, int* exit_code) {
+  auto args = std::make_shared<ManifestArgs>();
+  CLI::App* command = app.add_subcommand(
+      "manifest", "print the signed manifest of a revision (what /api/integrity serves)");
+  command->add_option("REPO", args->repo, "ORG/NAME[@REVISION] (default revision: main)")
+      ->required();
+  command->add_option("--type", args->type, "model or dataset")->capture_default_str();
+  command->callback([&common, args, exit_code] { *exit_code = RunManifest(common, *args); });
+}
+
+void AddCheckCommand(CLI::App& app, const CommonOptions& common, int* exit_code) {
+  (void)common;
+  auto args = std::make_shared<CheckArgs>();
+  CLI::App* command =
+      app.add_subcommand("check", "check a downloaded folder against a signed manifest, offline");
+  command->add_option("--manifest", args->manifest, "the signed manifest (JSON)")->required();
+  command->add_option("--key", args->key, "the signer's public key (PEM)")->required();
+  command
+      ->add_option("PATH", args->path,
+                   "a download folder, or a huggingface_hub / huggingface.js cache snapshot")
+      ->required();
+  command->callback([args, exit_code] { *exit_code = RunCheck(*args); });
+}
+
+}  // namespace hubmirror::cli

@@ -1,0 +1,132 @@
+#include "common/signing.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <optional>
+#include <vector>
+
+#include "common/digest.h"
+
+namespace hubmirror {
+namespace {
+
+std::string Base64(const unsigned char* data, size_t size) {
+  std::string out(4 * ((size + 2) / 3) + 1, '\0');
+  int written =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
+  out.resize(static_cast<size_t>(written));
+  return out;
+}
+
+std::optional<std::vector<unsigned char>> FromBase64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  std::vector<unsigned char> out(3 * text.size() / 4 + 1);
+  int written = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (written < 0) return std::nullopt;
+  size_t padding = (text.back() == '=') + (text.size() > 1 && text[text.size() - 2] == '=');
+  out.resize(static_cast<size_t>(written) - padding);
+  return out;
+}
+
+}  // namespace
+
+SigningKey::SigningKey(EVP_PKEY* key, bool has_private) : key_(key), has_private_(has_private) {
+  unsigned char raw[32];
+  size_t size = sizeof(raw);
+  EVP_PKEY_get_raw_public_key(key_, raw, &size);
+  key_id_ = Sha256Hex(std::string_view(reinterpret_cast<const char*>(raw), size)).substr(0, 16);
+}
+
+SigningKey::~SigningKey() { EVP_PKEY_free(key_); }
+
+Result<std::shared_ptr<const SigningKey>> SigningKey::LoadOrCreate(
+    const std::filesystem::path& path) {
+  if (FILE* file = std::fopen(path.c_str(), "r")) {
+    EVP_PKEY* key = PEM_read_PrivateKey(file, nullptr, nullptr, nullptr);
+    std::fclose(file);
+    if (key == nullptr || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
+      EVP_PKEY_free(key);
+      return Status(StatusCode::kCorrupt, path.string() + " is not an Ed25519 private key");
+    }
+    return std::shared_ptr<const SigningKey>(new SigningKey(key, true));
+  }
+  EVP_PKEY* key = nullptr;
+  EVP_PKEY_CTX* context = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
+  bool generated = context != nullptr && EVP_PKEY_keygen_init(context) == 1 &&
+                   EVP_PKEY_keygen(context, &key) == 1;
+  EVP_PKEY_CTX_free(context);
+  if (!generated) return Internal("cannot generate an Ed25519 key");
+  std::shared_ptr<const SigningKey> created(new SigningKey(key, true));
+  // Written under a temporary name readable by the owner only, then renamed: a crash never
+  // leaves a truncated key, and no other user ever reads it.
+  std::filesystem::path temporary = path.string() + ".tmp";
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("cannot create " + temporary.string());
+  FILE* file = ::fdopen(fd, "w");
+  bool written = file != nullptr &&
+                 PEM_write_PrivateKey(file, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+  written = written && std::fflush(file) == 0 && ::fsync(fd) == 0;
+  if (file != nullptr) {
+    std::fclose(file);
+  } else {
+    ::close(fd);
+  }
+  std::error_code error;
+  if (written) std::filesystem::rename(temporary, path, error);
+  if (!written || error) return IoError("cannot write the signing key " + path.string());
+  return created;
+}
+
+Result<std::shared_ptr<const SigningKey>> SigningKey::FromPublicPem(std::string_view pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* key = bio != nullptr ? PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr) : nullptr;
+  BIO_free(bio);
+  if (key == nullptr || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
+    EVP_PKEY_free(key);
+    return InvalidArgument("not an Ed25519 public key in PEM");
+  }
+  return std::shared_ptr<const SigningKey>(new SigningKey(key, false));
+}
+
+std::string SigningKey::PublicPem() const {
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(bio, key_);
+  char* data = nullptr;
+  long size = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<size_t>(size));
+  BIO_free(bio);
+  return pem;
+}
+
+Result<std::string> SigningKey::Sign(std::string_view message) const {
+  if (!has_private_) return Status(StatusCode::kFailedPrecondition, "a public key cannot sign");
+  EVP_MD_CTX* context = EVP_MD_CTX_new();
+  unsigned char signature[64];
+  size_t size = sizeof(signature);
+  bool signed_ok =
+      context != nullptr && EVP_DigestSignInit(context, nullptr, nullptr, nullptr, key_) == 1 &&
+      EVP_DigestSign(context, signature, &size,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  EVP_MD_CTX_free(context);
+  if (!signed_ok) return Internal("Ed25519 signing failed");
+  return Base64(signature, size);
+}
+
+bool SigningKey::Verify(std::string_view message, std::string_view signature_base64) const {
+  auto signature = FromBase64(signature_base64);
+  if (!signature) return false;
+  EVP_MD_CTX* context = EVP_MD_CTX_new();
+  bool verified =
+      context != nullptr && EVP_DigestVerifyInit(context, nullptr, nullptr, nullptr, key_) == 1 &&
+      EVP_DigestVerify(context, signature->data(), signature->size(),
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  EVP_MD_CTX_free(context);
+  return verified;
+}
+
+}  // namespace hubmirror

@@ -1,0 +1,119 @@
+#include "sync/verify_job.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "common/digest.h"
+
+namespace hubmirror::sync {
+namespace {
+
+constexpr size_t kReadBytes = 1 << 20;
+constexpr size_t kUsesShown = 3;
+
+// What hashing one stored blob found: nullopt when it matches its record.
+std::optional<BlobProblem> CheckBlob(storage::BlobStore& store, const registry::BlobRecord& blob,
+                                     std::vector<char>& buffer, MirrorObserver* observer) {
+  auto file = store.Open(blob.sha256);
+  if (!file.ok()) {
+    if (file.status().code() == StatusCode::kNotFound) {
+      return BlobProblem{blob.sha256, "missing", "not in the store", {}};
+    }
+    return BlobProblem{blob.sha256, "missing", file.status().message(), {}};
+  }
+  ::posix_fadvise(file->fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  ContentHasher hasher(file->size(), !blob.git_sha1.empty());
+  uint64_t read_total = 0;
+  for (;;) {
+    ssize_t got = ::read(file->fd(), buffer.data(), buffer.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      return BlobProblem{blob.sha256, "corrupt", std::string("unreadable: ") + strerror(errno), {}};
+    }
+    if (got == 0) break;
+    hasher.Update(buffer.data(), static_cast<size_t>(got));
+    read_total += static_cast<uint64_t>(got);
+    if (observer != nullptr) observer->OnBytes(blob.sha256, blob.size, static_cast<uint64_t>(got));
+  }
+  ContentHasher::Digests digests = hasher.Finish();
+  if (read_total != blob.size) {
+    return BlobProblem{blob.sha256,
+                       "corrupt",
+                       "size " + std::to_string(read_total) + ", expected " +
+                           std::to_string(blob.size) + " (sha256 " + digests.sha256 + ")",
+                       {}};
+  }
+  if (digests.sha256 != blob.sha256) {
+    return BlobProblem{blob.sha256, "corrupt", "actual sha256 " + digests.sha256, {}};
+  }
+  if (!blob.git_sha1.empty() && digests.git_sha1 != blob.git_sha1) {
+    return BlobProblem{blob.sha256,
+                       "corrupt",
+                       "git blob sha1 " + digests.git_sha1 + ", expected " + blob.git_sha1,
+                       {}};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<VerifyReport> VerifyStore(storage::BlobStore& store, registry::Registry& registry,
+                                 const VerifyOptions& options, MirrorObserver* observer) {
+  auto started = std::chrono::steady_clock::now();
+  auto blobs = registry.ListBlobs(options.type, options.repo);
+  if (!blobs.ok()) return blobs.status();
+  VerifyReport report;
+  report.blobs = blobs->size();
+  for (const auto& blob : *blobs) report.bytes += blob.size;
+  if (observer != nullptr) observer->OnPlanned(blobs->size(), report.bytes);
+
+  std::vector<std::optional<BlobProblem>> found(blobs->size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    std::vector<char> buffer(kReadBytes);
+    for (size_t k; (k = next++) < blobs->size();) {
+      found[k] = CheckBlob(store, (*blobs)[k], buffer, observer);
+      if (observer != nullptr) observer->OnFileStored((*blobs)[k].sha256, (*blobs)[k].size, true);
+    }
+  };
+  size_t threads = options.threads != 0 ? options.threads
+                                        : std::max<size_t>(std::thread::hardware_concurrency(), 1);
+  threads = std::clamp<size_t>(threads, 1, std::max<size_t>(blobs->size(), 1));
+  std::vector<std::thread> workers;
+  for (size_t t = 1; t < threads; ++t) workers.emplace_back(worker);
+  worker();
+  for (auto& thread : workers) thread.join();
+
+  std::vector<std::pair<std::string, std::string>> states;
+  for (size_t k = 0; k < blobs->size(); ++k) {
+    const registry::BlobRecord& blob = (*blobs)[k];
+    if (!found[k]) {
+      if (blob.state != "ok") states.emplace_back(blob.sha256, "ok");
+      continue;
+    }
+    BlobProblem& problem = *found[k];
+    if (problem.state == "corrupt") {
+      Status moved = store.Quarantine(blob.sha256);
+      if (!moved.ok() && moved.code() != StatusCode::kNotFound) return moved;
+    }
+    auto uses = registry.BlobUses(blob.sha256, kUsesShown);
+    if (!uses.ok()) return uses.status();
+    problem.uses = std::move(uses.value());
+    if (blob.state != problem.state) states.emplace_back(blob.sha256, problem.state);
+    report.problems.push_back(std::move(problem));
+  }
+  HM_RETURN_IF_ERROR(registry.SetBlobStates(states));
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace hubmirror::sync

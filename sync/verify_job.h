@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/names.h"
+#include "common/status.h"
+#include "registry/registry.h"
+#include "storage/blob_store.h"
+#include "sync/mirror_job.h"
+
+namespace hubmirror::sync {
+
+struct VerifyOptions {
+  std::optional<RepoType> type;  // with `repo`: only the blobs that repo's files use
+  std::string repo;
+  size_t threads = 0;  // 0: one per core
+};
+
+// A blob that failed verification, and some of the files that use it.
+struct BlobProblem {
+  std::string sha256;
+  std::string state;   // "corrupt" (moved to quarantine/) or "missing"
+  std::string detail;  // what was found instead: digests, sizes, or absence
+  std::vector<registry::BlobUse> uses;
+};
+
+struct VerifyReport {
+  size_t blobs = 0;
+  uint64_t bytes = 0;
+  double seconds = 0;
+  std::vector<BlobProblem> problems;  // by digest
+};
+
+// Re-hashes stored blobs (all, or one repo's) with SHA-256, and with git's blob SHA-1 where the
+// registry knows it, streaming, on several threads, and checks their sizes. Corrupt blobs are
+// quarantined and, like missing ones, marked in the registry so that they are never served and
+// the next sync fetches them again; blobs found good again are marked ok. `observer` sees one
+// "file" per blob (named by digest). Uses `registry` from the calling thread only.
+Result<VerifyReport> VerifyStore(storage::BlobStore& store, registry::Registry& registry,
+                                 const VerifyOptions& options, MirrorObserver* observer);
+
+}  // namespace hubmirror::sync
