@@ -81,6 +81,14 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
   for (const auto& problem : report->problems) ++(problem.state == "corrupt" ? corrupt : missing);
   double throughput = report->seconds > 0 ? report->bytes / report->seconds : 0;
   if (args.json) {
+    nlohmann::json inconsistent = nlohmann::json::array();
+    for (const auto& [use, detail] : report->inconsistent_files) {
+      inconsistent.push_back({{"type", RepoTypeName(use.type)},
+                              {"repo", use.repo},
+                              {"commit", use.commit_id},
+                              {"path", use.path},
+                              {"detail", detail}});
+    }
     nlohmann::json problems = nlohmann::json::array();
     for (const auto& problem : report->problems) {
       nlohmann::json files = nlohmann::json::array();
@@ -98,7 +106,7 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
     std::cout << nlohmann::json{{"blobs", report->blobs},     {"bytes", report->bytes},
                                 {"corrupt", corrupt},         {"missing", missing},
                                 {"seconds", report->seconds}, {"bytes_per_second", throughput},
-                                {"problems", problems}}
+                                {"problems", problems},       {"inconsistent", inconsistent}}
                      .dump(2)
               << std::endl;
   } else {
@@ -106,6 +114,10 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
       std::cout << problem.state << ": " << Where(problem) << ": sha256 expected " << problem.sha256
                 << ", " << problem.detail
                 << (problem.state == "corrupt" ? " (moved to quarantine/)" : "") << std::endl;
+    }
+    for (const auto& [use, detail] : report->inconsistent_files) {
+      std::cout << "inconsistent: " << RepoTypeName(use.type) << " " << use.repo << "@"
+                << use.commit_id << " " << use.path << ": " << detail << std::endl;
     }
     char line[256];
     std::snprintf(line, sizeof line,
@@ -117,7 +129,7 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
       std::cout << "the next sync of the affected repos fetches their content again" << std::endl;
     }
   }
-  return report->problems.empty() ? kExitOk : kExitProblem;
+  return report->clean() ? kExitOk : kExitProblem;
 }
 
 // ------------------------------------------------------------------------------ manifest

@@ -737,6 +737,30 @@ Result<std::vector<BlobRecord>> Registry::ListBlobs(std::optional<RepoType> type
   return blobs;
 }
 
+Result<std::vector<std::pair<BlobUse, std::string>>> Registry::InconsistentFiles(
+    std::optional<RepoType> type, std::string_view repo) {
+  Statement s(*statements_,
+              std::string("SELECT r.type, r.name, e.commit_id, e.path, e.size, e.sha256, b.size "
+                          "FROM entries e JOIN repos r ON r.id = e.repo_id "
+                          "LEFT JOIN blobs b ON b.sha256 = e.sha256 WHERE e.type = 'file' AND "
+                          "(b.sha256 IS NULL OR b.size != e.size)") +
+                  (type ? " AND r.type = ? AND r.name_lower = ?" : "") +
+                  " ORDER BY r.name_lower, e.commit_id, e.path");
+  if (type) s.Bind(1, RepoTypeName(*type)).Bind(2, AsciiLower(repo));
+  std::vector<std::pair<BlobUse, std::string>> files;
+  while (s.Step()) {
+    RepoType file_type = RepoType::kModel;
+    ParseRepoType(s.Text(0), &file_type);
+    std::string problem = s.IsNull(6)
+                              ? "no blob row for sha256 " + s.Text(5)
+                              : "file is " + std::to_string(s.Int(4)) + " bytes, its blob " +
+                                    s.Text(5) + " is " + std::to_string(s.Int(6));
+    files.emplace_back(BlobUse{file_type, s.Text(1), s.Text(2), s.Text(3)}, std::move(problem));
+  }
+  if (!s.status().ok()) return s.status();
+  return files;
+}
+
 Result<std::vector<BlobUse>> Registry::BlobUses(std::string_view sha256, size_t limit) {
   Statement s(*statements_,
               "SELECT r.type, r.name, e.commit_id, e.path FROM entries e "

@@ -248,6 +248,10 @@ class Registry {
   Status AddLineageEdges(const std::vector<LineageEdge>& edges);
   // Every blob, or (with `type`) those that any commit of one repo uses, by digest.
   Result<std::vector<BlobRecord>> ListBlobs(std::optional<RepoType> type, std::string_view repo);
+  // File rows that disagree with the blobs table (no blob row, or another size), all of them or
+  // one repo's, with what is wrong.
+  Result<std::vector<std::pair<BlobUse, std::string>>> InconsistentFiles(
+      std::optional<RepoType> type, std::string_view repo);
   // The files that use a blob, at most `limit` of them, for messages.
   Result<std::vector<BlobUse>> BlobUses(std::string_view sha256, size_t limit);
   // Sets blobs' states (sha256, "ok" | "corrupt" | "missing") in one transaction.

@@ -111,6 +111,9 @@ Result<VerifyReport> VerifyStore(storage::BlobStore& store, registry::Registry& 
     report.problems.push_back(std::move(problem));
   }
   HM_RETURN_IF_ERROR(registry.SetBlobStates(states));
+  auto inconsistent = registry.InconsistentFiles(options.type, options.repo);
+  if (!inconsistent.ok()) return inconsistent.status();
+  report.inconsistent_files = std::move(inconsistent.value());
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;

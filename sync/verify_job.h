@@ -32,10 +32,15 @@ struct VerifyReport {
   uint64_t bytes = 0;
   double seconds = 0;
   std::vector<BlobProblem> problems;  // by digest
+  // File rows the blobs table contradicts (no row for their content, or another size).
+  std::vector<std::pair<registry::BlobUse, std::string>> inconsistent_files;
+
+  bool clean() const { return problems.empty() && inconsistent_files.empty(); }
 };
 
 // Re-hashes stored blobs (all, or one repo's) with SHA-256, and with git's blob SHA-1 where the
-// registry knows it, streaming, on several threads, and checks their sizes. Corrupt blobs are
+// registry knows it, streaming, on several threads, and checks their sizes and that every file
+// row agrees with its blob's row. Corrupt blobs are
 // quarantined and, like missing ones, marked in the registry so that they are never served and
 // the next sync fetches them again; blobs found good again are marked ok. `observer` sees one
 // "file" per blob (named by digest). Uses `registry` from the calling thread only.
