@@ -242,7 +242,8 @@ int RunCheck(const CheckArgs& args) {
   // download (.cache/huggingface/).
   for (auto it = fs::recursive_directory_iterator(args.path, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    std::string relative = fs::relative(it->path(), args.path, ec).generic_string();
+    // Lexically: a cache snapshot's files are symlinks, named by the link, not by the blob.
+    std::string relative = it->path().lexically_relative(args.path).generic_string();
     if (relative == ".cache/huggingface") {
       it.disable_recursion_pending();
       continue;

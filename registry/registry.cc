@@ -223,6 +223,8 @@ Result<std::vector<SyncState>> Registry::ListSyncStates() {
   return states;
 }
 
+bool Registry::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
 Status Registry::BeginRead() {
   Statement begin(*statements_, "BEGIN");
   return begin.Run();
@@ -507,11 +509,8 @@ std::string LineageStepSql(bool up, bool by_relation) {
 Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection direction,
                                        int max_depth, std::string_view relation) {
   // Many small reads: one read transaction takes the database locks once for all of them.
-  std::optional<ReadSnapshot> snapshot;
-  if (sqlite3_get_autocommit(db_) != 0) {
-    snapshot.emplace(*this);
-    HM_RETURN_IF_ERROR(snapshot->status());
-  }
+  ReadSnapshot snapshot(*this);
+  HM_RETURN_IF_ERROR(snapshot.status());
   if (lineage_index_ != nullptr) {
     auto generation = LineageGeneration();
     if (!generation.ok()) return generation.status();
@@ -632,11 +631,8 @@ Result<LineageGraph> Registry::Lineage(std::string_view model, LineageDirection 
 }
 
 Result<FamilyStats> Registry::Family(std::string_view model) {
-  std::optional<ReadSnapshot> snapshot;
-  if (sqlite3_get_autocommit(db_) != 0) {
-    snapshot.emplace(*this);
-    HM_RETURN_IF_ERROR(snapshot->status());
-  }
+  ReadSnapshot snapshot(*this);
+  HM_RETURN_IF_ERROR(snapshot.status());
   auto graph = Lineage(model, LineageDirection::kDown, 0, "");
   if (!graph.ok()) return graph.status();
   FamilyStats stats;
@@ -724,14 +720,20 @@ Result<std::vector<BlobRecord>> Registry::ListBlobs(std::optional<RepoType> type
                                                     std::string_view repo) {
   bool one_repo = type.has_value();
   Statement s(*statements_,
-              one_repo ? "SELECT DISTINCT b.sha256, b.size, b.git_sha1, b.state FROM repos r "
-                         "JOIN entries e ON e.repo_id = r.id JOIN blobs b ON b.sha256 = e.sha256 "
-                         "WHERE r.type = ? AND r.name_lower = ? ORDER BY b.sha256"
-                       : "SELECT sha256, size, git_sha1, state FROM blobs ORDER BY sha256");
+              one_repo
+                  ? "SELECT b.sha256, b.size, b.git_sha1, b.state, MAX(e.lfs = 0) FROM repos r "
+                    "JOIN entries e ON e.repo_id = r.id JOIN blobs b ON b.sha256 = e.sha256 "
+                    "WHERE r.type = ? AND r.name_lower = ? GROUP BY b.sha256 "
+                    "ORDER BY b.sha256"
+                  : "SELECT b.sha256, b.size, b.git_sha1, b.state, g.sha256 IS NOT NULL "
+                    "FROM blobs b LEFT JOIN (SELECT DISTINCT sha256 FROM entries "
+                    "WHERE type = 'file' AND lfs = 0) g ON g.sha256 = b.sha256 "
+                    "ORDER BY b.sha256");
   if (one_repo) s.Bind(1, RepoTypeName(*type)).Bind(2, AsciiLower(repo));
   std::vector<BlobRecord> blobs;
   while (s.Step()) {
-    blobs.push_back(BlobRecord{s.Text(0), static_cast<uint64_t>(s.Int(1)), s.Text(2), s.Text(3)});
+    blobs.push_back(BlobRecord{s.Text(0), static_cast<uint64_t>(s.Int(1)), s.Text(2), s.Text(3),
+                               s.Int(4) != 0});
   }
   if (!s.status().ok()) return s.status();
   return blobs;
@@ -828,6 +830,12 @@ Result<int64_t> Registry::LineageGeneration() {
 }
 
 Result<bool> Registry::PublishRevision(const NewRevision& rev) {
+  auto published = PublishRevisions({rev});
+  if (!published.ok()) return published.status();
+  return *published > 0;
+}
+
+Result<size_t> Registry::PublishRevisions(const std::vector<NewRevision>& revisions) {
   HM_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
   bool committed = false;
   struct RollbackUnlessCommitted {
@@ -837,7 +845,18 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
       if (!*committed) Exec(db, "ROLLBACK");
     }
   } guard{db_, &committed};
+  size_t changed = 0;
+  for (const auto& revision : revisions) {
+    auto published = PublishInTransaction(revision);
+    if (!published.ok()) return published.status();
+    changed += *published ? 1 : 0;
+  }
+  HM_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
+  committed = true;
+  return changed;
+}
 
+Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
   const std::string name_lower = AsciiLower(rev.repo_name);
   const std::string author = rev.repo_name.substr(0, rev.repo_name.find('/'));
   const int64_t now = NowUnixMillis();
@@ -883,11 +902,7 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
       HM_RETURN_IF_ERROR(s.Run());
     }
   }
-  if (unchanged) {  // only blobs stored again (repaired) to record
-    HM_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
-    committed = true;
-    return false;
-  }
+  if (unchanged) return false;  // only blobs stored again (repaired) to record
   {
     Statement s(*statements_,
                 "INSERT INTO commits (repo_id, id, parent_id, tree_id, title, message, author, "
@@ -981,8 +996,6 @@ Result<bool> Registry::PublishRevision(const NewRevision& rev) {
       }
     }
   }
-  HM_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
-  committed = true;
   return true;
 }
 

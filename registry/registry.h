@@ -76,6 +76,7 @@ struct BlobRecord {
   uint64_t size = 0;
   std::string git_sha1;  // empty when not computed (LFS content)
   std::string state;
+  bool git_file = false;  // some non-LFS file has this content: its git blob SHA-1 matters
 };
 
 // A file that uses a blob.
@@ -273,6 +274,7 @@ class Registry {
   // the database locks are taken once instead of once per query.
   Status BeginRead();
   void EndRead();
+  bool InTransaction() const;
 
   // Records a sync attempt. With an empty `last_error` it was a success: every field is stored.
   // Otherwise only the check time, the error and a known upstream commit change; the last
@@ -284,23 +286,31 @@ class Registry {
   // when the branch already pointed at that commit (nothing changed but the blob rows: content
   // stored again, after a repair, is marked ok).
   Result<bool> PublishRevision(const NewRevision& revision);
+  // Publishes several revisions in one transaction, in order (a bundle's history, oldest first):
+  // all of them or none. Returns how many changed anything.
+  Result<size_t> PublishRevisions(const std::vector<NewRevision>& revisions);
 
  private:
   explicit Registry(sqlite3* db);
   Status Migrate();
+  Result<bool> PublishInTransaction(const NewRevision& revision);
   Result<std::vector<Entry>> ReadEntries(class Statement& statement);
   sqlite3* db_;
   std::unique_ptr<class StatementCache> statements_;
   std::shared_ptr<class LineageIndexCache> lineage_index_;
 };
 
-// Holds a registry read transaction for a scope (see Registry::BeginRead). Used on the thread
+// Holds a registry read transaction for a scope (see Registry::BeginRead); inside a transaction
+// already open it does nothing, so functions can take one whoever calls them. Used on the thread
 // that owns the registry connection.
 class ReadSnapshot {
  public:
-  explicit ReadSnapshot(Registry& registry) : registry_(registry), status_(registry.BeginRead()) {}
+  explicit ReadSnapshot(Registry& registry)
+      : registry_(registry),
+        owned_(!registry.InTransaction()),
+        status_(owned_ ? registry.BeginRead() : Status::Ok()) {}
   ~ReadSnapshot() {
-    if (status_.ok()) registry_.EndRead();
+    if (owned_ && status_.ok()) registry_.EndRead();
   }
   ReadSnapshot(const ReadSnapshot&) = delete;
   ReadSnapshot& operator=(const ReadSnapshot&) = delete;
@@ -308,6 +318,7 @@ class ReadSnapshot {
 
  private:
   Registry& registry_;
+  bool owned_;
   Status status_;
 };
 

@@ -93,11 +93,14 @@ Result<std::string> ReadSmallFile(const fs::path& path) {
 
 // Streams one file into the store; returns its digests. The size was taken during the scan, so
 // a file that changes meanwhile fails the writer's size check instead of importing torn bytes.
-Result<storage::StoredBlob> StoreFile(storage::BlobStore& store, const SourceFile& file) {
+// LFS content is known by its SHA-256 (its git id is the pointer's), so its git SHA-1 is skipped.
+Result<storage::StoredBlob> StoreFile(storage::BlobStore& store, const SourceFile& file, bool lfs) {
   int fd = ::open(file.location.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return IoError("cannot open " + file.location.string() + ": " + std::strerror(errno));
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  auto writer = store.NewWriter(storage::BlobExpectation{file.size, "", ""});
+  storage::BlobExpectation expectation{file.size, "", ""};
+  expectation.compute_git_sha1 = !lfs;
+  auto writer = store.NewWriter(expectation);
   if (!writer.ok()) {
     ::close(fd);
     return writer.status();
@@ -205,13 +208,14 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
   revision.branch = options.branch;
   std::vector<GitTreeFile> tree_files;
   for (const auto& file : files) {
-    auto stored = StoreFile(store, file);
+    bool lfs = IsLfsFile(file.path, file.size, lfs_patterns);
+    auto stored = StoreFile(store, file, lfs);
     if (!stored.ok()) return stored.status();
     registry::Entry entry;
     entry.path = file.path;
     entry.size = stored->size;
     entry.sha256 = stored->sha256;
-    entry.lfs = IsLfsFile(file.path, file.size, lfs_patterns);
+    entry.lfs = lfs;
     if (entry.lfs) {
       std::string pointer = LfsPointer(stored->sha256, stored->size);
       entry.git_oid = GitObjectId("blob", pointer);

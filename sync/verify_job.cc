@@ -30,7 +30,9 @@ std::optional<BlobProblem> CheckBlob(storage::BlobStore& store, const registry::
     return BlobProblem{blob.sha256, "missing", file.status().message(), {}};
   }
   ::posix_fadvise(file->fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  ContentHasher hasher(file->size(), !blob.git_sha1.empty());
+  // A matching SHA-256 proves the bytes; git's id is checked too where a non-LFS file uses it.
+  bool check_git = blob.git_file && !blob.git_sha1.empty();
+  ContentHasher hasher(file->size(), check_git);
   uint64_t read_total = 0;
   for (;;) {
     ssize_t got = ::read(file->fd(), buffer.data(), buffer.size());
@@ -54,7 +56,7 @@ std::optional<BlobProblem> CheckBlob(storage::BlobStore& store, const registry::
   if (digests.sha256 != blob.sha256) {
     return BlobProblem{blob.sha256, "corrupt", "actual sha256 " + digests.sha256, {}};
   }
-  if (!blob.git_sha1.empty() && digests.git_sha1 != blob.git_sha1) {
+  if (check_git && digests.git_sha1 != blob.git_sha1) {
     return BlobProblem{blob.sha256,
                        "corrupt",
                        "git blob sha1 " + digests.git_sha1 + ", expected " + blob.git_sha1,

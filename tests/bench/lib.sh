@@ -37,3 +37,19 @@ median() {  # median [DECIMALS] < numbers -> their median (default 2 decimals)
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+use_private_binary() {  # use_private_binary BIN DIR: copy BIN to DIR/bin and set HM to it, so a
+  # rebuild during the run cannot mix two versions
+  mkdir -p "$2/bin"
+  cp -- "$1" "$2/bin/hubmirror"
+  HM=$2/bin/hubmirror
+  "$HM" --help >/dev/null 2>&1 || die "$1 does not run"
+}
+
+note_load() {  # note_load: say when other work is running, as it skews the timings
+  local load1 rest
+  read -r load1 rest </proc/loadavg
+  if awk -v l="$load1" 'BEGIN { exit !(l >= 0.5) }'; then
+    log "note: load average is $load1 before the run; other work on this machine skews the timings"
+  fi
+}

@@ -77,16 +77,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A copy of the binary, so a rebuild during the run cannot mix two versions.
-mkdir -p "$tmp/bin"
-cp -- "$BIN" "$tmp/bin/hubmirror"
-HM=$tmp/bin/hubmirror
-"$HM" --help >/dev/null 2>&1 || die "$BIN does not run"
-
-read -r load1 _ </proc/loadavg
-if awk -v l="$load1" 'BEGIN { exit !(l >= 0.5) }'; then
-  log "note: load average is $load1 before the run; other work on this machine skews the timings"
-fi
+use_private_binary "$BIN" "$tmp"
+note_load
 
 alive() { check_alive "upstream hubmirror serve" "$up_pid" "$tmp/upstream.err" "$1"; }
 

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import { constants as fsConstants, createReadStream, createWriteStream } from "node:fs";
-import { access, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
+import { access, lstat, mkdir, mkdtemp, open, readdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -555,6 +555,54 @@ describe("hubmirror serves an imported model repo to @huggingface/hub", () => {
 				assert.equal((await stat(abs)).size, exp.size, `${p}: size in snapshot`);
 				assert.equal(await sha256OfFile(abs), exp.sha256, `${p}: sha256 in snapshot`);
 			}
+		});
+	});
+
+	test("hubmirror check verifies a snapshotDownload against the server's signed manifest", { timeout: 90_000 }, async (t) => {
+		await withTrace(t, async () => {
+			const cacheDir = join(workDir, "cache-check");
+			const folder = await snapshotDownload({ repo: REPO, hubUrl, cacheDir, fetch: recordingFetch });
+
+			const keyResponse = await recordingFetch(`${hubUrl}/api/integrity/key`);
+			assert.equal(keyResponse.status, 200, "GET /api/integrity/key");
+			const keyId = keyResponse.headers.get("x-key-id");
+			assert.ok(keyId, "/api/integrity/key must name its key in X-Key-Id");
+			const keyFile = join(workDir, "check-key.pem");
+			await writeFile(keyFile, await keyResponse.text());
+
+			const manifestResponse = await recordingFetch(`${hubUrl}/api/integrity/models/${REPO_NAME}/main`);
+			const manifestText = await manifestResponse.text();
+			assert.equal(manifestResponse.status, 200, `GET /api/integrity/models/${REPO_NAME}/main: ${manifestText.slice(0, 300)}`);
+			const manifest = JSON.parse(manifestText).manifest;
+			assert.equal(manifest.key_id, keyId, "the manifest is signed with the served key");
+			assert.deepEqual(manifest.files.map((f) => f.path).sort(), [...expected.keys()].sort(), "the manifest lists every file");
+			const manifestFile = join(workDir, "check-manifest.json");
+			await writeFile(manifestFile, manifestText);
+
+			// The snapshot folder holds symlinks into blobs/, which check follows.
+			const passed = await run(hubmirrorBin, ["check", "--manifest", manifestFile, "--key", keyFile, folder], 60_000);
+			assert.equal(passed.code, 0, `hubmirror check on the snapshot (exit ${passed.code})\nstdout:\n${passed.stdout}\nstderr:\n${passed.stderr}`);
+			assert.match(passed.stdout, new RegExp(`^${expected.size} ok, 0 mismatched, 0 missing, 0 unexpected$`, "m"));
+
+			// One byte of one downloaded file changed, in the blob its snapshot entry links to.
+			const damaged = join(folder, ...BIG_FILE.split("/"));
+			assert.ok((await lstat(damaged)).isSymbolicLink(), `${BIG_FILE}: snapshot entry must link to a blob`);
+			const blob = await open(await realpath(damaged), "r+");
+			try {
+				const byte = Buffer.alloc(1);
+				await blob.read(byte, 0, 1, BIG_FILE_SIZE >> 1);
+				byte[0] ^= 0x01;
+				await blob.write(byte, 0, 1, BIG_FILE_SIZE >> 1);
+			} finally {
+				await blob.close();
+			}
+			const failed = await run(hubmirrorBin, ["check", "--manifest", manifestFile, "--key", keyFile, folder], 60_000);
+			assert.equal(failed.code, 1, `hubmirror check after the change (exit ${failed.code})\nstdout:\n${failed.stdout}\nstderr:\n${failed.stderr}`);
+			assert.match(
+				failed.stdout,
+				new RegExp(`^mismatched: ${BIG_FILE}: sha256 [0-9a-f]{64} \\(${BIG_FILE_SIZE} bytes\\), expected ${expected.get(BIG_FILE).sha256} \\(${BIG_FILE_SIZE} bytes\\)$`, "m"),
+			);
+			assert.match(failed.stdout, new RegExp(`^${expected.size - 1} ok, 1 mismatched, 0 missing, 0 unexpected$`, "m"));
 		});
 	});
 
