@@ -34,6 +34,11 @@ void AddLineageCommand(CLI::App& app, const CommonOptions& common, int* exit_cod
 void AddVerifyCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 void AddManifestCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 void AddCheckCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
+// inventory, export and import-bundle.
+void AddBundleCommands(CLI::App& app, const CommonOptions& common, int* exit_code);
+
+// The content of a file named on the command line; one that cannot be read is a usage error.
+Result<std::string> ReadArgumentFile(const std::filesystem::path& path);
 
 // This instance's manifest signing key (Ed25519), created in the data directory on first use,
 // readable by its owner only.

@@ -6,7 +6,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "api/manifest.h"
 #include "cli/commands.h"
@@ -165,14 +164,6 @@ struct CheckArgs {
   std::string path;
 };
 
-Result<std::string> ReadWholeFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return InvalidArgument("cannot read " + path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // SHA-256 and size of a file, following symlinks (cache snapshots link into blobs/).
 Result<std::pair<std::string, uint64_t>> HashFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -190,11 +181,11 @@ Result<std::pair<std::string, uint64_t>> HashFile(const fs::path& path) {
 }
 
 int RunCheck(const CheckArgs& args) {
-  auto pem = ReadWholeFile(args.key);
+  auto pem = ReadArgumentFile(args.key);
   if (!pem.ok()) return ReportFailure(pem.status());
   auto key = SigningKey::FromPublicPem(*pem);
   if (!key.ok()) return ReportFailure(InvalidArgument(args.key + ": " + key.status().message()));
-  auto text = ReadWholeFile(args.manifest);
+  auto text = ReadArgumentFile(args.manifest);
   if (!text.ok()) return ReportFailure(text.status());
   nlohmann::json document = nlohmann::json::parse(*text, nullptr, false);
   std::error_code ec;

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "common/files.h"
 
 namespace hubmirror::cli {
 
@@ -10,6 +11,12 @@ int ReportFailure(const Status& status) {
                  status.code() == StatusCode::kFailedPrecondition
              ? kExitUsage
              : kExitProblem;
+}
+
+Result<std::string> ReadArgumentFile(const std::filesystem::path& path) {
+  auto text = ReadTextFile(path);
+  if (!text.ok()) return InvalidArgument(text.status().message());
+  return text;
 }
 
 Result<std::shared_ptr<const SigningKey>> LoadSigningKey(const CommonOptions& common) {
@@ -37,6 +44,7 @@ int main(int argc, char** argv) {
   AddVerifyCommand(app, common, &exit_code);
   AddManifestCommand(app, common, &exit_code);
   AddCheckCommand(app, common, &exit_code);
+  AddBundleCommands(app, common, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

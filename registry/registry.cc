@@ -890,6 +890,12 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
     unchanged = s.Step() && s.Text(0) == rev.commit.id;
     HM_RETURN_IF_ERROR(s.status());
   }
+  if (rev.branch.empty()) {  // a commit without a ref: unchanged when already stored
+    Statement s(*statements_, "SELECT 1 FROM commits WHERE repo_id = ? AND id = ?");
+    s.Bind(1, repo_id).Bind(2, rev.commit.id);
+    unchanged = s.Step();
+    HM_RETURN_IF_ERROR(s.status());
+  }
   {
     Statement s(*statements_,
                 "INSERT INTO blobs (sha256, size, git_sha1) VALUES (?, ?, ?) "

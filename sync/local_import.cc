@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/digest.h"
+#include "common/files.h"
 #include "sync/git_objects.h"
 #include "sync/model_card.h"
 #include "sync/revision_entries.h"
@@ -81,14 +82,6 @@ Result<std::vector<SourceFile>> ScanSource(const fs::path& source) {
   std::sort(files.begin(), files.end(),
             [](const SourceFile& a, const SourceFile& b) { return a.path < b.path; });
   return files;
-}
-
-Result<std::string> ReadSmallFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return IoError("cannot read " + path.string());
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
 }
 
 // Streams one file into the store; returns its digests. The size was taken during the scan, so
@@ -187,11 +180,11 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
   for (const auto& file : files) {
     paths.push_back(file.path);
     if (file.path == ".gitattributes") {
-      auto text = ReadSmallFile(file.location);
+      auto text = ReadTextFile(file.location);
       if (!text.ok()) return text.status();
       for (auto& pattern : ParseLfsPatterns(*text)) lfs_patterns.push_back(std::move(pattern));
     } else if (file.path == "README.md") {
-      auto text = ReadSmallFile(file.location);
+      auto text = ReadTextFile(file.location);
       if (!text.ok()) return text.status();
       auto parsed = ParseFrontMatter(*text);
       if (!parsed.ok()) return Refuse(options.source, "README.md", parsed.status().message());
