@@ -134,9 +134,9 @@ std::optional<uint32_t> LineageIndex::FindLabel(std::string_view text) const {
 
 void LineageIndex::Walk(uint32_t start, bool up, int max_depth, std::optional<uint32_t> relation,
                         std::vector<uint32_t>* taken) const {
-  std::vector<bool> visited(models_.size());
+  std::vector<uint8_t> visited(models_.size());
   std::vector<uint32_t> level = {start}, next;
-  visited[start] = true;
+  visited[start] = 1;
   for (int depth = 0; !level.empty(); ++depth) {
     // The last level a limited walk expands takes its edges but goes no further.
     bool last = max_depth > 0 && depth + 1 >= max_depth;
@@ -149,7 +149,7 @@ void LineageIndex::Walk(uint32_t start, bool up, int max_depth, std::optional<ui
         taken->push_back(e);
         uint32_t neighbour = up ? edges_[e].parent : down_children_[k];
         if (!last && !visited[neighbour]) {
-          visited[neighbour] = true;
+          visited[neighbour] = 1;
           next.push_back(neighbour);
         }
       }
@@ -173,17 +173,28 @@ LineageGraph LineageIndex::Lineage(std::string_view model, LineageDirection dire
   std::vector<uint32_t> taken;  // edge indices, whose order is (child, parent) order
   if (direction != LineageDirection::kDown) Walk(*start, true, max_depth, relation_label, &taken);
   if (direction != LineageDirection::kUp) Walk(*start, false, max_depth, relation_label, &taken);
-  std::sort(taken.begin(), taken.end());
-  taken.erase(std::unique(taken.begin(), taken.end()), taken.end());
+  // In edge order, each once: a large walk marks its edges and reads the marks in order, a small
+  // one sorts them.
+  if (taken.size() > edges_.size() / 64) {
+    std::vector<uint8_t> marked(edges_.size());
+    for (uint32_t e : taken) marked[e] = 1;
+    taken.clear();
+    for (uint32_t e = 0; e < marked.size(); ++e) {
+      if (marked[e]) taken.push_back(e);
+    }
+  } else {
+    std::sort(taken.begin(), taken.end());
+    taken.erase(std::unique(taken.begin(), taken.end()), taken.end());
+  }
 
   // Nodes: the model, then the others in lower-case id order, which is index order. A large
   // walk marks them in a bitmap read in order; a small one sorts them.
   std::vector<uint32_t> others;
   if (taken.size() > models_.size() / 64) {
-    std::vector<bool> member(models_.size());
+    std::vector<uint8_t> member(models_.size());
     for (uint32_t e : taken) {
-      member[edges_[e].child] = true;
-      member[edges_[e].parent] = true;
+      member[edges_[e].child] = 1;
+      member[edges_[e].parent] = 1;
     }
     for (uint32_t m = 0; m < models_.size(); ++m) {
       if (member[m] && m != *start) others.push_back(m);
