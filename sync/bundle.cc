@@ -285,6 +285,16 @@ Result<ExportReport> ExportBundle(storage::BlobStore& store, registry::Registry&
   auto previous = ReadTextFile(options.out / kPlanFile);
   bool same_plan = previous.ok() && json::parse(*previous, nullptr, false) == plan;
   fs::remove(options.out / kBundleFile, ec);
+  // Volumes this plan does not own (another bundle's, or beyond its count) must not travel.
+  for (const auto& item : fs::directory_iterator(options.out, ec)) {
+    std::string name = item.path().filename().string();
+    if (!name.starts_with("volume-")) continue;
+    bool ours = false;
+    for (size_t volume = 0; same_plan && volume < report.volumes && !ours; ++volume) {
+      ours = name == VolumeName(volume);
+    }
+    if (!ours) fs::remove(item.path(), ec);
+  }
   if (!same_plan) HM_RETURN_IF_ERROR(WriteFileAtomically(options.out / kPlanFile, plan.dump()));
   if (observer != nullptr) observer->OnPlanned(report.volumes, offset);
 

@@ -53,3 +53,28 @@ note_load() {  # note_load: say when other work is running, as it skews the timi
     log "note: load average is $load1 before the run; other work on this machine skews the timings"
   fi
 }
+
+now_ns() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+mib_per_s() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / 1048576 / s; else print "n/a" }'; }
+rand_between() { echo $(($1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1))); }
+
+make_model_source() {  # make_model_source DIR: SMALL_FILES small JSON files (4-64 KiB) and
+  # LARGE_FILES *.safetensors sharing the rest of SIZE_MIB MiB of random bytes; sets
+  # total_bytes and nblobs
+  local dir=$1 i n small_bytes=0 large_each
+  log "creating the source folder (${SIZE_MIB} MiB: $LARGE_FILES large + $SMALL_FILES small files)"
+  mkdir -p "$dir"
+  for ((i = 0; i < SMALL_FILES; i++)); do
+    n=$(($(rand_between 4 64) * 1024))
+    head -c "$n" /dev/urandom >"$dir/part-$(printf '%04d' "$i").json"
+    small_bytes=$((small_bytes + n))
+  done
+  large_each=$(((SIZE_MIB * 1048576 - small_bytes) / LARGE_FILES))
+  ((large_each > 0)) || die "SIZE_MIB too small for $SMALL_FILES small files"
+  for ((i = 1; i <= LARGE_FILES; i++)); do
+    head -c "$large_each" /dev/urandom >"$dir/$(printf 'model-%05d-of-%05d.safetensors' "$i" "$LARGE_FILES")"
+  done
+  total_bytes=$((small_bytes + large_each * LARGE_FILES))
+  nblobs=$((SMALL_FILES + LARGE_FILES))
+}

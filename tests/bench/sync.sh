@@ -99,10 +99,7 @@ start_server() {  # start_server DATA_DIR NAME -> sets srv_pid and srv_base
   fi
 }
 
-now_ns() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 max_of() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b) ? a : b }'; }
-rand_between() { echo $(($1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1))); }
 
 # ---------------------------------------------------------------- source repo
 small_names=(config.json generation_config.json tokenizer.json tokenizer_config.json

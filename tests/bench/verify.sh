@@ -89,30 +89,12 @@ if [[ -n $avail_kib ]] && ((avail_kib / 1024 < 2 * SIZE_MIB + 512)); then
     "the page cache may not hold them all, and both sides would then read from the disk"
 fi
 
-now_ns() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
-mib_per_s() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / 1048576 / s; else print "n/a" }'; }
-rand_between() { echo $(($1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1))); }
 # The value of a top-level key in `hubmirror verify --json` output (printed with
 # an indent of 2, one key per line).
 json_field() { awk -v k="$1" '$0 ~ "^  \"" k "\": " { v = $2; sub(/,$/, "", v); print v; exit }' "$2"; }
 
 # ---------------------------------------------------------------- data dir
-log "creating the source folder (${SIZE_MIB} MiB: $LARGE_FILES large + $SMALL_FILES small files)"
-mkdir -p "$tmp/src"
-small_bytes=0
-for ((i = 0; i < SMALL_FILES; i++)); do
-  n=$(($(rand_between 4 64) * 1024))
-  head -c "$n" /dev/urandom >"$tmp/src/part-$(printf '%04d' "$i").json"
-  small_bytes=$((small_bytes + n))
-done
-large_each=$(((SIZE_MIB * MIB - small_bytes) / LARGE_FILES))
-((large_each > 0)) || die "SIZE_MIB too small for $SMALL_FILES small files"
-for ((i = 1; i <= LARGE_FILES; i++)); do
-  head -c "$large_each" /dev/urandom >"$tmp/src/$(printf 'model-%05d-of-%05d.safetensors' "$i" "$LARGE_FILES")"
-done
-total_bytes=$((small_bytes + large_each * LARGE_FILES))
-nblobs=$((SMALL_FILES + LARGE_FILES))
+make_model_source "$tmp/src"
 
 log "importing into a hubmirror data dir ($REPO)"
 data=$tmp/data

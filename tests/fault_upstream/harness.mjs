@@ -161,3 +161,8 @@ export async function filesUnder(root) {
 	await walk(root);
 	return out.sort();
 }
+
+/** Where a hubmirror data dir keeps the blob with this SHA-256. */
+export function blobPath(dataDir, sha256) {
+	return join(dataDir, "blobs", "sha256", sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+}

@@ -18,7 +18,6 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createCipheriv, createHash } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import {
 	access,
@@ -39,7 +38,8 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 
-import { diagnoseOutput, encodePath, killChildren, runHubmirror, serveHubmirror } from "../fault_upstream/harness.mjs";
+import { blobPath, diagnoseOutput, encodePath, killChildren, runHubmirror, serveHubmirror } from "../fault_upstream/harness.mjs";
+import { pseudoRandomBytes, sha256Hex } from "../fault_upstream/fake_hub.mjs";
 
 const BIN = process.env.HUBMIRROR_BIN;
 const REPO = "acme/integrity-model";
@@ -69,22 +69,8 @@ const files = new Map();
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-function sha256Hex(buf) {
-	return createHash("sha256").update(buf).digest("hex");
-}
-
-/** Deterministic pseudo-random bytes: an AES-128-CTR keystream, IV chosen by `seed`. */
-function pseudoRandomBytes(seed, size) {
-	const iv = createHash("sha256").update(String(seed)).digest().subarray(0, 16);
-	return createCipheriv("aes-128-ctr", Buffer.alloc(16, 0x7b), iv).update(Buffer.alloc(size));
-}
-
 function newDir(label) {
 	return join(workRoot, `${String(++dirCounter).padStart(2, "0")}-${label}`);
-}
-
-function blobPath(dataDir, sha256) {
-	return join(dataDir, "blobs", "sha256", sha256.slice(0, 2), sha256.slice(2, 4), sha256);
 }
 
 /** Stored blobs are read-only; the owner may still change them. */
