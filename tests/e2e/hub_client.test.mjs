@@ -633,4 +633,39 @@ describe("hubmirror serves an imported model repo to @huggingface/hub", () => {
 			}
 		});
 	});
+
+	// After the mirror test; it too replaces the server, with one on the importing instance.
+	test("a bundle exported from this instance and imported by another serves the same files", { timeout: 120_000 }, async (t) => {
+		const dataDir = join(workDir, "data");
+		const bundle = join(workDir, "bundle");
+		const innerData = join(workDir, "inner-data");
+		const keyFile = join(workDir, "outer-key.pem");
+		// The exporting instance's public key, from its own server (the mirror test stopped it).
+		await stopServer();
+		const outerUrl = await startServer(hubmirrorBin, dataDir);
+		const key = await fetch(`${outerUrl}/api/integrity/key`);
+		assert.equal(key.status, 200, "the exporting instance serves its public key");
+		await writeFile(keyFile, await key.text());
+		const exported = await run(hubmirrorBin, ["export", "--data", dataDir, "--out", bundle, "--volume-size", "16M", "--all"], 60_000);
+		assert.equal(exported.code, 0, `hubmirror export failed (exit ${exported.code})\nstderr:\n${exported.stderr}`);
+		const imported = await run(hubmirrorBin, ["import-bundle", "--data", innerData, bundle, "--trusted-key", keyFile], 60_000);
+		assert.equal(imported.code, 0, `hubmirror import-bundle failed (exit ${imported.code})\nstderr:\n${imported.stderr}`);
+		for (const args of [["--up"], ["--down"]]) {
+			const outer = await run(hubmirrorBin, ["lineage", "--data", dataDir, REPO_NAME, ...args], 20_000);
+			const inner = await run(hubmirrorBin, ["lineage", "--data", innerData, REPO_NAME, ...args], 20_000);
+			assert.equal(inner.code, outer.code, `lineage ${args} exit codes`);
+			assert.equal(inner.stdout, outer.stdout, `lineage ${args} on both sides`);
+		}
+		await stopServer();
+		const innerUrl = await startServer(hubmirrorBin, innerData);
+		await withTrace(t, async () => {
+			const cacheDir = join(workDir, "cache-inner");
+			const folder = await snapshotDownload({ repo: REPO, hubUrl: innerUrl, cacheDir, fetch: recordingFetch });
+			const onDisk = await walkFiles(folder);
+			assert.deepEqual([...onDisk].sort(), [...expected.keys()].sort(), "the imported snapshot has exactly the source files");
+			for (const p of onDisk) {
+				assert.equal(await sha256OfFile(join(folder, ...p.split("/"))), expected.get(p).sha256, `${p}: sha256 from the importing instance`);
+			}
+		});
+	});
 });
