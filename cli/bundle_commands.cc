@@ -52,7 +52,9 @@ struct InventoryArgs {
 int RunInventory(const CommonOptions& common, const InventoryArgs& args) {
   auto registry = OpenRegistryAt(common);
   if (!registry.ok()) return ReportFailure(registry.status());
-  nlohmann::json inventory = sync::Inventory(**registry);
+  auto listed = sync::Inventory(**registry);
+  if (!listed.ok()) return ReportFailure(listed.status());
+  const nlohmann::json& inventory = *listed;
   if (args.json) {
     std::cout << inventory.dump() << std::endl;
     return kExitOk;

@@ -149,38 +149,38 @@ class VolumeReader {
 
 }  // namespace
 
-json Inventory(registry::Registry& registry) {
+Result<json> Inventory(registry::Registry& registry) {
   registry::ReadSnapshot snapshot(registry);
-  json repos = json::array();
+  HM_RETURN_IF_ERROR(snapshot.status());
   auto selected = SelectRepos(registry, true, {});
-  if (selected.ok()) {
-    for (const auto& repo : *selected) {
-      json refs = json::object();
-      std::vector<registry::Ref> branches;
-      auto listed = registry.ListRefs(repo);
-      if (!listed.ok()) continue;
-      for (const auto& ref : *listed) {
-        if (ref.kind != "branch") continue;
-        refs[ref.name] = ref.commit_id;
-        branches.push_back(ref);
-      }
-      json commits = json::array();
-      if (auto history = History(registry, repo, branches); history.ok()) {
-        for (const auto& commit : *history) commits.push_back(commit.id);
-      }
-      repos.push_back({{"type", RepoTypeName(repo.type)},
-                       {"name", repo.name},
-                       {"refs", refs},
-                       {"commits", commits}});
+  if (!selected.ok()) return selected.status();
+  json repos = json::array();
+  for (const auto& repo : *selected) {
+    auto listed = registry.ListRefs(repo);
+    if (!listed.ok()) return listed.status();
+    json refs = json::object();
+    std::vector<registry::Ref> branches;
+    for (const auto& ref : *listed) {
+      if (ref.kind != "branch") continue;
+      refs[ref.name] = ref.commit_id;
+      branches.push_back(ref);
     }
+    auto history = History(registry, repo, branches);
+    if (!history.ok()) return history.status();
+    json commits = json::array();
+    for (const auto& commit : *history) commits.push_back(commit.id);
+    repos.push_back({{"type", RepoTypeName(repo.type)},
+                     {"name", repo.name},
+                     {"refs", refs},
+                     {"commits", commits}});
   }
+  auto stored = registry.ListBlobs(std::nullopt, "");
+  if (!stored.ok()) return stored.status();
   json blobs = json::array();
-  if (auto stored = registry.ListBlobs(std::nullopt, ""); stored.ok()) {
-    for (const auto& blob : *stored) {
-      if (blob.state == "ok") blobs.push_back(blob.sha256);
-    }
+  for (const auto& blob : *stored) {
+    if (blob.state == "ok") blobs.push_back(blob.sha256);
   }
-  return {{"format", kFormat}, {"repos", repos}, {"blobs", blobs}};
+  return json{{"format", kFormat}, {"repos", repos}, {"blobs", blobs}};
 }
 
 Result<ExportReport> ExportBundle(storage::BlobStore& store, registry::Registry& registry,

@@ -26,7 +26,7 @@ namespace hubmirror::sync {
 
 // What an instance holds, for an exporter to leave out: repos with their refs and commits, and
 // the digests of the content it has stored intact.
-nlohmann::json Inventory(registry::Registry& registry);
+Result<nlohmann::json> Inventory(registry::Registry& registry);
 
 struct ExportOptions {
   std::filesystem::path out;

@@ -23,8 +23,7 @@
 //
 // Each test checks what was mirrored with its files (through `hubmirror serve`, byte for byte),
 // what was not, what the fake hub was asked, and what `hubmirror lineage` and
-// /api/lineage/models say. Tests marked TODO document behaviour of the binary that looks wrong
-// (see their names); they run, and do not fail the suite.
+// /api/lineage/models say.
 //
 // Run with: HUBMIRROR_BIN=/path/to/hubmirror node --test lineage_sync.test.mjs
 //
