@@ -239,7 +239,8 @@ void QuarantineServedBlob(storage::BlobStore& store, const Response& response,
 // a corrupt file is cut short (the connection closes), so no client can take it for complete.
 net::awaitable<beast::error_code> SendVerifiedFileBody(beast::tcp_stream& stream,
                                                        storage::BlobStore& store,
-                                                       const Response& response) {
+                                                       const Response& response,
+                                                       std::chrono::seconds idle) {
   Hasher hasher(Hasher::Algorithm::kSha256);
   std::vector<char> piece(kVerifiedPieceBytes);
   uint64_t remaining = response.file_length;
@@ -259,6 +260,7 @@ net::awaitable<beast::error_code> SendVerifiedFileBody(beast::tcp_stream& stream
         co_return beast::error_code(net::error::connection_aborted);
       }
     }
+    stream.expires_after(idle);  // each piece gets the idle allowance, as sendfile chunks do
     auto [ec, written] =
         co_await net::async_write(stream, net::buffer(piece.data(), size), kNoThrow);
     if (ec) co_return ec;
@@ -320,7 +322,7 @@ net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const
         ec = co_await SendFileBody(stream.socket(), response.file->fd(), response.file_offset,
                                    length, idle);
       } else {
-        ec = co_await SendVerifiedFileBody(stream, store, response);
+        ec = co_await SendVerifiedFileBody(stream, store, response, idle);
       }
     }
     if (corked) {

@@ -5,7 +5,9 @@
 #include <openssl/pem.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -44,42 +46,64 @@ SigningKey::SigningKey(EVP_PKEY* key, bool has_private) : key_(key), has_private
 
 SigningKey::~SigningKey() { EVP_PKEY_free(key_); }
 
+namespace {
+
+Result<EVP_PKEY*> ReadPrivateKey(const std::filesystem::path& path, FILE* file) {
+  EVP_PKEY* key = PEM_read_PrivateKey(file, nullptr, nullptr, nullptr);
+  std::fclose(file);
+  if (key == nullptr || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
+    EVP_PKEY_free(key);
+    return Status(StatusCode::kCorrupt, path.string() + " is not an Ed25519 private key");
+  }
+  return key;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const SigningKey>> SigningKey::LoadOrCreate(
     const std::filesystem::path& path) {
-  if (FILE* file = std::fopen(path.c_str(), "r")) {
-    EVP_PKEY* key = PEM_read_PrivateKey(file, nullptr, nullptr, nullptr);
-    std::fclose(file);
-    if (key == nullptr || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {
-      EVP_PKEY_free(key);
-      return Status(StatusCode::kCorrupt, path.string() + " is not an Ed25519 private key");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (FILE* file = std::fopen(path.c_str(), "r")) {
+      auto key = ReadPrivateKey(path, file);
+      if (!key.ok()) return key.status();
+      return std::shared_ptr<const SigningKey>(new SigningKey(*key, true));
     }
-    return std::shared_ptr<const SigningKey>(new SigningKey(key, true));
+    // Only a key that does not exist is created: any other failure would replace the
+    // instance's identity.
+    if (errno != ENOENT) {
+      return IoError("cannot read the signing key " + path.string() + ": " + std::strerror(errno));
+    }
+    EVP_PKEY* key = nullptr;
+    EVP_PKEY_CTX* context = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
+    bool generated = context != nullptr && EVP_PKEY_keygen_init(context) == 1 &&
+                     EVP_PKEY_keygen(context, &key) == 1;
+    EVP_PKEY_CTX_free(context);
+    if (!generated) return Internal("cannot generate an Ed25519 key");
+    std::shared_ptr<const SigningKey> created(new SigningKey(key, true));
+    // Written under a name of this process's own, readable by the owner only, then linked into
+    // place: a crash never leaves a truncated key, and of two processes creating it at once one
+    // wins and the other reads the winner's key.
+    std::filesystem::path temporary = path.string() + ".tmp." + std::to_string(::getpid());
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return IoError("cannot create " + temporary.string());
+    FILE* file = ::fdopen(fd, "w");
+    bool written = file != nullptr &&
+                   PEM_write_PrivateKey(file, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+    written = written && std::fflush(file) == 0 && ::fsync(fd) == 0;
+    if (file != nullptr) {
+      std::fclose(file);
+    } else {
+      ::close(fd);
+    }
+    int linked = written ? ::link(temporary.c_str(), path.c_str()) : -1;
+    int link_error = errno;
+    ::unlink(temporary.c_str());
+    if (linked == 0) return created;
+    if (!written || link_error != EEXIST) {
+      return IoError("cannot write the signing key " + path.string());
+    }
   }
-  EVP_PKEY* key = nullptr;
-  EVP_PKEY_CTX* context = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
-  bool generated = context != nullptr && EVP_PKEY_keygen_init(context) == 1 &&
-                   EVP_PKEY_keygen(context, &key) == 1;
-  EVP_PKEY_CTX_free(context);
-  if (!generated) return Internal("cannot generate an Ed25519 key");
-  std::shared_ptr<const SigningKey> created(new SigningKey(key, true));
-  // Written under a temporary name readable by the owner only, then renamed: a crash never
-  // leaves a truncated key, and no other user ever reads it.
-  std::filesystem::path temporary = path.string() + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return IoError("cannot create " + temporary.string());
-  FILE* file = ::fdopen(fd, "w");
-  bool written = file != nullptr &&
-                 PEM_write_PrivateKey(file, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
-  written = written && std::fflush(file) == 0 && ::fsync(fd) == 0;
-  if (file != nullptr) {
-    std::fclose(file);
-  } else {
-    ::close(fd);
-  }
-  std::error_code error;
-  if (written) std::filesystem::rename(temporary, path, error);
-  if (!written || error) return IoError("cannot write the signing key " + path.string());
-  return created;
+  return IoError("cannot create or read the signing key " + path.string());
 }
 
 Result<std::shared_ptr<const SigningKey>> SigningKey::FromPublicPem(std::string_view pem) {

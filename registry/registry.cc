@@ -867,7 +867,9 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
                 "ON CONFLICT (type, name_lower) DO NOTHING");
     s.Bind(1, RepoTypeName(rev.type)).Bind(2, rev.repo_name).Bind(3, name_lower).Bind(4, author);
     s.Bind(5, MakeObjectId(rev.type, name_lower, now))
-        .Bind(6, rev.branch.empty() ? "main" : rev.branch)
+        .Bind(6, !rev.default_branch.empty() ? rev.default_branch
+                 : rev.branch.empty()        ? "main"
+                                             : rev.branch)
         .Bind(7, now)
         .Bind(8, now);
     HM_RETURN_IF_ERROR(s.Run());

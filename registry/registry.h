@@ -155,6 +155,8 @@ struct NewRevision {
   RepoType type = RepoType::kModel;
   std::string repo_name;
   std::string branch;  // empty: store the commit without moving any ref
+  // For a repo this creates: its default branch (empty: `branch`, or "main" without one).
+  std::string default_branch;
   Commit commit;
   std::vector<Entry> entries;
   std::vector<BlobRow> blobs;

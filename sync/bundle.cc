@@ -189,11 +189,11 @@ Result<ExportReport> ExportBundle(storage::BlobStore& store, registry::Registry&
   if (options.volume_size == 0) return InvalidArgument("the volume size must be positive");
   std::set<std::string> have;
   if (options.have) {
-    const json& blobs = (*options.have)["blobs"];
-    if (!options.have->is_object() || !blobs.is_array()) {
+    auto blobs = options.have->is_object() ? options.have->find("blobs") : options.have->end();
+    if (blobs == options.have->end() || !blobs->is_array()) {
       return InvalidArgument("the inventory has no \"blobs\" list (see hubmirror inventory)");
     }
-    for (const auto& digest : blobs) {
+    for (const auto& digest : *blobs) {
       if (digest.is_string()) have.insert(digest.get<std::string>());
     }
   }
@@ -349,10 +349,11 @@ Result<ExportReport> ExportBundle(storage::BlobStore& store, registry::Registry&
     HM_RETURN_IF_ERROR(written);
     if (observer != nullptr) observer->OnFileStored(path.filename(), end - begin, true);
   }
-  auto signature = key.Sign(bundle.dump());
+  auto signature = key.Sign(bundle.dump(-1, ' ', false, json::error_handler_t::replace));
   if (!signature.ok()) return signature.status();
   json document = {{"bundle", std::move(bundle)}, {"signature", *signature}};
-  HM_RETURN_IF_ERROR(WriteFileAtomically(options.out / kBundleFile, document.dump(1)));
+  HM_RETURN_IF_ERROR(WriteFileAtomically(
+      options.out / kBundleFile, document.dump(1, ' ', false, json::error_handler_t::replace)));
   fs::remove(options.out / kPlanFile, ec);
   return report;
 }
@@ -363,34 +364,38 @@ namespace {
 Status CheckBundleShape(const json& bundle) {
   auto bad = [](const std::string& why) { return Corrupt("malformed bundle: " + why); };
   if (!bundle.is_object() || bundle.value("format", 0) != kFormat) return bad("unknown format");
-  if (!bundle["repos"].is_array() || !bundle["blobs"].is_array()) return bad("no repos or blobs");
-  if (!bundle["volume_size"].is_number_unsigned() || bundle["volume_size"].get<uint64_t>() == 0) {
+  if (!bundle.at("repos").is_array() || !bundle.at("blobs").is_array())
+    return bad("no repos or blobs");
+  if (!bundle.at("volume_size").is_number_unsigned() ||
+      bundle.at("volume_size").get<uint64_t>() == 0) {
     return bad("no volume size");
   }
-  for (const auto& repo : bundle["repos"]) {
+  for (const auto& repo : bundle.at("repos")) {
     RepoType type;
     if (!repo.is_object() || !ParseRepoType(repo.value("type", ""), &type) ||
-        !ValidateRepoId(repo.value("name", "")).ok() || !repo["commits"].is_array() ||
-        !repo["refs"].is_object()) {
+        !ValidateRepoId(repo.value("name", "")).ok() || !repo.at("commits").is_array() ||
+        !repo.at("refs").is_object()) {
       return bad("a repo without a valid type, name, refs or commits");
     }
-    for (const auto& commit : repo["commits"]) {
+    for (const auto& commit : repo.at("commits")) {
       if (!commit.is_object() || !IsSha1Hex(commit.value("id", "")) ||
-          !commit["entries"].is_array()) {
+          !commit.at("entries").is_array()) {
         return bad("a commit of " + repo.value("name", "") + " without id or entries");
       }
-      for (const auto& entry : commit["entries"]) {
-        if (!entry.is_object() || !ValidateRepoPath(entry.value("path", "")).ok() ||
-            (entry.value("type", "") == "file" && !IsSha256Hex(entry.value("sha256", "")))) {
+      for (const auto& entry : commit.at("entries")) {
+        std::string type = entry.is_object() ? entry.value("type", "") : "";
+        if ((type != "file" && type != "directory") ||
+            !ValidateRepoPath(entry.value("path", "")).ok() ||
+            (type == "file" && !IsSha256Hex(entry.value("sha256", "")))) {
           return bad("an invalid entry in " + repo.value("name", "") + "@" +
                      commit.value("id", ""));
         }
       }
     }
   }
-  for (const auto& blob : bundle["blobs"]) {
+  for (const auto& blob : bundle.at("blobs")) {
     if (!blob.is_object() || !IsSha256Hex(blob.value("sha256", "")) ||
-        !blob["size"].is_number_unsigned() || !blob["offset"].is_number_unsigned()) {
+        !blob.at("size").is_number_unsigned() || !blob.at("offset").is_number_unsigned()) {
       return bad("an invalid blob");
     }
   }
@@ -420,8 +425,8 @@ registry::Commit CommitFromJson(const json& item) {
   commit.author = item.value("author", "");
   commit.date_ms = item.value("date", int64_t{0});
   commit.card_data_json = item.value("card_data", "");
-  if (item.contains("tags") && item["tags"].is_array()) {
-    for (const auto& tag : item["tags"]) {
+  if (item.contains("tags") && item.at("tags").is_array()) {
+    for (const auto& tag : item.at("tags")) {
       if (tag.is_string()) commit.tags.push_back(tag.get<std::string>());
     }
   }
@@ -430,26 +435,25 @@ registry::Commit CommitFromJson(const json& item) {
   return commit;
 }
 
-}  // namespace
-
-Result<ImportBundleReport> ImportBundle(storage::BlobStore& store, registry::Registry& registry,
-                                        const ImportBundleOptions& options,
-                                        MirrorObserver* observer) {
+Result<ImportBundleReport> ImportBundleUnchecked(storage::BlobStore& store,
+                                                 registry::Registry& registry,
+                                                 const ImportBundleOptions& options,
+                                                 MirrorObserver* observer) {
   auto text = ReadTextFile(options.bundle / kBundleFile);
   if (!text.ok()) {
     return InvalidArgument(options.bundle.string() + " is not a finished bundle (no " +
                            kBundleFile + ")");
   }
   json document = json::parse(*text, nullptr, false);
-  if (!document.is_object() || !document["bundle"].is_object() ||
-      !document["signature"].is_string()) {
+  if (!document.is_object() || !document.at("bundle").is_object() ||
+      !document.at("signature").is_string()) {
     return Corrupt("malformed " + std::string(kBundleFile));
   }
-  const json& bundle = document["bundle"];
+  const json& bundle = document.at("bundle");
   ImportBundleReport report;
   report.signer = bundle.value("key_id", "");
-  std::string message = bundle.dump();
-  std::string signature = document["signature"].get<std::string>();
+  std::string message = bundle.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string signature = document.at("signature").get<std::string>();
   for (const auto& key : options.trusted_keys) {
     if (key->key_id() != report.signer) continue;
     if (!key->Verify(message, signature)) {
@@ -472,7 +476,7 @@ Result<ImportBundleReport> ImportBundle(storage::BlobStore& store, registry::Reg
   HM_RETURN_IF_ERROR(CheckBundleShape(bundle));
 
   // Every volume must be there, whole, before anything is stored.
-  uint64_t volume_size = bundle["volume_size"].get<uint64_t>();
+  uint64_t volume_size = bundle.at("volume_size").get<uint64_t>();
   uint64_t total = bundle.value("bytes", uint64_t{0});
   size_t volumes = static_cast<size_t>((total + volume_size - 1) / volume_size);
   for (size_t volume = 0; volume < volumes; ++volume) {
@@ -488,23 +492,23 @@ Result<ImportBundleReport> ImportBundle(storage::BlobStore& store, registry::Reg
 
   std::vector<const json*> to_store;
   uint64_t to_store_bytes = 0;
-  for (const auto& blob : bundle["blobs"]) {
-    auto contains = store.Contains(blob["sha256"].get<std::string>());
+  for (const auto& blob : bundle.at("blobs")) {
+    auto contains = store.Contains(blob.at("sha256").get<std::string>());
     if (!contains.ok()) return contains.status();
     if (*contains) {
       ++report.skipped_blobs;
     } else {
       to_store.push_back(&blob);
-      to_store_bytes += blob["size"].get<uint64_t>();
+      to_store_bytes += blob.at("size").get<uint64_t>();
     }
   }
   if (observer != nullptr) observer->OnPlanned(to_store.size(), to_store_bytes);
   VolumeReader reader(options.bundle, volume_size);
   std::vector<char> buffer(kCopyBytes);
   for (const json* blob : to_store) {
-    std::string sha256 = (*blob)["sha256"].get<std::string>();
-    uint64_t size = (*blob)["size"].get<uint64_t>();
-    uint64_t offset = (*blob)["offset"].get<uint64_t>();
+    std::string sha256 = (*blob).at("sha256").get<std::string>();
+    uint64_t size = (*blob).at("size").get<uint64_t>();
+    uint64_t offset = (*blob).at("offset").get<uint64_t>();
     if (offset + size > total) return Corrupt("blob " + sha256 + " lies past the volumes' end");
     storage::BlobExpectation expectation{size, sha256, blob->value("git_sha1", "")};
     expectation.compute_git_sha1 = !expectation.git_sha1.empty();
@@ -529,20 +533,20 @@ Result<ImportBundleReport> ImportBundle(storage::BlobStore& store, registry::Reg
 
   // Every file must now have its content here: carried, or already stored.
   std::map<std::string, std::string> carried_git_sha1;
-  for (const auto& blob : bundle["blobs"]) {
-    carried_git_sha1[blob["sha256"].get<std::string>()] = blob.value("git_sha1", "");
+  for (const auto& blob : bundle.at("blobs")) {
+    carried_git_sha1[blob.at("sha256").get<std::string>()] = blob.value("git_sha1", "");
   }
   std::vector<registry::NewRevision> revisions;
   std::vector<registry::LineageEdge> edges;
   std::vector<registry::ModelDetails> details;
-  for (const auto& repo : bundle["repos"]) {
+  for (const auto& repo : bundle.at("repos")) {
     RepoType type = RepoType::kModel;
-    ParseRepoType(repo["type"].get<std::string>(), &type);
-    std::string name = repo["name"].get<std::string>();
+    ParseRepoType(repo.at("type").get<std::string>(), &type);
+    std::string name = repo.at("name").get<std::string>();
     std::string default_branch = repo.value("default_branch", "main");
     ++report.repos;
     std::map<std::string, std::vector<std::string>> branches_at;  // commit -> branches
-    for (const auto& [branch, commit] : repo["refs"].items()) {
+    for (const auto& [branch, commit] : repo.at("refs").items()) {
       if (ValidateRevisionName(branch).ok() && commit.is_string()) {
         branches_at[commit.get<std::string>()].push_back(branch);
       }
@@ -560,12 +564,13 @@ Result<ImportBundleReport> ImportBundle(storage::BlobStore& store, registry::Reg
                          repo.value("downloads", int64_t{0})});
     }
     std::vector<registry::NewRevision> heads;
-    for (const auto& item : repo["commits"]) {
+    for (const auto& item : repo.at("commits")) {
       registry::NewRevision revision;
       revision.type = type;
       revision.repo_name = name;
+      revision.default_branch = default_branch;
       revision.commit = CommitFromJson(item);
-      for (const auto& entry_item : item["entries"]) {
+      for (const auto& entry_item : item.at("entries")) {
         registry::Entry entry = EntryFromJson(entry_item);
         if (!entry.is_directory) {
           auto contains = store.Contains(entry.sha256);
@@ -607,9 +612,30 @@ Result<ImportBundleReport> ImportBundle(storage::BlobStore& store, registry::Reg
   auto published = registry.PublishRevisions(revisions);
   if (!published.ok()) return published.status();
   report.commits_published = *published;
-  HM_RETURN_IF_ERROR(registry.AddLineageEdges(edges));
-  HM_RETURN_IF_ERROR(registry.RecordModelDetails(details));
+  // Published: a failure from here on must not read as "nothing published".
+  Status recorded = registry.AddLineageEdges(edges);
+  if (recorded.ok()) recorded = registry.RecordModelDetails(details);
+  if (!recorded.ok()) {
+    return Status(recorded.code(),
+                  "the commits were published, but the lineage recorded by "
+                  "other models was not: " +
+                      recorded.message());
+  }
   return report;
+}
+
+}  // namespace
+
+Result<ImportBundleReport> ImportBundle(storage::BlobStore& store, registry::Registry& registry,
+                                        const ImportBundleOptions& options,
+                                        MirrorObserver* observer) {
+  // bundle.json comes from removable media: a field of the wrong type or a missing one is a
+  // malformed bundle, whatever the signature says.
+  try {
+    return ImportBundleUnchecked(store, registry, options, observer);
+  } catch (const json::exception& e) {
+    return Corrupt("malformed " + std::string(kBundleFile) + ": " + e.what());
+  }
 }
 
 }  // namespace hubmirror::sync

@@ -336,7 +336,16 @@ Status HttpError(const CurlUpstreamHub::Exchange& exchange, const std::string& w
   if (exchange.status == 401 || exchange.status == 403) {
     return Status(StatusCode::kFailedPrecondition, detail);
   }
+  if (exchange.status == 400) return InvalidArgument(detail);  // the upstream refused the request
   return IoError(detail);
+}
+
+// A string field of an upstream JSON object, or "" when absent or of another type (upstream
+// JSON is untrusted: a wrong type must not throw).
+std::string StringField(const nlohmann::json& object, const char* key) {
+  if (!object.is_object()) return "";
+  auto value = object.find(key);
+  return value != object.end() && value->is_string() ? value->get<std::string>() : "";
 }
 
 // "/api/models" or "/api/datasets": the listing, and with "/ID" a repo's API.
@@ -411,8 +420,8 @@ Result<RemoteRevision> CurlUpstreamHub::GetRevision(RepoType type, const std::st
       if (tag.is_string()) result.tags.push_back(tag.get<std::string>());
     }
   }
-  result.pipeline_tag = body.value("pipeline_tag", "");
-  result.library_name = body.value("library_name", "");
+  result.pipeline_tag = StringField(body, "pipeline_tag");
+  result.library_name = StringField(body, "library_name");
   if (auto downloads = body.find("downloads");
       downloads != body.end() && downloads->is_number_integer()) {
     result.downloads = downloads->get<int64_t>();
@@ -432,13 +441,17 @@ Result<RemoteRevision> CurlUpstreamHub::GetRevision(RepoType type, const std::st
   }
   if (commits.ok() && commits->is_array() && !commits->empty() && (*commits)[0].is_object()) {
     const nlohmann::json& commit = (*commits)[0];
-    result.commit_title = commit.value("title", result.commit_title);
-    result.commit_message = commit.value("message", result.commit_message);
-    if (auto authors = commit.find("authors"); authors != commit.end() && authors->is_array() &&
-                                               !authors->empty() && (*authors)[0].is_object()) {
-      result.commit_author = (*authors)[0].value("user", result.commit_author);
+    auto take = [](const nlohmann::json& object, const char* key, std::string* field) {
+      std::string value = StringField(object, key);
+      if (!value.empty()) *field = std::move(value);
+    };
+    take(commit, "title", &result.commit_title);
+    take(commit, "message", &result.commit_message);
+    if (auto authors = commit.find("authors");
+        authors != commit.end() && authors->is_array() && !authors->empty()) {
+      take((*authors)[0], "user", &result.commit_author);
     }
-    if (auto date = ParseIsoMillis(commit.value("date", ""))) result.commit_date_ms = *date;
+    if (auto date = ParseIsoMillis(StringField(commit, "date"))) result.commit_date_ms = *date;
   } else if (!commits.ok()) {
     Log(LogLevel::kWarning, commits.status().message());
   }
@@ -447,7 +460,7 @@ Result<RemoteRevision> CurlUpstreamHub::GetRevision(RepoType type, const std::st
 
 Result<RemoteEntry> ParseTreeEntry(const nlohmann::json& item) {
   if (!item.is_object()) return Corrupt("tree entry is not an object");
-  std::string path = item.value("path", "");
+  std::string path = StringField(item, "path");
   Status valid_path = ValidateRepoPath(path);
   if (!valid_path.ok()) return Corrupt("upstream tree: " + valid_path.message());
   auto bad = [&](const std::string& why) {
@@ -455,10 +468,10 @@ Result<RemoteEntry> ParseTreeEntry(const nlohmann::json& item) {
   };
   RemoteEntry entry;
   entry.path = path;
-  std::string type = item.value("type", "");
+  std::string type = StringField(item, "type");
   if (type != "file" && type != "directory") return bad("unknown type '" + type + "'");
   entry.is_directory = type == "directory";
-  entry.git_oid = item.value("oid", "");
+  entry.git_oid = StringField(item, "oid");
   if (!IsSha1Hex(entry.git_oid)) return bad("oid is not 40 lowercase hex digits");
   if (entry.is_directory) return entry;
   if (!item.contains("size") || !item["size"].is_number_unsigned()) return bad("no valid size");
@@ -466,13 +479,16 @@ Result<RemoteEntry> ParseTreeEntry(const nlohmann::json& item) {
   if (auto lfs = item.find("lfs"); lfs != item.end() && !lfs->is_null()) {
     if (!lfs->is_object()) return bad("lfs is not an object");
     entry.lfs = true;
-    entry.sha256 = lfs->value("oid", "");
+    entry.sha256 = StringField(*lfs, "oid");
     if (!IsSha256Hex(entry.sha256)) return bad("lfs.oid is not a SHA-256");
     if (!lfs->contains("size") || !(*lfs)["size"].is_number_unsigned() ||
         (*lfs)["size"].get<uint64_t>() != entry.size) {
       return bad("lfs.size differs from size");
     }
-    entry.pointer_size = lfs->value("pointerSize", uint64_t{0});
+    auto pointer_size = lfs->find("pointerSize");
+    if (pointer_size != lfs->end() && pointer_size->is_number_unsigned()) {
+      entry.pointer_size = pointer_size->get<uint64_t>();
+    }
     if (GitObjectId("blob", LfsPointer(entry.sha256, entry.size)) != entry.git_oid) {
       return bad("oid is not the git id of the LFS pointer for lfs.oid and size");
     }
@@ -530,7 +546,7 @@ Result<std::vector<std::string>> CurlUpstreamHub::ListRepoIds(RepoType type,
                            std::string(RepoTypeName(type)) + " listing of " + author,
                            [&](const nlohmann::json& items) {
                              for (const auto& item : items) {
-                               std::string id = item.is_object() ? item.value("id", "") : "";
+                               std::string id = StringField(item, "id");
                                if (ValidateRepoId(id).ok()) ids.push_back(id);
                              }
                              return Status::Ok();
@@ -544,12 +560,12 @@ Result<std::optional<BaseModels>> CurlUpstreamHub::GetBaseModels(const std::stri
       GetJson(options_.base_url + ApiPrefix(RepoType::kModel) + repo + "?expand%5B%5D=baseModels",
               "model " + repo + " base models", nullptr);
   if (!info.ok()) {
-    // An upstream that does not know the expansion (400) has simply not said.
-    if (info.status().code() == StatusCode::kIoError ||
-        info.status().code() == StatusCode::kFailedPrecondition) {
-      return info.status();
+    // An upstream that does not know the expansion (400), or the repo, has simply not said.
+    StatusCode code = info.status().code();
+    if (code == StatusCode::kInvalidArgument || code == StatusCode::kRepoNotFound) {
+      return std::optional<BaseModels>();
     }
-    return std::optional<BaseModels>();
+    return info.status();
   }
   auto given = info->find("baseModels");
   if (!info->is_object() || given == info->end() || !given->is_object()) {
@@ -574,29 +590,25 @@ Result<std::vector<RemoteModel>> CurlUpstreamHub::ListChildren(const std::string
                                                                const std::string& relation) {
   std::string filter = "base_model:" + (relation.empty() ? "" : relation + ":") + parent;
   std::vector<RemoteModel> models;
-  Status listed = GetPages(
-      options_.base_url + ApiCollection(RepoType::kModel) +
-          "?filter=" + PercentEncode(filter, false) + "&sort=downloads&direction=-1&limit=1000",
-      "listing of " + filter, [&](const nlohmann::json& items) {
-        for (const auto& item : items) {
-          if (!item.is_object()) continue;
-          RemoteModel model;
-          model.id = item.value("id", "");
-          if (!ValidateRepoId(model.id).ok()) continue;
-          if (auto downloads = item.find("downloads");
-              downloads != item.end() && downloads->is_number_integer()) {
-            model.downloads = downloads->get<int64_t>();
-          }
-          auto text = [&](const char* key) {
-            auto value = item.find(key);
-            return value != item.end() && value->is_string() ? value->get<std::string>() : "";
-          };
-          model.pipeline_tag = text("pipeline_tag");
-          model.library_name = text("library_name");
-          models.push_back(std::move(model));
-        }
-        return Status::Ok();
-      });
+  Status listed = GetPages(options_.base_url + ApiCollection(RepoType::kModel) +
+                               "?filter=" + PercentEncode(filter, false) +
+                               "&sort=downloads&direction=-1&limit=1000",
+                           "listing of " + filter, [&](const nlohmann::json& items) {
+                             for (const auto& item : items) {
+                               if (!item.is_object()) continue;
+                               RemoteModel model;
+                               model.id = StringField(item, "id");
+                               if (!ValidateRepoId(model.id).ok()) continue;
+                               if (auto downloads = item.find("downloads");
+                                   downloads != item.end() && downloads->is_number_integer()) {
+                                 model.downloads = downloads->get<int64_t>();
+                               }
+                               model.pipeline_tag = StringField(item, "pipeline_tag");
+                               model.library_name = StringField(item, "library_name");
+                               models.push_back(std::move(model));
+                             }
+                             return Status::Ok();
+                           });
   if (!listed.ok()) return listed;
   return models;
 }
@@ -813,15 +825,20 @@ Status CurlUpstreamHub::FetchChunks(const std::string& what, const std::string& 
   ChunkQueue queue(span, chunk, helpers + 1);
   auto helper = [&] {
     std::string direct = direct_url;
-    while (auto index = queue.ClaimAhead()) {
-      ByteRange range = queue.Range(*index);
-      ChunkBuffer bytes = queue.TakeBuffer();
-      ByteSink into_memory = [&](const char* data, size_t size) {
-        bytes.Append(data, size);
-        return Status::Ok();
-      };
-      Status fetched = FetchRange(what, resolve_url, &direct, range, into_memory, nullptr, nullptr);
-      queue.Finish(*index, fetched, std::move(bytes));
+    try {
+      while (auto index = queue.ClaimAhead()) {
+        ByteRange range = queue.Range(*index);
+        ChunkBuffer bytes = queue.TakeBuffer();
+        ByteSink into_memory = [&](const char* data, size_t size) {
+          bytes.Append(data, size);
+          return Status::Ok();
+        };
+        Status fetched =
+            FetchRange(what, resolve_url, &direct, range, into_memory, nullptr, nullptr);
+        queue.Finish(*index, fetched, std::move(bytes));
+      }
+    } catch (const std::exception& e) {  // no memory for a chunk: fail the file, not the process
+      queue.Fail(Internal(what + ": " + e.what()));
     }
   };
   std::vector<std::thread> threads;

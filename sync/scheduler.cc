@@ -90,7 +90,15 @@ void Scheduler::Run() {
       }
       mirrors.insert(mirrors.end(), expanded->begin(), expanded->end());
     }
-    LineagePlan plan = PlanAlongLineage(*upstream_, **registry, mirrors);
+    // Upstream data is untrusted: nothing it holds may end the daemon's thread.
+    LineagePlan plan;
+    try {
+      plan = PlanAlongLineage(*upstream_, **registry, mirrors);
+    } catch (const std::exception& e) {
+      failed = true;
+      plan.jobs = mirrors;
+      Log(LogLevel::kWarning, std::string("lineage not followed: ") + e.what());
+    }
     for (const auto& problem : plan.problems) {
       failed = true;
       Log(LogLevel::kWarning, problem.message());

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "common/digest.h"
@@ -27,7 +29,8 @@ std::optional<BlobProblem> CheckBlob(storage::BlobStore& store, const registry::
     if (file.status().code() == StatusCode::kNotFound) {
       return BlobProblem{blob.sha256, "missing", "not in the store", {}};
     }
-    return BlobProblem{blob.sha256, "missing", file.status().message(), {}};
+    // Not a verdict on the blob (permissions, descriptors): the run cannot go on.
+    throw std::runtime_error("cannot open blob " + blob.sha256 + ": " + file.status().message());
   }
   ::posix_fadvise(file->fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
   // A matching SHA-256 proves the bytes; git's id is checked too where a non-LFS file uses it.
@@ -70,6 +73,10 @@ std::optional<BlobProblem> CheckBlob(storage::BlobStore& store, const registry::
 Result<VerifyReport> VerifyStore(storage::BlobStore& store, registry::Registry& registry,
                                  const VerifyOptions& options, MirrorObserver* observer) {
   auto started = std::chrono::steady_clock::now();
+  if (options.type) {
+    auto repo = registry.FindRepo(*options.type, options.repo);
+    if (!repo.ok()) return repo.status();
+  }
   auto blobs = registry.ListBlobs(options.type, options.repo);
   if (!blobs.ok()) return blobs.status();
   VerifyReport report;
@@ -79,10 +86,19 @@ Result<VerifyReport> VerifyStore(storage::BlobStore& store, registry::Registry& 
 
   std::vector<std::optional<BlobProblem>> found(blobs->size());
   std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex failure_mutex;  // guards failure
+  Status failure;
   auto worker = [&] {
     std::vector<char> buffer(kReadBytes);
-    for (size_t k; (k = next++) < blobs->size();) {
-      found[k] = CheckBlob(store, (*blobs)[k], buffer, observer);
+    for (size_t k; !failed && (k = next++) < blobs->size();) {
+      try {
+        found[k] = CheckBlob(store, (*blobs)[k], buffer, observer);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(failure_mutex);
+        if (!failed.exchange(true)) failure = IoError(e.what());
+        return;
+      }
       if (observer != nullptr) observer->OnFileStored((*blobs)[k].sha256, (*blobs)[k].size, true);
     }
   };
@@ -93,6 +109,7 @@ Result<VerifyReport> VerifyStore(storage::BlobStore& store, registry::Registry& 
   for (size_t t = 1; t < threads; ++t) workers.emplace_back(worker);
   worker();
   for (auto& thread : workers) thread.join();
+  if (failed) return failure;
 
   std::vector<std::pair<std::string, std::string>> states;
   for (size_t k = 0; k < blobs->size(); ++k) {
