@@ -17,11 +17,6 @@ namespace fs = std::filesystem;
 
 bool Terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
-Result<std::unique_ptr<registry::Registry>> OpenRegistryAt(const CommonOptions& common) {
-  return registry::Registry::Open(common.data_dir / "registry.db",
-                                  registry::Registry::Mode::kReadWrite);
-}
-
 // "700M", "4G", "1.5G" or a number of bytes.
 Result<uint64_t> ParseSize(const std::string& text) {
   size_t used = 0;
@@ -50,7 +45,7 @@ struct InventoryArgs {
 };
 
 int RunInventory(const CommonOptions& common, const InventoryArgs& args) {
-  auto registry = OpenRegistryAt(common);
+  auto registry = OpenExistingRegistry(common, registry::Registry::Mode::kReadOnly);
   if (!registry.ok()) return ReportFailure(registry.status());
   auto listed = sync::Inventory(**registry);
   if (!listed.ok()) return ReportFailure(listed.status());
@@ -108,7 +103,7 @@ int RunExport(const CommonOptions& common, const ExportArgs& args) {
     }
     options.have = std::move(have);
   }
-  auto registry = OpenRegistryAt(common);
+  auto registry = OpenExistingRegistry(common, registry::Registry::Mode::kReadOnly);
   if (!registry.ok()) return ReportFailure(registry.status());
   auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
@@ -153,7 +148,9 @@ int RunImportBundle(const CommonOptions& common, const ImportBundleArgs& args) {
   }
   auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
-  auto registry = OpenRegistryAt(common);
+  // Importing into a new data directory is how an inner instance starts.
+  auto registry = registry::Registry::Open(common.data_dir / "registry.db",
+                                           registry::Registry::Mode::kReadWrite);
   if (!registry.ok()) return ReportFailure(registry.status());
   auto report = [&] {
     SyncProgress progress("import", Terminal(), false);

@@ -8,6 +8,7 @@
 
 #include "common/signing.h"
 #include "common/status.h"
+#include "registry/registry.h"
 
 namespace hubmirror::cli {
 
@@ -36,6 +37,11 @@ void AddManifestCommand(CLI::App& app, const CommonOptions& common, int* exit_co
 void AddCheckCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 // inventory, export and import-bundle.
 void AddBundleCommands(CLI::App& app, const CommonOptions& common, int* exit_code);
+
+// The registry of the data directory, which must exist already (a mistyped --data is an error,
+// not a new empty instance).
+Result<std::unique_ptr<registry::Registry>> OpenExistingRegistry(const CommonOptions& common,
+                                                                 registry::Registry::Mode mode);
 
 // The content of a file named on the command line; one that cannot be read is a usage error.
 Result<std::string> ReadArgumentFile(const std::filesystem::path& path);

@@ -20,16 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Result<std::unique_ptr<registry::Registry>> OpenExistingRegistry(const CommonOptions& common,
-                                                                 registry::Registry::Mode mode) {
-  fs::path db = common.data_dir / "registry.db";
-  std::error_code ec;
-  if (!fs::exists(db, ec)) {
-    return InvalidArgument("no registry at " + db.string() + " (see --data)");
-  }
-  return registry::Registry::Open(db, mode);
-}
-
 std::optional<RepoType> ParsedType(const std::string& text, Status* error) {
   RepoType type;
   if (!ParseRepoType(text, &type)) {

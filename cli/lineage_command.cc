@@ -23,12 +23,7 @@ int RunLineage(const CommonOptions& common, const LineageArgs& args) {
   if (args.stats && args.format == "dot") {
     return ReportFailure(InvalidArgument("--stats is given in text or json, not dot"));
   }
-  std::filesystem::path db = common.data_dir / "registry.db";
-  std::error_code ec;
-  if (!std::filesystem::exists(db, ec)) {
-    return ReportFailure(InvalidArgument("no registry at " + db.string() + " (see --data)"));
-  }
-  auto registry = registry::Registry::Open(db, registry::Registry::Mode::kReadOnly);
+  auto registry = OpenExistingRegistry(common, registry::Registry::Mode::kReadOnly);
   if (!registry.ok()) return ReportFailure(registry.status());
   auto direction = args.up     ? registry::LineageDirection::kUp
                    : args.down ? registry::LineageDirection::kDown

@@ -13,6 +13,16 @@ int ReportFailure(const Status& status) {
              : kExitProblem;
 }
 
+Result<std::unique_ptr<registry::Registry>> OpenExistingRegistry(const CommonOptions& common,
+                                                                 registry::Registry::Mode mode) {
+  std::filesystem::path db = common.data_dir / "registry.db";
+  std::error_code ec;
+  if (!std::filesystem::exists(db, ec)) {
+    return InvalidArgument("no registry at " + db.string() + " (see --data)");
+  }
+  return registry::Registry::Open(db, mode);
+}
+
 Result<std::string> ReadArgumentFile(const std::filesystem::path& path) {
   auto text = ReadTextFile(path);
   if (!text.ok()) return InvalidArgument(text.status().message());
