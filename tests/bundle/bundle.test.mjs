@@ -23,12 +23,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { constants as fsConstants, existsSync, watch } from "node:fs";
-import { access, chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, unlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { existsSync, watch } from "node:fs";
+import { chmod, cp, mkdir, readdir, readFile, rm, stat, truncate, unlink, writeFile } from "node:fs/promises";
+
 import { dirname, join } from "node:path";
 
-import { blobPath, diagnoseOutput, encodePath, killChildren, runHubmirror, serveHubmirror, spawnHubmirror } from "../fault_upstream/harness.mjs";
+import { blobPath, diagnoseOutput, encodePath, killChildren, makeWorkRoot, runHubmirror, serveHubmirror, spawnHubmirror, writeSource } from "../fault_upstream/harness.mjs";
 import { pseudoRandomBytes, sha256Hex } from "../fault_upstream/fake_hub.mjs";
 
 const BIN = process.env.HUBMIRROR_BIN;
@@ -77,22 +77,9 @@ function volumeName(index) {
 	return `volume-${String(index + 1).padStart(5, "0")}.dat`;
 }
 
-async function writeSource(dir, entries) {
-	for (const [path, content] of entries) {
-		const abs = join(dir, ...path.split("/"));
-		await mkdir(dirname(abs), { recursive: true });
-		await writeFile(abs, content);
-	}
-}
-
-/** What a run printed, as diagnostics of the test (hooks have no diagnostics: nothing then). */
-function diagnose(t, run) {
-	if (typeof t?.diagnostic === "function") diagnoseOutput(t, run);
-}
-
 async function hubmirror(t, args, options) {
 	const run = await runHubmirror(BIN, args, options);
-	diagnose(t, run);
+	diagnoseOutput(t, run);
 	assert.equal(run.timedOut, false, `hubmirror ${args.join(" ")} timed out`);
 	return run;
 }
@@ -275,9 +262,7 @@ async function volumesIn(dir) {
 // ---------------------------------------------------------------------------------------------
 
 before(async (t) => {
-	assert.ok(BIN, "HUBMIRROR_BIN is not set: point it at the hubmirror binary to test");
-	await access(BIN, fsConstants.X_OK);
-	workRoot = await mkdtemp(join(tmpdir(), "hubmirror-bundle-"));
+	workRoot = await makeWorkRoot(BIN, "hubmirror-bundle-");
 
 	// config.json is the same in the root and its fine-tune: one blob for two repos.
 	const config = Buffer.from(JSON.stringify({ architectures: ["BundleForCausalLM"], model_type: "bundle", hidden_size: 128 }, null, 2) + "\n");

@@ -19,14 +19,14 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { constants as fsConstants } from "node:fs";
-import { access, mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+
+import { readFile, rm, stat } from "node:fs/promises";
+
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 
 import { corruptBytes, gitBlobSha1, pseudoRandomBytes, sha256Hex, startFakeHub } from "./fake_hub.mjs";
-import { diagnoseOutput, encodePath, filesUnder, killChildren, runHubmirror, serveHubmirror } from "./harness.mjs";
+import { diagnoseOutput, encodePath, filesUnder, killChildren, makeWorkRoot, runHubmirror, serveHubmirror } from "./harness.mjs";
 
 const BIN = process.env.HUBMIRROR_BIN;
 const RETRIES = "2";
@@ -285,10 +285,7 @@ async function filesWithDigest(root, size, digest) {
 
 describe("hubmirror sync against a faulty Hub-like upstream", () => {
 	before(async () => {
-		if (!BIN) throw new Error("HUBMIRROR_BIN is not set: point it at the hubmirror binary to test");
-		await access(BIN, fsConstants.X_OK);
-		if (!(await stat(BIN)).isFile()) throw new Error(`HUBMIRROR_BIN=${BIN} is not a file`);
-		workRoot = await mkdtemp(join(tmpdir(), "hubmirror-fault-"));
+		workRoot = await makeWorkRoot(BIN, "hubmirror-fault-");
 	});
 
 	after(async () => {

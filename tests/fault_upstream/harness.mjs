@@ -7,8 +7,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { constants as fsConstants } from "node:fs";
+import { access, mkdir, mkdtemp, readdir, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 
 /** @type {Set<import("node:child_process").ChildProcess>} */
@@ -126,8 +128,12 @@ export function killChildren() {
 // If the test process dies abruptly, leave no hubmirror behind.
 process.on("exit", killChildren);
 
-/** Each line a run printed, as test diagnostics: a failing test shows what the binary said. */
+/**
+ * Each line a run printed, as test diagnostics: a failing test shows what the binary said. Hooks
+ * have no diagnostics: nothing is shown then.
+ */
 export function diagnoseOutput(t, run) {
+	if (typeof t?.diagnostic !== "function") return;
 	for (const l of run.stdout.trimEnd().split("\n").filter(Boolean)) t.diagnostic(`  stdout: ${l}`);
 	for (const l of run.stderr.trimEnd().split("\n").filter(Boolean)) t.diagnostic(`  stderr: ${l}`);
 }
@@ -165,4 +171,24 @@ export async function filesUnder(root) {
 /** Where a hubmirror data dir keeps the blob with this SHA-256. */
 export function blobPath(dataDir, sha256) {
 	return join(dataDir, "blobs", "sha256", sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+}
+
+/** Writes `entries` ([repo path, content] pairs) under `dir`, creating folders. */
+export async function writeSource(dir, entries) {
+	for (const [path, content] of entries) {
+		const abs = join(dir, ...path.split("/"));
+		await mkdir(dirname(abs), { recursive: true });
+		await writeFile(abs, content);
+	}
+}
+
+/**
+ * A suite's start: checks that `bin` (HUBMIRROR_BIN) is an executable file, then makes a fresh
+ * work directory named after `prefix` and returns it.
+ */
+export async function makeWorkRoot(bin, prefix) {
+	if (!bin) throw new Error("HUBMIRROR_BIN is not set: point it at the hubmirror binary to test");
+	await access(bin, fsConstants.X_OK);
+	if (!(await stat(bin)).isFile()) throw new Error(`HUBMIRROR_BIN=${bin} is not a file`);
+	return mkdtemp(join(tmpdir(), prefix));
 }

@@ -31,13 +31,13 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { constants as fsConstants } from "node:fs";
-import { access, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+
+import { rm, stat, writeFile } from "node:fs/promises";
+
 import { join } from "node:path";
 
 import { pseudoRandomBytes, sha256Hex, startFakeHub } from "./fake_hub.mjs";
-import { diagnoseOutput, encodePath, killChildren, runHubmirror, serveHubmirror } from "./harness.mjs";
+import { diagnoseOutput, encodePath, killChildren, makeWorkRoot, runHubmirror, serveHubmirror } from "./harness.mjs";
 
 const BIN = process.env.HUBMIRROR_BIN;
 const RETRIES = "1";
@@ -314,10 +314,7 @@ async function hubQuiet(hub, quietMs = 400, maxMs = 10_000) {
 
 describe("hubmirror sync along lineage (--ancestors, --descendants) against a Hub-like upstream", () => {
 	before(async () => {
-		if (!BIN) throw new Error("HUBMIRROR_BIN is not set: point it at the hubmirror binary to test");
-		await access(BIN, fsConstants.X_OK);
-		if (!(await stat(BIN)).isFile()) throw new Error(`HUBMIRROR_BIN=${BIN} is not a file`);
-		workRoot = await mkdtemp(join(tmpdir(), "hubmirror-lineage-"));
+		workRoot = await makeWorkRoot(BIN, "hubmirror-lineage-");
 	});
 
 	after(async () => {

@@ -18,27 +18,13 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { constants as fsConstants } from "node:fs";
-import {
-	access,
-	chmod,
-	cp,
-	mkdir,
-	mkdtemp,
-	readdir,
-	readFile,
-	rename,
-	rm,
-	symlink,
-	truncate,
-	unlink,
-	writeFile,
-} from "node:fs/promises";
+
+import { access, chmod, cp, mkdir, readdir, readFile, rename, rm, symlink, truncate, unlink, writeFile } from "node:fs/promises";
 import http from "node:http";
-import { tmpdir } from "node:os";
+
 import { dirname, join, relative } from "node:path";
 
-import { blobPath, diagnoseOutput, encodePath, killChildren, runHubmirror, serveHubmirror } from "../fault_upstream/harness.mjs";
+import { blobPath, diagnoseOutput, encodePath, killChildren, makeWorkRoot, runHubmirror, serveHubmirror, writeSource } from "../fault_upstream/harness.mjs";
 import { pseudoRandomBytes, sha256Hex } from "../fault_upstream/fake_hub.mjs";
 
 const BIN = process.env.HUBMIRROR_BIN;
@@ -95,22 +81,9 @@ async function quarantined(dataDir) {
 	}
 }
 
-async function writeSource(dir, entries) {
-	for (const [path, content] of entries) {
-		const abs = join(dir, ...path.split("/"));
-		await mkdir(dirname(abs), { recursive: true });
-		await writeFile(abs, content);
-	}
-}
-
-/** What a run printed, as diagnostics of the test (hooks have no diagnostics: nothing then). */
-function diagnose(t, run) {
-	if (typeof t?.diagnostic === "function") diagnoseOutput(t, run);
-}
-
 async function importRepo(t, dataDir, srcDir, repo = REPO) {
 	const run = await runHubmirror(BIN, ["import", "--data", dataDir, "--repo", repo, srcDir]);
-	diagnose(t, run);
+	diagnoseOutput(t, run);
 	assert.equal(run.code, 0, `hubmirror import failed (exit ${run.code}): ${run.stderr}`);
 	const m = /as commit ([0-9a-f]{40})$/m.exec(run.stdout);
 	assert.ok(m, `no commit id in: ${run.stdout}`);
@@ -126,7 +99,7 @@ async function freshData(label) {
 
 async function hubmirror(t, args, options) {
 	const run = await runHubmirror(BIN, args, options);
-	diagnose(t, run);
+	diagnoseOutput(t, run);
 	assert.equal(run.timedOut, false, `hubmirror ${args.join(" ")} timed out`);
 	return run;
 }
@@ -185,9 +158,7 @@ function assertServed(res, path, content) {
 // ---------------------------------------------------------------------------------------------
 
 before(async (t) => {
-	assert.ok(BIN, "HUBMIRROR_BIN is not set: point it at the hubmirror binary to test");
-	await access(BIN, fsConstants.X_OK);
-	workRoot = await mkdtemp(join(tmpdir(), "hubmirror-integrity-"));
+	workRoot = await makeWorkRoot(BIN, "hubmirror-integrity-");
 	files.set(MODEL, pseudoRandomBytes(MODEL, MODEL_SIZE));
 	files.set(
 		CONFIG,
