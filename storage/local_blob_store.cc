@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -16,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/digest.h"
+#include "common/mapped_buffer.h"
 
 namespace hubmirror::storage {
 namespace fs = std::filesystem;
@@ -23,7 +25,13 @@ namespace {
 
 constexpr uint64_t kWriteBackChunk = 8 << 20;
 constexpr uint64_t kWriteBehindMinBytes = 4 << 20;
-constexpr size_t kWriteBehindQueueBytes = 8 << 20;
+// Write-behind stages bytes in a few buffers that its thread writes out, so the receiver waits
+// rather than buffering a whole file in memory.
+constexpr size_t kStagingBufferBytes = 2 << 20;
+constexpr size_t kStagingBuffers = 4;
+// O_DIRECT needs file offsets, lengths and memory aligned to the device's logical block; 4096
+// covers every block size Linux file systems use.
+constexpr uint64_t kDirectAlignment = 4096;
 
 Status ErrnoStatus(const std::string& what, const fs::path& path) {
   return IoError(what + " " + path.string() + ": " + std::strerror(errno));
@@ -77,12 +85,17 @@ class LocalBlobWriter : public BlobWriter {
     // Large blobs are written by a second thread while the caller receives and hashes the next
     // bytes: on one thread, hashing and file-system writes add up instead of overlapping.
     if (expectation_.size >= kWriteBehindMinBytes) {
+      // And written around the page cache where the file system allows: copying a gigabyte into
+      // the cache and writing it back cost more CPU than hashing it, and a mirror's fresh blobs
+      // are not read again soon. Without O_DIRECT, buffered writes do the same job.
+      direct_fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
       write_behind_ = std::thread([this] { WriteBehind(); });
     }
   }
 
   ~LocalBlobWriter() override {
     FinishWrites();
+    if (direct_fd_ >= 0) ::close(direct_fd_);
     if (fd_ >= 0) ::close(fd_);  // also releases the partial's lock
     if (!temp_path_.empty() && !keep_on_failure_) ::unlink(temp_path_.c_str());
   }
@@ -108,10 +121,7 @@ class LocalBlobWriter : public BlobWriter {
       written_ += static_cast<uint64_t>(n);
     }
     resumed_ = written_;
-    on_disk_ = flushed_ = written_;
-    if (::lseek(fd_, static_cast<off_t>(written_), SEEK_SET) < 0) {
-      return ErrnoStatus("cannot seek", temp_path_);
-    }
+    on_disk_ = flushed_ = staged_ = written_;
     return Status::Ok();
   }
 
@@ -126,14 +136,18 @@ class LocalBlobWriter : public BlobWriter {
     }
     hasher_.Update(data, size);
     written_ += size;
-    if (!write_behind_.joinable()) return WriteOut(static_cast<const char*>(data), size);
-    std::unique_lock lock(mutex_);
-    // Bounded: the receiver waits rather than buffering a whole file in memory.
-    drained_.wait(lock, [this] { return queued_bytes_ < kWriteBehindQueueBytes || !status_.ok(); });
-    if (!status_.ok()) return status_;
-    queue_.emplace_back(static_cast<const char*>(data), size);
-    queued_bytes_ += size;
-    filled_.notify_one();
+    const char* bytes = static_cast<const char*>(data);
+    if (!write_behind_.joinable()) return WriteBuffered(bytes, size);
+    while (size > 0) {
+      if (filling_.capacity() == 0) HM_RETURN_IF_ERROR(TakeStagingBuffer());
+      // A buffer ends on a block boundary of the file, so that after a resume from the middle of
+      // a block only the first one is written through the page cache.
+      size_t room = kStagingBufferBytes - staged_ % kDirectAlignment - filling_.size();
+      size_t taken = filling_.Append(bytes, std::min(size, room));
+      bytes += taken;
+      size -= taken;
+      if (taken == room) HandOver();
+    }
     return Status::Ok();
   }
 
@@ -176,19 +190,29 @@ class LocalBlobWriter : public BlobWriter {
   }
 
  private:
-  // Writes bytes at the end of the temp file, starting write-back as they stream in so that the
-  // fsync in Commit finds little left to write (it otherwise doubled the time to store a file).
-  Status WriteOut(const char* bytes, size_t left) {
+  // Writes bytes at the end of the file through `fd`; 0, or the errno of the write that failed.
+  int WriteAt(int fd, const char* bytes, size_t left) {
     while (left > 0) {
-      ssize_t n = ::write(fd_, bytes, left);
+      ssize_t n = ::pwrite(fd, bytes, left, static_cast<off_t>(on_disk_));
       if (n < 0) {
         if (errno == EINTR) continue;
-        return ErrnoStatus("cannot write", temp_path_);
+        return errno;
       }
       bytes += n;
       left -= static_cast<size_t>(n);
       on_disk_ += static_cast<uint64_t>(n);
     }
+    return 0;
+  }
+
+  Status WriteFailed(int error) const {
+    return IoError("cannot write " + temp_path_.string() + ": " + std::strerror(error));
+  }
+
+  // Writes through the page cache, starting write-back as bytes stream in so that the fsync in
+  // Commit finds little left to write (it otherwise doubled the time to store a file).
+  Status WriteBuffered(const char* bytes, size_t size) {
+    if (int error = WriteAt(fd_, bytes, size)) return WriteFailed(error);
     if (on_disk_ - flushed_ >= kWriteBackChunk) {
       ::sync_file_range(fd_, static_cast<off_t>(flushed_), static_cast<off_t>(on_disk_ - flushed_),
                         SYNC_FILE_RANGE_WRITE);
@@ -197,25 +221,79 @@ class LocalBlobWriter : public BlobWriter {
     return Status::Ok();
   }
 
+  // Writes a staged buffer: its whole blocks directly when the file system allows, the rest (a
+  // blob's last bytes) through the page cache.
+  Status WriteStaged(const MappedBuffer& staged) {
+    size_t direct = 0;
+    if (direct_fd_ >= 0 && on_disk_ % kDirectAlignment == 0) {
+      direct = staged.size() - staged.size() % kDirectAlignment;
+    }
+    if (direct > 0) {
+      uint64_t start = on_disk_;
+      int error = WriteAt(direct_fd_, staged.data(), direct);
+      if (error == EINVAL) {  // the file system refuses direct writes after all
+        ::close(direct_fd_);
+        direct_fd_ = -1;
+      } else if (error != 0) {
+        return WriteFailed(error);
+      }
+      direct = static_cast<size_t>(on_disk_ - start);
+      flushed_ = on_disk_;  // nothing of it is in the page cache to write back
+    }
+    return WriteBuffered(staged.data() + direct, staged.size() - direct);
+  }
+
+  // Waits for a free staging buffer (making one while fewer than kStagingBuffers exist).
+  Status TakeStagingBuffer() {
+    std::unique_lock lock(mutex_);
+    drained_.wait(lock, [this] {
+      return !free_.empty() || staging_buffers_ < kStagingBuffers || !status_.ok();
+    });
+    if (!status_.ok()) return status_;
+    if (!free_.empty()) {
+      filling_ = std::move(free_.back());
+      free_.pop_back();
+      return Status::Ok();
+    }
+    try {
+      filling_ = MappedBuffer(kStagingBufferBytes);
+    } catch (const std::bad_alloc&) {
+      return Internal("no memory for a write buffer of " + temp_path_.string());
+    }
+    ++staging_buffers_;
+    return Status::Ok();
+  }
+
+  // Queues the buffer being filled for the write-behind thread.
+  void HandOver() {
+    staged_ += filling_.size();
+    std::lock_guard lock(mutex_);
+    full_.push_back(std::move(filling_));
+    filling_ = MappedBuffer();
+    filled_.notify_one();
+  }
+
   void WriteBehind() {
     std::unique_lock lock(mutex_);
     while (true) {
-      filled_.wait(lock, [this] { return !queue_.empty() || closing_; });
-      if (queue_.empty()) return;
-      std::string chunk = std::move(queue_.front());
-      queue_.pop_front();
+      filled_.wait(lock, [this] { return !full_.empty() || closing_; });
+      if (full_.empty()) return;
+      MappedBuffer staged = std::move(full_.front());
+      full_.pop_front();
       lock.unlock();
-      Status written = status_.ok() ? WriteOut(chunk.data(), chunk.size()) : Status::Ok();
+      Status written = status_.ok() ? WriteStaged(staged) : Status::Ok();
+      staged.Clear();
       lock.lock();
       if (!written.ok() && status_.ok()) status_ = written;
-      queued_bytes_ -= chunk.size();
+      free_.push_back(std::move(staged));
       drained_.notify_all();
     }
   }
 
-  // Waits until every queued byte is written; the first write error, if any.
+  // Writes what is staged and waits until it is written; the first write error, if any.
   Status FinishWrites() {
     if (!write_behind_.joinable()) return Status::Ok();
+    if (filling_.size() > 0) HandOver();
     {
       std::lock_guard lock(mutex_);
       closing_ = true;
@@ -228,6 +306,7 @@ class LocalBlobWriter : public BlobWriter {
   const LocalBlobStore* store_;
   BlobExpectation expectation_;
   int fd_;
+  int direct_fd_ = -1;  // the same file opened with O_DIRECT, or -1
   fs::path temp_path_;
   bool keep_on_failure_;
   ContentHasher hasher_;
@@ -235,12 +314,15 @@ class LocalBlobWriter : public BlobWriter {
   uint64_t resumed_ = 0;
   uint64_t on_disk_ = 0;  // bytes written to the file (by the write-behind thread if any)
   uint64_t flushed_ = 0;  // bytes whose write-back has been started
+  MappedBuffer filling_;  // the staging buffer Append fills (write-behind only)
+  uint64_t staged_ = 0;   // file offset where filling_ starts
   std::thread write_behind_;
-  std::mutex mutex_;  // guards the queue, its byte count, closing_ and status_
+  std::mutex mutex_;  // guards the staging buffers below, closing_ and status_
   std::condition_variable filled_;
   std::condition_variable drained_;
-  std::deque<std::string> queue_;
-  size_t queued_bytes_ = 0;
+  std::deque<MappedBuffer> full_;
+  std::vector<MappedBuffer> free_;
+  size_t staging_buffers_ = 0;
   bool closing_ = false;
   Status status_;  // the first write error of the write-behind thread
 };

@@ -1,7 +1,6 @@
 #include "sync/curl_upstream_hub.h"
 
 #include <curl/curl.h>
-#include <sys/mman.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -15,6 +14,7 @@
 #include "common/clock.h"
 #include "common/digest.h"
 #include "common/log.h"
+#include "common/mapped_buffer.h"
 #include "common/url.h"
 
 namespace hubmirror::sync {
@@ -636,45 +636,6 @@ Result<std::vector<RemoteEntry>> CurlUpstreamHub::ListTree(RepoType type, const 
 
 namespace {
 
-// A chunk of a file held in memory, mapped straight from the kernel and unmapped when dropped:
-// heap buffers this large stay with the allocator's per-thread arenas after they are freed, and
-// resident memory would grow with every chunk. Move-only; one thread at a time.
-class ChunkBuffer {
- public:
-  ChunkBuffer() = default;
-  explicit ChunkBuffer(size_t capacity) : capacity_(capacity) {
-    void* mapped =
-        ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mapped == MAP_FAILED) throw std::bad_alloc();
-    data_ = static_cast<char*>(mapped);
-  }
-  ChunkBuffer(ChunkBuffer&& other) noexcept { *this = std::move(other); }
-  ChunkBuffer& operator=(ChunkBuffer&& other) noexcept {
-    std::swap(data_, other.data_);
-    std::swap(size_, other.size_);
-    std::swap(capacity_, other.capacity_);
-    return *this;
-  }
-  ~ChunkBuffer() {
-    if (data_ != nullptr) ::munmap(data_, capacity_);
-  }
-
-  void Clear() { size_ = 0; }
-  // Kept within the capacity: FetchRange never delivers more than the range asked for.
-  void Append(const char* data, size_t size) {
-    size = std::min(size, capacity_ - size_);
-    std::memcpy(data_ + size_, data, size);
-    size_ += size;
-  }
-  const char* data() const { return data_; }
-  size_t size() const { return size_; }
-
- private:
-  char* data_ = nullptr;
-  size_t size_ = 0;
-  size_t capacity_ = 0;
-};
-
 // Hands out the chunks of a byte span to the connections that fetch them and gives them back in
 // order, never letting fetches run more than `window` chunks ahead of delivery, so memory stays
 // bounded however large the file. Thread-safe.
@@ -685,7 +646,7 @@ class ChunkQueue {
   struct Turn {
     size_t index = 0;
     bool fetch_here = false;
-    ChunkBuffer bytes;
+    MappedBuffer bytes;
   };
 
   ChunkQueue(ByteRange span, uint64_t chunk_bytes, size_t window)
@@ -710,7 +671,7 @@ class ChunkQueue {
     return next_claim_++;
   }
 
-  void Finish(size_t index, const Status& fetched, ChunkBuffer bytes) {
+  void Finish(size_t index, const Status& fetched, MappedBuffer bytes) {
     std::lock_guard lock(mutex_);
     if (!fetched.ok()) {
       if (failure_.ok()) failure_ = fetched;
@@ -750,15 +711,15 @@ class ChunkQueue {
 
   // A buffer for one chunk: one given back after delivery when there is one (its pages are
   // already mapped in), else a new one.
-  ChunkBuffer TakeBuffer() {
+  MappedBuffer TakeBuffer() {
     std::lock_guard lock(mutex_);
-    if (spare_.empty()) return ChunkBuffer(chunk_bytes_);
-    ChunkBuffer buffer = std::move(spare_.back());
+    if (spare_.empty()) return MappedBuffer(chunk_bytes_);
+    MappedBuffer buffer = std::move(spare_.back());
     spare_.pop_back();
     buffer.Clear();
     return buffer;
   }
-  void GiveBack(ChunkBuffer buffer) {
+  void GiveBack(MappedBuffer buffer) {
     std::lock_guard lock(mutex_);
     spare_.push_back(std::move(buffer));
   }
@@ -777,8 +738,8 @@ class ChunkQueue {
   std::condition_variable changed_;
   size_t next_claim_ = 0;
   size_t next_delivery_ = 0;
-  std::map<size_t, ChunkBuffer> ready_;
-  std::vector<ChunkBuffer> spare_;
+  std::map<size_t, MappedBuffer> ready_;
+  std::vector<MappedBuffer> spare_;
   Status failure_;
 };
 
@@ -828,7 +789,7 @@ Status CurlUpstreamHub::FetchChunks(const std::string& what, const std::string& 
     try {
       while (auto index = queue.ClaimAhead()) {
         ByteRange range = queue.Range(*index);
-        ChunkBuffer bytes = queue.TakeBuffer();
+        MappedBuffer bytes = queue.TakeBuffer();
         ByteSink into_memory = [&](const char* data, size_t size) {
           bytes.Append(data, size);
           return Status::Ok();

@@ -200,6 +200,10 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
       same_content_as[i] = first->second;
     }
   }
+  // Largest first: the long transfers start at once and the small files fill the gaps beside
+  // them, instead of one large file finishing alone at the end.
+  std::stable_sort(to_fetch.begin(), to_fetch.end(),
+                   [&](size_t a, size_t b) { return files[a].size > files[b].size; });
   if (observer != nullptr) {
     uint64_t bytes = 0;
     for (size_t i : to_fetch) bytes += files[i].size;

@@ -1,6 +1,11 @@
 #include "storage/local_blob_store.h"
 
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -70,6 +75,40 @@ TEST_CASE("opening a store removes abandoned temp files, not live ones or partia
   CHECK(partials == 1);
   REQUIRE((*live)->Append("0123456789", 10).ok());
   CHECK((*live)->Commit().ok());
+}
+
+TEST_CASE("large blobs are written around the page cache where the file system allows", "[local]") {
+  testing::TempDir dir;
+  struct statfs file_system {};
+  REQUIRE(::statfs(dir.path().c_str(), &file_system) == 0);
+  if (file_system.f_type == TMPFS_MAGIC || file_system.f_type == RAMFS_MAGIC) {
+    WARN(dir.path() << " is kept in memory: its page cache is its storage; nothing to check");
+    return;
+  }
+  int probe = ::open((dir / "probe").c_str(), O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
+  if (probe < 0) {
+    WARN("the file system of " << dir.path() << " refuses O_DIRECT; nothing to check");
+    return;
+  }
+  ::close(probe);
+  auto store = std::move(LocalBlobStore::OpenDirectory(dir.path()).value());
+  std::string content = conformance::RandomBytes(16 << 20, 13);
+  auto blob = conformance::Put(*store, content, BlobExpectation{content.size(), "", ""}, 1 << 20);
+  REQUIRE(blob.ok());
+  int fd = ::open(store->BlobPath(blob->sha256).c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  void* mapped = ::mmap(nullptr, content.size(), PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  REQUIRE(mapped != MAP_FAILED);
+  size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((content.size() + page - 1) / page);
+  REQUIRE(::mincore(mapped, content.size(), resident.data()) == 0);
+  ::munmap(mapped, content.size());
+  size_t cached = 0;
+  for (unsigned char flags : resident) cached += flags & 1;
+  // Only a partial last block may go through the cache; this blob has none.
+  CHECK(cached == 0);
+  CHECK(conformance::ReadAll(*store, blob->sha256) == content);
 }
 
 TEST_CASE("opening a store in an unwritable place fails clearly", "[local]") {
