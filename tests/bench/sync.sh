@@ -24,6 +24,13 @@
 # untimed) before every timed command, so no measurement pays for another's
 # writeback. The sync's own fsyncs are part of its time.
 #
+# Every sync and every storage copy writes into a fresh directory that is kept
+# until the end: deleting a GiB of files just before a timed command made it pay
+# for the deletion (ext4 without a journal skips inodes freed in the last 30 s
+# when it allocates new ones, and a `discard` mount trims the freed blocks),
+# which a sync into a long-lived store never does. The run needs about
+# (2 * ROUNDS + 4) * SIZE_MIB MiB of free disk space, and checks for it.
+#
 # Exits non-zero if a command fails or times out, curl gets the wrong number
 # of bytes, the sync reports other files or byte counts than the source has,
 # the mirror serves wrong bytes, or a second sync is not "up to date";
@@ -79,6 +86,11 @@ trap 'exit 143' TERM
 
 use_private_binary "$BIN" "$tmp"
 note_load
+
+need_mib=$(((2 * ROUNDS + 4) * SIZE_MIB))
+avail_mib=$(($(df -Pk -- "$tmp" | awk 'NR == 2 { print $4 }') / 1024))
+((avail_mib >= need_mib)) ||
+  die "needs about $need_mib MiB free under ${TMPDIR:-/tmp}, has $avail_mib MiB (lower ROUNDS or SIZE_MIB, or set TMPDIR)"
 
 alive() { check_alive "upstream hubmirror serve" "$up_pid" "$tmp/upstream.err" "$1"; }
 
@@ -198,22 +210,19 @@ run_sha() {
 
 # Storage floor (informational): copy the source files into a fresh dir and
 # fsync each one (sync FILE... = one fsync per file, like the blob store).
-run_disk() {
-  local t0 t1 dst=$tmp/disk-copy
-  rm -rf -- "$dst"
+run_disk() {  # run_disk ROUND
+  local t0 t1 dst=$tmp/disk-copy-$1
   command sync
   t0=$(now_ns)
   timeout -k 5 "$CMD_TIMEOUT" cp -R -- "$tmp/src" "$dst" || die "cp of the source files failed"
   (cd -- "$dst" && timeout -k 5 "$CMD_TIMEOUT" sync -- "${files[@]}") || die "fsync of the copies failed"
   t1=$(now_ns)
-  rm -rf -- "$dst"
   secs "$t0" "$t1"
 }
 
 # The sync into a fresh data dir; sets sync_secs, sync_rss_kib and sync_out.
 run_sync() {  # run_sync DATA_DIR
   local data=$1 t0 t1 st=0 pid hwm deadline
-  rm -rf -- "$data"
   command sync
   sync_rss_kib=0
   if [[ -n $GNU_TIME ]]; then
@@ -258,7 +267,6 @@ run_sync() {  # run_sync DATA_DIR
 log "warm-up: one untimed download and one untimed sync of the whole repo"
 run_curl >/dev/null
 run_sync "$tmp/mirror-warmup"
-rm -rf -- "$tmp/mirror-warmup"
 
 # Rotate the order each round so no measurement always runs first or last.
 order=(sync curl sha disk)
@@ -271,7 +279,6 @@ for ((r = 1; r <= ROUNDS; r++)); do
     m=${order[(r - 1 + k) % ${#order[@]}]}
     case $m in
       sync)
-        [[ -n $mirror_dir ]] && rm -rf -- "$mirror_dir"
         mirror_dir=$tmp/mirror-$r
         run_sync "$mirror_dir"
         sync_times+=("$sync_secs")
@@ -289,7 +296,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         log "  round $r sha256:  $v s"
         ;;
       disk)
-        v=$(run_disk)
+        v=$(run_disk "$r")
         disk_times+=("$v")
         log "  round $r storage: $v s"
         ;;
