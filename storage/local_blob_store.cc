@@ -30,7 +30,8 @@ constexpr uint64_t kWriteBehindMinBytes = 4 << 20;
 constexpr size_t kStagingBufferBytes = 2 << 20;
 constexpr size_t kStagingBuffers = 4;
 // O_DIRECT needs file offsets, lengths and memory aligned to the device's logical block; 4096
-// covers every block size Linux file systems use.
+// covers the usual 512 and 4096. A device that needs more refuses with EINVAL, and the writer
+// goes on through the page cache.
 constexpr uint64_t kDirectAlignment = 4096;
 
 Status ErrnoStatus(const std::string& what, const fs::path& path) {
