@@ -20,9 +20,10 @@
 # information: it is a property of the disk, not of the sync.
 #
 # Everything runs from the page cache: the source files and the upstream's blobs
-# are read once before the first round, and dirty pages are flushed (sync(1),
-# untimed) before every timed command, so no measurement pays for another's
-# writeback. The sync's own fsyncs are part of its time.
+# are read again (untimed) before every timed command, as a kernel that reclaims
+# cold pages proactively (DAMON) may have dropped them since the last round, and
+# dirty pages are flushed (sync(1), untimed) before it too, so no measurement pays
+# for another's writeback. The sync's own fsyncs are part of its time.
 #
 # Every sync and every storage copy writes into a fresh directory that is kept
 # until the end: deleting a GiB of files just before a timed command made it pay
@@ -160,6 +161,14 @@ log "importing into the upstream hubmirror ($REPO)"
 "$HM" import --data "$tmp/upstream" --repo "$REPO" "$tmp/src" >"$tmp/import.log" 2>&1 ||
   { cat "$tmp/import.log" >&2; die "hubmirror import failed"; }
 start_server "$tmp/upstream" upstream
+mapfile -t upstream_blobs < <(find "$tmp/upstream/blobs" -type f)
+
+# Untimed, before each timed command: every input back into the page cache, and
+# every dirty page written out.
+settle() {
+  cat -- "${src_paths[@]}" "${upstream_blobs[@]}" >/dev/null
+  command sync
+}
 up_pid=$srv_pid
 up_base=$srv_base
 
@@ -180,7 +189,7 @@ done >"$curl_config"
 CURL_PARALLEL=8
 run_curl() {  # -> prints seconds; dies if curl fails or the byte count is off
   local t0 t1 got
-  command sync
+  settle
   t0=$(now_ns)
   timeout -k 5 "$CMD_TIMEOUT" curl -sS -f --fail-early \
     --parallel --parallel-max "$CURL_PARALLEL" -K "$curl_config" -w '%{size_download}\n' \
@@ -199,7 +208,7 @@ run_curl() {  # -> prints seconds; dies if curl fails or the byte count is off
 # hashing on all cores would assume idle CPUs a sync never has.
 run_sha() {
   local t0 t1
-  command sync
+  settle
   t0=$(now_ns)
   timeout -k 5 "$CMD_TIMEOUT" openssl dgst -sha256 "${src_paths[@]}" >"$tmp/sha.out" 2>&1 ||
     { cat "$tmp/sha.out" >&2; die "openssl dgst failed"; }
@@ -212,7 +221,7 @@ run_sha() {
 # fsync each one (sync FILE... = one fsync per file, like the blob store).
 run_disk() {  # run_disk ROUND
   local t0 t1 dst=$tmp/disk-copy-$1
-  command sync
+  settle
   t0=$(now_ns)
   timeout -k 5 "$CMD_TIMEOUT" cp -R -- "$tmp/src" "$dst" || die "cp of the source files failed"
   (cd -- "$dst" && timeout -k 5 "$CMD_TIMEOUT" sync -- "${files[@]}") || die "fsync of the copies failed"
@@ -223,7 +232,7 @@ run_disk() {  # run_disk ROUND
 # The sync into a fresh data dir; sets sync_secs, sync_rss_kib and sync_out.
 run_sync() {  # run_sync DATA_DIR
   local data=$1 t0 t1 st=0 pid hwm deadline
-  command sync
+  settle
   sync_rss_kib=0
   if [[ -n $GNU_TIME ]]; then
     t0=$(now_ns)
