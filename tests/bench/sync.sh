@@ -165,6 +165,8 @@ log "importing into the upstream hubmirror ($REPO)"
 "$HM" import --data "$tmp/upstream" --repo "$REPO" "$tmp/src" >"$tmp/import.log" 2>&1 ||
   { cat "$tmp/import.log" >&2; die "hubmirror import failed"; }
 start_server "$tmp/upstream" upstream
+up_pid=$srv_pid
+up_base=$srv_base
 mapfile -t upstream_blobs < <(find "$tmp/upstream/blobs" -type f)
 
 # Untimed, before each timed command: every input back into the page cache, and
@@ -173,8 +175,6 @@ settle() {
   cat -- "${src_paths[@]}" "${upstream_blobs[@]}" >/dev/null
   command sync
 }
-up_pid=$srv_pid
-up_base=$srv_base
 
 # One curl config with every file of the repo, each to /dev/null.
 curl_config=$tmp/curl.conf
