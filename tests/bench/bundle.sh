@@ -92,11 +92,7 @@ trap 'exit 143' TERM
 
 use_private_binary "$BIN" "$tmp"
 note_load
-avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
-if [[ -n $avail_kib ]] && ((avail_kib / 1024 < 4 * SIZE_MIB + 512)); then
-  log "note: only $((avail_kib / 1024)) MiB of memory available for ${SIZE_MIB} MiB of blobs, a bundle" \
-    "and two copies; the page cache may not hold them all"
-fi
+note_memory $((4 * SIZE_MIB + 512)) "${SIZE_MIB} MiB of blobs, a bundle and two copies"
 
 
 # ---------------------------------------------------------------- outer data dir

@@ -54,6 +54,16 @@ note_load() {  # note_load: say when other work is running, as it skews the timi
   fi
 }
 
+note_memory() {  # note_memory NEED_MIB WHAT...: say when the page cache cannot hold NEED_MIB
+  local need=$1 avail_kib
+  shift
+  avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+  if [[ -n $avail_kib ]] && ((avail_kib / 1024 < need)); then
+    log "note: only $((avail_kib / 1024)) MiB of memory available for $*;" \
+      "the page cache may not hold them all, and the timings would then include disk reads"
+  fi
+}
+
 now_ns() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 mib_per_s() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", b / 1048576 / s; else print "n/a" }'; }

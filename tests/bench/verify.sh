@@ -83,11 +83,7 @@ trap 'exit 143' TERM
 
 use_private_binary "$BIN" "$tmp"
 note_load
-avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
-if [[ -n $avail_kib ]] && ((avail_kib / 1024 < 2 * SIZE_MIB + 512)); then
-  log "note: only $((avail_kib / 1024)) MiB of memory available for ${SIZE_MIB} MiB of blobs;" \
-    "the page cache may not hold them all, and both sides would then read from the disk"
-fi
+note_memory $((2 * SIZE_MIB + 512)) "${SIZE_MIB} MiB of blobs"
 
 # The value of a top-level key in `hubmirror verify --json` output (printed with
 # an indent of 2, one key per line).
