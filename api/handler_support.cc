@@ -50,7 +50,10 @@ std::string NextPageLink(const RequestContext& context,
                          const std::vector<std::pair<std::string, std::string>>& replaced) {
   std::string_view target = context.request.target();
   size_t question = target.find('?');
-  std::string link = context.origin + std::string(target.substr(0, question));
+  // Built by appending: GCC 12 at -O3 reports a false -Wrestrict on `"literal" + std::string`.
+  std::string link = "<";
+  link += context.origin;
+  link += target.substr(0, question);
   std::string query;
   if (question != std::string_view::npos) {
     std::string_view rest = target.substr(question + 1);
@@ -62,13 +65,20 @@ std::string NextPageLink(const RequestContext& context,
       bool drop = pair.empty();
       for (const auto& [name, value] : replaced) drop = drop || key == name;
       if (drop) continue;
-      query += (query.empty() ? "" : "&") + std::string(pair);
+      if (!query.empty()) query += '&';
+      query += pair;
     }
   }
   for (const auto& [name, value] : replaced) {
-    query += (query.empty() ? "" : "&") + name + "=" + PercentEncode(value, false);
+    if (!query.empty()) query += '&';
+    query += name;
+    query += '=';
+    query += PercentEncode(value, false);
   }
-  return link + "?" + query;
+  link += '?';
+  link += query;
+  link += ">; rel=\"next\"";
+  return link;
 }
 
 Result<std::optional<int64_t>> IntegerParam(const QueryParams& query, std::string_view key) {

@@ -55,8 +55,8 @@ Response ErrorResponse(ApiError error, const std::string& message, bool json_bod
 Response ErrorFromStatus(const Status& status, bool json_body);
 Response JsonResponse(const nlohmann::json& body);
 
-// `origin + path-of-request + ?query` with the named parameters replaced by new values (the
-// other parameters kept as sent), for `Link: <...>; rel="next"`.
+// The `Link` header value `<origin + path-of-request + ?query>; rel="next"`, with the named
+// parameters replaced by new values (the other parameters kept as sent).
 std::string NextPageLink(const RequestContext& context,
                          const std::vector<std::pair<std::string, std::string>>& replaced);
 

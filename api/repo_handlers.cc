@@ -315,9 +315,7 @@ Response HandleListRepos(const RequestContext& context) {
   }
   Response response = JsonResponse(body);
   if (more) {
-    response.Set("Link",
-                 "<" + NextPageLink(context, {{"cursor", std::to_string(query.offset + page)}}) +
-                     ">; rel=\"next\"");
+    response.Set("Link", NextPageLink(context, {{"cursor", std::to_string(query.offset + page)}}));
   }
   return response;
 }

@@ -97,8 +97,7 @@ Response HandleTree(const RequestContext& context) {
   }
   Response response = JsonResponse(body);
   if (offset + page < entries->size()) {
-    response.Set("Link", "<" + NextPageLink(context, {{"cursor", std::to_string(offset + page)}}) +
-                             ">; rel=\"next\"");
+    response.Set("Link", NextPageLink(context, {{"cursor", std::to_string(offset + page)}}));
   }
   return response;
 }
@@ -152,7 +151,7 @@ Response HandleRefs(const RequestContext& context) {
   if (!refs.ok()) return ErrorFromStatus(refs.status(), true);
   json body = {{"branches", json::array()}, {"converts", json::array()}, {"tags", json::array()}};
   for (const auto& ref : *refs) {
-    bool branch = ref.kind == "branch";
+    bool branch = ref.kind == registry::RefKind::kBranch;
     body[branch ? "branches" : "tags"].push_back(
         {{"name", ref.name},
          {"ref", (branch ? "refs/heads/" : "refs/tags/") + ref.name},
@@ -181,10 +180,8 @@ Response HandleCommits(const RequestContext& context) {
   Response response = JsonResponse(body);
   response.Set("X-Total-Count", std::to_string(total));
   if ((page_number + 1) * page_size < total) {
-    response.Set("Link", "<" +
-                             NextPageLink(context, {{"p", std::to_string(page_number + 1)},
-                                                    {"limit", std::to_string(page_size)}}) +
-                             ">; rel=\"next\"");
+    response.Set("Link", NextPageLink(context, {{"p", std::to_string(page_number + 1)},
+                                                {"limit", std::to_string(page_size)}}));
   }
   return response;
 }

@@ -12,10 +12,12 @@ hubmirror_install_deps() {
   fi
 }
 
-# hubmirror_build BUILD_DIR [TARGET]
+# hubmirror_build BUILD_DIR [CMAKE_BUILD_ARGS...]: configures with the compiler named by $CXX
+# (the default one when unset); warnings are errors only when HUBMIRROR_WERROR=ON.
 hubmirror_build() {
   local build_dir=$1
   shift
-  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DHUBMIRROR_WERROR="${HUBMIRROR_WERROR:-OFF}" >/dev/null
   cmake --build "$build_dir" -j"$(nproc)" "$@"
 }

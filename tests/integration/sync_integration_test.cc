@@ -205,7 +205,7 @@ json WaitForStatus(const HttpClient& client, const std::string& repo,
     REQUIRE(response.status == 200);
     json status = json::parse(response.body);
     for (const auto& item : status["repos"]) {
-      if (item["id"] == repo) last = item;
+      if (item.value("id", std::string()) == repo) last = item;
     }
     if (!last.is_null() && done(last)) return last;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
