@@ -1,17 +1,17 @@
 #include "common/signing.h"
 
-#include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <optional>
 #include <vector>
 
 #include "common/digest.h"
+#include "common/files.h"
 
 namespace hubmirror {
 namespace {
@@ -35,13 +35,29 @@ std::optional<std::vector<unsigned char>> FromBase64(std::string_view text) {
   return out;
 }
 
+// The key in PEM: its public half (SubjectPublicKeyInfo) or, unencrypted, the private key.
+// Empty when OpenSSL cannot encode it.
+std::string Pem(EVP_PKEY* key, bool private_key) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  bool encoded =
+      bio != nullptr &&
+      (private_key ? PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr)
+                   : PEM_write_bio_PUBKEY(bio, key)) == 1;
+  char* data = nullptr;
+  long size = encoded ? BIO_get_mem_data(bio, &data) : 0;
+  std::string pem(data, static_cast<size_t>(size));
+  BIO_free(bio);
+  return pem;
+}
+
 }  // namespace
 
 SigningKey::SigningKey(EVP_PKEY* key, bool has_private) : key_(key), has_private_(has_private) {
   unsigned char raw[32];
   size_t size = sizeof(raw);
   EVP_PKEY_get_raw_public_key(key_, raw, &size);
-  key_id_ = Sha256Hex(std::string_view(reinterpret_cast<const char*>(raw), size)).substr(0, 16);
+  key_id_ =
+      Sha256Hex(std::string_view(reinterpret_cast<const char*>(raw), size)).substr(0, kKeyIdDigits);
 }
 
 SigningKey::~SigningKey() { EVP_PKEY_free(key_); }
@@ -70,9 +86,7 @@ Result<std::shared_ptr<const SigningKey>> SigningKey::LoadOrCreate(
     }
     // Only a key that does not exist is created: any other failure would replace the
     // instance's identity.
-    if (errno != ENOENT) {
-      return IoError("cannot read the signing key " + path.string() + ": " + std::strerror(errno));
-    }
+    if (errno != ENOENT) return ErrnoStatus("cannot read the signing key " + path.string(), errno);
     EVP_PKEY* key = nullptr;
     EVP_PKEY_CTX* context = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
     bool generated = context != nullptr && EVP_PKEY_keygen_init(context) == 1 &&
@@ -83,24 +97,17 @@ Result<std::shared_ptr<const SigningKey>> SigningKey::LoadOrCreate(
     // Written under a name of this process's own, readable by the owner only, then linked into
     // place: a crash never leaves a truncated key, and of two processes creating it at once one
     // wins and the other reads the winner's key.
-    std::filesystem::path temporary = path.string() + ".tmp." + std::to_string(::getpid());
-    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return IoError("cannot create " + temporary.string());
-    FILE* file = ::fdopen(fd, "w");
-    bool written = file != nullptr &&
-                   PEM_write_PrivateKey(file, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
-    written = written && std::fflush(file) == 0 && ::fsync(fd) == 0;
-    if (file != nullptr) {
-      std::fclose(file);
-    } else {
-      ::close(fd);
-    }
-    int linked = written ? ::link(temporary.c_str(), path.c_str()) : -1;
-    int link_error = errno;
-    ::unlink(temporary.c_str());
-    if (linked == 0) return created;
-    if (!written || link_error != EEXIST) {
-      return IoError("cannot write the signing key " + path.string());
+    AtomicWriteOptions options;
+    options.mode = 0600;
+    options.temp_suffix = ".tmp." + std::to_string(::getpid());
+    options.replace = false;
+    std::string pem = Pem(key, true);
+    if (pem.empty()) return Internal("cannot encode the new signing key");
+    Status written = WriteFileAtomically(path, pem, options);
+    OPENSSL_cleanse(pem.data(), pem.size());
+    if (written.ok()) return created;
+    if (written.code() != StatusCode::kAlreadyExists) {
+      return Status(written.code(), "cannot write the signing key: " + written.message());
     }
   }
   return IoError("cannot create or read the signing key " + path.string());
@@ -117,15 +124,7 @@ Result<std::shared_ptr<const SigningKey>> SigningKey::FromPublicPem(std::string_
   return std::shared_ptr<const SigningKey>(new SigningKey(key, false));
 }
 
-std::string SigningKey::PublicPem() const {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(bio, key_);
-  char* data = nullptr;
-  long size = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<size_t>(size));
-  BIO_free(bio);
-  return pem;
-}
+std::string SigningKey::PublicPem() const { return Pem(key_, false); }
 
 Result<std::string> SigningKey::Sign(std::string_view message) const {
   if (!has_private_) return Status(StatusCode::kFailedPrecondition, "a public key cannot sign");

@@ -24,7 +24,9 @@ class SigningKey {
   SigningKey& operator=(const SigningKey&) = delete;
 
   std::string PublicPem() const;
-  // The first 16 hex digits of the SHA-256 of the raw public key: names the key in manifests.
+  // The first kKeyIdDigits hex digits of the SHA-256 of the raw public key: names the key in
+  // manifests and bundles.
+  static constexpr size_t kKeyIdDigits = 16;
   const std::string& key_id() const { return key_id_; }
   // Base64 of the signature of `message`; kFailedPrecondition for a public-only key.
   Result<std::string> Sign(std::string_view message) const;

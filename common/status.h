@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <variant>
 
@@ -48,6 +49,15 @@ inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move
 inline Status Corrupt(std::string m) { return {StatusCode::kCorrupt, std::move(m)}; }
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+
+// The Status of a system call that failed with `error` (an errno value): `what` names the
+// operation and the thing ("cannot open /data/tmp/x"), the system's description follows. ENOENT
+// and ENOTDIR give kNotFound, EEXIST kAlreadyExists, EACCES, EPERM and EROFS kFailedPrecondition
+// (the operator must act), ENAMETOOLONG kInvalidArgument, anything else (ENOSPC, EIO, ...)
+// kIoError.
+Status ErrnoStatus(const std::string& what, int error);
+// The same for an error of the system or generic category (what std::filesystem reports).
+Status ErrnoStatus(const std::string& what, const std::error_code& error);
 
 // Result<T> holds either a value or a non-ok Status. Value type; not synchronised.
 template <typename T>
