@@ -1,6 +1,7 @@
 #include "registry/lineage_index.h"
 
 #include <algorithm>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -8,6 +9,14 @@
 #include "common/names.h"
 
 namespace hubmirror::registry {
+namespace {
+
+// How far ahead a walk prefetches the offsets of the models of its level.
+constexpr size_t kPrefetchDistance = 16;
+// Walks that take at least this many edges build their nodes and edges on two threads.
+constexpr size_t kParallelBuildEdges = 20000;
+
+}  // namespace
 
 void FillLineageRoots(LineageGraph& graph, LineageDirection direction, int max_depth) {
   if (direction == LineageDirection::kDown || max_depth > 0) return;
@@ -137,12 +146,29 @@ void LineageIndex::Walk(uint32_t start, bool up, int max_depth, std::optional<ui
   std::vector<uint8_t> visited(models_.size());
   std::vector<uint32_t> level = {start}, next;
   visited[start] = 1;
+  const std::vector<uint32_t>& offsets = up ? up_offsets_ : down_offsets_;
   for (int depth = 0; !level.empty(); ++depth) {
     // The last level a limited walk expands takes its edges but goes no further.
     bool last = max_depth > 0 && depth + 1 >= max_depth;
-    for (uint32_t m : level) {
-      uint32_t begin = up ? up_offsets_[m] : down_offsets_[m];
-      uint32_t end = up ? up_offsets_[m + 1] : down_offsets_[m + 1];
+    for (size_t i = 0; i < level.size(); ++i) {
+      // A family's models lie anywhere in the index: their offsets are fetched ahead of use.
+      // Two stages: a model's offsets, then (half as far ahead, once they have arrived) the
+      // edges they point at.
+      if (i + kPrefetchDistance < level.size()) {
+        __builtin_prefetch(&offsets[level[i + kPrefetchDistance]]);
+      }
+      if (i + kPrefetchDistance / 2 < level.size()) {
+        uint32_t slot = offsets[level[i + kPrefetchDistance / 2]];
+        if (up) {
+          __builtin_prefetch(&edges_[slot]);
+        } else {
+          __builtin_prefetch(&down_children_[slot]);
+          __builtin_prefetch(&down_edges_[slot]);
+        }
+      }
+      uint32_t m = level[i];
+      uint32_t begin = offsets[m];
+      uint32_t end = offsets[m + 1];
       for (uint32_t k = begin; k < end; ++k) {
         uint32_t e = up ? k : down_edges_[k];
         if (relation && edges_[e].relation != *relation) continue;
@@ -219,40 +245,63 @@ LineageGraph LineageIndex::Lineage(std::string_view model, LineageDirection dire
       if (!added && spellings_[spelling] < spellings_[it->second]) it->second = spelling;
     }
   }
-  auto node = [&](uint32_t m) {
-    const Model& details = models_[m];
-    if (!details.name.empty()) {
-      return LineageNode{details.name,
-                         details.mirrored,
-                         labels_[details.pipeline_tag],
-                         labels_[details.library_name],
-                         details.downloads,
-                         true};
-    }
-    std::string id = m == *start                           ? std::string(model)
-                     : details.spelling != kVariedSpelling ? spellings_[details.spelling]
-                                                           : spellings_[varied[m]];
-    return LineageNode{std::move(id), false, "", "", 0, false};
-  };
-  graph.nodes.reserve(others.size() + 1);
-  graph.nodes.push_back(node(*start));
-  for (uint32_t m : others) graph.nodes.push_back(node(m));
-  // Where each model's node is: a dense table for large walks, a search for small ones.
-  std::vector<uint32_t> position;
-  if (others.size() > models_.size() / 64) {
-    position.resize(models_.size());
-    for (uint32_t k = 0; k < others.size(); ++k) position[others[k]] = k + 1;
-  }
+  // Each model's id as its node spells it; the edges copy the same strings.
+  const std::string start_id(model);
   auto id_of = [&](uint32_t m) -> const std::string& {
-    if (m == *start) return graph.nodes.front().id;
-    if (!position.empty()) return graph.nodes[position[m]].id;
-    return graph.nodes[1 + (std::lower_bound(others.begin(), others.end(), m) - others.begin())].id;
+    const Model& details = models_[m];
+    if (!details.name.empty()) return details.name;
+    if (m == *start) return start_id;
+    return spellings_[details.spelling != kVariedSpelling ? details.spelling : varied.at(m)];
   };
-  graph.edges.reserve(taken.size());
-  for (uint32_t e : taken) {
-    const Edge& edge = edges_[e];
-    graph.edges.push_back(LineageEdge{id_of(edge.child), id_of(edge.parent), labels_[edge.relation],
-                                      labels_[edge.source], edge.inferred});
+  // Models lie anywhere in the index, their names anywhere on the heap: both are fetched ahead
+  // of the copies, in two stages.
+  auto prefetch_model = [&](uint32_t m, bool name) {
+    if (name) {
+      __builtin_prefetch(models_[m].name.data());
+    } else {
+      __builtin_prefetch(&models_[m]);
+    }
+  };
+  auto build_nodes = [&] {
+    graph.nodes.reserve(others.size() + 1);
+    for (size_t k = 0; k <= others.size(); ++k) {
+      if (k + kPrefetchDistance < others.size())
+        prefetch_model(others[k + kPrefetchDistance], false);
+      if (k + kPrefetchDistance / 2 < others.size()) {
+        prefetch_model(others[k + kPrefetchDistance / 2], true);
+      }
+      uint32_t m = k == 0 ? *start : others[k - 1];
+      const Model& details = models_[m];
+      graph.nodes.push_back(
+          details.name.empty()
+              ? LineageNode{id_of(m), false, "", "", 0, false}
+              : LineageNode{details.name, details.mirrored, labels_[details.pipeline_tag],
+                            labels_[details.library_name], details.downloads, true});
+    }
+  };
+  auto build_edges = [&] {
+    graph.edges.reserve(taken.size());
+    for (size_t k = 0; k < taken.size(); ++k) {
+      for (size_t ahead : {kPrefetchDistance, kPrefetchDistance / 2}) {
+        if (k + ahead >= taken.size()) continue;
+        const Edge& coming = edges_[taken[k + ahead]];
+        prefetch_model(coming.child, ahead != kPrefetchDistance);
+        prefetch_model(coming.parent, ahead != kPrefetchDistance);
+      }
+      const Edge& edge = edges_[taken[k]];
+      graph.edges.push_back(LineageEdge{id_of(edge.child), id_of(edge.parent),
+                                        labels_[edge.relation], labels_[edge.source],
+                                        edge.inferred});
+    }
+  };
+  // A large family's answer is mostly string copies: nodes and edges are built side by side.
+  if (taken.size() >= kParallelBuildEdges) {
+    std::thread edges_builder(build_edges);
+    build_nodes();
+    edges_builder.join();
+  } else {
+    build_nodes();
+    build_edges();
   }
   FillLineageRoots(graph, direction, max_depth);
   return graph;

@@ -2,20 +2,34 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/names.h"
 #include "common/status.h"
+#include "registry/change_counter.h"
 
 namespace hubmirror::registry {
+
+// A blob's state as last checked: kOk is served; the others are refused until a sync fetches
+// the content again. Stored as the text of BlobStateName.
+enum class BlobState { kOk, kCorrupt, kMissing };
+std::string_view BlobStateName(BlobState state);  // "ok", "corrupt", "missing"
+bool ParseBlobState(std::string_view text, BlobState* state);
+
+enum class RefKind { kBranch, kTag };
+std::string_view RefKindName(RefKind kind);  // "branch", "tag"
+bool ParseRefKind(std::string_view text, RefKind* kind);
 
 struct Repo {
   int64_t id = 0;
@@ -66,8 +80,8 @@ struct Entry {
   // Filled by reads from the last commit's row.
   std::string last_commit_title;
   int64_t last_commit_date_ms = 0;
-  // Files: the content's state as last checked, "ok", "corrupt" or "missing" (filled by reads).
-  std::string blob_state = "ok";
+  // Files: the content's state as last checked (filled by reads; kMissing without a blob row).
+  BlobState blob_state = BlobState::kOk;
 };
 
 // A blob the registry knows, with its state as last checked.
@@ -75,7 +89,7 @@ struct BlobRecord {
   std::string sha256;
   uint64_t size = 0;
   std::string git_sha1;  // empty when not computed (LFS content)
-  std::string state;
+  BlobState state = BlobState::kOk;
   bool git_file = false;  // some non-LFS file has this content: its git blob SHA-1 matters
 };
 
@@ -88,7 +102,7 @@ struct BlobUse {
 };
 
 struct Ref {
-  std::string kind;  // "branch" or "tag"
+  RefKind kind = RefKind::kBranch;
   std::string name;
   std::string commit_id;
 };
@@ -176,6 +190,13 @@ struct SyncState {
   std::string last_error;       // empty after a success
 };
 
+// What one sync of a repo revision found, recorded at once (see Registry::RecordSyncOutcome).
+struct SyncOutcome {
+  std::optional<NewRevision> revision;  // none when nothing was published
+  std::vector<ModelDetails> details;    // what the upstream says of the model
+  SyncState state;
+};
+
 struct RepoQuery {
   RepoType type = RepoType::kModel;
   std::vector<std::string> search;  // each a case-insensitive substring of the id
@@ -190,9 +211,12 @@ struct RepoQuery {
 // The registry: every row about repos, commits, refs, entries, blobs and lineage, in one SQLite
 // database (WAL mode). All SQL of the project lives behind this class. One instance wraps one
 // connection and is not thread-safe; give each thread its own (SQLite serialises writers).
+// Every method reports a failure of SQLite itself as kInternal; the codes listed are the others.
 class Registry {
  public:
   enum class Mode { kReadWrite, kReadOnly };
+
+  // ---- Opening, schema and transactions ----
 
   // Opens (creating if needed) the database and applies pending migrations, each in one
   // transaction. kFailedPrecondition when the database is newer than this binary; kIoError when
@@ -202,7 +226,17 @@ class Registry {
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
+  // The schema's version (PRAGMA user_version), or -1 when it cannot be read.
   int SchemaVersion();
+
+  // Starts / ends a read transaction: every read in between sees the same committed state, and
+  // the database locks are taken once instead of once per query. Writes that open their own
+  // transaction fail inside one.
+  Status BeginRead();
+  void EndRead();
+  bool InTransaction() const;
+
+  // ---- Repos, refs, commits and entries ----
 
   // kRepoNotFound when no repo of that type has this id (matched case-insensitively).
   Result<Repo> FindRepo(RepoType type, std::string_view name);
@@ -218,24 +252,75 @@ class Registry {
     std::string commit_id;
     std::optional<Entry> entry;
   };
+  // A read-only connection remembers its answers for as long as no process commits to the
+  // database (its ChangeCounter says so), and at most a second: downloads of the same files do
+  // not query SQLite again, yet a commit is seen by the next request.
   Result<ResolvedFile> ResolveFile(RepoType type, std::string_view repo, std::string_view revision,
                                    std::string_view path);
-  // Entries of a commit under `directory` ("" for the whole tree), sorted by path.
+  // Entries of a commit under `directory` ("" for the whole tree), sorted by path; empty when
+  // the commit or the directory does not exist.
   Result<std::vector<Entry>> ListEntries(const Repo& repo, const std::string& commit_id,
                                          std::string_view directory);
   // The entry at exactly `path`, or std::nullopt.
   Result<std::optional<Entry>> FindEntry(const Repo& repo, const std::string& commit_id,
                                          std::string_view path);
+  // Branches then tags, each by name.
   Result<std::vector<Ref>> ListRefs(const Repo& repo);
   // Ancestry of `head` (newest first) from `offset`, at most `limit`; `total` gets the full count.
   Result<std::vector<Commit>> ListHistory(const Repo& repo, const std::string& head, int64_t offset,
                                           int64_t limit, int64_t* total);
+  // The repos matching `query`, sorted and paged as it asks. kInvalidArgument for an unknown
+  // sort key.
   Result<std::vector<Repo>> ListRepos(const RepoQuery& query);
+
+  // ---- Publishing revisions ----
+
+  // Publishes a revision atomically (see NewRevision). Creates the repo when new. Returns false
+  // when the branch already pointed at that commit (nothing changed but the blob rows: content
+  // stored again, after a repair, is marked ok).
+  Result<bool> PublishRevision(const NewRevision& revision);
+  // Publishes several revisions in one transaction, in order (a bundle's history, oldest first):
+  // all of them or none. Returns how many changed anything.
+  Result<size_t> PublishRevisions(const std::vector<NewRevision>& revisions);
+
+  // ---- Files and blobs ----
+
+  // The blob row of this SHA-256, if the registry knows it in state ok.
+  Result<std::optional<BlobRow>> FindBlob(const std::string& sha256);
+  // The rows in state ok among these digests, by digest (unknown ones are absent), in one
+  // query whatever their number.
+  Result<std::map<std::string, BlobRow>> FindBlobs(const std::vector<std::string>& sha256s);
+  // The SHA-256 of stored content (state ok) whose git blob id (of the content itself) and size
+  // are these.
+  Result<std::optional<std::string>> FindBlobByGitSha1(const std::string& git_sha1, uint64_t size);
+  // FindBlobByGitSha1 for many (git blob SHA-1, size) pairs in one query: the SHA-256 of each
+  // pair that has one, by pair.
+  Result<std::map<std::pair<std::string, uint64_t>, std::string>> FindBlobsByGitSha1(
+      const std::vector<std::pair<std::string, uint64_t>>& git_sha1_and_size);
+  // Every blob, or (with `type`) those that any commit of one repo uses, by digest.
+  Result<std::vector<BlobRecord>> ListBlobs(std::optional<RepoType> type, std::string_view repo);
+  // File rows that disagree with the blobs table (no blob row, or another size), all of them or
+  // one repo's, with what is wrong.
+  Result<std::vector<std::pair<BlobUse, std::string>>> InconsistentFiles(
+      std::optional<RepoType> type, std::string_view repo);
+  // The files that use a blob, at most `limit` of them, for messages.
+  Result<std::vector<BlobUse>> BlobUses(std::string_view sha256, size_t limit);
+  // Sets blobs' states (by SHA-256) in one transaction; digests without a row are skipped.
+  Status SetBlobStates(const std::vector<std::pair<std::string, BlobState>>& states);
+  // Calls `digest` once for every distinct SHA-256 that a file entry of any stored commit
+  // references (what garbage collection must keep), as the rows are read, whatever their state.
+  // `digest` must not use this registry.
+  Status ForEachLiveDigest(const std::function<void(const std::string& sha256)>& digest);
+
+  // ---- Lineage ----
+
+  // The edges whose child is `child` (case-insensitive), by parent.
   Result<std::vector<LineageEdge>> ParentEdges(std::string_view child);
   // The lineage around `model`: its ancestors (up, to the roots: a DAG when merges have several
   // parents), its descendants (down), or both, at most `max_depth` edges away (0: no limit), and
   // when `relation` is not empty only through edges of that relation. Ids match
-  // case-insensitively; cycles and self-references in real metadata terminate.
+  // case-insensitively; cycles and self-references in real metadata terminate. A model that no
+  // edge names is a graph of one node.
   Result<LineageGraph> Lineage(std::string_view model, LineageDirection direction, int max_depth,
                                std::string_view relation);
   // The family of `model` (its descendants, however deep), counted.
@@ -249,16 +334,6 @@ class Registry {
   // Records lineage edges known without their repos (a child's card read upstream), in one
   // transaction; an edge already known is updated.
   Status AddLineageEdges(const std::vector<LineageEdge>& edges);
-  // Every blob, or (with `type`) those that any commit of one repo uses, by digest.
-  Result<std::vector<BlobRecord>> ListBlobs(std::optional<RepoType> type, std::string_view repo);
-  // File rows that disagree with the blobs table (no blob row, or another size), all of them or
-  // one repo's, with what is wrong.
-  Result<std::vector<std::pair<BlobUse, std::string>>> InconsistentFiles(
-      std::optional<RepoType> type, std::string_view repo);
-  // The files that use a blob, at most `limit` of them, for messages.
-  Result<std::vector<BlobUse>> BlobUses(std::string_view sha256, size_t limit);
-  // Sets blobs' states (sha256, "ok" | "corrupt" | "missing") in one transaction.
-  Status SetBlobStates(const std::vector<std::pair<std::string, std::string>>& states);
   // Records the details of models seen upstream along lineage, in one transaction; a mirrored
   // model's download count is updated too.
   Status RecordModelDetails(const std::vector<ModelDetails>& models);
@@ -267,39 +342,47 @@ class Registry {
   // Number of direct children per relation.
   Result<std::map<std::string, int64_t>> ChildCountsByRelation(std::string_view parent);
 
-  // The blob row of this SHA-256, if the registry knows it in state 'ok'.
-  Result<std::optional<BlobRow>> FindBlob(const std::string& sha256);
-  // The SHA-256 of stored content whose git blob id (of the content itself) and size are these.
-  Result<std::optional<std::string>> FindBlobByGitSha1(const std::string& git_sha1, uint64_t size);
-
-  // Starts / ends a read transaction: every read in between sees the same committed state, and
-  // the database locks are taken once instead of once per query.
-  Status BeginRead();
-  void EndRead();
-  bool InTransaction() const;
+  // ---- Sync state ----
 
   // Records a sync attempt. With an empty `last_error` it was a success: every field is stored.
   // Otherwise only the check time, the error and a known upstream commit change; the last
   // success and the local commit stay what they were.
   Status RecordSync(const SyncState& state);
+  // Every recorded (repo, revision), by type, repo (case-insensitive) and revision.
   Result<std::vector<SyncState>> ListSyncStates();
-
-  // Publishes a revision atomically (see NewRevision). Creates the repo when new. Returns false
-  // when the branch already pointed at that commit (nothing changed but the blob rows: content
-  // stored again, after a repair, is marked ok).
-  Result<bool> PublishRevision(const NewRevision& revision);
-  // Publishes several revisions in one transaction, in order (a bundle's history, oldest first):
-  // all of them or none. Returns how many changed anything.
-  Result<size_t> PublishRevisions(const std::vector<NewRevision>& revisions);
+  // Applies what one sync of a repo found in one transaction, all of it or none: the revision
+  // as PublishRevision does (when there is one), the model details as RecordModelDetails does
+  // and the state as RecordSync does. Returns what PublishRevision returns (false without a
+  // revision).
+  Result<bool> RecordSyncOutcome(const SyncOutcome& outcome);
 
  private:
   explicit Registry(sqlite3* db);
   Status Migrate();
+  // The bodies of the writes above, run inside a transaction the caller holds.
   Result<bool> PublishInTransaction(const NewRevision& revision);
+  Status UpsertLineageEdges(const std::vector<LineageEdge>& edges);
+  Status WriteModelDetails(const std::vector<ModelDetails>& models);
   Result<std::vector<Entry>> ReadEntries(class Statement& statement);
+  Result<ResolvedFile> ResolveFileInDatabase(RepoType type, std::string_view repo,
+                                             std::string_view revision, std::string_view path);
   sqlite3* db_;
   std::unique_ptr<class StatementCache> statements_;
   std::shared_ptr<class LineageIndexCache> lineage_index_;
+  // Bumped by every writer's commits; read by this connection's ResolveFile cache.
+  std::unique_ptr<ChangeCounter> changes_;
+  // ResolveFile answers (read-only connections), keyed by type, repo, revision and path, valid
+  // while the change count is `resolved_changes_`. The age limit bounds how long a writer killed
+  // between its commit and its bump can leave an answer stale.
+  static constexpr size_t kMaxCachedResolves = 4096;
+  static constexpr std::chrono::seconds kMaxResolveAge{1};
+  struct CachedResolve {
+    ResolvedFile file;
+    std::chrono::steady_clock::time_point read_at;
+  };
+  bool cache_resolved_ = false;
+  std::unordered_map<std::string, CachedResolve> resolved_;
+  uint64_t resolved_changes_ = 0;
 };
 
 // Holds a registry read transaction for a scope (see Registry::BeginRead); inside a transaction

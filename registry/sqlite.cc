@@ -1,5 +1,7 @@
 #include "registry/sqlite.h"
 
+#include "common/log.h"
+
 namespace hubmirror::registry {
 
 StatementCache::~StatementCache() {
@@ -52,6 +54,10 @@ Statement& Statement::BindNull(int index) {
   return *this;
 }
 
+Statement& Statement::BindNullIfEmpty(int index, std::string_view value) {
+  return value.empty() ? BindNull(index) : Bind(index, value);
+}
+
 void Statement::Reset() {
   if (stmt_ == nullptr) return;
   sqlite3_reset(stmt_);
@@ -96,6 +102,33 @@ Status Exec(sqlite3* db, std::string_view sql) {
     return Internal("sqlite: " + message);
   }
   return Status::Ok();
+}
+
+WriteTransaction::~WriteTransaction() {
+  if (Status rolled_back = Rollback(); !rolled_back.ok()) {
+    Log(LogLevel::kError, "registry transaction not rolled back: " + rolled_back.message());
+  }
+}
+
+Status WriteTransaction::Begin() {
+  HM_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+  open_ = true;
+  return Status::Ok();
+}
+
+Status WriteTransaction::Commit() {
+  if (!open_) return Internal("commit of a registry transaction not begun");
+  HM_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
+  open_ = false;
+  return Status::Ok();
+}
+
+Status WriteTransaction::Rollback() {
+  if (!open_) return Status::Ok();
+  open_ = false;
+  // Some failures (a full disk, an I/O error) make SQLite roll back by itself.
+  if (sqlite3_get_autocommit(db_) != 0) return Status::Ok();
+  return Exec(db_, "ROLLBACK");
 }
 
 }  // namespace hubmirror::registry

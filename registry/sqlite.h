@@ -47,6 +47,8 @@ class Statement {
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, std::string_view value);
   Statement& BindNull(int index);
+  // Binds NULL for an empty `value`: for columns where NULL means "none".
+  Statement& BindNullIfEmpty(int index, std::string_view value);
 
   // Clears bindings and rewinds, so one prepared statement serves a loop of inserts.
   void Reset();
@@ -70,5 +72,29 @@ class Statement {
 
 // Executes one or more statements that return no rows.
 Status Exec(sqlite3* db, std::string_view sql);
+
+// One write transaction on a connection. Begin() takes the write lock at once (BEGIN IMMEDIATE)
+// so that a transaction which read first never fails to upgrade its lock half-way; it is rolled
+// back on destruction unless Commit() succeeded. Same thread-safety as its connection.
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(sqlite3* db) : db_(db) {}
+  // Rolls back a transaction still open; a failure to do so is logged (nothing can return it).
+  ~WriteTransaction();
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+
+  // kInternal when the lock cannot be had within the busy timeout, when the connection is
+  // read-only, or when a transaction is already open on it.
+  Status Begin();
+  // kInternal when the commit fails; the transaction then stays open until rolled back.
+  Status Commit();
+  // Undoes everything since Begin(); does nothing when no transaction is open.
+  Status Rollback();
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
 
 }  // namespace hubmirror::registry

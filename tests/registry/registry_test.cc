@@ -3,67 +3,14 @@
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
-#include <cctype>
-#include <chrono>
-#include <random>
-#include <thread>
 
 #include "common/digest.h"
 #include "migrations/embedded_migrations.h"
-#include "registry/lineage_index.h"
-#include "tests/support/temp_dir.h"
+#include "registry/sqlite.h"
+#include "tests/registry/registry_test_support.h"
 
-namespace hubmirror::registry {
+namespace hubmirror::registry::testing {
 namespace {
-
-using testing::TempDir;
-
-std::unique_ptr<Registry> OpenRegistry(const TempDir& dir) {
-  auto registry = Registry::Open(dir / "registry.db", Registry::Mode::kReadWrite);
-  REQUIRE(registry.ok());
-  return std::move(registry.value());
-}
-
-Entry File(const std::string& path, const std::string& content, const std::string& commit,
-           bool lfs = false) {
-  Entry e;
-  e.path = path;
-  e.size = content.size();
-  e.sha256 = Sha256Hex(content);
-  e.git_oid =
-      lfs ? GitObjectId("blob", LfsPointer(e.sha256, e.size)) : GitObjectId("blob", content);
-  e.lfs = lfs;
-  e.pointer_size = lfs ? LfsPointer(e.sha256, e.size).size() : 0;
-  e.last_commit_id = commit;
-  return e;
-}
-
-NewRevision Revision(const std::string& repo, const std::string& commit_id,
-                     const std::string& parent_id, std::vector<Entry> entries) {
-  NewRevision rev;
-  rev.repo_name = repo;
-  rev.branch = "main";
-  rev.commit.id = commit_id;
-  rev.commit.parent_id = parent_id;
-  rev.commit.tree_id = Sha1Hex("tree" + commit_id);
-  rev.commit.title = "title " + commit_id;
-  rev.commit.message = "message\n";
-  rev.commit.author = "tester";
-  rev.commit.date_ms = 1700000000000;
-  for (const auto& e : entries) {
-    if (!e.is_directory) rev.blobs.push_back(BlobRow{e.sha256, e.size, e.git_oid});
-  }
-  rev.entries = std::move(entries);
-  return rev;
-}
-
-void SetUserVersion(const std::filesystem::path& db_path, int version) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
-  std::string sql = "PRAGMA user_version = " + std::to_string(version);
-  REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
-}
 
 TEST_CASE("migrations bring a new database to the latest version", "[migrations]") {
   TempDir dir;
@@ -86,7 +33,7 @@ TEST_CASE("migrations are versioned from 1 without gaps", "[migrations]") {
 TEST_CASE("a database newer than the binary is refused with a clear error", "[migrations]") {
   TempDir dir;
   OpenRegistry(dir);
-  SetUserVersion(dir / "registry.db", 999);
+  ExecSql(dir / "registry.db", "PRAGMA user_version = 999");
   auto registry = Registry::Open(dir / "registry.db", Registry::Mode::kReadWrite);
   REQUIRE_FALSE(registry.ok());
   CHECK(registry.status().code() == StatusCode::kFailedPrecondition);
@@ -113,6 +60,62 @@ TEST_CASE("a failing migration leaves the database untouched", "[migrations]") {
   REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
   CHECK(sqlite3_column_int(stmt, 0) == 0);  // the migration's first table was rolled back
   sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST_CASE("a write transaction commits, or rolls back unless committed", "[registry]") {
+  TempDir dir;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "t.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(Exec(db, "CREATE TABLE t (x)").ok());
+  {
+    StatementCache cache(db);
+    auto rows = [&] {
+      Statement s(cache, "SELECT count(*) FROM t");
+      REQUIRE(s.Step());
+      return s.Int(0);
+    };
+    {
+      WriteTransaction abandoned(db);
+      REQUIRE(abandoned.Begin().ok());
+      REQUIRE(Exec(db, "INSERT INTO t VALUES (1)").ok());
+    }
+    CHECK(rows() == 0);
+    CHECK(sqlite3_get_autocommit(db) != 0);
+    {
+      WriteTransaction transaction(db);
+      CHECK_FALSE(transaction.Commit().ok());  // not begun
+      REQUIRE(transaction.Begin().ok());
+      WriteTransaction nested(db);
+      CHECK_FALSE(nested.Begin().ok());
+      REQUIRE(Exec(db, "INSERT INTO t VALUES (1)").ok());
+      REQUIRE(transaction.Commit().ok());
+      CHECK_FALSE(transaction.Commit().ok());
+    }
+    CHECK(rows() == 1);
+    {
+      WriteTransaction transaction(db);
+      REQUIRE(transaction.Begin().ok());
+      REQUIRE(Exec(db, "INSERT INTO t VALUES (2)").ok());
+      REQUIRE(transaction.Rollback().ok());
+      CHECK(sqlite3_get_autocommit(db) != 0);
+      CHECK(transaction.Rollback().ok());  // nothing left to undo
+    }
+    CHECK(rows() == 1);
+    // Begin takes the write lock, not the first write: no other connection can begin meanwhile.
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open((dir / "t.db").c_str(), &other) == SQLITE_OK);
+    {
+      WriteTransaction first(db);
+      REQUIRE(first.Begin().ok());
+      WriteTransaction second(other);
+      CHECK_FALSE(second.Begin().ok());
+    }
+    WriteTransaction after(other);
+    CHECK(after.Begin().ok());
+    CHECK(after.Commit().ok());
+    sqlite3_close(other);
+  }
   sqlite3_close(db);
 }
 
@@ -181,7 +184,7 @@ TEST_CASE("publishing and resolving revisions", "[registry]") {
 
   auto refs = registry->ListRefs(*repo);
   REQUIRE(refs->size() == 1);
-  CHECK((*refs)[0].kind == "branch");
+  CHECK((*refs)[0].kind == RefKind::kBranch);
   CHECK((*refs)[0].commit_id == c2);
 }
 
@@ -197,14 +200,9 @@ TEST_CASE("revisions resolve tags, and a branch wins over a tag of the same name
     REQUIRE(registry->PublishRevision(next).ok());
   }
   // Tags come from upstreams; no local writer creates them yet, so add two by hand.
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((dir / "registry.db").c_str(), &db) == SQLITE_OK);
-  std::string sql =
-      "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES "
-      "(1, 'tag', 'release', '" +
-      c1 + "'), (1, 'tag', 'v1', '" + c1 + "')";
-  REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(db);
+  ExecSql(dir / "registry.db",
+          "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES (1, 'tag', 'release', '" + c1 +
+              "'), (1, 'tag', 'v1', '" + c1 + "')");
 
   auto registry = OpenRegistry(dir);
   auto repo = registry->FindRepo(RepoType::kModel, "acme/m");
@@ -216,6 +214,33 @@ TEST_CASE("revisions resolve tags, and a branch wins over a tag of the same name
   CHECK(registry->ResolveFile(RepoType::kModel, "acme/m", "v1", "a")->commit_id == c2);
   auto refs = registry->ListRefs(*repo);
   REQUIRE(refs->size() == 4);
+  // Branches, then tags, each by name.
+  CHECK((*refs)[0].kind == RefKind::kBranch);
+  CHECK((*refs)[1].kind == RefKind::kBranch);
+  CHECK((*refs)[1].name == "v1");
+  CHECK((*refs)[2].kind == RefKind::kTag);
+  CHECK((*refs)[2].name == "release");
+  CHECK((*refs)[3].kind == RefKind::kTag);
+}
+
+TEST_CASE("ref kinds and blob states name their stored text", "[registry]") {
+  for (RefKind kind : {RefKind::kBranch, RefKind::kTag}) {
+    RefKind parsed = kind == RefKind::kTag ? RefKind::kBranch : RefKind::kTag;
+    REQUIRE(ParseRefKind(RefKindName(kind), &parsed));
+    CHECK(parsed == kind);
+  }
+  CHECK(RefKindName(RefKind::kTag) == "tag");
+  for (BlobState state : {BlobState::kOk, BlobState::kCorrupt, BlobState::kMissing}) {
+    BlobState parsed = state == BlobState::kOk ? BlobState::kMissing : BlobState::kOk;
+    REQUIRE(ParseBlobState(BlobStateName(state), &parsed));
+    CHECK(parsed == state);
+  }
+  CHECK(BlobStateName(BlobState::kCorrupt) == "corrupt");
+  RefKind kind = RefKind::kBranch;
+  CHECK_FALSE(ParseRefKind("Branch", &kind));
+  BlobState state = BlobState::kOk;
+  CHECK_FALSE(ParseBlobState("", &state));
+  CHECK(state == BlobState::kOk);
 }
 
 TEST_CASE("ResolveFile tells which part of a download is missing", "[registry]") {
@@ -299,208 +324,5 @@ TEST_CASE("listing filters by search, author and tags, sorts and pages", "[regis
   CHECK(registry->ListRepos(query).status().code() == StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("lineage edges: parents, child counts, and re-publication replaces card edges",
-          "[registry]") {
-  TempDir dir;
-  auto registry = OpenRegistry(dir);
-  NewRevision rev = Revision("acme/merge", std::string(40, '1'), "", {});
-  rev.lineage = {LineageEdge{"acme/merge", "a/one", "merge", "card", false},
-                 LineageEdge{"acme/merge", "B/Two", "merge", "card", false}};
-  REQUIRE(registry->PublishRevision(rev).ok());
-  auto parents = registry->ParentEdges("ACME/merge");
-  REQUIRE(parents->size() == 2);
-  CHECK((*parents)[1].parent == "B/Two");
-  CHECK(registry->ChildCountsByRelation("b/two")->at("merge") == 1);
-
-  NewRevision next = Revision("acme/merge", std::string(40, '2'), std::string(40, '1'), {});
-  next.lineage = {LineageEdge{"acme/merge", "a/one", "finetune", "card", true}};
-  REQUIRE(registry->PublishRevision(next).ok());
-  parents = registry->ParentEdges("acme/merge");
-  REQUIRE(parents->size() == 1);
-  CHECK((*parents)[0].relation == "finetune");
-  CHECK((*parents)[0].inferred);
-  CHECK(registry->ChildCountsByRelation("b/two")->empty());
-}
-
-// Publishes `child` with these card edges (parent, relation).
-void PublishWithParents(Registry& registry, const std::string& child, char commit,
-                        std::vector<std::pair<std::string, std::string>> parents) {
-  NewRevision rev = Revision(child, std::string(40, commit), "", {});
-  for (const auto& [parent, relation] : parents) {
-    rev.lineage.push_back(LineageEdge{child, parent, relation, "card", false});
-  }
-  REQUIRE(registry.PublishRevision(rev).ok());
-}
-
-std::vector<std::string> EdgeList(const LineageGraph& graph) {
-  std::vector<std::string> out;
-  for (const auto& e : graph.edges) out.push_back(e.child + ">" + e.parent + ":" + e.relation);
-  return out;
-}
-
-TEST_CASE("lineage: chains, adapters, merges, depth and relation filters", "[lineage]") {
-  TempDir dir;
-  auto registry = OpenRegistry(dir);
-  PublishWithParents(*registry, "org/base", '1', {});
-  PublishWithParents(*registry, "org/tuned", '2', {{"org/base", "finetune"}});
-  PublishWithParents(*registry, "org/tuned-q4", '3', {{"org/tuned", "quantized"}});
-  PublishWithParents(*registry, "org/tuned-lora", '4', {{"org/tuned", "adapter"}});
-  PublishWithParents(*registry, "org/merged", '5',
-                     {{"org/tuned", "merge"}, {"other/absent", "merge"}});
-
-  auto up = registry->Lineage("ORG/TUNED-Q4", LineageDirection::kUp, 0, "");
-  REQUIRE(up.ok());
-  CHECK(EdgeList(*up) == std::vector<std::string>{"org/tuned>org/base:finetune",
-                                                  "org/tuned-q4>org/tuned:quantized"});
-  REQUIRE(up->nodes.size() == 3);
-  CHECK(up->nodes[0].id == "org/tuned-q4");  // the model first, with its published case
-  CHECK(up->nodes[0].mirrored);
-
-  auto merged = registry->Lineage("org/merged", LineageDirection::kUp, 0, "");
-  CHECK(EdgeList(*merged).size() == 3);  // both parents, then the base of one of them
-  bool absent_listed = false;
-  for (const auto& node : merged->nodes) {
-    if (node.id == "other/absent") {
-      absent_listed = true;
-      CHECK_FALSE(node.mirrored);  // known, not mirrored
-    }
-  }
-  CHECK(absent_listed);
-
-  auto down = registry->Lineage("org/base", LineageDirection::kDown, 0, "");
-  CHECK(EdgeList(*down).size() == 4);
-  CHECK(registry->Lineage("org/base", LineageDirection::kDown, 1, "")->edges.size() == 1);
-  auto quantized = registry->Lineage("org/tuned", LineageDirection::kDown, 0, "quantized");
-  CHECK(EdgeList(*quantized) == std::vector<std::string>{"org/tuned-q4>org/tuned:quantized"});
-  auto both = registry->Lineage("org/tuned", LineageDirection::kBoth, 0, "");
-  CHECK(both->edges.size() == 4);
-  auto unknown = registry->Lineage("nobody/nothing", LineageDirection::kBoth, 0, "");
-  CHECK(unknown->edges.empty());
-  REQUIRE(unknown->nodes.size() == 1);
-  CHECK_FALSE(unknown->nodes[0].mirrored);
-}
-
-TEST_CASE("lineage: cycles and self-references terminate", "[lineage]") {
-  TempDir dir;
-  auto registry = OpenRegistry(dir);
-  PublishWithParents(*registry, "a/one", '1', {{"a/two", "finetune"}});
-  PublishWithParents(*registry, "a/two", '2', {{"A/Three", "finetune"}});
-  PublishWithParents(*registry, "a/three", '3', {{"a/one", "finetune"}, {"a/three", "merge"}});
-  for (auto direction : {LineageDirection::kUp, LineageDirection::kDown, LineageDirection::kBoth}) {
-    auto graph = registry->Lineage("a/one", direction, 0, "");
-    REQUIRE(graph.ok());
-    CHECK(graph->edges.size() == 4);
-    CHECK(graph->nodes.size() == 3);
-  }
-}
-
-TEST_CASE("sync state keeps the last success through failures", "[registry]") {
-  TempDir dir;
-  auto registry = OpenRegistry(dir);
-  SyncState ok{RepoType::kModel,     "Acme/M", "main", "http://up", std::string(40, 'a'),
-               std::string(40, 'a'), 1000,     1000,   ""};
-  REQUIRE(registry->RecordSync(ok).ok());
-  SyncState failed{RepoType::kModel,      "acme/m", "main", "http://up",
-                   std::string(40, 'b'),  "",       2000,   0,
-                   "upstream unreachable"};
-  REQUIRE(registry->RecordSync(failed).ok());
-  auto states = registry->ListSyncStates();
-  REQUIRE(states->size() == 1);
-  const SyncState& state = (*states)[0];
-  CHECK(state.upstream_commit == std::string(40, 'b'));
-  CHECK(state.local_commit == std::string(40, 'a'));
-  CHECK(state.last_success_ms == 1000);
-  CHECK(state.last_check_ms == 2000);
-  CHECK(state.last_error == "upstream unreachable");
-  ok.last_check_ms = ok.last_success_ms = 3000;
-  REQUIRE(registry->RecordSync(ok).ok());
-  states = registry->ListSyncStates();
-  CHECK((*states)[0].last_error.empty());
-  CHECK((*states)[0].last_success_ms == 3000);
-  CHECK((*states)[0].upstream_commit == std::string(40, 'a'));
-}
-
-TEST_CASE("the in-memory lineage index answers exactly as the SQL walk", "[lineage]") {
-  TempDir dir;
-  auto registry = OpenRegistry(dir);
-  // A small dense graph with everything real cards contain: chains, merges, cycles,
-  // self-references, several relations, and ids spelt in several cases.
-  std::mt19937 random(7);
-  const std::vector<std::string> relations = {"finetune", "adapter", "quantized", "merge"};
-  auto spelt = [&](int model) {
-    std::string id = "org/m" + std::to_string(model);
-    if (random() % 4 == 0) id[random() % id.size()] = static_cast<char>(std::toupper(id[0]));
-    if (random() % 5 == 0) id = "ORG/M" + std::to_string(model);
-    return id;
-  };
-  std::vector<LineageEdge> edges;
-  for (int child = 0; child < 60; ++child) {
-    for (int k = 0, parents = static_cast<int>(random() % 3); k < parents; ++k) {
-      int parent = static_cast<int>(random() % 60);
-      edges.push_back(LineageEdge{spelt(child), spelt(parent), relations[random() % 4],
-                                  random() % 2 ? "card" : "listing", random() % 2 == 0});
-    }
-  }
-  REQUIRE(registry->AddLineageEdges(edges).ok());
-  std::vector<ModelDetails> details;
-  for (int model = 0; model < 60; model += 3) {
-    details.push_back({"Org/M" + std::to_string(model), "text-generation", "transformers", model});
-  }
-  REQUIRE(registry->RecordModelDetails(details).ok());
-  REQUIRE(registry->PublishRevision(Revision("org/m7", std::string(40, 'a'), "", {})).ok());
-
-  auto index = LineageIndex::Build(*registry);
-  REQUIRE(index.ok());
-  CHECK((*index)->generation() == registry->LineageGeneration().value());
-  size_t compared_edges = 0;
-  for (int model = 0; model < 62; ++model) {
-    std::string id = model % 2 ? "org/m" + std::to_string(model) : "ORG/m" + std::to_string(model);
-    for (auto direction :
-         {LineageDirection::kUp, LineageDirection::kDown, LineageDirection::kBoth}) {
-      for (int depth : {0, 1, 2}) {
-        for (std::string relation : {"", "merge", "quantized", "unknown"}) {
-          INFO(id << " direction " << static_cast<int>(direction) << " depth " << depth
-                  << " relation '" << relation << "'");
-          auto sql = registry->Lineage(id, direction, depth, relation);
-          REQUIRE(sql.ok());
-          LineageGraph memory = (*index)->Lineage(id, direction, depth, relation);
-          REQUIRE(memory.nodes.size() == sql->nodes.size());
-          for (size_t n = 0; n < memory.nodes.size(); ++n) {
-            const LineageNode& a = memory.nodes[n];
-            const LineageNode& b = sql->nodes[n];
-            CHECK(std::tie(a.id, a.mirrored, a.pipeline_tag, a.library_name, a.downloads,
-                           a.described) == std::tie(b.id, b.mirrored, b.pipeline_tag,
-                                                    b.library_name, b.downloads, b.described));
-          }
-          REQUIRE(memory.edges.size() == sql->edges.size());
-          for (size_t e = 0; e < memory.edges.size(); ++e) {
-            const LineageEdge& a = memory.edges[e];
-            const LineageEdge& b = sql->edges[e];
-            CHECK(std::tie(a.child, a.parent, a.relation, a.source, a.inferred) ==
-                  std::tie(b.child, b.parent, b.relation, b.source, b.inferred));
-          }
-          compared_edges += memory.edges.size();
-          CHECK(memory.roots == sql->roots);
-        }
-      }
-    }
-  }
-  CHECK(compared_edges > 1000);  // the walks found something to compare
-
-  // The cache hands out an index only once it reflects the database's generation.
-  LineageIndexCache cache(dir / "registry.db");
-  int64_t generation = registry->LineageGeneration().value();
-  std::shared_ptr<const LineageIndex> current;
-  for (int i = 0; i < 500 && current == nullptr; ++i) {
-    current = cache.Current(generation);
-    if (current == nullptr) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  REQUIRE(current != nullptr);
-  REQUIRE(
-      registry->AddLineageEdges({LineageEdge{"org/new", "org/m1", "adapter", "card", false}}).ok());
-  CHECK(registry->LineageGeneration().value() > generation);
-  CHECK(cache.Current(registry->LineageGeneration().value()) == nullptr);
-}
-
 }  // namespace
-}  // namespace hubmirror::registry
+}  // namespace hubmirror::registry::testing

@@ -1,0 +1,173 @@
+// Publishing revisions: everything an import, a sync or a bundle makes visible at once.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/digest.h"
+#include "registry/registry.h"
+#include "registry/sqlite.h"
+
+namespace hubmirror::registry {
+namespace {
+
+// The Hub's `_id` is a 24-hex Mongo ObjectId whose first 4 bytes are the creation time; keep
+// that property and make the rest a stable function of the repo's identity.
+std::string MakeObjectId(RepoType type, std::string_view name_lower, int64_t created_ms) {
+  char time_hex[9];
+  std::snprintf(time_hex, sizeof time_hex, "%08x", static_cast<unsigned>(created_ms / 1000));
+  return std::string(time_hex) +
+         Sha1Hex(std::string(RepoTypeName(type)) + "/" + std::string(name_lower)).substr(0, 16);
+}
+
+}  // namespace
+
+Result<bool> Registry::PublishRevision(const NewRevision& revision) {
+  WriteTransaction transaction(db_);
+  HM_RETURN_IF_ERROR(transaction.Begin());
+  auto published = PublishInTransaction(revision);
+  if (!published.ok()) return published.status();
+  HM_RETURN_IF_ERROR(transaction.Commit());
+  return *published;
+}
+
+Result<size_t> Registry::PublishRevisions(const std::vector<NewRevision>& revisions) {
+  WriteTransaction transaction(db_);
+  HM_RETURN_IF_ERROR(transaction.Begin());
+  size_t changed = 0;
+  for (const auto& revision : revisions) {
+    auto published = PublishInTransaction(revision);
+    if (!published.ok()) return published.status();
+    changed += *published ? 1 : 0;
+  }
+  HM_RETURN_IF_ERROR(transaction.Commit());
+  return changed;
+}
+
+Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
+  const std::string name_lower = AsciiLower(rev.repo_name);
+  const std::string author = rev.repo_name.substr(0, rev.repo_name.find('/'));
+  const int64_t now = NowUnixMillis();
+  {
+    Statement s(*statements_,
+                "INSERT INTO repos (type, name, name_lower, author, object_id, default_branch, "
+                "created_at, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (type, name_lower) DO NOTHING");
+    s.Bind(1, RepoTypeName(rev.type)).Bind(2, rev.repo_name).Bind(3, name_lower).Bind(4, author);
+    s.Bind(5, MakeObjectId(rev.type, name_lower, now))
+        .Bind(6, !rev.default_branch.empty() ? rev.default_branch
+                 : rev.branch.empty()        ? "main"
+                                             : rev.branch)
+        .Bind(7, now)
+        .Bind(8, now);
+    HM_RETURN_IF_ERROR(s.Run());
+  }
+  int64_t repo_id = 0;
+  bool default_branch = false;
+  {
+    Statement s(*statements_,
+                "SELECT id, default_branch FROM repos WHERE type = ? AND name_lower = ?");
+    s.Bind(1, RepoTypeName(rev.type)).Bind(2, name_lower);
+    if (!s.Step()) return s.status().ok() ? Internal("repo row vanished") : s.status();
+    repo_id = s.Int(0);
+    default_branch = !rev.branch.empty() && s.Text(1) == rev.branch;
+  }
+  bool unchanged = false;
+  {
+    Statement s(*statements_,
+                "SELECT commit_id FROM refs WHERE repo_id = ? AND kind = 'branch' AND name = ?");
+    s.Bind(1, repo_id).Bind(2, rev.branch);
+    unchanged = s.Step() && s.Text(0) == rev.commit.id;
+    HM_RETURN_IF_ERROR(s.status());
+  }
+  if (rev.branch.empty()) {  // a commit without a ref: unchanged when already stored
+    Statement s(*statements_, "SELECT 1 FROM commits WHERE repo_id = ? AND id = ?");
+    s.Bind(1, repo_id).Bind(2, rev.commit.id);
+    unchanged = s.Step();
+    HM_RETURN_IF_ERROR(s.status());
+  }
+  {
+    Statement s(*statements_,
+                "INSERT INTO blobs (sha256, size, git_sha1) VALUES (?, ?, ?) "
+                // Content stored again (a repair) was verified on the way in.
+                "ON CONFLICT (sha256) DO UPDATE SET state = 'ok', git_sha1 = "
+                "CASE WHEN excluded.git_sha1 != '' THEN excluded.git_sha1 ELSE blobs.git_sha1 END");
+    for (const auto& blob : rev.blobs) {
+      s.Reset();
+      s.Bind(1, blob.sha256).Bind(2, static_cast<int64_t>(blob.size)).Bind(3, blob.git_sha1);
+      HM_RETURN_IF_ERROR(s.Run());
+    }
+  }
+  if (unchanged) return false;  // only blobs stored again (repaired) to record
+  {
+    Statement s(*statements_,
+                "INSERT INTO commits (repo_id, id, parent_id, tree_id, title, message, author, "
+                "date, card_data, tags, pipeline_tag, library_name) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+    const Commit& c = rev.commit;
+    s.Bind(1, repo_id).Bind(2, c.id).BindNullIfEmpty(3, c.parent_id);
+    s.Bind(4, c.tree_id).Bind(5, c.title).Bind(6, c.message).Bind(7, c.author).Bind(8, c.date_ms);
+    s.BindNullIfEmpty(9, c.card_data_json);
+    s.Bind(10,
+           nlohmann::json(c.tags).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    s.Bind(11, c.pipeline_tag).Bind(12, c.library_name);
+    HM_RETURN_IF_ERROR(s.Run());
+  }
+  {
+    Statement s(*statements_,
+                "INSERT INTO entries (repo_id, commit_id, path, type, size, git_oid, sha256, lfs, "
+                "pointer_size, last_commit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING");
+    for (const auto& e : rev.entries) {
+      s.Reset();
+      s.Bind(1, repo_id).Bind(2, rev.commit.id).Bind(3, e.path);
+      s.Bind(4, e.is_directory ? "directory" : "file").Bind(5, static_cast<int64_t>(e.size));
+      s.Bind(6, e.git_oid).BindNullIfEmpty(7, e.sha256);
+      s.Bind(8, e.lfs ? 1 : 0).Bind(9, static_cast<int64_t>(e.pointer_size));
+      s.Bind(10, e.last_commit_id);
+      HM_RETURN_IF_ERROR(s.Run());
+    }
+  }
+  if (!rev.branch.empty()) {
+    Statement s(*statements_,
+                "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES (?, 'branch', ?, ?) "
+                "ON CONFLICT (repo_id, kind, name) DO UPDATE SET commit_id = excluded.commit_id");
+    s.Bind(1, repo_id).Bind(2, rev.branch).Bind(3, rev.commit.id);
+    HM_RETURN_IF_ERROR(s.Run());
+  }
+  // The default branch's card is the repo's: what listings filter on and what lineage records.
+  if (default_branch) {
+    {
+      Statement s(*statements_,
+                  "UPDATE repos SET last_modified = ?, card_data = ?, pipeline_tag = ?, "
+                  "library_name = ? WHERE id = ?");
+      s.Bind(1, rev.commit.date_ms).BindNullIfEmpty(2, rev.commit.card_data_json);
+      s.Bind(3, rev.commit.pipeline_tag).Bind(4, rev.commit.library_name).Bind(5, repo_id);
+      HM_RETURN_IF_ERROR(s.Run());
+    }
+    {
+      Statement clear(*statements_, "DELETE FROM repo_tags WHERE repo_id = ?");
+      clear.Bind(1, repo_id);
+      HM_RETURN_IF_ERROR(clear.Run());
+      int64_t position = 0;
+      Statement s(*statements_,
+                  "INSERT INTO repo_tags (repo_id, position, tag) VALUES (?, ?, ?) "
+                  "ON CONFLICT DO NOTHING");
+      for (const auto& tag : rev.commit.tags) {
+        s.Reset();
+        s.Bind(1, repo_id).Bind(2, position++).Bind(3, tag);
+        HM_RETURN_IF_ERROR(s.Run());
+      }
+    }
+    {
+      Statement clear(*statements_,
+                      "DELETE FROM lineage_edges WHERE child_lower = ? AND "
+                      "source IN ('card', 'baseModels')");
+      clear.Bind(1, name_lower);
+      HM_RETURN_IF_ERROR(clear.Run());
+    }
+    HM_RETURN_IF_ERROR(UpsertLineageEdges(rev.lineage));
+  }
+  return true;
+}
+
+}  // namespace hubmirror::registry

@@ -1,0 +1,331 @@
+// Reads of repos, refs, commits and entries.
+#include <nlohmann/json.hpp>
+
+#include "common/digest.h"
+#include "registry/registry.h"
+#include "registry/sqlite.h"
+
+namespace hubmirror::registry {
+namespace {
+
+std::string EscapeLike(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// Smallest string greater than every string starting with `prefix`, for range scans on paths.
+std::string PrefixUpperBound(std::string prefix) {
+  prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
+constexpr const char* kRepoColumns =
+    "r.id, r.type, r.name, r.author, r.object_id, r.default_branch, r.created_at, "
+    "r.last_modified, r.card_data, r.pipeline_tag, r.library_name, r.downloads, r.likes, "
+    "r.private, r.gated";
+
+// Entry columns, then the entry's commit id (read by ResolveFile).
+constexpr const char* kEntrySelect =
+    "SELECT e.path, e.type, e.size, e.git_oid, e.sha256, e.lfs, e.pointer_size, "
+    "e.last_commit_id, c.title, c.date, b.state, e.commit_id FROM entries e "
+    "LEFT JOIN commits c ON c.repo_id = e.repo_id AND c.id = e.last_commit_id "
+    "LEFT JOIN blobs b ON b.sha256 = e.sha256 ";
+constexpr int kEntryColumnCount = 11;
+
+Entry ReadEntryRow(const Statement& s) {
+  Entry e;
+  e.path = s.Text(0);
+  e.is_directory = s.Text(1) == "directory";
+  e.size = static_cast<uint64_t>(s.Int(2));
+  e.git_oid = s.Text(3);
+  e.sha256 = s.Text(4);
+  e.lfs = s.Int(5) != 0;
+  e.pointer_size = static_cast<uint64_t>(s.Int(6));
+  e.last_commit_id = s.Text(7);
+  e.last_commit_title = s.Text(8);
+  e.last_commit_date_ms = s.Int(9);
+  // A file without a blob row (see InconsistentFiles) has no content to serve.
+  if (!e.is_directory && !ParseBlobState(s.Text(10), &e.blob_state)) {
+    e.blob_state = BlobState::kMissing;
+  }
+  return e;
+}
+
+constexpr const char* kCommitColumns =
+    "c.id, c.parent_id, c.tree_id, c.title, c.message, c.author, c.date, c.card_data, c.tags, "
+    "c.pipeline_tag, c.library_name";
+
+Commit ReadCommit(Statement& s) {
+  Commit commit;
+  commit.id = s.Text(0);
+  commit.parent_id = s.Text(1);
+  commit.tree_id = s.Text(2);
+  commit.title = s.Text(3);
+  commit.message = s.Text(4);
+  commit.author = s.Text(5);
+  commit.date_ms = s.Int(6);
+  commit.card_data_json = s.Text(7);
+  nlohmann::json tags = nlohmann::json::parse(s.Text(8), nullptr, false);
+  if (tags.is_array()) {
+    for (const auto& tag : tags) {
+      if (tag.is_string()) commit.tags.push_back(tag.get<std::string>());
+    }
+  }
+  commit.pipeline_tag = s.Text(9);
+  commit.library_name = s.Text(10);
+  return commit;
+}
+
+}  // namespace
+
+std::string_view RefKindName(RefKind kind) { return kind == RefKind::kTag ? "tag" : "branch"; }
+
+bool ParseRefKind(std::string_view text, RefKind* kind) {
+  for (RefKind candidate : {RefKind::kBranch, RefKind::kTag}) {
+    if (text == RefKindName(candidate)) {
+      *kind = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+Result<Repo> Registry::FindRepo(RepoType type, std::string_view name) {
+  Statement s(*statements_, std::string("SELECT ") + kRepoColumns +
+                                " FROM repos r WHERE r.type = ? AND r.name_lower = ?");
+  s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(name));
+  if (!s.Step()) {
+    if (!s.status().ok()) return s.status();
+    return Status(StatusCode::kRepoNotFound, "Repository " + std::string(name) + " not found");
+  }
+  Repo repo;
+  repo.id = s.Int(0);
+  ParseRepoType(s.Text(1), &repo.type);
+  repo.name = s.Text(2);
+  repo.author = s.Text(3);
+  repo.object_id = s.Text(4);
+  repo.default_branch = s.Text(5);
+  repo.created_at_ms = s.Int(6);
+  repo.last_modified_ms = s.Int(7);
+  repo.card_data_json = s.Text(8);
+  repo.pipeline_tag = s.Text(9);
+  repo.library_name = s.Text(10);
+  repo.downloads = s.Int(11);
+  repo.likes = s.Int(12);
+  repo.is_private = s.Int(13) != 0;
+  repo.gated = s.Text(14);
+  return repo;
+}
+
+Result<std::vector<std::string>> Registry::RepoTags(const Repo& repo) {
+  Statement s(*statements_, "SELECT tag FROM repo_tags WHERE repo_id = ? ORDER BY position");
+  s.Bind(1, repo.id);
+  std::vector<std::string> tags;
+  while (s.Step()) tags.push_back(s.Text(0));
+  if (!s.status().ok()) return s.status();
+  return tags;
+}
+Result<Commit> Registry::ResolveRevision(const Repo& repo, std::string_view revision) {
+  std::string wanted(revision == "HEAD" ? repo.default_branch : revision);
+  Statement ref(*statements_,
+                "SELECT commit_id FROM refs WHERE repo_id = ? AND name = ? "
+                "ORDER BY kind = 'branch' DESC LIMIT 1");
+  ref.Bind(1, repo.id).Bind(2, wanted);
+  std::string commit_id;
+  if (ref.Step()) {
+    commit_id = ref.Text(0);
+  } else if (!ref.status().ok()) {
+    return ref.status();
+  } else if (IsSha1Hex(wanted)) {
+    commit_id = wanted;
+  }
+  if (!commit_id.empty()) {
+    Statement s(*statements_, std::string("SELECT ") + kCommitColumns +
+                                  " FROM commits c WHERE c.repo_id = ? AND c.id = ?");
+    s.Bind(1, repo.id).Bind(2, commit_id);
+    if (s.Step()) return ReadCommit(s);
+    if (!s.status().ok()) return s.status();
+  }
+  return Status(StatusCode::kRevisionNotFound,
+                "Invalid rev id: " + std::string(revision.substr(0, 255)));
+}
+
+Result<Registry::ResolvedFile> Registry::ResolveFile(RepoType type, std::string_view repo_name,
+                                                     std::string_view revision,
+                                                     std::string_view path) {
+  if (!cache_resolved_) return ResolveFileInDatabase(type, repo_name, revision, path);
+  // The count is read before the query: a commit after it makes the answer stale, and also
+  // moves the count, which empties the cache.
+  uint64_t changes = changes_->Load();
+  auto now = std::chrono::steady_clock::now();
+  if (changes != resolved_changes_ || resolved_.size() >= kMaxCachedResolves) {
+    resolved_.clear();
+    resolved_changes_ = changes;
+  }
+  std::string key(RepoTypeName(type));
+  for (std::string_view part : {repo_name, revision, path}) {
+    key += '\0';
+    key += part;
+  }
+  if (auto hit = resolved_.find(key);
+      hit != resolved_.end() && now - hit->second.read_at < kMaxResolveAge) {
+    return hit->second.file;
+  }
+  auto resolved = ResolveFileInDatabase(type, repo_name, revision, path);
+  if (resolved.ok()) resolved_[std::move(key)] = CachedResolve{*resolved, now};
+  return resolved;
+}
+
+Result<Registry::ResolvedFile> Registry::ResolveFileInDatabase(RepoType type,
+                                                               std::string_view repo_name,
+                                                               std::string_view revision,
+                                                               std::string_view path) {
+  {
+    // The revision is a ref name (a branch before a tag; "HEAD" is the default branch) or, when
+    // no ref has that name, a full commit id: the same rule as ResolveRevision.
+    Statement s(
+        *statements_,
+        std::string("WITH target AS ("
+                    "  SELECT r.id AS repo_id, COALESCE("
+                    "    (SELECT f.commit_id FROM refs f WHERE f.repo_id = r.id AND f.name ="
+                    "       CASE WHEN ?3 = 'HEAD' THEN r.default_branch ELSE ?3 END"
+                    "     ORDER BY f.kind = 'branch' DESC LIMIT 1), ?3) AS commit_id"
+                    "  FROM repos r WHERE r.type = ?1 AND r.name_lower = ?2) ") +
+            kEntrySelect +
+            "JOIN target t ON e.repo_id = t.repo_id AND e.commit_id = t.commit_id "
+            "WHERE e.path = ?4");
+    s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(repo_name)).Bind(3, revision).Bind(4, path);
+    if (s.Step()) {
+      Entry entry = ReadEntryRow(s);
+      return ResolvedFile{s.Text(kEntryColumnCount), std::move(entry)};
+    }
+    HM_RETURN_IF_ERROR(s.status());
+  }
+  // A miss: find out which part is missing.
+  auto repo = FindRepo(type, repo_name);
+  if (!repo.ok()) return repo.status();
+  auto commit = ResolveRevision(*repo, revision);
+  if (!commit.ok()) return commit.status();
+  return ResolvedFile{commit->id, std::nullopt};
+}
+
+Result<std::vector<Entry>> Registry::ReadEntries(Statement& s) {
+  std::vector<Entry> entries;
+  while (s.Step()) entries.push_back(ReadEntryRow(s));
+  if (!s.status().ok()) return s.status();
+  return entries;
+}
+
+Result<std::vector<Entry>> Registry::ListEntries(const Repo& repo, const std::string& commit_id,
+                                                 std::string_view directory) {
+  if (directory.empty()) {
+    Statement s(*statements_, std::string(kEntrySelect) +
+                                  "WHERE e.repo_id = ? AND e.commit_id = ? ORDER BY e.path");
+    s.Bind(1, repo.id).Bind(2, commit_id);
+    return ReadEntries(s);
+  }
+  std::string prefix = std::string(directory) + "/";
+  Statement s(*statements_,
+              std::string(kEntrySelect) +
+                  "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path >= ? AND e.path < ? "
+                  "ORDER BY e.path");
+  s.Bind(1, repo.id).Bind(2, commit_id).Bind(3, prefix).Bind(4, PrefixUpperBound(prefix));
+  return ReadEntries(s);
+}
+
+Result<std::optional<Entry>> Registry::FindEntry(const Repo& repo, const std::string& commit_id,
+                                                 std::string_view path) {
+  Statement s(*statements_,
+              std::string(kEntrySelect) + "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path = ?");
+  s.Bind(1, repo.id).Bind(2, commit_id).Bind(3, path);
+  auto entries = ReadEntries(s);
+  if (!entries.ok()) return entries.status();
+  if (entries->empty()) return std::optional<Entry>();
+  return std::optional<Entry>(std::move(entries->front()));
+}
+
+Result<std::vector<Ref>> Registry::ListRefs(const Repo& repo) {
+  Statement s(*statements_,
+              "SELECT kind, name, commit_id FROM refs WHERE repo_id = ? ORDER BY kind, name");
+  s.Bind(1, repo.id);
+  std::vector<Ref> refs;
+  while (s.Step()) {
+    Ref ref{RefKind::kBranch, s.Text(1), s.Text(2)};
+    ParseRefKind(s.Text(0), &ref.kind);  // the schema allows no other kind
+    refs.push_back(std::move(ref));
+  }
+  if (!s.status().ok()) return s.status();
+  return refs;
+}
+
+Result<std::vector<Commit>> Registry::ListHistory(const Repo& repo, const std::string& head,
+                                                  int64_t offset, int64_t limit, int64_t* total) {
+  // Walks first parents with a recursive CTE; the depth bound guards against corrupt cycles.
+  std::string chain =
+      "WITH RECURSIVE chain(id, depth) AS ("
+      "  SELECT ?2, 0"
+      "  UNION ALL"
+      "  SELECT c.parent_id, chain.depth + 1 FROM commits c JOIN chain ON c.id = chain.id"
+      "  WHERE c.repo_id = ?1 AND c.parent_id IS NOT NULL AND c.parent_id != ''"
+      "    AND chain.depth < 1000000) ";
+  Statement count(*statements_, chain + "SELECT count(*) FROM chain");
+  count.Bind(1, repo.id).Bind(2, head);
+  if (!count.Step()) return count.status().ok() ? Internal("history count failed") : count.status();
+  *total = count.Int(0);
+  Statement s(*statements_, chain + "SELECT " + kCommitColumns +
+                                " FROM chain JOIN commits c ON c.repo_id = ?1 AND c.id = chain.id "
+                                "ORDER BY chain.depth LIMIT ?3 OFFSET ?4");
+  s.Bind(1, repo.id).Bind(2, head).Bind(3, limit).Bind(4, offset);
+  std::vector<Commit> commits;
+  while (s.Step()) commits.push_back(ReadCommit(s));
+  if (!s.status().ok()) return s.status();
+  return commits;
+}
+
+Result<std::vector<Repo>> Registry::ListRepos(const RepoQuery& query) {
+  static const std::map<std::string, std::string, std::less<>> kSortColumns = {
+      {"id", "r.name_lower"},        {"lastModified", "r.last_modified"},
+      {"createdAt", "r.created_at"}, {"downloads", "r.downloads"},
+      {"likes", "r.likes"},          {"trendingScore", "r.likes"}};
+  auto sort = kSortColumns.find(query.sort);
+  if (sort == kSortColumns.end()) {
+    return InvalidArgument("unknown sort key '" + query.sort.substr(0, 64) + "'");
+  }
+  std::string sql = "SELECT r.name FROM repos r WHERE r.type = ?";
+  for (size_t i = 0; i < query.search.size(); ++i) sql += " AND r.name_lower LIKE ? ESCAPE '\\'";
+  if (!query.author.empty()) sql += " AND lower(r.author) = ?";
+  for (size_t i = 0; i < query.tags.size(); ++i) {
+    sql += " AND EXISTS (SELECT 1 FROM repo_tags t WHERE t.repo_id = r.id AND t.tag = ?)";
+  }
+  sql += " ORDER BY " + sort->second + (query.descending ? " DESC" : " ASC") +
+         ", r.name_lower ASC LIMIT ? OFFSET ?";
+  Statement s(*statements_, sql);
+  int index = 1;
+  s.Bind(index++, RepoTypeName(query.type));
+  for (const auto& term : query.search) {
+    // Appended, not concatenated: GCC 12 at -O3 reports a false -Wrestrict on "%" + string.
+    std::string pattern = EscapeLike(AsciiLower(term));
+    pattern.insert(pattern.begin(), '%');
+    pattern.push_back('%');
+    s.Bind(index++, pattern);
+  }
+  if (!query.author.empty()) s.Bind(index++, AsciiLower(query.author));
+  for (const auto& tag : query.tags) s.Bind(index++, tag);
+  s.Bind(index, query.limit).Bind(index + 1, query.offset);
+  std::vector<std::string> names;
+  while (s.Step()) names.push_back(s.Text(0));
+  if (!s.status().ok()) return s.status();
+  std::vector<Repo> repos;
+  for (const auto& name : names) {
+    auto repo = FindRepo(query.type, name);
+    if (!repo.ok()) return repo.status();
+    repos.push_back(std::move(repo.value()));
+  }
+  return repos;
+}
+
+}  // namespace hubmirror::registry

@@ -1,0 +1,67 @@
+// Sync state: what each mirrored repo revision's last sync found.
+#include "registry/registry.h"
+#include "registry/sqlite.h"
+
+namespace hubmirror::registry {
+
+// One statement, so atomic by itself, and part of a RecordSyncOutcome transaction when in one.
+Status Registry::RecordSync(const SyncState& state) {
+  bool success = state.last_error.empty();
+  Statement s(
+      *statements_,
+      "INSERT INTO sync_state (type, repo, repo_lower, revision, upstream, upstream_commit, "
+      "local_commit, last_check, last_success, last_error) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''), NULLIF(?7, ''), ?8, "
+      "CASE WHEN ?10 = '' THEN ?9 END, NULLIF(?10, '')) "
+      "ON CONFLICT (type, repo_lower, revision) DO UPDATE SET "
+      "repo = excluded.repo, upstream = excluded.upstream, "
+      "upstream_commit = COALESCE(excluded.upstream_commit, upstream_commit), "
+      "local_commit = CASE WHEN ?10 = '' THEN excluded.local_commit ELSE local_commit END, "
+      "last_check = excluded.last_check, "
+      "last_success = CASE WHEN ?10 = '' THEN excluded.last_success ELSE last_success END, "
+      "last_error = excluded.last_error");
+  s.Bind(1, RepoTypeName(state.type)).Bind(2, state.repo).Bind(3, AsciiLower(state.repo));
+  s.Bind(4, state.revision).Bind(5, state.upstream).Bind(6, state.upstream_commit);
+  s.Bind(7, state.local_commit).Bind(8, state.last_check_ms);
+  s.Bind(9, success ? state.last_success_ms : 0).Bind(10, state.last_error);
+  return s.Run();
+}
+
+Result<std::vector<SyncState>> Registry::ListSyncStates() {
+  Statement s(*statements_,
+              "SELECT type, repo, revision, upstream, upstream_commit, local_commit, last_check, "
+              "last_success, last_error FROM sync_state ORDER BY type, repo_lower, revision");
+  std::vector<SyncState> states;
+  while (s.Step()) {
+    SyncState state;
+    ParseRepoType(s.Text(0), &state.type);
+    state.repo = s.Text(1);
+    state.revision = s.Text(2);
+    state.upstream = s.Text(3);
+    state.upstream_commit = s.Text(4);
+    state.local_commit = s.Text(5);
+    state.last_check_ms = s.Int(6);
+    state.last_success_ms = s.Int(7);
+    state.last_error = s.Text(8);
+    states.push_back(std::move(state));
+  }
+  HM_RETURN_IF_ERROR(s.status());
+  return states;
+}
+
+Result<bool> Registry::RecordSyncOutcome(const SyncOutcome& outcome) {
+  WriteTransaction transaction(db_);
+  HM_RETURN_IF_ERROR(transaction.Begin());
+  bool published = false;
+  if (outcome.revision) {
+    auto changed = PublishInTransaction(*outcome.revision);
+    if (!changed.ok()) return changed.status();
+    published = *changed;
+  }
+  if (!outcome.details.empty()) HM_RETURN_IF_ERROR(WriteModelDetails(outcome.details));
+  HM_RETURN_IF_ERROR(RecordSync(outcome.state));
+  HM_RETURN_IF_ERROR(transaction.Commit());
+  return published;
+}
+
+}  // namespace hubmirror::registry
