@@ -23,10 +23,13 @@ bool IsLowerHex(std::string_view text, size_t length) {
 }
 
 Hasher::Hasher(Algorithm algorithm) : ctx_(EVP_MD_CTX_new()) {
+  // Fetched once: the legacy EVP_sha256() makes every init look the algorithm up again, which
+  // costs more than hashing a small file.
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static EVP_MD* const kSha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
   // Allocation or init failure here means OpenSSL itself is unusable; there is no sane recovery.
   if (ctx_ == nullptr ||
-      EVP_DigestInit_ex(ctx_, algorithm == Algorithm::kSha256 ? EVP_sha256() : EVP_sha1(),
-                        nullptr) != 1) {
+      EVP_DigestInit_ex(ctx_, algorithm == Algorithm::kSha256 ? kSha256 : kSha1, nullptr) != 1) {
     throw std::runtime_error("OpenSSL digest initialisation failed");
   }
 }

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -79,6 +81,16 @@ class BlobStore {
   virtual Result<std::unique_ptr<BlobWriter>> NewWriter(const BlobExpectation& expectation) = 0;
   // True when a blob with this SHA-256 (lowercase hex) is stored. kInvalidArgument for bad hex.
   virtual Result<bool> Contains(const std::string& sha256) = 0;
+  // Which of these SHA-256s are stored, in the same order: one question for a whole tree, which
+  // a store may answer with fewer round trips than a Contains each. kInvalidArgument for bad hex.
+  virtual Result<std::vector<bool>> ContainsEach(const std::vector<std::string>& sha256s) = 0;
+  // Calls `blob` with the SHA-256 of every stored blob, in no particular order, and stops at the
+  // first error it returns (which ForEach returns). Blobs stored or removed meanwhile may or may
+  // not be seen. kIoError when the store cannot be listed.
+  virtual Status ForEach(const std::function<Status(const std::string& sha256)>& blob) = 0;
+  // Removes a stored blob for good (garbage collection; the caller knows that nothing names it).
+  // kNotFound when absent, kInvalidArgument for bad hex.
+  virtual Status Delete(const std::string& sha256) = 0;
   // Opens a stored blob for reading. kNotFound when absent, kInvalidArgument for bad hex.
   virtual Result<BlobFile> Open(const std::string& sha256) = 0;
   // Moves a blob found corrupt out of the store, kept aside for inspection: it is never served

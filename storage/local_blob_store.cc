@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
 #include <mutex>
 #include <system_error>
@@ -17,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/digest.h"
+#include "common/files.h"
 #include "common/mapped_buffer.h"
 
 namespace hubmirror::storage {
@@ -33,19 +33,6 @@ constexpr size_t kStagingBuffers = 4;
 // covers the usual 512 and 4096. A device that needs more refuses with EINVAL, and the writer
 // goes on through the page cache.
 constexpr uint64_t kDirectAlignment = 4096;
-
-Status ErrnoStatus(const std::string& what, const fs::path& path) {
-  return IoError(what + " " + path.string() + ": " + std::strerror(errno));
-}
-
-Status FsyncDirectory(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("cannot open directory", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return ErrnoStatus("cannot fsync directory", dir);
-  return Status::Ok();
-}
 
 constexpr std::string_view kPrivateTempPrefix = "blob-";
 
@@ -104,10 +91,12 @@ class LocalBlobWriter : public BlobWriter {
   // Feeds the bytes of an existing partial through the hasher so the digests cover them.
   Status AdoptExistingBytes() {
     struct stat info {};
-    if (::fstat(fd_, &info) != 0) return ErrnoStatus("cannot stat", temp_path_);
+    if (::fstat(fd_, &info) != 0) return ErrnoStatus("cannot stat " + temp_path_.string(), errno);
     auto existing = static_cast<uint64_t>(info.st_size);
     if (existing > expectation_.size) {
-      if (::ftruncate(fd_, 0) != 0) return ErrnoStatus("cannot truncate", temp_path_);
+      if (::ftruncate(fd_, 0) != 0) {
+        return ErrnoStatus("cannot truncate " + temp_path_.string(), errno);
+      }
       existing = 0;
     }
     std::vector<char> buffer(1 << 20);
@@ -117,7 +106,7 @@ class LocalBlobWriter : public BlobWriter {
                   static_cast<size_t>(std::min<uint64_t>(buffer.size(), existing - written_)),
                   static_cast<off_t>(written_));
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return ErrnoStatus("cannot read", temp_path_);
+      if (n <= 0) return ErrnoStatus("cannot read " + temp_path_.string(), errno);
       hasher_.Update(buffer.data(), static_cast<size_t>(n));
       written_ += static_cast<uint64_t>(n);
     }
@@ -175,13 +164,13 @@ class LocalBlobWriter : public BlobWriter {
     std::error_code ec;
     if (fs::exists(target, ec)) return blob;  // identical content is already durable
 
-    if (::fsync(fd_) != 0) return ErrnoStatus("cannot fsync", temp_path_);
+    if (::fsync(fd_) != 0) return ErrnoStatus("cannot fsync " + temp_path_.string(), errno);
     ::fchmod(fd_, 0444);
     fs::create_directories(target.parent_path(), ec);
     if (ec) return IoError("cannot create " + target.parent_path().string() + ": " + ec.message());
     // rename() replaces atomically, so a racing writer of the same content is harmless.
     if (::rename(temp_path_.c_str(), target.c_str()) != 0) {
-      return ErrnoStatus("cannot publish blob to", target);
+      return ErrnoStatus("cannot publish blob to " + target.string(), errno);
     }
     temp_path_.clear();
     ::close(fd_);
@@ -207,7 +196,7 @@ class LocalBlobWriter : public BlobWriter {
   }
 
   Status WriteFailed(int error) const {
-    return IoError("cannot write " + temp_path_.string() + ": " + std::strerror(error));
+    return ErrnoStatus("cannot write " + temp_path_.string(), error);
   }
 
   // Writes through the page cache, starting write-back as bytes stream in so that the fsync in
@@ -355,7 +344,20 @@ Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::OpenDirectory(const fs::
 }
 
 fs::path LocalBlobStore::BlobPath(const std::string& sha256) const {
-  return data_dir_ / "blobs" / "sha256" / sha256.substr(0, 2) / sha256.substr(2, 2) / sha256;
+  return fs::path(BlobFileName(sha256));
+}
+
+std::string LocalBlobStore::BlobFileName(const std::string& sha256) const {
+  // Joined as text: every download asks, and a path splits and re-parses itself at each step.
+  std::string path = data_dir_.native();
+  path.reserve(path.size() + 90);
+  path += "/blobs/sha256/";
+  path.append(sha256, 0, 2);
+  path += '/';
+  path.append(sha256, 2, 2);
+  path += '/';
+  path += sha256;
+  return path;
 }
 
 Result<std::unique_ptr<BlobWriter>> LocalBlobStore::NewWriter(const BlobExpectation& expectation) {
@@ -370,7 +372,7 @@ Result<std::unique_ptr<BlobWriter>> LocalBlobStore::NewWriter(const BlobExpectat
     fs::path partial =
         data_dir_ / "tmp" / ("partial-" + key + "-" + std::to_string(expectation.size));
     int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return ErrnoStatus("cannot open", partial);
+    if (fd < 0) return ErrnoStatus("cannot open " + partial.string(), errno);
     // Another writer of the same content holds the partial: this one starts a private copy.
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
       auto writer = std::make_unique<LocalBlobWriter>(this, expectation, fd, partial, true);
@@ -381,7 +383,9 @@ Result<std::unique_ptr<BlobWriter>> LocalBlobStore::NewWriter(const BlobExpectat
   }
   std::string pattern = (data_dir_ / "tmp" / (std::string(kPrivateTempPrefix) + "XXXXXX")).string();
   int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("cannot create temporary file in", data_dir_ / "tmp");
+  if (fd < 0) {
+    return ErrnoStatus("cannot create temporary file in " + (data_dir_ / "tmp").string(), errno);
+  }
   // Held until the writer ends: a temp file nobody holds was abandoned by a killed process.
   ::flock(fd, LOCK_EX);
   return std::unique_ptr<BlobWriter>(new LocalBlobWriter(this, expectation, fd, pattern, false));
@@ -390,22 +394,22 @@ Result<std::unique_ptr<BlobWriter>> LocalBlobStore::NewWriter(const BlobExpectat
 Result<bool> LocalBlobStore::Contains(const std::string& sha256) {
   HM_RETURN_IF_ERROR(CheckDigestArgument(sha256));
   struct stat info {};
-  if (::stat(BlobPath(sha256).c_str(), &info) == 0) return true;
+  if (::stat(BlobFileName(sha256).c_str(), &info) == 0) return true;
   if (errno == ENOENT) return false;
-  return ErrnoStatus("cannot stat", BlobPath(sha256));
+  return ErrnoStatus("cannot stat " + BlobPath(sha256).string(), errno);
 }
 
 Result<BlobFile> LocalBlobStore::Open(const std::string& sha256) {
   HM_RETURN_IF_ERROR(CheckDigestArgument(sha256));
-  fs::path path = BlobPath(sha256);
+  std::string path = BlobFileName(sha256);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return NotFound("blob " + sha256 + " is not in the store");
-    return ErrnoStatus("cannot open", path);
+    return ErrnoStatus("cannot open " + path, errno);
   }
   struct stat info {};
   if (::fstat(fd, &info) != 0) {
-    Status status = ErrnoStatus("cannot stat", path);
+    Status status = ErrnoStatus("cannot stat " + path, errno);
     ::close(fd);
     return status;
   }
@@ -419,7 +423,46 @@ Status LocalBlobStore::Quarantine(const std::string& sha256) {
   fs::path target = data_dir_ / "quarantine" / (sha256 + "." + std::to_string(NowUnixMillis()));
   if (::rename(path.c_str(), target.c_str()) != 0) {
     if (errno == ENOENT) return NotFound("blob " + sha256 + " is not in the store");
-    return ErrnoStatus("cannot quarantine", path);
+    return ErrnoStatus("cannot quarantine " + path.string(), errno);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<bool>> LocalBlobStore::ContainsEach(const std::vector<std::string>& sha256s) {
+  // A stat each: the kernel's dentry cache answers these without touching the disk.
+  std::vector<bool> stored;
+  stored.reserve(sha256s.size());
+  for (const auto& sha256 : sha256s) {
+    auto contains = Contains(sha256);
+    if (!contains.ok()) return contains.status();
+    stored.push_back(*contains);
+  }
+  return stored;
+}
+
+Status LocalBlobStore::ForEach(const std::function<Status(const std::string& sha256)>& blob) {
+  fs::path root = data_dir_ / "blobs" / "sha256";
+  std::error_code error;
+  for (fs::recursive_directory_iterator it(root, error), end; !error && it != end;
+       it.increment(error)) {
+    std::string name = it->path().filename().string();
+    // Only files at their digest's address are blobs; anything else there is not the store's.
+    if (it.depth() != 2 || !it->is_regular_file(error) || !CheckDigestArgument(name).ok() ||
+        BlobPath(name) != it->path()) {
+      continue;
+    }
+    HM_RETURN_IF_ERROR(blob(name));
+  }
+  if (error) return IoError("cannot list " + root.string() + ": " + error.message());
+  return Status::Ok();
+}
+
+Status LocalBlobStore::Delete(const std::string& sha256) {
+  HM_RETURN_IF_ERROR(CheckDigestArgument(sha256));
+  fs::path path = BlobPath(sha256);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return NotFound("blob " + sha256 + " is not in the store");
+    return ErrnoStatus("cannot delete " + path.string(), errno);
   }
   return Status::Ok();
 }

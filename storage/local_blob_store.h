@@ -21,6 +21,9 @@ class LocalBlobStore : public BlobStore {
 
   Result<std::unique_ptr<BlobWriter>> NewWriter(const BlobExpectation& expectation) override;
   Result<bool> Contains(const std::string& sha256) override;
+  Result<std::vector<bool>> ContainsEach(const std::vector<std::string>& sha256s) override;
+  Status ForEach(const std::function<Status(const std::string& sha256)>& blob) override;
+  Status Delete(const std::string& sha256) override;
   Result<BlobFile> Open(const std::string& sha256) override;
   Status Quarantine(const std::string& sha256) override;
 
@@ -29,6 +32,7 @@ class LocalBlobStore : public BlobStore {
 
  private:
   explicit LocalBlobStore(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
+  std::string BlobFileName(const std::string& sha256) const;  // BlobPath, as text
   std::filesystem::path data_dir_;
 };
 

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -270,6 +271,50 @@ TEMPLATE_TEST_CASE("bad digests are rejected as arguments", "[conformance]",
         StatusCode::kInvalidArgument);
   CHECK(fixture.store->NewWriter(BlobExpectation{1, "nothex", ""}).status().code() ==
         StatusCode::kInvalidArgument);
+  CHECK(fixture.store->Delete("../x").code() == StatusCode::kInvalidArgument);
+  CHECK(fixture.store->ContainsEach({Sha256Hex("a"), "nothex"}).status().code() ==
+        StatusCode::kInvalidArgument);
+}
+
+TEMPLATE_TEST_CASE("blobs are listed, asked for by the batch, and deleted", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  BlobStore& store = *fixture.store;
+  std::set<std::string> stored;
+  for (const char* content : {"one", "two", "three", ""}) {
+    auto blob = Put(store, content);
+    REQUIRE(blob.ok());
+    stored.insert(blob->sha256);
+  }
+  std::set<std::string> listed;
+  REQUIRE(store.ForEach([&](const std::string& sha256) {
+                 listed.insert(sha256);
+                 return Status::Ok();
+               })
+              .ok());
+  CHECK(listed == stored);
+  // The callback's error stops the listing and is returned.
+  size_t calls = 0;
+  Status stopped = store.ForEach([&](const std::string&) {
+    ++calls;
+    return IoError("enough");
+  });
+  CHECK(stopped.message() == "enough");
+  CHECK(calls == 1);
+
+  auto absent = Sha256Hex("never stored");
+  auto each = store.ContainsEach({Sha256Hex("two"), absent, Sha256Hex("")});
+  REQUIRE(each.ok());
+  CHECK(*each == std::vector<bool>{true, false, true});
+  CHECK(store.ContainsEach({})->empty());
+
+  REQUIRE(store.Delete(Sha256Hex("two")).ok());
+  CHECK_FALSE(store.Contains(Sha256Hex("two")).value());
+  CHECK(store.Open(Sha256Hex("two")).status().code() == StatusCode::kNotFound);
+  CHECK(store.Delete(Sha256Hex("two")).code() == StatusCode::kNotFound);
+  // Content deleted can be stored again.
+  REQUIRE(Put(store, "two").ok());
+  CHECK(ReadAll(store, Sha256Hex("two")) == "two");
 }
 
 }  // namespace hubmirror::storage::conformance
