@@ -1,6 +1,7 @@
 #include "api/manifest.h"
 
 #include "common/clock.h"
+#include "common/signed_json.h"
 
 namespace hubmirror::api {
 
@@ -28,31 +29,25 @@ Result<nlohmann::json> SignedManifest(registry::Registry& registry, const Signin
                              {"type", std::string(RepoTypeName(type))},
                              {"commit", commit->id},
                              {"files", std::move(files)},
-                             {"generated_at", FormatIsoMillis(NowUnixMillis())},
-                             {"key_id", key.key_id()}};
-  auto signature = key.Sign(manifest.dump());
-  if (!signature.ok()) return signature.status();
-  return nlohmann::json{{"manifest", std::move(manifest)}, {"signature", *signature}};
+                             {"generated_at", FormatIsoMillis(NowUnixMillis())}};
+  return SignJson(key, "manifest", std::move(manifest));
 }
 
 Result<nlohmann::json> VerifiedManifest(const nlohmann::json& document, const SigningKey& key) {
-  if (!document.is_object() || !document.contains("manifest") ||
-      !document["manifest"].is_object() || !document.contains("signature") ||
-      !document["signature"].is_string()) {
-    return Status(StatusCode::kCorrupt, "not a signed manifest: {\"manifest\", \"signature\"}");
+  auto signed_manifest = SignedJson::Open(document, "manifest");
+  if (!signed_manifest.ok()) return signed_manifest.status();
+  if (signed_manifest->key_id() != key.key_id()) {
+    return Status(StatusCode::kCorrupt, "the manifest was signed by key " +
+                                            signed_manifest->key_id() + ", not by the given key " +
+                                            key.key_id());
   }
-  const nlohmann::json& manifest = document["manifest"];
-  std::string key_id = manifest.value("key_id", "");
-  if (key_id != key.key_id()) {
-    return Status(StatusCode::kCorrupt, "the manifest was signed by key " + key_id +
-                                            ", not by the given key " + key.key_id());
-  }
-  if (!key.Verify(manifest.dump(), document["signature"].get<std::string>())) {
+  if (!signed_manifest->VerifiedBy(key)) {
     return Status(StatusCode::kCorrupt,
                   "the manifest's signature does not match its content: it was altered, or "
                   "not signed by key " +
                       key.key_id());
   }
+  const nlohmann::json& manifest = signed_manifest->payload();
   if (!manifest.contains("files") || !manifest["files"].is_array()) {
     return Status(StatusCode::kCorrupt, "the manifest has no file list");
   }

@@ -12,9 +12,9 @@ namespace hubmirror::api {
 
 // Signed manifests of revisions, shared by the HTTP API, `hubmirror manifest` and
 // `hubmirror check`. A document is {"manifest": {repo, type, commit, files: [{path, size, sha256,
-// git_oid, lfs}], generated_at, key_id}, "signature": base64 Ed25519 signature}; what is signed
-// is the manifest's compact JSON with its keys sorted (nlohmann's dump()), so any holder of the
-// public key can check it after parsing. Pure functions apart from the registry reads.
+// git_oid, lfs}], generated_at, key_id}, "signature": base64 Ed25519 signature}, a SignedJson
+// (common/signed_json.h), so any holder of the public key can check it after parsing. Pure
+// functions apart from the registry reads.
 
 // The signed manifest of `repo` at `revision`: kRepoNotFound / kRevisionNotFound when unknown.
 Result<nlohmann::json> SignedManifest(registry::Registry& registry, const SigningKey& key,

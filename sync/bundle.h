@@ -19,10 +19,11 @@
 namespace hubmirror::sync {
 
 // Air-gapped transfer. A bundle is a directory: `bundle.json`, {"bundle": {...}, "signature"}
-// signed like integrity manifests (Ed25519 over the compact JSON), naming repos (refs, commits
-// oldest first with their entries and cards, lineage edges) and the blobs carried; and volumes
-// `volume-00001.dat`, ... that together are one stream of those blobs, cut every `volume_size`
-// bytes (for media with size limits; a blob may continue in the next volume).
+// signed like integrity manifests (common/signed_json.h), naming repos (refs, commits oldest
+// first with their entries and cards, lineage edges) and the blobs carried (sync/bundle_format.h);
+// and volumes `volume-00001.dat`, ... that together are one stream of those blobs, cut every
+// `volume_size` bytes (for media with size limits; a blob may continue in the next volume;
+// sync/bundle_volumes.h). Export and import are in bundle_export.cc and bundle_import.cc.
 
 // What an instance holds, for an exporter to leave out: repos with their refs and commits, and
 // the digests of the content it has stored intact.

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -44,9 +43,9 @@ Result<std::vector<SourceFile>> ScanSource(const fs::path& source) {
   if (!fs::is_directory(root)) return InvalidArgument(source.string() + " is not a directory");
   std::vector<SourceFile> files;
   fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
-  if (ec) return IoError("cannot read " + source.string() + ": " + ec.message());
+  if (ec) return ErrnoStatus("cannot read " + source.string(), ec);
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) return IoError("cannot read " + source.string() + ": " + ec.message());
+    if (ec) return ErrnoStatus("cannot read " + source.string(), ec);
     const fs::directory_entry& entry = *it;
     std::string relative = entry.path().lexically_relative(root).generic_string();
     if (entry.path().filename() == ".git") {
@@ -56,7 +55,7 @@ Result<std::vector<SourceFile>> ScanSource(const fs::path& source) {
     Status name_ok = ValidateRepoPath(relative);
     if (!name_ok.ok()) return Refuse(source, relative, name_ok.message());
     fs::file_status status = entry.symlink_status(ec);
-    if (ec) return IoError("cannot stat " + entry.path().string() + ": " + ec.message());
+    if (ec) return ErrnoStatus("cannot stat " + entry.path().string(), ec);
     fs::path location = entry.path();
     if (fs::is_symlink(status)) {
       fs::path target = fs::canonical(entry.path(), ec);
@@ -76,7 +75,7 @@ Result<std::vector<SourceFile>> ScanSource(const fs::path& source) {
       return Refuse(source, relative, "not a regular file (device, socket or pipe)");
     }
     uint64_t size = fs::file_size(location, ec);
-    if (ec) return IoError("cannot stat " + location.string() + ": " + ec.message());
+    if (ec) return ErrnoStatus("cannot stat " + location.string(), ec);
     files.push_back(SourceFile{relative, location, size});
   }
   std::sort(files.begin(), files.end(),
@@ -89,7 +88,7 @@ Result<std::vector<SourceFile>> ScanSource(const fs::path& source) {
 // LFS content is known by its SHA-256 (its git id is the pointer's), so its git SHA-1 is skipped.
 Result<storage::StoredBlob> StoreFile(storage::BlobStore& store, const SourceFile& file, bool lfs) {
   int fd = ::open(file.location.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return IoError("cannot open " + file.location.string() + ": " + std::strerror(errno));
+  if (fd < 0) return ErrnoStatus("cannot open " + file.location.string(), errno);
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   storage::BlobExpectation expectation{file.size, "", ""};
   expectation.compute_git_sha1 = !lfs;
@@ -103,8 +102,7 @@ Result<storage::StoredBlob> StoreFile(storage::BlobStore& store, const SourceFil
   while (status.ok()) {
     ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      status = IoError("cannot read " + file.location.string() + ": " + std::strerror(errno));
+    if (n < 0) status = ErrnoStatus("cannot read " + file.location.string(), errno);
     if (n <= 0) break;
     status = (*writer)->Append(buffer.data(), static_cast<size_t>(n));
   }

@@ -7,7 +7,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -27,7 +26,7 @@ std::optional<BlobProblem> CheckBlob(storage::BlobStore& store, const registry::
   auto file = store.Open(blob.sha256);
   if (!file.ok()) {
     if (file.status().code() == StatusCode::kNotFound) {
-      return BlobProblem{blob.sha256, "missing", "not in the store", {}};
+      return BlobProblem{blob.sha256, registry::BlobState::kMissing, "not in the store", {}};
     }
     // Not a verdict on the blob (permissions, descriptors): the run cannot go on.
     throw std::runtime_error("cannot open blob " + blob.sha256 + ": " + file.status().message());
@@ -41,7 +40,10 @@ std::optional<BlobProblem> CheckBlob(storage::BlobStore& store, const registry::
     ssize_t got = ::read(file->fd(), buffer.data(), buffer.size());
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
-      return BlobProblem{blob.sha256, "corrupt", std::string("unreadable: ") + strerror(errno), {}};
+      return BlobProblem{blob.sha256,
+                         registry::BlobState::kCorrupt,
+                         ErrnoStatus("unreadable", errno).message(),
+                         {}};
     }
     if (got == 0) break;
     hasher.Update(buffer.data(), static_cast<size_t>(got));
@@ -51,17 +53,18 @@ std::optional<BlobProblem> CheckBlob(storage::BlobStore& store, const registry::
   ContentHasher::Digests digests = hasher.Finish();
   if (read_total != blob.size) {
     return BlobProblem{blob.sha256,
-                       "corrupt",
+                       registry::BlobState::kCorrupt,
                        "size " + std::to_string(read_total) + ", expected " +
                            std::to_string(blob.size) + " (sha256 " + digests.sha256 + ")",
                        {}};
   }
   if (digests.sha256 != blob.sha256) {
-    return BlobProblem{blob.sha256, "corrupt", "actual sha256 " + digests.sha256, {}};
+    return BlobProblem{
+        blob.sha256, registry::BlobState::kCorrupt, "actual sha256 " + digests.sha256, {}};
   }
   if (check_git && digests.git_sha1 != blob.git_sha1) {
     return BlobProblem{blob.sha256,
-                       "corrupt",
+                       registry::BlobState::kCorrupt,
                        "git blob sha1 " + digests.git_sha1 + ", expected " + blob.git_sha1,
                        {}};
   }
@@ -111,15 +114,17 @@ Result<VerifyReport> VerifyStore(storage::BlobStore& store, registry::Registry& 
   for (auto& thread : workers) thread.join();
   if (failed) return failure;
 
-  std::vector<std::pair<std::string, std::string>> states;
+  std::vector<std::pair<std::string, registry::BlobState>> states;
   for (size_t k = 0; k < blobs->size(); ++k) {
     const registry::BlobRecord& blob = (*blobs)[k];
     if (!found[k]) {
-      if (blob.state != "ok") states.emplace_back(blob.sha256, "ok");
+      if (blob.state != registry::BlobState::kOk) {
+        states.emplace_back(blob.sha256, registry::BlobState::kOk);
+      }
       continue;
     }
     BlobProblem& problem = *found[k];
-    if (problem.state == "corrupt") {
+    if (problem.state == registry::BlobState::kCorrupt) {
       Status moved = store.Quarantine(blob.sha256);
       if (!moved.ok() && moved.code() != StatusCode::kNotFound) return moved;
     }

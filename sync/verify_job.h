@@ -22,8 +22,8 @@ struct VerifyOptions {
 // A blob that failed verification, and some of the files that use it.
 struct BlobProblem {
   std::string sha256;
-  std::string state;   // "corrupt" (moved to quarantine/) or "missing"
-  std::string detail;  // what was found instead: digests, sizes, or absence
+  registry::BlobState state;  // kCorrupt (moved to quarantine/) or kMissing
+  std::string detail;         // what was found instead: digests, sizes, or absence
   std::vector<registry::BlobUse> uses;
 };
 
