@@ -72,7 +72,10 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
     Log(LogLevel::kInfo, "syncing " + std::to_string(schedule->mirrors.size()) + " repos from " +
                              schedule->upstream.base_url + " every " +
                              std::to_string(schedule->interval.count()) + " s");
-    auto started = sync::Scheduler::Start(std::move(*schedule), options.registry_path, **store);
+    auto upstream = sync::CurlUpstreamHub::Create(schedule->upstream);
+    if (!upstream.ok()) return ReportFailure(upstream.status());
+    auto started = sync::Scheduler::Start(std::move(*schedule), std::move(upstream.value()),
+                                          options.registry_path, **store);
     if (!started.ok()) return ReportFailure(started.status());
     scheduler = std::move(started.value());
   }

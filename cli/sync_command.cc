@@ -4,13 +4,14 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/sync_progress.h"
 #include "common/log.h"
 #include "registry/registry.h"
 #include "storage/local_blob_store.h"
 #include "sync/curl_upstream_hub.h"
 #include "sync/lineage_sync.h"
-#include "sync/mirror_job.h"
+#include "sync/mirror_pass.h"
 
 namespace hubmirror::cli {
 namespace {
@@ -18,7 +19,7 @@ namespace {
 struct SyncArgs {
   std::string upstream;
   std::string token_env;
-  std::string type = "model";
+  RepoType type = RepoType::kModel;
   std::vector<std::string> include;
   std::vector<std::string> exclude;
   std::vector<std::string> repos;
@@ -31,6 +32,35 @@ struct SyncArgs {
   int64_t min_downloads = 0;
   size_t max_count = 0;
   bool lineage_metadata_only = false;
+};
+
+// Prints what the pass does: a line per repo on stdout, problems on stderr, and a progress bar
+// per job while it downloads.
+class PrintingListener : public sync::MirrorPassListener {
+ public:
+  void OnProblem(const Status& problem) override {
+    std::cerr << "hubmirror: " << problem.message() << std::endl;
+  }
+  void OnRelativesRecorded(size_t count) override {
+    std::cout << "lineage: recorded " << count << " relatives without their files" << std::endl;
+  }
+  std::unique_ptr<sync::MirrorObserver> ObserveJob(const sync::MirrorSpec& job) override {
+    return std::make_unique<SyncProgress>(Label(job), ::isatty(STDERR_FILENO) == 1);
+  }
+  void OnJobDone(const sync::MirrorSpec& job, const Result<sync::MirrorReport>& report) override {
+    if (!report.ok()) {
+      std::cerr << "hubmirror: " << Label(job) << ": " << report.status().message() << std::endl;
+    } else if (report->up_to_date) {
+      std::cout << Label(job) << ": up to date at " << report->commit_id << std::endl;
+    } else {
+      std::cout << Label(job) << ": mirrored " << report->commit_id << ", " << report->files
+                << " files, downloaded " << report->downloaded_files << " ("
+                << report->downloaded_bytes << " bytes)" << std::endl;
+    }
+  }
+
+ private:
+  static std::string Label(const sync::MirrorSpec& job) { return job.repo + "@" + job.revision; }
 };
 
 int RunSync(const CommonOptions& common, const SyncArgs& args) {
@@ -47,11 +77,7 @@ int RunSync(const CommonOptions& common, const SyncArgs& args) {
     }
     options.token = token;
   }
-  RepoType type;
-  if (!ParseRepoType(args.type, &type)) {
-    return ReportFailure(
-        InvalidArgument("--type must be model or dataset, got '" + args.type + "'"));
-  }
+  RepoType type = args.type;
   sync::LineageRules lineage;
   lineage.ancestors = args.ancestors;
   lineage.descendant_relations = args.descendants;
@@ -84,34 +110,8 @@ int RunSync(const CommonOptions& common, const SyncArgs& args) {
                                            registry::Registry::Mode::kReadWrite);
   if (!registry.ok()) return ReportFailure(registry.status());
 
-  sync::LineagePlan plan = sync::PlanAlongLineage(**upstream, **registry, specs);
-  int failures = 0;
-  for (const auto& problem : plan.problems) {
-    std::cerr << "hubmirror: " << problem.message() << std::endl;
-    ++failures;
-  }
-  if (plan.relatives_recorded > 0) {
-    std::cout << "lineage: recorded " << plan.relatives_recorded << " relatives without their files"
-              << std::endl;
-  }
-  for (const auto& spec : plan.jobs) {
-    std::string label = spec.repo + "@" + spec.revision;
-    // The progress display is gone (bar erased) before the result line is printed.
-    auto report = [&] {
-      SyncProgress progress(label, ::isatty(STDERR_FILENO) == 1);
-      return sync::MirrorRepo(**upstream, **store, **registry, spec, &progress);
-    }();
-    if (!report.ok()) {
-      std::cerr << "hubmirror: " << label << ": " << report.status().message() << std::endl;
-      ++failures;
-    } else if (report->up_to_date) {
-      std::cout << label << ": up to date at " << report->commit_id << std::endl;
-    } else {
-      std::cout << label << ": mirrored " << report->commit_id << ", " << report->files
-                << " files, downloaded " << report->downloaded_files << " ("
-                << report->downloaded_bytes << " bytes)" << std::endl;
-    }
-  }
+  PrintingListener listener;
+  size_t failures = sync::RunMirrorPass(**upstream, **store, **registry, specs, listener);
   return failures == 0 ? kExitOk : kExitProblem;
 }
 
@@ -125,7 +125,7 @@ void AddSyncCommand(CLI::App& app, const CommonOptions& common, int* exit_code) 
       ->required();
   command->add_option("--token-env", args->token_env,
                       "environment variable holding the upstream token");
-  command->add_option("--type", args->type, "model or dataset")->capture_default_str();
+  AddRepoTypeOption(command, &args->type, "model or dataset");
   command->add_option("--include", args->include, "only files matching this glob (repeatable)");
   command->add_option("--exclude", args->exclude, "skip files matching this glob (repeatable)");
   command->add_option("--limit-rate", args->limit_rate, "bytes per second per transfer (0: none)");

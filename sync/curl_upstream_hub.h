@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -27,6 +26,9 @@ struct UpstreamOptions {
   size_t range_helpers = 4;
 };
 
+class ChunkedDownloader;
+class CurlTransport;
+
 // Bytes [start, end) of a file; end 0 means to the end of the file.
 struct ByteRange {
   uint64_t start = 0;
@@ -49,7 +51,8 @@ class CurlUpstreamHub : public UpstreamHub {
   Result<RemoteRevision> GetRevision(RepoType type, const std::string& repo,
                                      const std::string& revision) override;
   Result<std::vector<std::string>> ListRepoIds(RepoType type, const std::string& author) override;
-  Result<std::optional<BaseModels>> GetBaseModels(const std::string& repo) override;
+  Result<RemoteCommit> GetCommit(RepoType type, const std::string& repo,
+                                 const std::string& commit_id) override;
   Result<std::vector<RemoteModel>> ListChildren(const std::string& parent,
                                                 const std::string& relation) override;
   Result<std::vector<RemoteEntry>> ListTree(RepoType type, const std::string& repo,
@@ -58,38 +61,16 @@ class CurlUpstreamHub : public UpstreamHub {
                   const std::string& path, uint64_t size, uint64_t offset, const ByteSink& sink,
                   DownloadInfo* info) override;
 
-  // One HTTP request and its response, as the transfer callbacks fill it (defined in the .cc).
-  struct Exchange;
-
  private:
-  explicit CurlUpstreamHub(UpstreamOptions options, std::string host);
-  Exchange Perform(const std::string& url, bool authorize, ByteRange range, const ByteSink* sink);
-  // Streams `range` of a file into `sink`, starting at `*direct_url` (a URL an earlier redirect
-  // led to) when set, else at `resolve_url`, with retries that resume where the bytes stopped.
-  // Leaves in `*direct_url` the URL that served the bytes.
-  Status FetchRange(const std::string& what, const std::string& resolve_url,
-                    std::string* direct_url, ByteRange range, const ByteSink& sink,
-                    DownloadInfo* info, bool* range_honoured);
-  // Fetches `span` as chunks over several connections, delivering them to `sink` in order.
-  Status FetchChunks(const std::string& what, const std::string& resolve_url,
-                     const std::string& direct_url, ByteRange span, const ByteSink& sink);
-  Result<nlohmann::json> GetJson(const std::string& url, const std::string& what,
-                                 std::string* next_link);
-  std::chrono::milliseconds RetryDelay(int attempt, const Exchange& exchange) const;
+  explicit CurlUpstreamHub(std::unique_ptr<CurlTransport> transport);
+  const UpstreamOptions& options() const;
   // GETs `url` and the pages its Link headers point to (on the upstream's host only), handing
   // each page's JSON array to `page`.
   Status GetPages(std::string url, const std::string& what,
                   const std::function<Status(const nlohmann::json& items)>& page);
 
-  UpstreamOptions options_;
-  std::atomic<size_t> range_helpers_available_;
-  std::string host_;  // scheme://host:port of the upstream, where the token may go
+  std::unique_ptr<CurlTransport> transport_;
+  std::unique_ptr<ChunkedDownloader> chunks_;  // uses *transport_
 };
-
-// Parses one tree entry as the Hub lists it; kCorrupt with the reason for anything malformed or
-// unsafe (an invalid path is never turned into a file name).
-Result<RemoteEntry> ParseTreeEntry(const nlohmann::json& item);
-// The `rel="next"` target of a Link header, or "".
-std::string NextLink(std::string_view link_header);
 
 }  // namespace hubmirror::sync

@@ -20,6 +20,9 @@ struct Relative {
   std::string id;
   std::vector<registry::LineageEdge> edges;       // to its own parents, as far as the walk saw
   std::optional<registry::ModelDetails> details;  // set once the upstream described it
+  // Its main branch as the upstream's repo info gave it, when the walk asked (ancestors): the
+  // job that mirrors it reuses the answer.
+  std::optional<RemoteRevision> resolved;
 };
 
 // The relatives found from one rule, each once, in the order found. Not thread-safe.
@@ -31,7 +34,7 @@ class RelativeSet {
   Relative* Find(const std::string& id, bool* added) {
     auto [it, inserted] = index_.emplace(AsciiLower(id), relatives_.size());
     *added = inserted;
-    if (inserted) relatives_.push_back(Relative{id, {}, std::nullopt});
+    if (inserted) relatives_.push_back(Relative{id, {}, std::nullopt, std::nullopt});
     return it->second == SIZE_MAX ? nullptr : &relatives_[it->second];
   }
   size_t size() const { return relatives_.size(); }
@@ -42,8 +45,10 @@ class RelativeSet {
   std::vector<Relative> relatives_;
 };
 
-// Base models up to the roots, breadth first, each model's card read once.
-Status FindAncestors(UpstreamHub& upstream, const MirrorSpec& rule, RelativeSet& found) {
+// Base models up to the roots, breadth first, each model's card read once. The start's own repo
+// info goes to `start_revision`.
+Status FindAncestors(UpstreamHub& upstream, const MirrorSpec& rule, RelativeSet& found,
+                     std::optional<RemoteRevision>* start_revision) {
   std::deque<std::pair<std::string, std::string>> queue = {{rule.repo, rule.revision}};
   for (bool start = true; !queue.empty(); start = false) {
     auto [id, revision] = queue.front();
@@ -57,15 +62,17 @@ Status FindAncestors(UpstreamHub& upstream, const MirrorSpec& rule, RelativeSet&
     }
     // Cards spell ids in any case; the upstream's answer has the id as published.
     std::string canonical = AsciiLower(remote->id) == AsciiLower(id) ? remote->id : id;
-    auto base_models = upstream.GetBaseModels(canonical);
-    if (!base_models.ok()) return base_models.status();
-    auto edges = UpstreamLineage(canonical, remote->card_data, remote->tags, *base_models, {});
+    auto edges =
+        UpstreamLineage(canonical, remote->card_data, remote->tags, remote->base_models, {});
     bool added = false;
     if (Relative* self = found.Find(id, &added)) {
       self->id = canonical;
       self->edges = edges;
       self->details = registry::ModelDetails{canonical, remote->pipeline_tag, remote->library_name,
                                              remote->downloads};
+      self->resolved = std::move(remote.value());
+    } else {
+      *start_revision = std::move(remote.value());
     }
     for (const auto& edge : edges) {
       found.Find(edge.parent, &added);
@@ -160,12 +167,14 @@ Status ValidateLineageRules(const LineageRules& rules) {
 LineagePlan PlanAlongLineage(UpstreamHub& upstream, registry::Registry& registry,
                              const std::vector<MirrorSpec>& rules) {
   LineagePlan plan;
-  std::set<std::string> planned;  // "type id@revision", lower-cased
-  auto add_job = [&](MirrorSpec job) {
+  std::map<std::string, size_t> planned;  // "type id@revision", lower-cased -> index in jobs
+  auto add_job = [&](MirrorSpec job) -> MirrorSpec& {
     std::string key =
         std::string(RepoTypeName(job.type)) + " " + AsciiLower(job.repo) + "@" + job.revision;
     job.lineage = LineageRules{};
-    if (planned.insert(key).second) plan.jobs.push_back(std::move(job));
+    auto [it, inserted] = planned.emplace(key, plan.jobs.size());
+    if (inserted) plan.jobs.push_back(std::move(job));
+    return plan.jobs[it->second];
   };
   for (const auto& rule : rules) add_job(rule);
   for (const auto& rule : rules) {
@@ -176,7 +185,14 @@ LineagePlan PlanAlongLineage(UpstreamHub& upstream, registry::Registry& registry
       continue;
     }
     RelativeSet found(rule.repo);
-    Status walked = rule.lineage.ancestors ? FindAncestors(upstream, rule, found) : Status::Ok();
+    std::optional<RemoteRevision> start_revision;
+    Status walked = rule.lineage.ancestors
+                        ? FindAncestors(upstream, rule, found, &start_revision)
+                        : Status::Ok();
+    if (start_revision) {
+      MirrorSpec& own_job = add_job(rule);
+      if (!own_job.resolved) own_job.resolved = std::move(start_revision);
+    }
     if (walked.ok() && !rule.lineage.descendant_relations.empty()) {
       walked = FindDescendants(upstream, rule, found);
     }
@@ -198,7 +214,9 @@ LineagePlan PlanAlongLineage(UpstreamHub& upstream, registry::Registry& registry
       MirrorSpec job = rule;
       job.repo = relative.id;
       job.revision = "main";
-      add_job(std::move(job));
+      job.resolved = relative.resolved;
+      MirrorSpec& added = add_job(std::move(job));
+      if (!added.resolved) added.resolved = relative.resolved;
     }
   }
   return plan;

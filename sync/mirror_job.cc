@@ -2,18 +2,14 @@
 
 #include <fnmatch.h>
 
-#include <algorithm>
-#include <atomic>
-#include <cstdint>
 #include <map>
-#include <optional>
 #include <set>
-#include <thread>
 
 #include "common/clock.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "sync/git_objects.h"
+#include "sync/mirror_downloads.h"
 #include "sync/model_card.h"
 #include "sync/revision_entries.h"
 
@@ -32,61 +28,182 @@ bool Selected(const MirrorSpec& spec, const std::string& path) {
          !MatchesAny(spec.exclude, path);
 }
 
-// Downloads one file into the store. A digest mismatch is retried once from scratch (a body
-// corrupted in transit); a second mismatch fails the repo, and the bytes never enter the store.
-Result<storage::StoredBlob> FetchFile(UpstreamHub& upstream, storage::BlobStore& store,
-                                      const MirrorSpec& spec, const std::string& commit_id,
-                                      const RemoteEntry& entry, MirrorObserver* observer) {
-  std::string where =
-      std::string(RepoTypeName(spec.type)) + " " + spec.repo + "@" + commit_id + " " + entry.path;
-  for (int attempt = 0;; ++attempt) {
-    storage::BlobExpectation expectation;
-    expectation.size = entry.size;
-    expectation.sha256 = entry.lfs ? entry.sha256 : "";
-    expectation.git_sha1 = entry.lfs ? "" : entry.git_oid;
-    expectation.resumable = true;
-    expectation.compute_git_sha1 = !entry.lfs;  // an LFS file's git id is its pointer's
-    auto writer = store.NewWriter(expectation);
-    if (!writer.ok()) return writer.status();
-    DownloadInfo info;
-    uint64_t resumed = (*writer)->resumed_bytes();
-    if (observer != nullptr && resumed > 0) observer->OnBytes(entry.path, entry.size, resumed);
-    ByteSink sink = [&](const char* data, size_t size) {
-      if (spec.cancel != nullptr && spec.cancel->load()) {
-        return Status(StatusCode::kIoError, "cancelled");
-      }
-      if (observer != nullptr) observer->OnBytes(entry.path, entry.size, size);
-      return (*writer)->Append(data, size);
-    };
-    Status downloaded = resumed == entry.size
-                            ? Status::Ok()
-                            : upstream.Download(spec.type, spec.repo, commit_id, entry.path,
-                                                entry.size, resumed, sink, &info);
-    if (downloaded.ok() && entry.lfs && !info.linked_etag.empty() &&
-        info.linked_etag != entry.sha256) {
-      downloaded = Corrupt("upstream X-Linked-Etag " + info.linked_etag +
-                           " differs from the tree's lfs.oid " + entry.sha256);
-    }
-    Result<storage::StoredBlob> stored =
-        downloaded.ok() ? (*writer)->Commit() : Result<storage::StoredBlob>(downloaded);
-    if (stored.ok()) return stored;
-    // Upstream errors name the file already; the store's do not.
-    const std::string& message = stored.status().message();
-    Status failure(stored.status().code(),
-                   message.starts_with(where) ? message : where + ": " + message);
-    if (stored.status().code() != StatusCode::kCorrupt || attempt >= 1) return failure;
-    Log(LogLevel::kWarning, failure.message() + "; downloading it again");
-  }
+std::string Describe(const MirrorSpec& spec, const std::string& at) {
+  return std::string(RepoTypeName(spec.type)) + " " + spec.repo + "@" + at;
 }
 
+// The files of an upstream tree that the spec selects, and the directories above them.
+struct SelectedTree {
+  std::vector<RemoteEntry> files;
+  std::set<std::string> directories;
+};
+
+SelectedTree SelectFiles(const MirrorSpec& spec, const std::vector<RemoteEntry>& tree) {
+  SelectedTree selected;
+  for (const auto& entry : tree) {
+    if (entry.is_directory || !Selected(spec, entry.path)) continue;
+    selected.files.push_back(entry);
+    for (size_t slash = entry.path.find('/'); slash != std::string::npos;
+         slash = entry.path.find('/', slash + 1)) {
+      selected.directories.insert(entry.path.substr(0, slash));
+    }
+  }
+  return selected;
+}
+
+// Content of the repo found corrupt or missing (by verify, or gone from the store since), which
+// is fetched again even for a revision that is otherwise up to date.
+Result<std::set<std::string>> DamagedContent(registry::Registry& registry,
+                                             const registry::Repo& repo) {
+  auto blobs = registry.ListBlobs(repo.type, repo.name);
+  if (!blobs.ok()) return blobs.status();
+  std::set<std::string> damaged;
+  for (const auto& blob : *blobs) {
+    if (blob.state != registry::BlobState::kOk) damaged.insert(blob.sha256);
+  }
+  return damaged;
+}
+
+// Adds to `damaged` the digests among `sha256s` that the store lacks, in one question.
+Status AddMissing(storage::BlobStore& store, const std::vector<std::string>& sha256s,
+                  std::set<std::string>* damaged) {
+  auto stored = store.ContainsEach(sha256s);
+  if (!stored.ok()) return stored.status();
+  for (size_t i = 0; i < sha256s.size(); ++i) {
+    if (!(*stored)[i]) damaged->insert(sha256s[i]);
+  }
+  return Status::Ok();
+}
+
+// Which files the store lacks, found with one registry query per kind of file and one store
+// question for the whole tree. Fills `sha256s` with the content digest of every file known
+// (LFS files declare theirs; other files are known by git id, which the registry maps), and
+// `revision->blobs` with rows for content stored without one (a crash between the two).
+// Returns the indexes of the files to download, each distinct content once; `same_content_as`
+// maps the other files of that content to the index that fetches it.
+Result<std::vector<size_t>> PlanDownloads(registry::Registry& registry,
+                                          storage::BlobStore& store,
+                                          const std::vector<RemoteEntry>& files,
+                                          const std::set<std::string>& damaged,
+                                          std::vector<std::string>* sha256s,
+                                          std::vector<size_t>* same_content_as,
+                                          registry::NewRevision* revision) {
+  std::vector<std::string> lfs_digests;
+  std::vector<std::pair<std::string, uint64_t>> git_ids;
+  for (const auto& file : files) {
+    if (file.lfs) {
+      lfs_digests.push_back(file.sha256);
+    } else {
+      git_ids.emplace_back(file.git_oid, file.size);
+    }
+  }
+  auto rows = registry.FindBlobs(lfs_digests);
+  if (!rows.ok()) return rows.status();
+  auto by_git_id = registry.FindBlobsByGitSha1(git_ids);
+  if (!by_git_id.ok()) return by_git_id.status();
+  sha256s->assign(files.size(), "");
+  std::vector<std::string> candidates;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const RemoteEntry& file = files[i];
+    if (file.lfs) {
+      (*sha256s)[i] = file.sha256;
+    } else if (auto known = by_git_id->find({file.git_oid, file.size}); known != by_git_id->end()) {
+      (*sha256s)[i] = known->second;
+    }
+    if (!(*sha256s)[i].empty()) candidates.push_back((*sha256s)[i]);
+  }
+  auto stored = store.ContainsEach(candidates);
+  if (!stored.ok()) return stored.status();
+  std::set<std::string> in_store;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if ((*stored)[i]) in_store.insert(candidates[i]);
+  }
+
+  std::map<std::string, size_t> first_with_content;  // content key -> index of its first file
+  std::vector<size_t> to_fetch;
+  same_content_as->assign(files.size(), SIZE_MAX);
+  std::set<std::string> rows_added;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const RemoteEntry& file = files[i];
+    const std::string& sha256 = (*sha256s)[i];
+    bool stored_here = !sha256.empty() && in_store.contains(sha256);
+    // A blob in the store was verified before it got there, even if a crash kept its row from
+    // being written: it only needs the row.
+    if (stored_here && file.lfs && !rows->contains(sha256) && rows_added.insert(sha256).second) {
+      revision->blobs.push_back({sha256, file.size, ""});
+    }
+    if (stored_here && !damaged.contains(sha256)) continue;
+    std::string key = (file.lfs ? "sha256:" + file.sha256 : "git:" + file.git_oid) + ":" +
+                      std::to_string(file.size);
+    auto [first, inserted] = first_with_content.emplace(key, i);
+    if (inserted) {
+      to_fetch.push_back(i);
+    } else {
+      (*same_content_as)[i] = first->second;
+    }
+  }
+  return to_fetch;
+}
+
+// The commit, entries and lineage of a fully stored revision, ready to publish.
+Status BuildRevision(registry::Registry& registry, const registry::Repo* local,
+                     const std::string& parent_id, const MirrorSpec& spec,
+                     const RemoteRevision& remote, const RemoteCommit& described,
+                     const SelectedTree& tree, const std::vector<std::string>& sha256s,
+                     registry::NewRevision* revision) {
+  std::vector<GitTreeFile> tree_files;
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < tree.files.size(); ++i) {
+    const RemoteEntry& file = tree.files[i];
+    registry::Entry entry;
+    entry.path = file.path;
+    entry.size = file.size;
+    entry.git_oid = file.git_oid;
+    entry.sha256 = sha256s[i];
+    entry.lfs = file.lfs;
+    entry.pointer_size = file.lfs ? LfsPointer(file.sha256, file.size).size() : 0;
+    revision->entries.push_back(std::move(entry));
+    tree_files.push_back({file.path, file.git_oid});
+    paths.push_back(file.path);
+  }
+  GitTrees trees = BuildGitTrees(tree_files);
+  for (const auto& directory : tree.directories) {
+    registry::Entry entry;
+    entry.path = directory;
+    entry.is_directory = true;
+    entry.git_oid = trees.directory_ids[directory];
+    revision->entries.push_back(std::move(entry));
+  }
+  registry::Commit& commit = revision->commit;
+  commit.id = remote.commit_id;
+  commit.tree_id = trees.root_id;
+  commit.title = described.title;
+  commit.message = described.message;
+  commit.author = described.author;
+  commit.date_ms = described.date_ms != 0 ? described.date_ms : NowUnixMillis();
+  commit.card_data_json =
+      remote.card_data.is_object()
+          ? remote.card_data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+          : "";
+  commit.tags = remote.tags;
+  commit.pipeline_tag = remote.pipeline_tag;
+  commit.library_name = remote.library_name;
+  revision->lineage = UpstreamLineage(
+      revision->repo_name, remote.card_data, remote.tags,
+      spec.type == RepoType::kModel ? remote.base_models : std::nullopt, paths);
+  return AssignLastCommits(registry, local, parent_id, commit.id, &revision->entries);
+}
+
+// Everything of MirrorRepo but recording the outcome, which it leaves in `outcome`.
 Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& store,
                                     registry::Registry& registry, const MirrorSpec& spec,
-                                    MirrorObserver* observer, std::string* upstream_commit) {
+                                    MirrorObserver* observer, registry::SyncOutcome* outcome) {
   bool pinned_commit = IsSha1Hex(spec.revision);
   if (!pinned_commit) HM_RETURN_IF_ERROR(ValidateRevisionName(spec.revision));
-  auto remote = upstream.GetRevision(spec.type, spec.repo, spec.revision);
+  Result<RemoteRevision> remote =
+      spec.resolved ? *spec.resolved : upstream.GetRevision(spec.type, spec.repo, spec.revision);
   if (!remote.ok()) return remote.status();
-  *upstream_commit = remote->commit_id;
+  outcome->state.upstream_commit = remote->commit_id;
   MirrorReport report;
   report.commit_id = remote->commit_id;
 
@@ -97,204 +214,88 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   std::string repo_name = local.ok()                                        ? local->name
                           : AsciiLower(remote->id) == AsciiLower(spec.repo) ? remote->id
                                                                             : spec.repo;
-  // What the upstream says of a model (its downloads above all) is kept current on every sync,
-  // once its repo row exists.
-  auto record_details = [&] {
-    if (spec.type != RepoType::kModel) return Status::Ok();
-    return registry.RecordModelDetails(
-        {{repo_name, remote->pipeline_tag, remote->library_name, remote->downloads}});
-  };
+  // What the upstream says of a model (its downloads above all) is kept current on every sync.
+  if (spec.type == RepoType::kModel) {
+    outcome->details.push_back(
+        {repo_name, remote->pipeline_tag, remote->library_name, remote->downloads});
+  }
   std::string parent_id;
-  // Content found corrupt or missing (by verify, or gone from the store) is fetched again, even
-  // for a revision that is otherwise up to date.
   std::set<std::string> damaged;
   if (local.ok()) {
-    auto blobs = registry.ListBlobs(spec.type, local->name);
-    if (!blobs.ok()) return blobs.status();
-    for (const auto& blob : *blobs) {
-      if (blob.state != "ok") damaged.insert(blob.sha256);
-    }
+    auto found = DamagedContent(registry, *local);
+    if (!found.ok()) return found.status();
+    damaged = std::move(found.value());
     auto head = registry.ResolveRevision(*local, spec.revision);
     if (head.ok() && head->id == remote->commit_id) {
       auto entries = registry.ListEntries(*local, head->id, "");
       if (!entries.ok()) return entries.status();
+      std::vector<std::string> digests;
       for (const auto& entry : *entries) {
-        if (entry.is_directory || damaged.contains(entry.sha256)) continue;
-        auto contains = store.Contains(entry.sha256);
-        if (!contains.ok()) return contains.status();
-        if (!*contains) damaged.insert(entry.sha256);
+        if (!entry.is_directory && !damaged.contains(entry.sha256)) digests.push_back(entry.sha256);
       }
+      HM_RETURN_IF_ERROR(AddMissing(store, digests, &damaged));
       bool intact = true;
       for (const auto& entry : *entries) intact = intact && !damaged.contains(entry.sha256);
       if (intact) {
         report.up_to_date = true;
-        HM_RETURN_IF_ERROR(record_details());
         return report;
       }
-      Log(LogLevel::kWarning, std::string(RepoTypeName(spec.type)) + " " + spec.repo + "@" +
-                                  head->id + ": fetching content found corrupt or missing");
+      Log(LogLevel::kWarning,
+          Describe(spec, head->id) + ": fetching content found corrupt or missing");
     }
     if (head.ok()) parent_id = head->id;
   }
 
-  auto tree = upstream.ListTree(spec.type, spec.repo, remote->commit_id);
-  if (!tree.ok()) return tree.status();
-  std::vector<RemoteEntry> files;
-  std::set<std::string> directories;
-  for (const auto& entry : *tree) {
-    if (entry.is_directory || !Selected(spec, entry.path)) continue;
-    files.push_back(entry);
-    for (size_t slash = entry.path.find('/'); slash != std::string::npos;
-         slash = entry.path.find('/', slash + 1)) {
-      directories.insert(entry.path.substr(0, slash));
-    }
-  }
+  auto listed = upstream.ListTree(spec.type, spec.repo, remote->commit_id);
+  if (!listed.ok()) return listed.status();
+  SelectedTree tree = SelectFiles(spec, *listed);
+  // The commit's description is only needed for a commit this mirror has not stored yet.
+  auto described = upstream.GetCommit(spec.type, spec.repo, remote->commit_id);
+  if (!described.ok()) return described.status();
 
-  registry::NewRevision revision;
+  registry::NewRevision& revision = outcome->revision.emplace();
   revision.type = spec.type;
   revision.repo_name = repo_name;
   revision.branch = pinned_commit ? "" : spec.revision;
-
-  // Plan on this thread (the registry connection is single-threaded), download in parallel.
-  // Content is fetched once per run even when several paths share it.
-  std::vector<std::string> sha256s(files.size());
-  std::map<std::string, size_t> first_with_content;  // content key -> index of its first file
-  std::vector<size_t> to_fetch;
-  std::vector<size_t> same_content_as(files.size(), SIZE_MAX);
-  for (size_t i = 0; i < files.size(); ++i) {
-    const RemoteEntry& file = files[i];
-    sha256s[i] = file.sha256;
-    bool stored = false;
-    if (file.lfs) {
-      // A blob in the store was verified before it got there, even if a crash kept its row from
-      // being written: it only needs the row.
-      auto contains = store.Contains(file.sha256);
-      if (!contains.ok()) return contains.status();
-      stored = *contains;
-      if (stored) {
-        auto row = registry.FindBlob(file.sha256);
-        if (!row.ok()) return row.status();
-        if (!row->has_value()) revision.blobs.push_back({file.sha256, file.size, ""});
-      }
-    } else {
-      // Known only by its git id: the registry maps it to the content's address.
-      auto row = registry.FindBlobByGitSha1(file.git_oid, file.size);
-      if (!row.ok()) return row.status();
-      if (row->has_value()) {
-        sha256s[i] = **row;
-        auto contains = store.Contains(sha256s[i]);
-        if (!contains.ok()) return contains.status();
-        stored = *contains;
-      }
-    }
-    if (stored && !damaged.contains(sha256s[i])) {
-      if (observer != nullptr) observer->OnFileStored(file.path, file.size, false);
-      continue;
-    }
-    std::string key = (file.lfs ? "sha256:" + file.sha256 : "git:" + file.git_oid) + ":" +
-                      std::to_string(file.size);
-    auto [first, inserted] = first_with_content.emplace(key, i);
-    if (inserted) {
-      to_fetch.push_back(i);
-    } else {
-      same_content_as[i] = first->second;
-    }
+  std::vector<std::string> sha256s;
+  std::vector<size_t> same_content_as;
+  auto to_fetch = PlanDownloads(registry, store, tree.files, damaged, &sha256s, &same_content_as,
+                                &revision);
+  if (!to_fetch.ok()) return to_fetch.status();
+  std::vector<bool> fetching(tree.files.size(), false);
+  std::vector<RemoteEntry> downloads;
+  uint64_t planned_bytes = 0;
+  for (size_t i : *to_fetch) {
+    fetching[i] = true;
+    downloads.push_back(tree.files[i]);
+    planned_bytes += tree.files[i].size;
   }
-  // Largest first: the long transfers start at once and the small files fill the gaps beside
-  // them, instead of one large file finishing alone at the end.
-  std::stable_sort(to_fetch.begin(), to_fetch.end(),
-                   [&](size_t a, size_t b) { return files[a].size > files[b].size; });
   if (observer != nullptr) {
-    uint64_t bytes = 0;
-    for (size_t i : to_fetch) bytes += files[i].size;
-    observer->OnPlanned(to_fetch.size(), bytes);
-  }
-  std::vector<std::optional<Result<storage::StoredBlob>>> fetched(to_fetch.size());
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  auto worker = [&] {
-    for (size_t k; !failed && (k = next++) < to_fetch.size();) {
-      const RemoteEntry& file = files[to_fetch[k]];
-      fetched[k] = FetchFile(upstream, store, spec, remote->commit_id, file, observer);
-      if (!fetched[k]->ok()) {
-        failed = true;
-      } else if (observer != nullptr) {
-        observer->OnFileStored(file.path, file.size, true);
+    for (size_t i = 0; i < tree.files.size(); ++i) {
+      if (!fetching[i] && same_content_as[i] == SIZE_MAX) {
+        observer->OnFileStored(tree.files[i].path, tree.files[i].size, false);
       }
     }
-  };
-  std::vector<std::thread> workers;
-  size_t threads = std::clamp<size_t>(spec.concurrency, 1, std::max<size_t>(to_fetch.size(), 1));
-  for (size_t t = 1; t < threads; ++t) workers.emplace_back(worker);
-  worker();
-  for (auto& thread : workers) thread.join();
-  for (size_t k = 0; k < to_fetch.size(); ++k) {
-    if (!fetched[k]) continue;  // not started after another file failed
-    if (!fetched[k]->ok()) return fetched[k]->status();
-    const storage::StoredBlob& blob = fetched[k]->value();
-    sha256s[to_fetch[k]] = blob.sha256;
+    observer->OnPlanned(downloads.size(), planned_bytes);
+  }
+  std::vector<storage::StoredBlob> stored;
+  HM_RETURN_IF_ERROR(DownloadFiles(upstream, store, spec, remote->commit_id, downloads, observer,
+                                   &stored));
+  for (size_t k = 0; k < to_fetch->size(); ++k) {
+    const storage::StoredBlob& blob = stored[k];
+    sha256s[(*to_fetch)[k]] = blob.sha256;
     revision.blobs.push_back({blob.sha256, blob.size, blob.git_sha1});
     ++report.downloaded_files;
     report.downloaded_bytes += blob.size;
   }
-  for (size_t i = 0; i < files.size(); ++i) {
+  for (size_t i = 0; i < tree.files.size(); ++i) {
     if (same_content_as[i] == SIZE_MAX) continue;
     sha256s[i] = sha256s[same_content_as[i]];
-    if (observer != nullptr) observer->OnFileStored(files[i].path, files[i].size, false);
+    if (observer != nullptr) observer->OnFileStored(tree.files[i].path, tree.files[i].size, false);
   }
-
-  std::vector<GitTreeFile> tree_files;
-  std::vector<std::string> paths;
-  for (size_t i = 0; i < files.size(); ++i) {
-    const RemoteEntry& file = files[i];
-    registry::Entry entry;
-    entry.path = file.path;
-    entry.size = file.size;
-    entry.git_oid = file.git_oid;
-    entry.sha256 = sha256s[i];
-    entry.lfs = file.lfs;
-    entry.pointer_size = file.lfs ? LfsPointer(file.sha256, file.size).size() : 0;
-    revision.entries.push_back(std::move(entry));
-    tree_files.push_back({file.path, file.git_oid});
-    paths.push_back(file.path);
-  }
-  report.files = files.size();
-  GitTrees trees = BuildGitTrees(tree_files);
-  for (const auto& directory : directories) {
-    registry::Entry entry;
-    entry.path = directory;
-    entry.is_directory = true;
-    entry.git_oid = trees.directory_ids[directory];
-    revision.entries.push_back(std::move(entry));
-  }
-
-  registry::Commit& commit = revision.commit;
-  commit.id = remote->commit_id;
-  commit.tree_id = trees.root_id;
-  commit.title = remote->commit_title;
-  commit.message = remote->commit_message;
-  commit.author = remote->commit_author;
-  commit.date_ms = remote->commit_date_ms;
-  commit.card_data_json =
-      remote->card_data.is_object()
-          ? remote->card_data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-          : "";
-  commit.tags = remote->tags;
-  commit.pipeline_tag = remote->pipeline_tag;
-  commit.library_name = remote->library_name;
-  if (spec.type == RepoType::kModel) {
-    auto base_models = upstream.GetBaseModels(spec.repo);
-    if (!base_models.ok()) return base_models.status();
-    revision.lineage =
-        UpstreamLineage(repo_name, remote->card_data, remote->tags, *base_models, paths);
-  } else {
-    revision.lineage = UpstreamLineage(repo_name, remote->card_data, remote->tags, {}, paths);
-  }
-  HM_RETURN_IF_ERROR(AssignLastCommits(registry, local.ok() ? &local.value() : nullptr, parent_id,
-                                       commit.id, &revision.entries));
-  auto published = registry.PublishRevision(revision);
-  if (!published.ok()) return published.status();
-  HM_RETURN_IF_ERROR(record_details());
+  report.files = tree.files.size();
+  HM_RETURN_IF_ERROR(BuildRevision(registry, local.ok() ? &local.value() : nullptr, parent_id,
+                                   spec, *remote, *described, tree, sha256s, &revision));
   return report;
 }
 
@@ -304,21 +305,31 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
                                 registry::Registry& registry, const MirrorSpec& spec,
                                 MirrorObserver* observer) {
   HM_RETURN_IF_ERROR(ValidateRepoId(spec.repo));
-  registry::SyncState state;
-  state.type = spec.type;
-  state.repo = spec.repo;
-  state.revision = spec.revision;
-  state.upstream = upstream.Name();
-  auto report = MirrorRevision(upstream, store, registry, spec, observer, &state.upstream_commit);
-  state.last_check_ms = NowUnixMillis();
+  registry::SyncOutcome outcome;
+  outcome.state.type = spec.type;
+  outcome.state.repo = spec.repo;
+  outcome.state.revision = spec.revision;
+  outcome.state.upstream = upstream.Name();
+  auto report = MirrorRevision(upstream, store, registry, spec, observer, &outcome);
+  outcome.state.last_check_ms = NowUnixMillis();
   if (report.ok()) {
-    state.local_commit = report->commit_id;
-    state.last_success_ms = state.last_check_ms;
-  } else {
-    state.last_error = report.status().message();
+    outcome.state.local_commit = report->commit_id;
+    outcome.state.last_success_ms = outcome.state.last_check_ms;
+    auto recorded = registry.RecordSyncOutcome(outcome);
+    if (recorded.ok()) return report;
+    report = Status(recorded.status().code(), Describe(spec, report->commit_id) +
+                                                  ": cannot publish: " +
+                                                  recorded.status().message());
   }
-  if (Status recorded = registry.RecordSync(state); !recorded.ok()) {
-    Log(LogLevel::kWarning, "cannot record sync state of " + spec.repo + ": " + recorded.message());
+  // A failure publishes nothing but is recorded, for status pages and the next attempt.
+  outcome.revision.reset();
+  outcome.details.clear();
+  outcome.state.local_commit.clear();
+  outcome.state.last_success_ms = 0;
+  outcome.state.last_error = report.status().message();
+  if (auto recorded = registry.RecordSyncOutcome(outcome); !recorded.ok()) {
+    Log(LogLevel::kWarning,
+        "cannot record sync state of " + spec.repo + ": " + recorded.status().message());
   }
   return report;
 }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct MirrorSpec {
   LineageRules lineage;
   // When set and true, downloads stop and the job fails (partial files are kept for a resume).
   const std::atomic<bool>* cancel = nullptr;
+  // What the upstream said of `revision` moments ago, when planning this job already asked it
+  // (lineage planning reads each relative's repo info): the job does not ask again.
+  std::optional<RemoteRevision> resolved;
 };
 
 struct MirrorReport {
@@ -62,11 +66,12 @@ class MirrorObserver {
 
 // Mirrors one revision of one repo: resolves it upstream, lists its tree, downloads each file the
 // store lacks (content already stored for any repo is reused), verifying size and SHA-256 (LFS)
-// or git blob SHA-1 (other files) before it enters the store, then publishes the revision in one
-// registry transaction. Nothing is published unless every file is stored. An unchanged revision
-// costs one upstream call. Interrupted downloads (even by a killed process) leave partial files
-// that the next run resumes from. Errors name the repo, the file, and the expected and actual
-// digests.
+// or git blob SHA-1 (other files) before it enters the store, then publishes the revision, the
+// model's details and the sync state in one registry transaction. Nothing is published unless
+// every file is stored. An unchanged revision costs one upstream request (none when
+// `spec.resolved` is set) and one registry transaction. Interrupted downloads (even by a killed
+// process) leave partial files that the next run resumes from. Errors name the repo, the file,
+// and the expected and actual digests; a failure is recorded in the sync state too.
 Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,
                                 registry::Registry& registry, const MirrorSpec& spec,
                                 MirrorObserver* observer = nullptr);

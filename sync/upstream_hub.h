@@ -24,7 +24,15 @@ struct RemoteEntry {
   uint64_t pointer_size = 0;
 };
 
-// What the upstream says about a revision: its commit and model card.
+// A model's base models as the upstream states them (`expand[]=baseModels`): one relation for
+// all of them.
+struct BaseModels {
+  std::string relation;
+  std::vector<std::string> ids;
+};
+
+// What the upstream says about a revision in its repo info: the commit it resolves to, the
+// model card and the model's base models.
 struct RemoteRevision {
   std::string id;  // the repo id as the upstream publishes it (any case may be asked for)
   std::string commit_id;
@@ -33,17 +41,15 @@ struct RemoteRevision {
   std::string pipeline_tag;
   std::string library_name;
   int64_t downloads = 0;
-  std::string commit_title;
-  std::string commit_message;
-  std::string commit_author;
-  int64_t commit_date_ms = 0;
+  std::optional<BaseModels> base_models;  // models only; nullopt when the upstream states none
 };
 
-// A model's base models as the upstream states them (`expand[]=baseModels`): one relation for
-// all of them.
-struct BaseModels {
-  std::string relation;
-  std::vector<std::string> ids;
+// A commit's description, as the upstream's commit listing gives it.
+struct RemoteCommit {
+  std::string title = "Mirrored from upstream";
+  std::string message = "Mirrored from upstream\n";
+  std::string author = "upstream";
+  int64_t date_ms = 0;  // 0: unknown (the mirror uses the time it recorded the commit)
 };
 
 // A model as the upstream's listing shows it.
@@ -74,14 +80,18 @@ class UpstreamHub {
   virtual ~UpstreamHub() = default;
   // Where this upstream is, for status and logs (never with credentials).
   virtual std::string Name() const = 0;
+  // Resolves a revision (branch, tag or commit id) with what the repo info says of it, base
+  // models included: one request on upstreams that accept the Hub's `expand` (two on others).
   virtual Result<RemoteRevision> GetRevision(RepoType type, const std::string& repo,
                                              const std::string& revision) = 0;
+  // The title, message, author and date of a commit. They are descriptive: an upstream without
+  // the commits endpoint gives the defaults of RemoteCommit, not an error; kFailedPrecondition
+  // when access is refused.
+  virtual Result<RemoteCommit> GetCommit(RepoType type, const std::string& repo,
+                                         const std::string& commit_id) = 0;
   // Ids of the upstream's repos of one author, following pagination (the Hub's listing).
   virtual Result<std::vector<std::string>> ListRepoIds(RepoType type,
                                                        const std::string& author) = 0;
-  // The model's base models as the upstream states them; nullopt when it states none (or does
-  // not support the question).
-  virtual Result<std::optional<BaseModels>> GetBaseModels(const std::string& repo) = 0;
   // Models whose cards name `parent` as their base through `relation` (through any relation when
   // empty), as the upstream's `filter=base_model:...` listing gives them, following pagination.
   // Invalid ids in the listing are skipped.
