@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/sync_progress.h"
 #include "registry/registry.h"
 #include "storage/local_blob_store.h"
@@ -16,29 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 
 bool Terminal() { return ::isatty(STDERR_FILENO) == 1; }
-
-// "700M", "4G", "1.5G" or a number of bytes.
-Result<uint64_t> ParseSize(const std::string& text) {
-  size_t used = 0;
-  double number = 0;
-  try {
-    number = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  std::string unit = text.substr(used);
-  double scale = unit.empty() || unit == "B"    ? 1
-                 : unit == "K" || unit == "KiB" ? 1024.0
-                 : unit == "M" || unit == "MiB" ? 1024.0 * 1024
-                 : unit == "G" || unit == "GiB" ? 1024.0 * 1024 * 1024
-                 : unit == "T" || unit == "TiB" ? 1024.0 * 1024 * 1024 * 1024
-                                                : -1;
-  if (used == 0 || scale < 0 || number * scale < 1) {
-    return InvalidArgument("--volume-size must be a size such as 700M, 4G or 1048576, got '" +
-                           text + "'");
-  }
-  return static_cast<uint64_t>(number * scale);
-}
 
 struct InventoryArgs {
   bool json = false;
@@ -70,9 +48,9 @@ int RunInventory(const CommonOptions& common, const InventoryArgs& args) {
 struct ExportArgs {
   std::string out;
   std::string have;
-  std::string volume_size = "4G";
+  uint64_t volume_size = 4ull << 30;
   bool all = false;
-  std::string type = "model";
+  RepoType type = RepoType::kModel;
   std::vector<std::string> repos;
 };
 
@@ -80,19 +58,13 @@ int RunExport(const CommonOptions& common, const ExportArgs& args) {
   sync::ExportOptions options;
   options.out = args.out;
   options.all = args.all;
-  auto size = ParseSize(args.volume_size);
-  if (!size.ok()) return ReportFailure(size.status());
-  options.volume_size = *size;
+  options.volume_size = args.volume_size;
   if (args.all == !args.repos.empty()) {
     return ReportFailure(InvalidArgument("name the repos to export, or --all (not both)"));
   }
-  RepoType type;
-  if (!ParseRepoType(args.type, &type)) {
-    return ReportFailure(InvalidArgument("--type must be model or dataset"));
-  }
   for (const auto& repo : args.repos) {
     if (Status valid = ValidateRepoId(repo); !valid.ok()) return ReportFailure(valid);
-    options.repos.emplace_back(type, repo);
+    options.repos.emplace_back(args.type, repo);
   }
   if (!args.have.empty()) {
     auto text = ReadArgumentFile(args.have);
@@ -185,11 +157,10 @@ void AddBundleCommands(CLI::App& app, const CommonOptions& common, int* exit_cod
   exporter->add_option("--out", out->out, "the bundle directory")->required();
   exporter->add_option("--have", out->have,
                        "the other side's inventory (JSON): leave out the content it has");
-  exporter->add_option("--volume-size", out->volume_size, "largest volume, e.g. 700M or 4G")
-      ->capture_default_str();
+  AddSizeOption(exporter, "--volume-size", &out->volume_size, "largest volume, e.g. 700M or 4G")
+      ->default_str("4G");
   exporter->add_flag("--all", out->all, "every repo");
-  exporter->add_option("--type", out->type, "the named repos' type: model or dataset")
-      ->capture_default_str();
+  AddRepoTypeOption(exporter, &out->type, "the named repos' type: model or dataset");
   exporter->add_option("REPO", out->repos, "ORG/NAME (every branch of it)");
   exporter->callback([&common, out, exit_code] { *exit_code = RunExport(common, *out); });
 

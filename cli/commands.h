@@ -23,6 +23,10 @@ struct CommonOptions {
   std::filesystem::path data_dir = "hubmirror-data";
 };
 
+// Parses the command line and runs the subcommand it names; returns the process's exit code.
+// Usage errors print one line on stderr and return kExitUsage.
+int RunCommandLine(int argc, const char* const* argv);
+
 // Prints `status` as one line on stderr and returns its exit code: 2 for invalid input or
 // configuration, 1 otherwise.
 int ReportFailure(const Status& status);

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "registry/registry.h"
 #include "storage/local_blob_store.h"
 #include "sync/local_import.h"
@@ -10,17 +11,14 @@ namespace {
 
 struct ImportArgs {
   std::string repo;
-  std::string type = "model";
+  RepoType type = RepoType::kModel;
   std::string branch = "main";
   std::string source;
 };
 
 int RunImport(const CommonOptions& common, const ImportArgs& args) {
   sync::ImportOptions options;
-  if (!ParseRepoType(args.type, &options.type)) {
-    return ReportFailure(
-        InvalidArgument("--type must be model or dataset, got '" + args.type + "'"));
-  }
+  options.type = args.type;
   options.repo = args.repo;
   options.branch = args.branch;
   options.source = args.source;
@@ -35,10 +33,10 @@ int RunImport(const CommonOptions& common, const ImportArgs& args) {
     std::cerr << "hubmirror: warning: " << warning << "\n";
   if (report->created_commit) {
     std::cout << "imported " << report->files << " files (" << report->bytes << " bytes) into "
-              << args.type << " " << args.repo << "@" << args.branch << " as commit "
+              << RepoTypeName(args.type) << " " << args.repo << "@" << args.branch << " as commit "
               << report->commit_id << std::endl;
   } else {
-    std::cout << "unchanged: " << args.type << " " << args.repo << "@" << args.branch
+    std::cout << "unchanged: " << RepoTypeName(args.type) << " " << args.repo << "@" << args.branch
               << " already has this tree at commit " << report->commit_id << std::endl;
   }
   return kExitOk;
@@ -50,7 +48,7 @@ void AddImportCommand(CLI::App& app, const CommonOptions& common, int* exit_code
   auto args = std::make_shared<ImportArgs>();
   CLI::App* command = app.add_subcommand("import", "import a local folder as a commit on a branch");
   command->add_option("--repo", args->repo, "repo id, ORG/NAME")->required();
-  command->add_option("--type", args->type, "model or dataset")->capture_default_str();
+  AddRepoTypeOption(command, &args->type, "model or dataset");
   command->add_option("--branch", args->branch, "branch to commit to")->capture_default_str();
   command->add_option("SRC_DIR", args->source, "folder to import")->required();
   command->callback([&common, args, exit_code] { *exit_code = RunImport(common, *args); });

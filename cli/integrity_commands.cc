@@ -9,6 +9,7 @@
 
 #include "api/manifest.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/sync_progress.h"
 #include "common/digest.h"
 #include "registry/registry.h"
@@ -20,20 +21,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::optional<RepoType> ParsedType(const std::string& text, Status* error) {
-  RepoType type;
-  if (!ParseRepoType(text, &type)) {
-    *error = InvalidArgument("--type must be model or dataset, got '" + text + "'");
-    return std::nullopt;
-  }
-  return type;
-}
-
 // ------------------------------------------------------------------------------ verify
 
 struct VerifyArgs {
   std::string repo;
-  std::string type = "model";
+  RepoType type = RepoType::kModel;
   bool json = false;
   size_t threads = 0;
 };
@@ -51,9 +43,7 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
   sync::VerifyOptions options;
   options.threads = args.threads;
   if (!args.repo.empty()) {
-    Status error;
-    options.type = ParsedType(args.type, &error);
-    if (!options.type) return ReportFailure(error);
+    options.type = args.type;
     if (Status valid = ValidateRepoId(args.repo); !valid.ok()) return ReportFailure(valid);
     options.repo = args.repo;
   }
@@ -67,7 +57,8 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
   }();
   if (!report.ok()) return ReportFailure(report.status());
   size_t corrupt = 0, missing = 0;
-  for (const auto& problem : report->problems) ++(problem.state == "corrupt" ? corrupt : missing);
+  for (const auto& problem : report->problems)
+    ++(problem.state == registry::BlobState::kCorrupt ? corrupt : missing);
   double throughput = report->seconds > 0 ? report->bytes / report->seconds : 0;
   if (args.json) {
     nlohmann::json inconsistent = nlohmann::json::array();
@@ -88,7 +79,7 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
                          {"path", use.path}});
       }
       problems.push_back({{"sha256", problem.sha256},
-                          {"state", problem.state},
+                          {"state", registry::BlobStateName(problem.state)},
                           {"detail", problem.detail},
                           {"files", files}});
     }
@@ -100,9 +91,10 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
               << std::endl;
   } else {
     for (const auto& problem : report->problems) {
-      std::cout << problem.state << ": " << Where(problem) << ": sha256 expected " << problem.sha256
-                << ", " << problem.detail
-                << (problem.state == "corrupt" ? " (moved to quarantine/)" : "") << std::endl;
+      std::cout << registry::BlobStateName(problem.state) << ": " << Where(problem)
+                << ": sha256 expected " << problem.sha256 << ", " << problem.detail
+                << (problem.state == registry::BlobState::kCorrupt ? " (moved to quarantine/)" : "")
+                << std::endl;
     }
     for (const auto& [use, detail] : report->inconsistent_files) {
       std::cout << "inconsistent: " << RepoTypeName(use.type) << " " << use.repo << "@"
@@ -125,13 +117,10 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
 
 struct ManifestArgs {
   std::string repo;
-  std::string type = "model";
+  RepoType type = RepoType::kModel;
 };
 
 int RunManifest(const CommonOptions& common, const ManifestArgs& args) {
-  Status error;
-  auto type = ParsedType(args.type, &error);
-  if (!type) return ReportFailure(error);
   size_t at = args.repo.find('@');
   std::string repo = args.repo.substr(0, at);
   std::string revision = at == std::string::npos ? "main" : args.repo.substr(at + 1);
@@ -140,9 +129,10 @@ int RunManifest(const CommonOptions& common, const ManifestArgs& args) {
   if (!registry.ok()) return ReportFailure(registry.status());
   auto key = LoadSigningKey(common);
   if (!key.ok()) return ReportFailure(key.status());
-  auto document = api::SignedManifest(**registry, **key, *type, repo, revision);
+  auto document = api::SignedManifest(**registry, **key, args.type, repo, revision);
   if (!document.ok()) return ReportFailure(document.status());
-  std::cout << document->dump(2) << std::endl;
+  // Replaced as in what was signed (common/signed_json.h), so the printed manifest verifies.
+  std::cout << document->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   return kExitOk;
 }
 
@@ -246,8 +236,7 @@ void AddVerifyCommand(CLI::App& app, const CommonOptions& common, int* exit_code
   CLI::App* command = app.add_subcommand(
       "verify", "re-hash every stored blob (or one repo's); quarantine and mark what is wrong");
   command->add_option("--repo", args->repo, "only the blobs this repo's files use, ORG/NAME");
-  command->add_option("--type", args->type, "the repo's type: model or dataset")
-      ->capture_default_str();
+  AddRepoTypeOption(command, &args->type, "the repo's type: model or dataset");
   command->add_option("--threads", args->threads, "hashing threads (default: one per core)");
   command->add_flag("--json", args->json, "print the report as JSON");
   command->callback([&common, args, exit_code] { *exit_code = RunVerify(common, *args); });
@@ -259,7 +248,7 @@ void AddManifestCommand(CLI::App& app, const CommonOptions& common, int* exit_co
       "manifest", "print the signed manifest of a revision (what /api/integrity serves)");
   command->add_option("REPO", args->repo, "ORG/NAME[@REVISION] (default revision: main)")
       ->required();
-  command->add_option("--type", args->type, "model or dataset")->capture_default_str();
+  AddRepoTypeOption(command, &args->type, "model or dataset");
   command->callback([&common, args, exit_code] { *exit_code = RunManifest(common, *args); });
 }
 

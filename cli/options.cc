@@ -1,0 +1,54 @@
+#include "cli/options.h"
+
+namespace hubmirror::cli {
+
+CLI::Option* AddRepoTypeOption(CLI::App* command, RepoType* type, const std::string& description) {
+  CLI::Validator repo_type(
+      [](std::string& value) -> std::string {
+        RepoType parsed;
+        if (!ParseRepoType(value, &parsed)) return "must be model or dataset, got '" + value + "'";
+        value = std::to_string(static_cast<int>(parsed));
+        return "";
+      },
+      "model|dataset");
+  return command->add_option("--type", *type, description)
+      ->transform(repo_type)
+      ->default_str(std::string(RepoTypeName(*type)));
+}
+
+CLI::Option* AddSizeOption(CLI::App* command, const std::string& name, uint64_t* bytes,
+                           const std::string& description) {
+  CLI::Validator size(
+      [](std::string& value) -> std::string {
+        auto parsed = ParseByteSize(value);
+        if (!parsed) return "must be a size such as 700M, 4G or 1048576, got '" + value + "'";
+        value = std::to_string(*parsed);
+        return "";
+      },
+      "SIZE");
+  return command->add_option(name, *bytes, description)->transform(size);
+}
+
+std::optional<uint64_t> ParseByteSize(std::string_view text) {
+  std::string copy(text);
+  size_t used = 0;
+  double number = 0;
+  try {
+    number = std::stod(copy, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::string_view unit = text.substr(used);
+  double scale = unit.empty() || unit == "B"    ? 1
+                 : unit == "K" || unit == "KiB" ? 1024.0
+                 : unit == "M" || unit == "MiB" ? 1024.0 * 1024
+                 : unit == "G" || unit == "GiB" ? 1024.0 * 1024 * 1024
+                 : unit == "T" || unit == "TiB" ? 1024.0 * 1024 * 1024 * 1024
+                                                : -1;
+  // Also refuses NaN, infinities and sizes past what 64 bits hold.
+  double bytes = number * scale;
+  if (!(bytes >= 1 && bytes < 18446744073709551616.0)) return std::nullopt;
+  return static_cast<uint64_t>(bytes);
+}
+
+}  // namespace hubmirror::cli

@@ -1,0 +1,154 @@
+#include "cli/config_file.h"
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "tests/support/temp_dir.h"
+
+namespace hubmirror::cli {
+namespace {
+
+using testing::TempDir;
+using testing::WriteFile;
+
+Result<sync::ScheduleConfig> Load(const TempDir& dir, const std::string& text) {
+  WriteFile(dir / "hubmirror.toml", text);
+  return LoadConfig(dir / "hubmirror.toml");
+}
+
+TEST_CASE("The example config loads as documented", "[config]") {
+  auto config = LoadConfig(std::string(HUBMIRROR_SOURCE_DIR) + "/deploy/hubmirror.example.toml");
+  REQUIRE(config.ok());
+  CHECK(config->upstream.base_url == "https://huggingface.co");
+  CHECK(config->interval == std::chrono::seconds(3600));
+  CHECK(config->upstream.max_attempts == 6);
+  REQUIRE(config->mirrors.size() == 3);
+  CHECK(config->mirrors[1].exclude == std::vector<std::string>{"onnx/*", "runs/*"});
+  CHECK(config->mirrors[2].include.size() == 4);
+  CHECK(config->mirrors[0].concurrency == 4);
+}
+
+TEST_CASE("Every key of the config is read", "[config]") {
+  TempDir dir;
+  ::setenv("HUBMIRROR_TEST_TOKEN", "hf_secret", 1);
+  auto config = Load(dir, R"(
+[upstream]
+url = "http://127.0.0.1:9"
+token_env = "HUBMIRROR_TEST_TOKEN"
+[schedule]
+interval_seconds = 60
+[sync]
+concurrency = 8
+retries = 2
+stall_timeout_seconds = 5
+limit_rate = 1000
+[[mirror]]
+repo = "acme/*"
+type = "dataset"
+revision = "v1"
+[[mirror]]
+repo = "acme/model"
+ancestors = true
+descendants = ["adapter", "quantized"]
+min_downloads = 10
+max_count = 3
+lineage_metadata_only = true
+)");
+  REQUIRE(config.ok());
+  CHECK(config->upstream.token == "hf_secret");
+  CHECK(config->interval == std::chrono::seconds(60));
+  CHECK(config->upstream.max_attempts == 3);
+  CHECK(config->upstream.stall_timeout_seconds == 5);
+  CHECK(config->upstream.max_bytes_per_second == 1000);
+  REQUIRE(config->mirrors.size() == 2);
+  CHECK(config->mirrors[0].type == RepoType::kDataset);
+  CHECK(config->mirrors[0].revision == "v1");
+  CHECK(config->mirrors[0].concurrency == 8);
+  const auto& lineage = config->mirrors[1].lineage;
+  CHECK(lineage.ancestors);
+  CHECK(lineage.descendant_relations == std::vector<std::string>{"adapter", "quantized"});
+  CHECK(lineage.min_downloads == 10);
+  CHECK(lineage.max_count == 3);
+  CHECK(lineage.metadata_only);
+}
+
+TEST_CASE("A malformed config is refused naming the file, key and problem", "[config]") {
+  TempDir dir;
+  ::unsetenv("HUBMIRROR_UNSET_VARIABLE");
+  const std::string upstream = "[upstream]\nurl = \"http://127.0.0.1:9\"\n";
+  struct Case {
+    std::string text;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {"[upstream\n", "hubmirror.toml:1:"},
+      {"", "missing table [upstream]"},
+      {"[upstream]\n", "upstream.url"},
+      {upstream + "colour = 1\n", "colour"},
+      {upstream + "[schedule]\ninterval_seconds = 1\n", "schedule.interval_seconds"},
+      {upstream + "[schedule]\ninterval_seconds = \"hourly\"\n", "must be an integer"},
+      {upstream + "[sync]\nconcurrency = 0\n", "sync.concurrency"},
+      {upstream + "[upstream.extra]\n", "upstream.extra"},
+      {"[upstream]\nurl = \"x\"\ntoken_env = \"HUBMIRROR_UNSET_VARIABLE\"\n", "is not set"},
+      {"mirror = 3\n" + upstream, "[[mirror]] tables"},
+      {upstream + "[[mirror]]\nrepo = \"../x\"\n", "mirror[0].repo"},
+      {upstream + "[[mirror]]\nrepo = \"*/x\"\n", "namespace must be literal"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\ntype = \"space\"\n", "mirror[0].type"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\ninclude = \"*.json\"\n", "array of strings"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\ndescendants = [\"cousin\"]\n", "cousin"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\ntype = \"dataset\"\nancestors = true\n",
+       "models only"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevison = \"main\"\n", "revison"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    auto config = Load(dir, c.text);
+    REQUIRE_FALSE(config.ok());
+    CHECK(config.status().code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(config.status().message(), Catch::Contains(c.message));
+    CHECK_THAT(config.status().message(), Catch::Contains("hubmirror.toml"));
+  }
+}
+
+TEST_CASE("Usage errors exit 2 before anything runs", "[config][cli]") {
+  TempDir dir;
+  std::string data = (dir / "data").string();
+  std::vector<std::vector<const char*>> usages = {
+      {"hubmirror"},
+      {"hubmirror", "frobnicate"},
+      {"hubmirror", "sync", "--upstream", "http://127.0.0.1:9", "--type", "space", "a/b"},
+      {"hubmirror", "sync", "--upstream", "http://127.0.0.1:9", "--concurrency", "0", "a/b"},
+      {"hubmirror", "sync", "--upstream", "http://127.0.0.1:9", "../x"},
+      {"hubmirror", "--data", data.c_str(), "verify"},
+      {"hubmirror", "--data", data.c_str(), "export", "--out", data.c_str(), "--volume-size",
+       "lots", "--all"},
+  };
+  for (const auto& argv : usages) {
+    INFO(argv.back());
+    CHECK(RunCommandLine(static_cast<int>(argv.size()), argv.data()) == kExitUsage);
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "data"));
+}
+
+TEST_CASE("Sizes on the command line", "[cli]") {
+  struct Case {
+    const char* text;
+    std::optional<uint64_t> bytes;
+  };
+  std::vector<Case> cases = {
+      {"1048576", 1048576},  {"700M", 700ull << 20}, {"4G", 4ull << 30},
+      {"1.5G", 3ull << 29},  {"64KiB", 64ull << 10}, {"2T", 2ull << 40},
+      {"12B", 12},           {"0", std::nullopt},    {"0.1", std::nullopt},
+      {"-4M", std::nullopt}, {"M", std::nullopt},    {"1Q", std::nullopt},
+      {"", std::nullopt},    {"nan", std::nullopt},  {"1e30T", std::nullopt},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    CHECK(ParseByteSize(c.text) == c.bytes);
+  }
+}
+
+}  // namespace
+}  // namespace hubmirror::cli
