@@ -63,12 +63,13 @@ Response HandleResolve(const RequestContext& context, bool raw) {
   if (serve_pointer) {
     response.body = LfsPointer(file.sha256, file.size);
     size = response.body.size();
-  } else if (file.blob_state != "ok") {
-    Response error = ErrorResponse(ApiError::kBlobUnavailable,
-                                   "content of " + route.repo + "/" + file.path + " (sha256 " +
-                                       file.sha256 + ") was found " + file.blob_state +
-                                       "; it is refused until a sync fetches it again",
-                                   false);
+  } else if (file.blob_state != registry::BlobState::kOk) {
+    Response error =
+        ErrorResponse(ApiError::kBlobUnavailable,
+                      "content of " + route.repo + "/" + file.path + " (sha256 " + file.sha256 +
+                          ") was found " + std::string(registry::BlobStateName(file.blob_state)) +
+                          "; it is refused until a sync fetches it again",
+                      false);
     error.Set("X-Repo-Commit", commit_id);
     return error;
   } else {

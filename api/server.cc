@@ -8,12 +8,15 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <csignal>
 #include <thread>
 #include <variant>
 #include <vector>
 
+#include "api/dispatch.h"
 #include "api/handler_support.h"
+#include "api/response_head.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "registry/registry.h"
@@ -26,10 +29,6 @@ namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using namespace net::experimental::awaitable_operators;
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
-
-constexpr const char* kExposedHeaders =
-    "X-Repo-Commit,X-Request-Id,X-Error-Code,X-Error-Message,X-Total-Count,ETag,Link,"
-    "Accept-Ranges,Content-Range,X-Linked-Size,X-Linked-ETag";
 
 // Each pool thread opens its own registry connection on first use: SQLite connections must not
 // be shared between threads, and opening one per request would dominate small requests.
@@ -62,118 +61,17 @@ std::string RequestOrigin(const Request& request, const tcp::endpoint& local) {
   return (https ? "https://" : "http://") + host;
 }
 
-// The methods an endpoint accepts, as an Allow header value.
-std::string_view AllowedMethods(Endpoint endpoint) {
-  switch (endpoint) {
-    case Endpoint::kPathsInfo:
-      return "POST, OPTIONS";
-    case Endpoint::kTelemetry:
-      return "GET, HEAD, POST, OPTIONS";
-    default:
-      return "GET, HEAD, OPTIONS";
-  }
-}
-
-bool MethodAllowed(Endpoint endpoint, http::verb method) {
-  std::string_view name = http::to_string(method);
-  std::string_view allowed = AllowedMethods(endpoint);
-  for (size_t start = 0; start < allowed.size();) {
-    size_t comma = allowed.find(',', start);
-    std::string_view candidate = allowed.substr(start, comma - start);
-    if (candidate == name) return true;
-    if (comma == std::string_view::npos) break;
-    start = comma + 2;
-  }
-  return false;
-}
-
-Response Dispatch(const Request& request, const std::filesystem::path& registry_path,
-                  const std::shared_ptr<registry::LineageIndexCache>& lineage_index,
-                  storage::BlobStore& store, const ServerOptions& options,
-                  const tcp::endpoint& local) {
-  std::string_view target = request.target();
-  bool api_route = target.substr(0, 5) == "/api/";
-  if (request.method() == http::verb::options) {
-    Response response;
-    response.status = http::status::no_content;
-    response.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
-    response.Set("Access-Control-Allow-Headers",
-                 "Authorization, Range, Content-Type, If-None-Match, Accept, User-Agent");
-    response.Set("Access-Control-Max-Age", "86400");
-    return response;
-  }
-  auto route = MatchRoute(target);
-  if (!route.ok()) return ErrorFromStatus(route.status(), api_route);
-  if (!MethodAllowed(route->endpoint, request.method())) {
-    Response response = ErrorResponse(
-        ApiError::kMethodNotAllowed,
-        "method " + std::string(request.method_string()) + " not allowed here", api_route);
-    response.Set("Allow", std::string(AllowedMethods(route->endpoint)));
-    return response;
-  }
-  switch (route->endpoint) {
-    case Endpoint::kHealth:
-      return JsonResponse({{"status", "ok"}});
-    case Endpoint::kTelemetry:
-      return JsonResponse(nlohmann::json::object());
-    case Endpoint::kAgentHarnesses:
-      return JsonResponse(
-          {{"harnesses", nlohmann::json::object()}, {"standardEnvVars", nlohmann::json::array()}});
-    case Endpoint::kWhoami:
-      return ErrorResponse(ApiError::kUnauthorized, "this mirror has no user accounts", true);
-    default:
-      break;
-  }
+// The registry connection of this thread, then the handlers.
+Response Serve(const Request& request, const std::filesystem::path& registry_path,
+               const std::shared_ptr<registry::LineageIndexCache>& lineage_index,
+               storage::BlobStore& store, const ServerOptions& options,
+               const tcp::endpoint& local) {
   auto registry = ThreadRegistry(registry_path, lineage_index);
-  if (!registry.ok()) {
-    Log(LogLevel::kError, "cannot open registry: " + registry.status().message());
-    return ErrorResponse(ApiError::kInternal, "registry unavailable", api_route);
-  }
-  RequestContext context{request,
-                         *route,
-                         **registry,
-                         store,
-                         options.verify_below_bytes,
-                         *options.signing_key,
-                         RequestOrigin(request, local)};
-  // A file download is one statement, its own transaction; everything else runs several
-  // queries, which must all see the same committed state.
-  if (route->endpoint == Endpoint::kResolve || route->endpoint == Endpoint::kRaw) {
-    return HandleResolve(context, route->endpoint == Endpoint::kRaw);
-  }
-  registry::ReadSnapshot snapshot(**registry);
-  if (!snapshot.status().ok()) return ErrorFromStatus(snapshot.status(), api_route);
-  switch (route->endpoint) {
-    case Endpoint::kRepoInfo:
-      return HandleRepoInfo(context);
-    case Endpoint::kListRepos:
-      return HandleListRepos(context);
-    case Endpoint::kTree:
-      return HandleTree(context);
-    case Endpoint::kPathsInfo:
-      return HandlePathsInfo(context);
-    case Endpoint::kRefs:
-      return HandleRefs(context);
-    case Endpoint::kCommits:
-      return HandleCommits(context);
-    case Endpoint::kMirrorStatus:
-      return HandleMirrorStatus(context);
-    case Endpoint::kLineage:
-      return HandleLineage(context);
-    case Endpoint::kIntegrityKey:
-      return HandleIntegrityKey(context);
-    case Endpoint::kIntegrityManifest:
-      return HandleIntegrityManifest(context);
-    default:
-      return ErrorResponse(ApiError::kRouteNotFound, "no such endpoint", api_route);
-  }
-}
-
-template <typename Message>
-void ApplyHeaders(Message& message, const Response& response) {
-  message.set(http::field::access_control_allow_origin, "*");
-  message.set(http::field::access_control_expose_headers, kExposedHeaders);
-  for (const auto& [name, value] : response.headers) message.insert(name, value);
+  if (!registry.ok()) Log(LogLevel::kError, "cannot open registry: " + registry.status().message());
+  DispatchEnvironment environment{registry.ok() ? *registry : nullptr, store,
+                                  options.verify_below_bytes, *options.signing_key,
+                                  RequestOrigin(request, local)};
+  return Dispatch(request, environment);
 }
 
 // One sendfile call moves at most this much (nginx's sendfile_max_chunk default): larger calls
@@ -268,6 +166,15 @@ net::awaitable<beast::error_code> SendVerifiedFileBody(beast::tcp_stream& stream
   co_return beast::error_code();
 }
 
+// Writes a serialised head and an in-memory body with one system call.
+net::awaitable<beast::error_code> WriteHeadAndBody(beast::tcp_stream& stream,
+                                                  const std::string& head,
+                                                  const std::string& body) {
+  std::array<net::const_buffer, 2> buffers = {net::buffer(head), net::buffer(body)};
+  auto [ec, written] = co_await net::async_write(stream, buffers, kNoThrow);
+  co_return ec;
+}
+
 Status InlineFileBody(Response& response) {
   std::string body(response.file_length, '\0');
   HM_RETURN_IF_ERROR(
@@ -303,19 +210,18 @@ net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const
   }
   bool file_body = response.file.has_value();
   stream.expires_after(idle);
+  uint64_t length = file_body ? response.file_length : response.body.size();
+  // The head is written by hand: Beast's serializer cost more than the rest of a small request.
+  std::string message = SerializeResponseHead(response, request.version(), keep_alive,
+                                              bodiless ? std::nullopt : std::optional(length));
   if (head || file_body || bodiless) {
-    http::response<http::empty_body> message{response.status, request.version()};
-    ApplyHeaders(message, response);
-    uint64_t length = file_body ? response.file_length : response.body.size();
-    if (!bodiless) message.content_length(length);
-    message.keep_alive(keep_alive);
     // Corked, the header and the first body bytes leave in full-sized segments (as nginx's
     // tcp_nopush does); uncorking flushes the tail.
     bool corked = file_body && !head && length > 0;
     int cork = 1;
     if (corked)
       ::setsockopt(stream.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &cork, sizeof cork);
-    auto [ec, written] = co_await http::async_write(stream, message, kNoThrow);
+    auto [ec, written] = co_await net::async_write(stream, net::buffer(message), kNoThrow);
     if (!ec && corked) {
       // Not a conditional expression: GCC 12 evaluates both co_awaits of one.
       if (response.verify_sha256.empty()) {
@@ -331,25 +237,15 @@ net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const
     }
     co_return ec;
   }
-  http::response<http::string_body> message{response.status, request.version()};
-  ApplyHeaders(message, response);
-  message.body() = std::move(response.body);
-  message.keep_alive(keep_alive);
-  message.prepare_payload();
-  auto [ec, written] = co_await http::async_write(stream, message, kNoThrow);
-  co_return ec;
+  co_return co_await WriteHeadAndBody(stream, message, response.body);
 }
 
 // Answers a request that could not be read completely, then the connection closes.
 net::awaitable<void> WriteReadError(beast::tcp_stream& stream, ApiError error,
                                     const std::string& message) {
   Response response = ErrorResponse(error, message, false);
-  http::response<http::string_body> reply{response.status, 11};
-  ApplyHeaders(reply, response);
-  reply.body() = response.body;
-  reply.keep_alive(false);
-  reply.prepare_payload();
-  co_await http::async_write(stream, reply, kNoThrow);
+  co_await WriteHeadAndBody(stream, SerializeResponseHead(response, 11, false, response.body.size()),
+                            response.body);
 }
 
 // Counts open connections for the lifetime of a session.
@@ -491,7 +387,7 @@ net::awaitable<void> Server::Session(tcp::socket socket) {
     const Request& request = parser.get();
     Response response;
     try {
-      response = Dispatch(request, options_.registry_path, lineage_index_, store_, options_, local);
+      response = Serve(request, options_.registry_path, lineage_index_, store_, options_, local);
     } catch (const std::exception& e) {
       // Handlers report errors as Status; this only guards the process against the unforeseen
       // (allocation failure, a library throwing), so one request cannot take the server down.

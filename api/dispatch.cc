@@ -1,0 +1,111 @@
+#include "api/dispatch.h"
+
+namespace hubmirror::api {
+namespace {
+
+// The methods an endpoint accepts, as an Allow header value.
+std::string_view AllowedMethods(Endpoint endpoint) {
+  switch (endpoint) {
+    case Endpoint::kPathsInfo:
+      return "POST, OPTIONS";
+    case Endpoint::kTelemetry:
+      return "GET, HEAD, POST, OPTIONS";
+    default:
+      return "GET, HEAD, OPTIONS";
+  }
+}
+
+bool MethodAllowed(Endpoint endpoint, http::verb method) {
+  std::string_view name = http::to_string(method);
+  std::string_view allowed = AllowedMethods(endpoint);
+  for (size_t start = 0; start < allowed.size();) {
+    size_t comma = allowed.find(',', start);
+    std::string_view candidate = allowed.substr(start, comma - start);
+    if (candidate == name) return true;
+    if (comma == std::string_view::npos) break;
+    start = comma + 2;
+  }
+  return false;
+}
+
+}  // namespace
+
+Response Dispatch(const Request& request, const DispatchEnvironment& environment) {
+  std::string_view target = request.target();
+  bool api_route = target.substr(0, 5) == "/api/";
+  if (request.method() == http::verb::options) {
+    Response response;
+    response.status = http::status::no_content;
+    response.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+    response.Set("Access-Control-Allow-Headers",
+                 "Authorization, Range, Content-Type, If-None-Match, Accept, User-Agent");
+    response.Set("Access-Control-Max-Age", "86400");
+    return response;
+  }
+  auto route = MatchRoute(target);
+  if (!route.ok()) return ErrorFromStatus(route.status(), api_route);
+  if (!MethodAllowed(route->endpoint, request.method())) {
+    Response response = ErrorResponse(
+        ApiError::kMethodNotAllowed,
+        "method " + std::string(request.method_string()) + " not allowed here", api_route);
+    response.Set("Allow", std::string(AllowedMethods(route->endpoint)));
+    return response;
+  }
+  switch (route->endpoint) {
+    case Endpoint::kHealth:
+      return JsonResponse({{"status", "ok"}});
+    case Endpoint::kTelemetry:
+      return JsonResponse(nlohmann::json::object());
+    case Endpoint::kAgentHarnesses:
+      return JsonResponse(
+          {{"harnesses", nlohmann::json::object()}, {"standardEnvVars", nlohmann::json::array()}});
+    case Endpoint::kWhoami:
+      return ErrorResponse(ApiError::kUnauthorized, "this mirror has no user accounts", true);
+    default:
+      break;
+  }
+  if (environment.registry == nullptr) {
+    return ErrorResponse(ApiError::kInternal, "registry unavailable", api_route);
+  }
+  registry::Registry& registry = *environment.registry;
+  RequestContext context{request,
+                         *route,
+                         registry,
+                         environment.store,
+                         environment.verify_below_bytes,
+                         environment.signing_key,
+                         environment.origin};
+  // A file download is one statement, its own transaction; everything else runs several
+  // queries, which must all see the same committed state.
+  if (route->endpoint == Endpoint::kResolve || route->endpoint == Endpoint::kRaw) {
+    return HandleResolve(context, route->endpoint == Endpoint::kRaw);
+  }
+  registry::ReadSnapshot snapshot(registry);
+  if (!snapshot.status().ok()) return ErrorFromStatus(snapshot.status(), api_route);
+  switch (route->endpoint) {
+    case Endpoint::kRepoInfo:
+      return HandleRepoInfo(context);
+    case Endpoint::kListRepos:
+      return HandleListRepos(context);
+    case Endpoint::kTree:
+      return HandleTree(context);
+    case Endpoint::kPathsInfo:
+      return HandlePathsInfo(context);
+    case Endpoint::kRefs:
+      return HandleRefs(context);
+    case Endpoint::kCommits:
+      return HandleCommits(context);
+    case Endpoint::kMirrorStatus:
+      return HandleMirrorStatus(context);
+    case Endpoint::kLineage:
+      return HandleLineage(context);
+    case Endpoint::kIntegrityKey:
+      return HandleIntegrityKey(context);
+    case Endpoint::kIntegrityManifest:
+      return HandleIntegrityManifest(context);
+    default:
+      return ErrorResponse(ApiError::kRouteNotFound, "no such endpoint", api_route);
+  }
+}
+
+}  // namespace hubmirror::api

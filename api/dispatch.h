@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+
+#include "api/handler_support.h"
+#include "common/signing.h"
+#include "registry/registry.h"
+#include "storage/blob_store.h"
+
+namespace hubmirror::api {
+
+// What answering a request needs besides the request itself. `registry` is this thread's
+// connection, or nullptr when it could not be opened (requests that need it get a 500).
+struct DispatchEnvironment {
+  registry::Registry* registry;
+  storage::BlobStore& store;
+  uint64_t verify_below_bytes;  // whole files smaller than this are verified as they are sent
+  const SigningKey& signing_key;
+  std::string origin;  // "http://host:port" as the client addressed us
+};
+
+// Answers one request: CORS preflight, routing (4xx for malformed or hostile targets), the
+// method check (405 with Allow), then the endpoint's handler. Reads of several queries run in
+// one registry read transaction, so they see one committed state. Never throws for bad input;
+// uses the registry connection on the calling thread only.
+Response Dispatch(const Request& request, const DispatchEnvironment& environment);
+
+}  // namespace hubmirror::api
