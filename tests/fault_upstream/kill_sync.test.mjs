@@ -18,26 +18,21 @@
 //   and tmp/ is empty (no partial or temporary file outlives the sync);
 // - the mirror serves every file byte for byte.
 //
-// Run with: HUBMIRROR_BIN=/path/to/hubmirror node --test
+// Run with: HUBMIRROR_BIN=/path/to/hubmirror node --test kill_sync.test.mjs
 //
 // The binary is copied first (the build may relink it meanwhile). Everything runs on 127.0.0.1
 // with port 0, in a temporary directory removed afterwards.
 
-import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { constants as fsConstants, createReadStream } from "node:fs";
-import { access, chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, copyFile, readFile, stat } from "node:fs/promises";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import { dirname, join, relative, sep } from "node:path";
+import { join, relative, sep } from "node:path";
+import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 
-import { gitBlobSha1, pseudoRandomBytes, sha256Hex } from "./fake_hub.mjs";
-import { diagnoseOutput, encodePath, filesUnder, killChildren, runHubmirror, serveHubmirror } from "./harness.mjs";
+import { BIN, checkBinary, diagnoseOutput, encodePath, filesUnder, gitBlobSha1, pseudoRandomBytes, runHubmirror, serveHubmirror, sha256Hex, sha256OfFile, useWorkRoot, writeSource } from "../support/harness.mjs";
 
-const BIN = process.env.HUBMIRROR_BIN;
 const REPO = "acme/killme";
 const MiB = 1024 * 1024;
 
@@ -71,7 +66,7 @@ function allFilesStored(out) {
 
 /** @type {Set<http.Server>} */
 const servers = new Set();
-let workRoot;
+const work = useWorkRoot("hubmirror-kill-");
 let bin;
 
 // ---------------------------------------------------------------------------------------------
@@ -312,12 +307,6 @@ function startReader(url, files, expectedCommit, currentRun) {
 // The data dir
 // ---------------------------------------------------------------------------------------------
 
-async function sha256OfFile(path) {
-	const hash = createHash("sha256");
-	for await (const chunk of createReadStream(path)) hash.update(chunk);
-	return hash.digest("hex");
-}
-
 /** Name and size of every entry in DIR/tmp. */
 async function tmpEntries(dataDir) {
 	const out = [];
@@ -333,14 +322,11 @@ async function tmpEntries(dataDir) {
 
 describe("hubmirror sync killed and restarted", () => {
 	before(async () => {
-		if (!BIN) throw new Error("HUBMIRROR_BIN is not set: point it at the hubmirror binary to test");
-		workRoot = await mkdtemp(join(tmpdir(), "hubmirror-kill-"));
-		bin = join(workRoot, "hubmirror");
+		bin = work.dir("hubmirror");
 		// A copy taken while the build relinks the binary is incomplete: check it runs, else retry.
 		for (let attempt = 1; ; attempt++) {
 			try {
-				await access(BIN, fsConstants.X_OK);
-				if (!(await stat(BIN)).isFile()) throw new Error(`HUBMIRROR_BIN=${BIN} is not a file`);
+				await checkBinary(BIN);
 				await copyFile(BIN, bin);
 				await chmod(bin, 0o755);
 				const help = await runHubmirror(bin, ["--help"], { timeoutMs: 10_000 });
@@ -353,14 +339,12 @@ describe("hubmirror sync killed and restarted", () => {
 		}
 	});
 
-	after(async () => {
-		killChildren();
+	after(() => {
 		for (const server of servers) {
 			server.closeAllConnections();
 			server.close();
 		}
 		servers.clear();
-		if (workRoot) await rm(workRoot, { recursive: true, force: true });
 	});
 
 	test("SIGKILL at several points: no partial revision is ever served, runs resume, the mirror converges", { timeout: 90_000 }, async (t) => {
@@ -368,12 +352,9 @@ describe("hubmirror sync killed and restarted", () => {
 		const repoBytes = files.reduce((n, f) => n + f.size, 0);
 
 		// Upstream: a hubmirror serving the imported repo.
-		const src = join(workRoot, "src");
-		for (const f of files) {
-			await mkdir(dirname(join(src, f.path)), { recursive: true });
-			await writeFile(join(src, f.path), f.content);
-		}
-		const upstreamData = join(workRoot, "upstream");
+		const src = work.dir("src");
+		await writeSource(src, files.map((f) => [f.path, f.content]));
+		const upstreamData = work.dir("upstream");
 		const imported = await runHubmirror(bin, ["import", "--data", upstreamData, "--repo", REPO, src], { timeoutMs: 60_000 });
 		assert.equal(imported.code, 0, `hubmirror import failed:\n${imported.stdout}${imported.stderr}`);
 		const upstream = await serveHubmirror(bin, upstreamData);
@@ -384,7 +365,7 @@ describe("hubmirror sync killed and restarted", () => {
 		const relay = await startRelay(upstream.url);
 
 		// The mirror, and its reader started before anything is mirrored.
-		const mirrorData = join(workRoot, "mirror");
+		const mirrorData = work.dir("mirror");
 		const reader = await serveHubmirror(bin, mirrorData);
 		let currentRun = -1;
 		const watch = startReader(reader.url, files, commit, () => currentRun);

@@ -2,9 +2,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "tests/integration/http_client.h"
-#include "tests/integration/server_process.h"
-#include "tests/support/temp_dir.h"
+#include "tests/integration/api_fixture.h"
 
 namespace hubmirror::testing {
 namespace {
@@ -28,11 +26,9 @@ struct Family {
     Import("org/merged", {{"README.md", "---\nbase_model: [org/tuned, far/away]\n---\n"}});
   }
 
-  void Import(const std::string& repo,
-              const std::vector<std::pair<std::string, std::string>>& files) {
+  void Import(const std::string& repo, const Files& files) {
     auto source = dir / ("src-" + repo.substr(repo.find('/') + 1));
-    for (const auto& [path, content] : files) WriteFile(source / path, content);
-    REQUIRE(ImportFolder(data, repo, source).exit_code == 0);
+    REQUIRE(ImportFiles(data, repo, source, files).exit_code == 0);
   }
 
   CommandResult Lineage(std::vector<std::string> args) {
