@@ -26,7 +26,7 @@ enum class StatusCode {
 
 // Status is the result of an operation that returns no value: kOk or a code with a one-line
 // message naming the thing involved. Immutable value type, safe to copy across threads.
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -61,7 +61,7 @@ Status ErrnoStatus(const std::string& what, const std::error_code& error);
 
 // Result<T> holds either a value or a non-ok Status. Value type; not synchronised.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design, like absl::StatusOr
   Result(Status status) : status_(std::move(status)) {}  // NOLINT

@@ -1,5 +1,6 @@
 #include "registry/registry.h"
 
+#include "common/log.h"
 #include "migrations/embedded_migrations.h"
 #include "registry/sqlite.h"
 
@@ -86,7 +87,10 @@ Status Registry::BeginRead() {
 
 void Registry::EndRead() {
   Statement commit(*statements_, "COMMIT");
-  commit.Run();
+  // Ending a read changes nothing; a failure only means the snapshot was already gone.
+  if (Status ended = commit.Run(); !ended.ok()) {
+    Log(LogLevel::kWarning, "registry read transaction: " + ended.message());
+  }
 }
 
 int Registry::SchemaVersion() {

@@ -82,7 +82,9 @@ class LocalBlobWriter : public BlobWriter {
   }
 
   ~LocalBlobWriter() override {
-    FinishWrites();
+    // An abandoned writer's failed writes do not matter: its bytes are discarded, or kept as a
+    // partial whose every byte is hashed again before a resume can publish it.
+    (void)FinishWrites();
     if (direct_fd_ >= 0) ::close(direct_fd_);
     if (fd_ >= 0) ::close(fd_);  // also releases the partial's lock
     if (!temp_path_.empty() && !keep_on_failure_) ::unlink(temp_path_.c_str());

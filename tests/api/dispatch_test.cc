@@ -5,19 +5,17 @@
 #include <catch2/catch.hpp>
 
 #include "common/digest.h"
-#include "storage/local_blob_store.h"
 #include "sync/local_import.h"
-#include "tests/support/temp_dir.h"
+#include "tests/fakes/mirror_fixture.h"
 
 namespace hubmirror::api {
 namespace {
 
 using nlohmann::json;
-using testing::TempDir;
 using testing::WriteFile;
 
 // A data directory with one imported model, and the handlers called as functions over it.
-struct HandlerFixture {
+struct HandlerFixture : testing::MirrorFixture {
   HandlerFixture() {
     WriteFile(dir / "src/config.json", "{\"model_type\": \"llama\"}");
     WriteFile(dir / "src/README.md", "---\nbase_model: acme/base\n---\n# Model\n");
@@ -25,7 +23,7 @@ struct HandlerFixture {
     sync::ImportOptions options;
     options.repo = "acme/model";
     options.source = dir / "src";
-    auto imported = sync::ImportFolder(*store, *registry, options);
+    auto imported = sync::ImportFolder(*local_store, *registry, options);
     REQUIRE(imported.ok());
     commit = imported->commit_id;
   }
@@ -38,18 +36,12 @@ struct HandlerFixture {
       request.body() = body;
       request.prepare_payload();
     }
-    DispatchEnvironment environment{registry.get(), *store, 16u << 20, *key,
+    DispatchEnvironment environment{registry.get(), *local_store, 16u << 20, *key,
                                     "http://mirror.test:8080"};
     return Dispatch(request, environment);
   }
   Response Get(const std::string& target) { return Call(http::verb::get, target); }
 
-  TempDir dir;
-  std::unique_ptr<storage::LocalBlobStore> store =
-      std::move(storage::LocalBlobStore::OpenDirectory(dir / "data").value());
-  std::unique_ptr<registry::Registry> registry = std::move(
-      registry::Registry::Open(dir / "data/registry.db", registry::Registry::Mode::kReadWrite)
-          .value());
   std::shared_ptr<const SigningKey> key =
       std::move(SigningKey::LoadOrCreate(dir / "key.pem").value());
   std::string commit;
@@ -66,8 +58,7 @@ std::string FileBody(const Response& response) {
   REQUIRE(response.file.has_value());
   std::string bytes(response.file_length, '\0');
   REQUIRE(::pread(response.file->fd(), bytes.data(), bytes.size(),
-                  static_cast<off_t>(response.file_offset)) ==
-          static_cast<ssize_t>(bytes.size()));
+                  static_cast<off_t>(response.file_offset)) == static_cast<ssize_t>(bytes.size()));
   return bytes;
 }
 
@@ -170,7 +161,7 @@ TEST_CASE("Native endpoints: lineage, mirror status, integrity", "[handlers]") {
 TEST_CASE("Without a registry every data request is a 500, health still answers", "[handlers]") {
   HandlerFixture f;
   Request request(http::verb::get, "/api/models/acme/model", 11);
-  DispatchEnvironment broken{nullptr, *f.store, 0, *f.key, "http://x"};
+  DispatchEnvironment broken{nullptr, *f.local_store, 0, *f.key, "http://x"};
   CHECK(Dispatch(request, broken).status == http::status::internal_server_error);
   Request health(http::verb::get, "/healthz", 11);
   CHECK(Dispatch(health, broken).status == http::status::ok);

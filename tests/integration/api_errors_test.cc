@@ -164,7 +164,7 @@ TEST_CASE("hostile targets get 400, never a crash", "[errors][hostile]") {
       "/api/models/" + std::string(97, 'a') + "/model",
       "/api/models/acme/" + std::string(97, 'b'),
       "/api/models/acme/" + std::string(300, 'b') + "/tree/main",
-      "/" + std::string(97, 'a') + "/model/resolve/main/config.json",
+      std::string(1, '/') + std::string(97, 'a') + "/model/resolve/main/config.json",
       repo + "/resolve/" + std::string(300, 'r') + "/config.json",
       api + "/revision/" + std::string(300, 'r'),
       repo + "/resolve/main/" + std::string(256, 's'),

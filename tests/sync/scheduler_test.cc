@@ -44,6 +44,18 @@ struct FakeClock {
   std::promise<void> done;
 };
 
+// Runs a scheduler over the fixture for `passes` passes; returns the waits it asked for.
+std::vector<std::chrono::seconds> RunPasses(testing::MirrorFixture& f, const ScheduleConfig& config,
+                                            size_t passes) {
+  FakeClock clock(passes);
+  auto scheduler =
+      Scheduler::Start(config, f.shared_hub, f.dir / "data/registry.db", f.store, clock.Wait());
+  REQUIRE(scheduler.ok());
+  REQUIRE(clock.done.get_future().wait_for(30s) == std::future_status::ready);
+  (*scheduler)->Stop();
+  return clock.waits;
+}
+
 TEST_CASE("The daemon retries failed passes with backoff, without sleeping", "[scheduler]") {
   testing::MirrorFixture f;
   f.hub.Publish(RepoType::kModel, "acme/model", "main", {},
@@ -55,13 +67,7 @@ TEST_CASE("The daemon retries failed passes with backoff, without sleeping", "[s
   MirrorSpec spec;
   spec.repo = "acme/model";
   config.mirrors = {spec};
-  FakeClock clock(4);
-  auto scheduler = Scheduler::Start(config, f.shared_hub,
-                                    f.dir / "data/registry.db", f.store, clock.Wait());
-  REQUIRE(scheduler.ok());
-  REQUIRE(clock.done.get_future().wait_for(30s) == std::future_status::ready);
-  (*scheduler)->Stop();
-  CHECK(clock.waits == std::vector<std::chrono::seconds>{30s, 60s, 3600s, 3600s});
+  CHECK(RunPasses(f, config, 4) == std::vector<std::chrono::seconds>{30s, 60s, 3600s, 3600s});
   CHECK(f.hub.Calls(Call::kGetRevision) == 4);
   CHECK(f.hub.Calls(Call::kListTree) == 1);
   CHECK_FALSE(f.LocalHead("acme/model").empty());
@@ -76,12 +82,7 @@ TEST_CASE("A pattern rule mirrors the upstream repos it matches", "[scheduler]")
   MirrorSpec spec;
   spec.repo = "acme/SmolLM2-*";
   config.mirrors = {spec};
-  FakeClock clock(1);
-  auto scheduler = Scheduler::Start(config, f.shared_hub,
-                                    f.dir / "data/registry.db", f.store, clock.Wait());
-  REQUIRE(scheduler.ok());
-  REQUIRE(clock.done.get_future().wait_for(30s) == std::future_status::ready);
-  (*scheduler)->Stop();
+  CHECK(RunPasses(f, config, 1) == std::vector<std::chrono::seconds>{3600s});
   CHECK_FALSE(f.LocalHead("acme/SmolLM2-135M").empty());
   CHECK_FALSE(f.LocalHead("acme/SmolLM2-360M").empty());
   CHECK(f.LocalHead("acme/other").empty());
