@@ -74,7 +74,8 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
                          environment.store,
                          environment.verify_below_bytes,
                          environment.signing_key,
-                         environment.origin};
+                         environment.origin,
+                         environment.verified_blobs};
   // A file download is one statement, its own transaction; everything else runs several
   // queries, which must all see the same committed state.
   if (route->endpoint == Endpoint::kResolve || route->endpoint == Endpoint::kRaw) {

@@ -16,7 +16,8 @@ struct DispatchEnvironment {
   storage::BlobStore& store;
   uint64_t verify_below_bytes;  // whole files smaller than this are verified as they are sent
   const SigningKey& signing_key;
-  std::string origin;  // "http://host:port" as the client addressed us
+  std::string origin;                 // "http://host:port" as the client addressed us
+  VerifiedBlobCache* verified_blobs;  // this thread's small blobs; nullptr: none kept
 };
 
 // Answers one request: CORS preflight, routing (4xx for malformed or hostile targets), the

@@ -1,6 +1,7 @@
 // /resolve and /raw: file bytes with the headers every Hub client relies on (hub-protocol §2.7).
 #include "api/handler_support.h"
 #include "common/digest.h"
+#include "common/files.h"
 
 namespace hubmirror::api {
 namespace {
@@ -29,6 +30,58 @@ std::string ContentDisposition(std::string_view path) {
   }
   return "inline; filename*=UTF-8''" + PercentEncode(name, false) + "; filename=\"" + fallback +
          "\";";
+}
+
+// The error for a file whose bytes cannot be served.
+Response Unavailable(const RequestContext& context, const registry::Entry& file,
+                     const std::string& commit_id, const std::string& why) {
+  Response error = ErrorResponse(
+      ApiError::kBlobUnavailable,
+      "content of " + context.route.repo + "/" + file.path + " (sha256 " + file.sha256 + ") " + why,
+      false);
+  error.Set("X-Repo-Commit", commit_id);
+  return error;
+}
+
+// The bytes of a small file, verified before any is sent: this thread's copy while the store's
+// has not changed since it was hashed, else read and hashed now. A mismatch is quarantined and
+// answered with an error instead of the bytes.
+std::optional<Response> ReadVerifiedSmallFile(const RequestContext& context,
+                                              const registry::Entry& file,
+                                              const std::string& commit_id, std::string* bytes) {
+  VerifiedBlobCache* cache = context.verified_blobs;
+  std::string fingerprint;
+  if (cache != nullptr) {
+    auto current = context.store.Fingerprint(file.sha256);
+    if (!current.ok()) {
+      return Unavailable(context, file, commit_id, "is unavailable: " + current.status().message());
+    }
+    fingerprint = std::move(current.value());
+    if (const std::string* verified = cache->Find(file.sha256, fingerprint)) {
+      *bytes = *verified;
+      return std::nullopt;
+    }
+  }
+  auto blob = context.store.Open(file.sha256);
+  Status read = blob.ok() ? Status::Ok() : blob.status();
+  if (read.ok() && blob->size() != file.size) {
+    read = Corrupt("has " + std::to_string(blob->size()) + " bytes, expected " +
+                   std::to_string(file.size));
+  }
+  if (read.ok()) {
+    bytes->assign(file.size, '\0');
+    read = ReadFullyAt(blob->fd(), 0, bytes->data(), bytes->size());
+  }
+  if (!read.ok()) return Unavailable(context, file, commit_id, "is unavailable: " + read.message());
+  std::string actual = Sha256Hex(*bytes);
+  if (actual != file.sha256) {
+    QuarantineServedBlob(context.store, file.sha256, context.route.repo + "/" + file.path, actual);
+    bytes->clear();
+    return Unavailable(context, file, commit_id,
+                       "failed verification; it is refused until a sync fetches it again");
+  }
+  if (cache != nullptr) cache->Insert(file.sha256, fingerprint, *bytes);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -64,26 +117,21 @@ Response HandleResolve(const RequestContext& context, bool raw) {
     response.body = LfsPointer(file.sha256, file.size);
     size = response.body.size();
   } else if (file.blob_state != registry::BlobState::kOk) {
-    Response error =
-        ErrorResponse(ApiError::kBlobUnavailable,
-                      "content of " + route.repo + "/" + file.path + " (sha256 " + file.sha256 +
-                          ") was found " + std::string(registry::BlobStateName(file.blob_state)) +
-                          "; it is refused until a sync fetches it again",
-                      false);
-    error.Set("X-Repo-Commit", commit_id);
-    return error;
+    return Unavailable(context, file, commit_id,
+                       "was found " + std::string(registry::BlobStateName(file.blob_state)) +
+                           "; it is refused until a sync fetches it again");
+  } else if (file.size <= VerifiedBlobCache::kMaxBlobBytes) {
+    // Small files travel in memory with their header, in one write.
+    if (auto error = ReadVerifiedSmallFile(context, file, commit_id, &response.body)) {
+      return std::move(*error);
+    }
   } else {
     auto blob = context.store.Open(file.sha256);
     if (!blob.ok() || blob->size() != file.size) {
       std::string why = blob.ok() ? "has " + std::to_string(blob->size()) + " bytes, expected " +
                                         std::to_string(file.size)
                                   : blob.status().message();
-      Response error = ErrorResponse(ApiError::kBlobUnavailable,
-                                     "content of " + route.repo + "/" + file.path + " (sha256 " +
-                                         file.sha256 + ") is unavailable: " + why,
-                                     false);
-      error.Set("X-Repo-Commit", commit_id);
-      return error;
+      return Unavailable(context, file, commit_id, "is unavailable: " + why);
     }
     response.file = std::move(blob.value());
   }

@@ -39,6 +39,14 @@ Response ErrorFromStatus(const Status& status, bool json_body) {
   return ErrorResponse(error, status.message(), json_body);
 }
 
+void QuarantineServedBlob(storage::BlobStore& store, const std::string& sha256,
+                          const std::string& what, const std::string& actual) {
+  Status moved = store.Quarantine(sha256);
+  Log(LogLevel::kError, "content of " + what + " failed verification as it was served: sha256 " +
+                            "expected " + sha256 + ", actual " + actual + "; " +
+                            (moved.ok() ? "quarantined" : "not quarantined: " + moved.message()));
+}
+
 Response JsonResponse(const nlohmann::json& body) {
   Response response;
   response.Set("Content-Type", "application/json; charset=utf-8");

@@ -4,11 +4,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "api/errors.h"
 #include "api/router.h"
+#include "api/verified_blobs.h"
 #include "common/signing.h"
 #include "registry/registry.h"
 #include "storage/blob_store.h"
@@ -22,8 +24,12 @@ using Request = http::request<http::string_body>;
 // server sends with sendfile. Headers common to every response (CORS, Server) are added by the
 // server. Value type, owned by one session.
 struct Response {
+  Response() { headers.reserve(kTypicalHeaders); }
+
   http::status status = http::status::ok;
-  std::vector<std::pair<std::string, std::string>> headers;
+  // Names are literals (static storage): a small download sets ten headers, and each name
+  // copied would be one more allocation.
+  std::vector<std::pair<std::string_view, std::string>> headers;
   std::string body;
   std::optional<storage::BlobFile> file;
   uint64_t file_offset = 0;
@@ -33,9 +39,12 @@ struct Response {
   std::string verify_sha256;
   std::string verify_what;  // names the file in the log when the check fails
 
-  void Set(std::string name, std::string value) {
-    headers.emplace_back(std::move(name), std::move(value));
+  void Set(std::string_view name, std::string value) {
+    headers.emplace_back(name, std::move(value));
   }
+
+ private:
+  static constexpr size_t kTypicalHeaders = 12;
 };
 
 // Everything a handler may use for one request. Lives on the session's stack.
@@ -47,7 +56,13 @@ struct RequestContext {
   uint64_t verify_below_bytes;    // whole files smaller than this are verified as they are sent
   const SigningKey& signing_key;  // signs integrity manifests
   std::string origin;  // "http://host:port" as the client addressed us, for absolute Links
+  VerifiedBlobCache* verified_blobs;  // this thread's small blobs; nullptr: none kept
 };
+
+// Moves a blob whose bytes did not hash to `sha256` as they were served to quarantine, and logs
+// it with the file it was served as (`what`) and both digests.
+void QuarantineServedBlob(storage::BlobStore& store, const std::string& sha256,
+                          const std::string& what, const std::string& actual);
 
 // An error response: X-Error-Code and X-Error-Message headers, and a JSON {"error"} body for
 // /api routes or a text/plain body for file routes.

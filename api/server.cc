@@ -4,11 +4,11 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <array>
 #include <csignal>
 #include <thread>
 #include <variant>
@@ -18,6 +18,7 @@
 #include "api/handler_support.h"
 #include "api/response_head.h"
 #include "common/digest.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "registry/registry.h"
 
@@ -68,9 +69,10 @@ Response Serve(const Request& request, const std::filesystem::path& registry_pat
                const tcp::endpoint& local) {
   auto registry = ThreadRegistry(registry_path, lineage_index);
   if (!registry.ok()) Log(LogLevel::kError, "cannot open registry: " + registry.status().message());
+  thread_local VerifiedBlobCache verified_blobs;
   DispatchEnvironment environment{registry.ok() ? *registry : nullptr, store,
-                                  options.verify_below_bytes, *options.signing_key,
-                                  RequestOrigin(request, local)};
+                                  options.verify_below_bytes,          *options.signing_key,
+                                  RequestOrigin(request, local),       &verified_blobs};
   return Dispatch(request, environment);
 }
 
@@ -105,33 +107,8 @@ net::awaitable<beast::error_code> SendFileBody(tcp::socket& socket, int fd, uint
   co_return beast::error_code();
 }
 
-// Small file bodies travel with their header in one write; a separate sendfile would cost more
-// system calls than the copy it saves.
-constexpr uint64_t kInlineFileBodyBytes = 64 * 1024;
 // Verified bodies are read, hashed and written in pieces of this size.
 constexpr size_t kVerifiedPieceBytes = 256 * 1024;
-
-Status ReadFully(int fd, uint64_t offset, char* data, size_t size) {
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd, data + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return IoError("short read from blob");
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-// A served blob that does not hash to its address: moved out of the store so that it is never
-// served again (the next request gets 503, the next sync fetches it anew).
-void QuarantineServedBlob(storage::BlobStore& store, const Response& response,
-                          const std::string& actual) {
-  Status moved = store.Quarantine(response.verify_sha256);
-  Log(LogLevel::kError, "content of " + response.verify_what + " failed verification as it was " +
-                            "served: sha256 expected " + response.verify_sha256 + ", actual " +
-                            actual + "; " +
-                            (moved.ok() ? "quarantined" : "not quarantined: " + moved.message()));
-}
 
 // Sends a whole file while hashing it, holding its last piece back until the digest is known:
 // a corrupt file is cut short (the connection closes), so no client can take it for complete.
@@ -145,7 +122,7 @@ net::awaitable<beast::error_code> SendVerifiedFileBody(beast::tcp_stream& stream
   uint64_t offset = response.file_offset;
   while (remaining > 0) {
     size_t size = static_cast<size_t>(std::min<uint64_t>(remaining, piece.size()));
-    if (!ReadFully(response.file->fd(), offset, piece.data(), size).ok()) {
+    if (!ReadFullyAt(response.file->fd(), offset, piece.data(), size).ok()) {
       co_return beast::error_code(net::error::broken_pipe);
     }
     hasher.Update(piece.data(), size);
@@ -154,7 +131,7 @@ net::awaitable<beast::error_code> SendVerifiedFileBody(beast::tcp_stream& stream
     if (remaining == 0) {
       std::string actual = hasher.FinishHex();
       if (actual != response.verify_sha256) {
-        QuarantineServedBlob(store, response, actual);
+        QuarantineServedBlob(store, response.verify_sha256, response.verify_what, actual);
         co_return beast::error_code(net::error::connection_aborted);
       }
     }
@@ -168,20 +145,11 @@ net::awaitable<beast::error_code> SendVerifiedFileBody(beast::tcp_stream& stream
 
 // Writes a serialised head and an in-memory body with one system call.
 net::awaitable<beast::error_code> WriteHeadAndBody(beast::tcp_stream& stream,
-                                                  const std::string& head,
-                                                  const std::string& body) {
+                                                   const std::string& head,
+                                                   const std::string& body) {
   std::array<net::const_buffer, 2> buffers = {net::buffer(head), net::buffer(body)};
   auto [ec, written] = co_await net::async_write(stream, buffers, kNoThrow);
   co_return ec;
-}
-
-Status InlineFileBody(Response& response) {
-  std::string body(response.file_length, '\0');
-  HM_RETURN_IF_ERROR(
-      ReadFully(response.file->fd(), response.file_offset, body.data(), body.size()));
-  response.body = std::move(body);
-  response.file.reset();
-  return Status::Ok();
 }
 
 net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const Request& request,
@@ -192,22 +160,6 @@ net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const
   // RFC 9110 8.6: no Content-Length on 204; on 304 it could only repeat the full size.
   bool bodiless =
       response.status == http::status::not_modified || response.status == http::status::no_content;
-  if (!head && response.file && response.file_length <= kInlineFileBodyBytes) {
-    if (!InlineFileBody(response).ok()) co_return beast::error_code(net::error::broken_pipe);
-    // Nothing is sent yet: a corrupt small file gets a clean error instead of its bytes.
-    if (!response.verify_sha256.empty()) {
-      std::string actual = Sha256Hex(response.body);
-      if (actual != response.verify_sha256) {
-        QuarantineServedBlob(store, response, actual);
-        Response error = ErrorResponse(ApiError::kBlobUnavailable,
-                                       "content of " + response.verify_what +
-                                           " failed verification; it is refused until a sync "
-                                           "fetches it again",
-                                       false);
-        response = std::move(error);
-      }
-    }
-  }
   bool file_body = response.file.has_value();
   stream.expires_after(idle);
   uint64_t length = file_body ? response.file_length : response.body.size();
@@ -244,8 +196,8 @@ net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const
 net::awaitable<void> WriteReadError(beast::tcp_stream& stream, ApiError error,
                                     const std::string& message) {
   Response response = ErrorResponse(error, message, false);
-  co_await WriteHeadAndBody(stream, SerializeResponseHead(response, 11, false, response.body.size()),
-                            response.body);
+  co_await WriteHeadAndBody(
+      stream, SerializeResponseHead(response, 11, false, response.body.size()), response.body);
 }
 
 // Counts open connections for the lifetime of a session.

@@ -111,4 +111,17 @@ Status WriteFileAtomically(const fs::path& path, std::string_view content,
   return file->Commit();
 }
 
+Status ReadFullyAt(int fd, uint64_t offset, char* data, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, data + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("cannot read", errno);
+    if (n == 0)
+      return IoError("short read: the file ended before " + std::to_string(size) + " bytes");
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
 }  // namespace hubmirror

@@ -14,6 +14,10 @@ namespace hubmirror {
 // exist, kIoError when it cannot be read.
 Result<std::string> ReadTextFile(const std::filesystem::path& path);
 
+// Reads exactly `size` bytes of `fd` from `offset` (short reads and EINTR retried); kIoError
+// when the file ends first or a read fails.
+Status ReadFullyAt(int fd, uint64_t offset, char* data, size_t size);
+
 // Makes the entries of `dir` durable (a file created, renamed or linked there). Errors as
 // ErrnoStatus.
 Status FsyncDirectory(const std::filesystem::path& dir);

@@ -91,6 +91,11 @@ class BlobStore {
   // Removes a stored blob for good (garbage collection; the caller knows that nothing names it).
   // kNotFound when absent, kInvalidArgument for bad hex.
   virtual Status Delete(const std::string& sha256) = 0;
+  // A token naming the stored copy's current version: it changes whenever the copy is
+  // replaced or written to (so a server may keep bytes it verified for as long as it is the
+  // same). Empty while the store cannot yet tell this version from a later one (the copy changed
+  // too recently). kNotFound when absent, kInvalidArgument for bad hex.
+  virtual Result<std::string> Fingerprint(const std::string& sha256) = 0;
   // Opens a stored blob for reading. kNotFound when absent, kInvalidArgument for bad hex.
   virtual Result<BlobFile> Open(const std::string& sha256) = 0;
   // Moves a blob found corrupt out of the store, kept aside for inspection: it is never served

@@ -401,6 +401,28 @@ Result<bool> LocalBlobStore::Contains(const std::string& sha256) {
   return ErrnoStatus("cannot stat " + BlobPath(sha256).string(), errno);
 }
 
+Result<std::string> LocalBlobStore::Fingerprint(const std::string& sha256) {
+  HM_RETURN_IF_ERROR(CheckDigestArgument(sha256));
+  std::string path = BlobFileName(sha256);
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    if (errno == ENOENT) return NotFound("blob " + sha256 + " is not in the store");
+    return ErrnoStatus("cannot stat " + path, errno);
+  }
+  constexpr int64_t kTimestampDoubtMs = 2000;
+  auto millis = [](const struct timespec& t) {
+    return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;
+  };
+  if (NowUnixMillis() - std::max(millis(info.st_mtim), millis(info.st_ctim)) < kTimestampDoubtMs) {
+    return std::string();
+  }
+  auto nanos = [](const struct timespec& t) {
+    return std::to_string(t.tv_sec) + "." + std::to_string(t.tv_nsec);
+  };
+  return std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino) + ":" +
+         std::to_string(info.st_size) + ":" + nanos(info.st_mtim) + ":" + nanos(info.st_ctim);
+}
+
 Result<BlobFile> LocalBlobStore::Open(const std::string& sha256) {
   HM_RETURN_IF_ERROR(CheckDigestArgument(sha256));
   std::string path = BlobFileName(sha256);

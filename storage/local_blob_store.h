@@ -25,6 +25,9 @@ class LocalBlobStore : public BlobStore {
   Status ForEach(const std::function<Status(const std::string& sha256)>& blob) override;
   Status Delete(const std::string& sha256) override;
   Result<BlobFile> Open(const std::string& sha256) override;
+  // Device, inode, size, modification and change times; empty within two seconds of a change,
+  // since file system timestamps are coarser than the time between two writes.
+  Result<std::string> Fingerprint(const std::string& sha256) override;
   Status Quarantine(const std::string& sha256) override;
 
   // Where the blob with this digest lives (whether or not it exists).

@@ -14,12 +14,15 @@ namespace {
 using nlohmann::json;
 using testing::WriteFile;
 
+// Over VerifiedBlobCache::kMaxBlobBytes: served from the file, not from memory.
+constexpr size_t kLargeBytes = 100 * 1024;
+
 // A data directory with one imported model, and the handlers called as functions over it.
 struct HandlerFixture : testing::MirrorFixture {
   HandlerFixture() {
     WriteFile(dir / "src/config.json", "{\"model_type\": \"llama\"}");
     WriteFile(dir / "src/README.md", "---\nbase_model: acme/base\n---\n# Model\n");
-    WriteFile(dir / "src/weights/model.safetensors", std::string(4096, 'w'));
+    WriteFile(dir / "src/weights/model.safetensors", std::string(kLargeBytes, 'w'));
     sync::ImportOptions options;
     options.repo = "acme/model";
     options.source = dir / "src";
@@ -36,8 +39,8 @@ struct HandlerFixture : testing::MirrorFixture {
       request.body() = body;
       request.prepare_payload();
     }
-    DispatchEnvironment environment{registry.get(), *local_store, 16u << 20, *key,
-                                    "http://mirror.test:8080"};
+    DispatchEnvironment environment{
+        registry.get(), *local_store, 16u << 20, *key, "http://mirror.test:8080", &verified_blobs};
     return Dispatch(request, environment);
   }
   Response Get(const std::string& target) { return Call(http::verb::get, target); }
@@ -45,6 +48,7 @@ struct HandlerFixture : testing::MirrorFixture {
   std::shared_ptr<const SigningKey> key =
       std::move(SigningKey::LoadOrCreate(dir / "key.pem").value());
   std::string commit;
+  VerifiedBlobCache verified_blobs;
 };
 
 std::string Header(const Response& response, const std::string& name) {
@@ -77,7 +81,7 @@ TEST_CASE("Repo info, tree, refs and commits answer in the Hub's shape", "[handl
   REQUIRE(entries.size() == 4);  // three files and the weights directory
   for (const auto& entry : entries) {
     if (entry["path"] == "weights/model.safetensors") {
-      CHECK(entry["lfs"]["oid"] == Sha256Hex(std::string(4096, 'w')));
+      CHECK(entry["lfs"]["oid"] == Sha256Hex(std::string(kLargeBytes, 'w')));
     }
   }
 
@@ -98,16 +102,57 @@ TEST_CASE("Repo info, tree, refs and commits answer in the Hub's shape", "[handl
 
 TEST_CASE("Downloads come from the store with the Hub's headers", "[handlers]") {
   HandlerFixture f;
+  // Small files are read, verified and sent from memory; larger ones with sendfile.
   Response file = f.Get("/acme/model/resolve/main/config.json");
   REQUIRE(file.status == http::status::ok);
-  CHECK(FileBody(file) == "{\"model_type\": \"llama\"}");
+  CHECK_FALSE(file.file.has_value());
+  CHECK(file.body == "{\"model_type\": \"llama\"}");
   CHECK(Header(file, "X-Repo-Commit") == f.commit);
   CHECK(Header(file, "ETag") == "\"" + GitObjectId("blob", "{\"model_type\": \"llama\"}") + "\"");
 
   Response lfs = f.Get("/acme/model/resolve/" + f.commit + "/weights/model.safetensors");
   REQUIRE(lfs.status == http::status::ok);
-  CHECK(Header(lfs, "X-Linked-Etag") == "\"" + Sha256Hex(std::string(4096, 'w')) + "\"");
-  CHECK(Header(lfs, "X-Linked-Size") == "4096");
+  CHECK(FileBody(lfs) == std::string(kLargeBytes, 'w'));
+  CHECK(lfs.verify_sha256 == Sha256Hex(std::string(kLargeBytes, 'w')));
+  CHECK(Header(lfs, "X-Linked-Etag") == "\"" + Sha256Hex(std::string(kLargeBytes, 'w')) + "\"");
+  CHECK(Header(lfs, "X-Linked-Size") == std::to_string(kLargeBytes));
+}
+
+TEST_CASE("A small file whose bytes changed on disk is refused and quarantined", "[handlers]") {
+  HandlerFixture f;
+  std::string content = "{\"model_type\": \"llama\"}";
+  auto path = f.local_store->BlobPath(Sha256Hex(content));
+  std::filesystem::permissions(path, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  WriteFile(path, "{\"model_type\": \"llamb\"}");
+  Response refused = f.Get("/acme/model/resolve/main/config.json");
+  CHECK(refused.status == http::status::service_unavailable);
+  CHECK(Header(refused, "X-Error-Code") == "BlobUnavailable");
+  CHECK(refused.body.find("llamb") == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(path));
+  CHECK_FALSE(std::filesystem::is_empty(f.dir / "data/quarantine"));
+}
+
+TEST_CASE("Verified small blobs are kept while their fingerprint holds", "[handlers]") {
+  VerifiedBlobCache cache;
+  const std::string a = Sha256Hex("a"), b = Sha256Hex("b");
+  cache.Insert(a, "v1", "bytes of a");
+  REQUIRE(cache.Find(a, "v1") != nullptr);
+  CHECK(*cache.Find(a, "v1") == "bytes of a");
+  CHECK(cache.Find(a, "v2") == nullptr);  // the stored copy changed since
+  CHECK(cache.Find(a, "") == nullptr);
+  CHECK(cache.Find(b, "v1") == nullptr);
+  cache.Insert(b, "", "too recent to tell apart");
+  CHECK(cache.Find(b, "") == nullptr);
+  cache.Insert(b, "v1", std::string(VerifiedBlobCache::kMaxBlobBytes + 1, 'x'));
+  CHECK(cache.Find(b, "v1") == nullptr);
+  // Past the budget it starts over, and never holds more.
+  std::string blob(VerifiedBlobCache::kMaxBlobBytes, 'y');
+  for (uint64_t i = 0; i * blob.size() <= VerifiedBlobCache::kBudgetBytes; ++i) {
+    cache.Insert(Sha256Hex(std::to_string(i)), "v1", blob);
+  }
+  CHECK(cache.Find(a, "v1") == nullptr);
+  CHECK(cache.Find(Sha256Hex("0"), "v1") == nullptr);
 }
 
 TEST_CASE("Errors carry the Hub's status and X-Error-Code", "[handlers]") {
@@ -161,7 +206,7 @@ TEST_CASE("Native endpoints: lineage, mirror status, integrity", "[handlers]") {
 TEST_CASE("Without a registry every data request is a 500, health still answers", "[handlers]") {
   HandlerFixture f;
   Request request(http::verb::get, "/api/models/acme/model", 11);
-  DispatchEnvironment broken{nullptr, *f.local_store, 0, *f.key, "http://x"};
+  DispatchEnvironment broken{nullptr, *f.local_store, 0, *f.key, "http://x", nullptr};
   CHECK(Dispatch(request, broken).status == http::status::internal_server_error);
   Request health(http::verb::get, "/healthz", 11);
   CHECK(Dispatch(health, broken).status == http::status::ok);

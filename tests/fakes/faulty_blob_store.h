@@ -30,10 +30,11 @@ class FaultyBlobStore : public storage::BlobStore {
       const storage::BlobExpectation& expectation) override;
   Result<bool> Contains(const std::string& sha256) override;
   Result<std::vector<bool>> ContainsEach(const std::vector<std::string>& sha256s) override;
-  Result<storage::BlobFile> Open(const std::string& sha256) override {
-    return inner_.Open(sha256);
-  }
+  Result<storage::BlobFile> Open(const std::string& sha256) override { return inner_.Open(sha256); }
   Status Quarantine(const std::string& sha256) override { return inner_.Quarantine(sha256); }
+  Result<std::string> Fingerprint(const std::string& sha256) override {
+    return inner_.Fingerprint(sha256);
+  }
   Status ForEach(const std::function<Status(const std::string& sha256)>& blob) override {
     return inner_.ForEach(blob);
   }
