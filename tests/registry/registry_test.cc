@@ -260,6 +260,26 @@ TEST_CASE("ResolveFile tells which part of a download is missing", "[registry]")
   CHECK(missing->commit_id == c);
 }
 
+TEST_CASE("A read-only connection's remembered files follow every commit", "[registry]") {
+  TempDir dir;
+  auto writer = OpenRegistry(dir);
+  std::string c1(40, '1'), c2(40, '2');
+  REQUIRE(writer->PublishRevision(Revision("acme/m", c1, "", {File("a", "v1", c1)})).ok());
+  auto reader = Registry::Open(dir / "registry.db", Registry::Mode::kReadOnly);
+  REQUIRE(reader.ok());
+  auto resolve = [&] { return (*reader)->ResolveFile(RepoType::kModel, "acme/m", "main", "a"); };
+  CHECK(resolve()->commit_id == c1);
+  // A write that bypasses the registry (and so its change counter) goes unseen: the answer is
+  // the remembered one.
+  ExecSql(dir / "registry.db", "UPDATE blobs SET state = 'corrupt'");
+  CHECK(resolve()->entry->blob_state == BlobState::kOk);
+  // Any commit through a registry, from any connection, is seen by the next request.
+  REQUIRE(writer->PublishRevision(Revision("acme/m", c2, c1, {File("a", "v2", c2)})).ok());
+  CHECK(resolve()->commit_id == c2);
+  REQUIRE(writer->SetBlobStates({{File("a", "v2", c2).sha256, BlobState::kMissing}}).ok());
+  CHECK(resolve()->entry->blob_state == BlobState::kMissing);
+}
+
 TEST_CASE("entries under a directory use a prefix range, not a LIKE", "[registry]") {
   TempDir dir;
   auto registry = OpenRegistry(dir);
