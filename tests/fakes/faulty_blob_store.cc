@@ -59,11 +59,11 @@ void FaultyBlobStore::FailLookups(Status status, int count) {
   lookup_status_ = std::move(status);
 }
 
-std::optional<Status> FaultyBlobStore::Take(int* count, const Status& status) {
+std::optional<Status> FaultyBlobStore::Take(int* count, const Status* status) {
   std::lock_guard lock(mutex_);
   if (*count <= 0) return std::nullopt;
   --*count;
-  return status;
+  return *status;
 }
 
 Result<std::unique_ptr<storage::BlobWriter>> FaultyBlobStore::NewWriter(
@@ -73,25 +73,25 @@ Result<std::unique_ptr<storage::BlobWriter>> FaultyBlobStore::NewWriter(
   if (!writer.ok()) return writer.status();
   std::optional<uint64_t> fail_after;
   Status append_status;
-  if (Take(&append_failures_, Status::Ok())) {
+  if (Take(&append_failures_, &append_status_)) {
     std::lock_guard lock(mutex_);
     fail_after = append_after_bytes_;
     append_status = append_status_;
   }
-  std::optional<Status> commit_failure = Take(&commit_failures_, commit_status_);
+  std::optional<Status> commit_failure = Take(&commit_failures_, &commit_status_);
   return std::unique_ptr<storage::BlobWriter>(new FaultyWriter(
       std::move(writer.value()), fail_after, append_status, std::move(commit_failure)));
 }
 
 Result<bool> FaultyBlobStore::Contains(const std::string& sha256) {
   ++lookups_;
-  if (auto failure = Take(&lookup_failures_, lookup_status_)) return *failure;
+  if (auto failure = Take(&lookup_failures_, &lookup_status_)) return *failure;
   return inner_.Contains(sha256);
 }
 
 Result<std::vector<bool>> FaultyBlobStore::ContainsEach(const std::vector<std::string>& sha256s) {
   ++lookups_;
-  if (auto failure = Take(&lookup_failures_, lookup_status_)) return *failure;
+  if (auto failure = Take(&lookup_failures_, &lookup_status_)) return *failure;
   return inner_.ContainsEach(sha256s);
 }
 

@@ -41,8 +41,8 @@ class FaultyBlobStore : public storage::BlobStore {
   Status Delete(const std::string& sha256) override { return inner_.Delete(sha256); }
 
  private:
-  // Takes one queued failure of a kind, if any.
-  std::optional<Status> Take(int* count, const Status& status);
+  // Takes one queued failure of a kind, if any: a copy of `*status`, read under the lock.
+  std::optional<Status> Take(int* count, const Status* status);
 
   storage::BlobStore& inner_;
   std::mutex mutex_;
