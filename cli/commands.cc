@@ -1,6 +1,7 @@
+#include "cli/commands.h"
+
 #include <iostream>
 
-#include "cli/commands.h"
 #include "common/files.h"
 
 namespace hubmirror::cli {
@@ -70,4 +71,3 @@ int RunCommandLine(int argc, const char* const* argv) {
 }
 
 }  // namespace hubmirror::cli
-

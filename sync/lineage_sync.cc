@@ -186,9 +186,8 @@ LineagePlan PlanAlongLineage(UpstreamHub& upstream, registry::Registry& registry
     }
     RelativeSet found(rule.repo);
     std::optional<RemoteRevision> start_revision;
-    Status walked = rule.lineage.ancestors
-                        ? FindAncestors(upstream, rule, found, &start_revision)
-                        : Status::Ok();
+    Status walked = rule.lineage.ancestors ? FindAncestors(upstream, rule, found, &start_revision)
+                                           : Status::Ok();
     if (start_revision) {
       MirrorSpec& own_job = add_job(rule);
       if (!own_job.resolved) own_job.resolved = std::move(start_revision);

@@ -81,8 +81,7 @@ Status AddMissing(storage::BlobStore& store, const std::vector<std::string>& sha
 // `revision->blobs` with rows for content stored without one (a crash between the two).
 // Returns the indexes of the files to download, each distinct content once; `same_content_as`
 // maps the other files of that content to the index that fetches it.
-Result<std::vector<size_t>> PlanDownloads(registry::Registry& registry,
-                                          storage::BlobStore& store,
+Result<std::vector<size_t>> PlanDownloads(registry::Registry& registry, storage::BlobStore& store,
                                           const std::vector<RemoteEntry>& files,
                                           const std::set<std::string>& damaged,
                                           std::vector<std::string>* sha256s,
@@ -188,9 +187,9 @@ Status BuildRevision(registry::Registry& registry, const registry::Repo* local,
   commit.tags = remote.tags;
   commit.pipeline_tag = remote.pipeline_tag;
   commit.library_name = remote.library_name;
-  revision->lineage = UpstreamLineage(
-      revision->repo_name, remote.card_data, remote.tags,
-      spec.type == RepoType::kModel ? remote.base_models : std::nullopt, paths);
+  revision->lineage =
+      UpstreamLineage(revision->repo_name, remote.card_data, remote.tags,
+                      spec.type == RepoType::kModel ? remote.base_models : std::nullopt, paths);
   return AssignLastCommits(registry, local, parent_id, commit.id, &revision->entries);
 }
 
@@ -259,8 +258,8 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   revision.branch = pinned_commit ? "" : spec.revision;
   std::vector<std::string> sha256s;
   std::vector<size_t> same_content_as;
-  auto to_fetch = PlanDownloads(registry, store, tree.files, damaged, &sha256s, &same_content_as,
-                                &revision);
+  auto to_fetch =
+      PlanDownloads(registry, store, tree.files, damaged, &sha256s, &same_content_as, &revision);
   if (!to_fetch.ok()) return to_fetch.status();
   std::vector<bool> fetching(tree.files.size(), false);
   std::vector<RemoteEntry> downloads;
@@ -279,8 +278,8 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
     observer->OnPlanned(downloads.size(), planned_bytes);
   }
   std::vector<storage::StoredBlob> stored;
-  HM_RETURN_IF_ERROR(DownloadFiles(upstream, store, spec, remote->commit_id, downloads, observer,
-                                   &stored));
+  HM_RETURN_IF_ERROR(
+      DownloadFiles(upstream, store, spec, remote->commit_id, downloads, observer, &stored));
   for (size_t k = 0; k < to_fetch->size(); ++k) {
     const storage::StoredBlob& blob = stored[k];
     sha256s[(*to_fetch)[k]] = blob.sha256;
@@ -294,8 +293,8 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
     if (observer != nullptr) observer->OnFileStored(tree.files[i].path, tree.files[i].size, false);
   }
   report.files = tree.files.size();
-  HM_RETURN_IF_ERROR(BuildRevision(registry, local.ok() ? &local.value() : nullptr, parent_id,
-                                   spec, *remote, *described, tree, sha256s, &revision));
+  HM_RETURN_IF_ERROR(BuildRevision(registry, local.ok() ? &local.value() : nullptr, parent_id, spec,
+                                   *remote, *described, tree, sha256s, &revision));
   return report;
 }
 
@@ -317,9 +316,9 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
     outcome.state.last_success_ms = outcome.state.last_check_ms;
     auto recorded = registry.RecordSyncOutcome(outcome);
     if (recorded.ok()) return report;
-    report = Status(recorded.status().code(), Describe(spec, report->commit_id) +
-                                                  ": cannot publish: " +
-                                                  recorded.status().message());
+    report =
+        Status(recorded.status().code(), Describe(spec, report->commit_id) +
+                                             ": cannot publish: " + recorded.status().message());
   }
   // A failure publishes nothing but is recorded, for status pages and the next attempt.
   outcome.revision.reset();

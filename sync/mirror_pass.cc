@@ -44,18 +44,18 @@ Status ValidateRepoRule(const std::string& repo) {
   return ValidateRepoId(author);
 }
 
-size_t RunMirrorPass(UpstreamHub& upstream, storage::BlobStore& store,
-                     registry::Registry& registry, const std::vector<MirrorSpec>& rules,
-                     MirrorPassListener& listener, const std::atomic<bool>* cancel) {
+size_t RunMirrorPass(UpstreamHub& upstream, storage::BlobStore& store, registry::Registry& registry,
+                     const std::vector<MirrorSpec>& rules, MirrorPassListener& listener,
+                     const std::atomic<bool>* cancel) {
   size_t failures = 0;
   std::vector<MirrorSpec> repos;
   for (const auto& rule : rules) {
     auto expanded = Expand(upstream, rule);
     if (!expanded.ok()) {
       ++failures;
-      listener.OnProblem(Status(expanded.status().code(),
-                                "cannot expand mirror rule " + rule.repo + " against " +
-                                    upstream.Name() + ": " + expanded.status().message()));
+      listener.OnProblem(Status(expanded.status().code(), "cannot expand mirror rule " + rule.repo +
+                                                              " against " + upstream.Name() + ": " +
+                                                              expanded.status().message()));
       continue;
     }
     repos.insert(repos.end(), expanded->begin(), expanded->end());

@@ -39,8 +39,8 @@ class MirrorPassListener {
 // turn (MirrorRepo). Stops before the next job once `cancel` (optional) is set. Returns how many
 // problems and failed jobs there were (0: everything mirrored). Not thread-safe (uses
 // `registry`); upstream data, however hostile, cannot make it throw.
-size_t RunMirrorPass(UpstreamHub& upstream, storage::BlobStore& store,
-                     registry::Registry& registry, const std::vector<MirrorSpec>& rules,
-                     MirrorPassListener& listener, const std::atomic<bool>* cancel = nullptr);
+size_t RunMirrorPass(UpstreamHub& upstream, storage::BlobStore& store, registry::Registry& registry,
+                     const std::vector<MirrorSpec>& rules, MirrorPassListener& listener,
+                     const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace hubmirror::sync

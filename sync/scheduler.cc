@@ -17,8 +17,8 @@ class LoggingListener : public MirrorPassListener {
   }
   std::unique_ptr<MirrorObserver> ObserveJob(const MirrorSpec&) override { return nullptr; }
   void OnJobDone(const MirrorSpec& job, const Result<MirrorReport>& report) override {
-    std::string label = std::string(RepoTypeName(job.type)) + " " + job.repo + "@" +
-                        job.revision + " from " + upstream_;
+    std::string label = std::string(RepoTypeName(job.type)) + " " + job.repo + "@" + job.revision +
+                        " from " + upstream_;
     if (!report.ok()) {
       // A stop interrupts the download in progress: not a failure worth a line.
       if (!stopping_) {
@@ -53,9 +53,8 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Start(ScheduleConfig config,
                                                     std::filesystem::path registry_path,
                                                     storage::BlobStore& store, WaitFunction wait) {
   if (upstream == nullptr) return InvalidArgument("the scheduler needs an upstream");
-  std::unique_ptr<Scheduler> scheduler(new Scheduler(std::move(config), std::move(upstream),
-                                                     std::move(registry_path), store,
-                                                     std::move(wait)));
+  std::unique_ptr<Scheduler> scheduler(new Scheduler(
+      std::move(config), std::move(upstream), std::move(registry_path), store, std::move(wait)));
   if (!scheduler->wait_) {
     scheduler->wait_ = [raw = scheduler.get()](std::chrono::seconds duration) {
       return raw->SleepUnlessStopped(duration);

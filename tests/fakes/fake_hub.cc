@@ -136,9 +136,11 @@ Result<sync::RemoteCommit> FakeHub::GetCommit(RepoType type, const std::string& 
   std::lock_guard lock(mutex_);
   if (auto failure = Enter(Call::kGetCommit)) return *failure;
   if (FindRepo(type, repo) == nullptr) return RepoNotFound(repo);
-  nlohmann::json page = nlohmann::json::array(
-      {{{"id", commit_id}, {"title", "Upload " + repo}, {"message", "Upload " + repo + "\n"},
-        {"authors", {{{"user", "fake-author"}}}}, {"date", "2024-10-01T12:34:56.000Z"}}});
+  nlohmann::json page = nlohmann::json::array({{{"id", commit_id},
+                                                {"title", "Upload " + repo},
+                                                {"message", "Upload " + repo + "\n"},
+                                                {"authors", {{{"user", "fake-author"}}}},
+                                                {"date", "2024-10-01T12:34:56.000Z"}}});
   return sync::ParseFirstCommit(page).value_or(sync::RemoteCommit{});
 }
 

@@ -77,7 +77,7 @@ class FakeHub : public sync::UpstreamHub {
   const Repo* FindRepo(RepoType type, const std::string& repo) const;
 
   mutable std::mutex mutex_;
-  std::map<std::string, Repo> repos_;  // "type lower-cased id"
+  std::map<std::string, Repo> repos_;                            // "type lower-cased id"
   std::map<std::string, std::vector<nlohmann::json>> children_;  // "relation:parent"
   std::map<Call, size_t> calls_;
   std::map<Call, std::vector<Status>> failures_;

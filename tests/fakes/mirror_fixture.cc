@@ -11,8 +11,8 @@ MirrorFixture::MirrorFixture()
           registry::Registry::Open(dir / "data/registry.db", registry::Registry::Mode::kReadWrite)
               .value())) {}
 
-Result<sync::MirrorReport> MirrorFixture::Sync(const std::string& repo,
-                                               const std::string& revision, RepoType type) {
+Result<sync::MirrorReport> MirrorFixture::Sync(const std::string& repo, const std::string& revision,
+                                               RepoType type) {
   sync::MirrorSpec spec;
   spec.type = type;
   spec.repo = repo;

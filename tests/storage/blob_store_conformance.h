@@ -287,10 +287,11 @@ TEMPLATE_TEST_CASE("blobs are listed, asked for by the batch, and deleted", "[co
     stored.insert(blob->sha256);
   }
   std::set<std::string> listed;
-  REQUIRE(store.ForEach([&](const std::string& sha256) {
-                 listed.insert(sha256);
-                 return Status::Ok();
-               })
+  REQUIRE(store
+              .ForEach([&](const std::string& sha256) {
+                listed.insert(sha256);
+                return Status::Ok();
+              })
               .ok());
   CHECK(listed == stored);
   // The callback's error stops the listing and is returned.

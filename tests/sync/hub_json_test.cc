@@ -51,7 +51,11 @@ TEST_CASE("Hostile repo info is refused or read defensively", "[hub_json]") {
       {"sha in upper case", {{"sha", std::string(40, 'B')}}, false},
       {"not an object", json::array({sha}), false},
       {"fields of the wrong types",
-       {{"sha", sha}, {"id", 5}, {"tags", "x"}, {"cardData", "x"}, {"downloads", "many"},
+       {{"sha", sha},
+        {"id", 5},
+        {"tags", "x"},
+        {"cardData", "x"},
+        {"downloads", "many"},
         {"baseModels", {{"models", "x"}}}},
        true},
       {"an id that is not valid", {{"sha", sha}, {"id", "../../etc"}}, true},
@@ -154,9 +158,9 @@ TEST_CASE("Link headers give the next page", "[hub_json]") {
 }
 
 TEST_CASE("Commit pages and listed models parse defensively", "[hub_json]") {
-  auto commit = ParseFirstCommit(json::array(
-      {{{"title", "Upload"}, {"authors", {{{"user", "someone"}}}},
-        {"date", "2024-10-01T12:34:56.000Z"}}}));
+  auto commit = ParseFirstCommit(json::array({{{"title", "Upload"},
+                                               {"authors", {{{"user", "someone"}}}},
+                                               {"date", "2024-10-01T12:34:56.000Z"}}}));
   REQUIRE(commit.has_value());
   CHECK(commit->title == "Upload");
   CHECK(commit->message == RemoteCommit{}.message);

@@ -16,7 +16,8 @@ nlohmann::json WithBase(const std::string& relation, const std::vector<std::stri
   return {{"baseModels", {{"relation", relation}, {"models", models}}}};
 }
 
-void PublishModel(FakeHub& hub, const std::string& repo, nlohmann::json info = nlohmann::json::object()) {
+void PublishModel(FakeHub& hub, const std::string& repo,
+                  nlohmann::json info = nlohmann::json::object()) {
   hub.Publish(RepoType::kModel, repo, "main", std::move(info),
               {{"config.json", {"{\"id\": \"" + repo + "\"}", false}}});
 }

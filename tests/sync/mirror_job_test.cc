@@ -22,8 +22,11 @@ std::map<std::string, FakeHub::File> ModelFiles(const std::string& weights = "we
 }
 
 nlohmann::json Info() {
-  return {{"pipeline_tag", "text-generation"}, {"library_name", "transformers"},
-          {"downloads", 42}, {"tags", {"license:mit"}}, {"cardData", {{"license", "mit"}}}};
+  return {{"pipeline_tag", "text-generation"},
+          {"library_name", "transformers"},
+          {"downloads", 42},
+          {"tags", {"license:mit"}},
+          {"cardData", {{"license", "mit"}}}};
 }
 
 TEST_CASE("A first sync fetches every selected file and publishes the revision", "[mirror]") {
@@ -36,9 +39,9 @@ TEST_CASE("A first sync fetches every selected file and publishes the revision",
   CHECK(report->files == 4);
   CHECK(report->downloaded_files == 4);
   CHECK(f.LocalHead(kRepo) == commit);
-  CHECK(f.LocalPaths(kRepo, "main") ==
-        std::vector<std::string>{"README.md", "config.json", "model.safetensors",
-                                 "sub/dir/tokenizer.json"});
+  CHECK(f.LocalPaths(kRepo, "main") == std::vector<std::string>{"README.md", "config.json",
+                                                                "model.safetensors",
+                                                                "sub/dir/tokenizer.json"});
   auto states = f.registry->ListSyncStates();
   REQUIRE(states.ok());
   REQUIRE(states->size() == 1);
