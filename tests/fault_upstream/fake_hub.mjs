@@ -1,29 +1,54 @@
 // A fake Hugging Face Hub, for fault tests of `hubmirror sync`. Plain Node 20 (node:http only).
 //
 // It reproduces the real Hub's wire behaviour that a sync client has to survive (see
-// hub-protocol.md §2.1, §3.1, §3.2, §4, §6 and the recorded samples in hub-samples/):
+// hub-protocol.md §1.2, §2.1, §3.1, §3.2, §3.4, §4, §6 and the recorded samples in hub-samples/):
 //
-//  - Repo info: `GET /api/models/{id}` and `.../revision/{rev}` answer the Hub's default payload;
-//    with `expand=a` or `expand[]=a` (repeatable) exactly `{_id, id}` plus the properties asked
-//    for, among them `baseModels` ({relation, models: [{_id, id}]}, absent when the card names no
-//    base model), `childrenModelCount`, `downloadsAllTime` and `trendingScore`, which the default
-//    payload lacks. A value the Hub does not know is a 400. Requests are logged with route
-//    "revision" (or "info" without /revision/{rev}) and their `expand` values. A hub started with
+//  - Models and datasets (a RepoSpec's `type`): a dataset's routes are /api/datasets/{id}...,
+//    /datasets/{id}/resolve/{rev}/{path} and /api/resolve-cache/datasets/...; its info has no
+//    modelId, pipeline_tag, library_name, config, safetensors, spaces, baseModels or
+//    childrenModelCount, nor base_model tags. A model and a dataset may share an id.
+//  - Repo info: `GET /api/{models|datasets}/{id}` and `.../revision/{rev}` answer the Hub's
+//    default payload (with `config` and `safetensors` when a model has them); with `expand=a` or
+//    `expand[]=a` (repeatable) exactly `{_id, id}` plus the properties asked for, among them
+//    `baseModels` ({relation, models: [{_id, id}]}, absent when the card names no base model),
+//    `childrenModelCount`, `downloadsAllTime` and `trendingScore`, which the default payload lacks.
+//    A value the Hub does not know for the repo's type (hub-protocol.md §3.1, model and dataset
+//    expand values) is a 400. Requests are logged with route "revision" (or "info" without
+//    /revision/{rev}), their `rev` and their `expand` values. A hub started with
 //    `baseModels: false` never states `baseModels`, as a server that does not derive them, so that
 //    a client has to read the lineage from the card and the tags.
+//  - Flags and details: `author`, `createdAt`, `lastModified`, `private`, `disabled`, `gated`
+//    (false, "auto" or "manual"), `likes`, `downloads`, `config`, `safetensors`, as each RepoSpec
+//    sets them (else the defaults of fake_hub_repos.mjs). A private repo answers everything as a
+//    missing repo (and is not listed) unless the request carries one of its `approvedTokens`. A
+//    disabled repo keeps its info (`disabled: true`); its other routes answer as a missing repo
+//    to anonymous callers and 403 "Access to this resource is disabled." (no X-Error-Code) to
+//    others. (The real Hub's info of a disabled repo may be a 403 too: UNVERIFIED, see
+//    hub-samples/errors_observed.json and huggingface_hub PR #1965.)
+//  - Refs (fake_hub_refs.mjs): main is the RepoSpec's files; `refs` adds branches, tags, pull
+//    requests and converts, each with files of its own (its own commit: the commit id derives from
+//    the files) or sharing another revision's commit. `GET /api/{type}s/{id}/refs` answers
+//    {branches, converts, tags} and `pullRequests` with `include_prs=1|true|True`, items
+//    {name, ref, targetCommit} (route "refs"). Every revision-taking route (info, commits, tree,
+//    resolve, resolve-cache) takes HEAD, a branch, a tag (a branch wins over a tag of the same
+//    name), a full ref name percent-encoded in one segment (`refs%2Fpr%2F16`,
+//    `refs%2Fheads%2Fdev`), `refs/pr/N` and `refs/convert/NAME` as literal segments, or the
+//    40-hex id of any commit the repo ever had; anything else is 404 RevisionNotFound. Each ref's
+//    files are served at that ref, as main's are. Tests move, add and delete refs and change
+//    flags between two syncs with `setRef`, `deleteRef` and `updateRepo` (see startFakeHub).
 //  - LFS files: `/resolve` answers 302 with an ABSOLUTE Location on a second server (the "CDN",
 //    another port) whose URL carries a signed query string. X-Repo-Commit, X-Linked-Etag (the
 //    sha256) and X-Linked-Size are on the 302 only. The CDN's own ETag is a Xet-style hash, not the
 //    sha256, and the CDN refuses URLs whose signature is missing or altered.
 //  - Small (git-stored) files: `/resolve` answers 307 with a RELATIVE Location to
-//    `/api/resolve-cache/models/{repo}/{commit}/{path}?...&etag=...` (resolve_observed-headers.json,
+//    `/api/resolve-cache/{type}s/{repo}/{commit}/{path}?...&etag=...` (resolve_observed-headers.json,
 //    sample 2), which then answers 200 with X-Repo-Commit and ETag "<git blob sha1>".
 //  - The recursive tree is paginated (2 entries a page by default) with an absolute
 //    `Link: <...&cursor=...>; rel="next"`, and LFS entries carry `xetHash`.
 //  - Errors as the Hub sends them: a missing repo is a bare 401 for anonymous callers and
-//    404 RepoNotFound for authenticated ones; a gated repo keeps its model info public, while its
-//    commits, tree and files (configurable per repo) answer 401 GatedRepo without a token and
-//    403 GatedRepo with a token that was not approved.
+//    404 RepoNotFound for authenticated ones; a gated repo ("auto" or "manual" alike) keeps its
+//    info public, while its commits, tree, refs and files (configurable per repo) answer 401
+//    GatedRepo without a token and 403 GatedRepo with a token that was not approved.
 //  - Faults injected per repo and path (fake_hub_faults.mjs): 429 (Retry-After or RateLimit t=),
 //    500, a truncated body (full Content-Length, half the bytes, then the socket is destroyed),
 //    wrong bytes of the right length, and a stall (headers, then no byte). File bodies honour a
@@ -47,21 +72,23 @@
 //    the canonical id. (How the real Hub treats case variants, self-references and ids it does not
 //    have in tags and baseModels is UNVERIFIED; this is the harder case for a client: every odd
 //    card reaches it.)
-//  - Listings (§3.6): `GET /api/models` with `filter` (repeatable, every one must be among the
-//    repo's tags, a comma inside one value meaning "and" too, so `base_model:quantized:ID` lists
-//    a model's quantized children), `search` (substring of the id, any case), `author`, `sort`
-//    (downloads, likes, createdAt, lastModified, trendingScore, id) with `direction` (-1
-//    descending, the default; 1 ascending), `limit`, `cardData=true` and `full=true`. Items have
-//    the Hub's default listing keys (_id, id, likes, trendingScore, private, downloads, tags,
-//    pipeline_tag, library_name, createdAt, modelId). Pages hold min(limit, listPageSize) items
-//    (2 by default) and continue with an absolute `Link: <...&cursor=...>; rel="next"`; each
-//    listing request is logged with route "list", its `filters` and `cursor`. Per-repo
-//    `downloads`, `likes`, `pipelineTag`, `libraryName` also appear in the repo info.
+//  - Listings (§3.6): `GET /api/models` (and `/api/datasets`, whose items lack the model keys)
+//    with `filter` (repeatable, every one must be among the repo's tags, a comma inside one value
+//    meaning "and" too, so `base_model:quantized:ID` lists a model's quantized children), `search`
+//    (substring of the id, any case), `author`, `sort` (downloads, likes, createdAt, lastModified,
+//    trendingScore, id) with `direction` (-1 descending, the default; 1 ascending), `limit`,
+//    `cardData=true` and `full=true`. Items have the Hub's default listing keys (_id, id, likes,
+//    trendingScore, private, downloads, tags, pipeline_tag, library_name, createdAt, modelId).
+//    Pages hold min(limit, listPageSize) items (2 by default) and continue with an absolute
+//    `Link: <...&cursor=...>; rel="next"`; each listing request is logged with route "list", its
+//    `filters` and `cursor`. Per-repo `downloads`, `likes`, `pipelineTag`, `libraryName` also
+//    appear in the repo info.
 //
-// Every request is logged (both servers), with the bytes actually sent and when it started and
-// ended (`startMs`, `endMs`: high-resolution milliseconds since the hub started), so tests can
-// assert that retries happened, that resumes used Range, that no body was sent twice, that ranges
-// were fetched in parallel, and where the Authorization header went.
+// Every request is logged (both servers) with its route, repo type and id, revision and path, the
+// bytes actually sent and when it started and ended (`startMs`, `endMs`: high-resolution
+// milliseconds since the hub started), so tests can assert that retries happened, that resumes
+// used Range, that no body was sent twice, that ranges were fetched in parallel, and where the
+// Authorization header went.
 
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -121,7 +148,9 @@ export async function startFakeHub({ repos = [], pageSize = 2, listPageSize = 2,
 			method: req.method,
 			url: req.url,
 			route: "unknown",
+			repoType: undefined, // "model" or "dataset", on the routes of a repo and on listings
 			repo: undefined,
+			rev: undefined, // the revision the URL names, decoded
 			path: undefined,
 			page: undefined,
 			range: req.headers.range ?? null,
@@ -203,13 +232,34 @@ export async function startFakeHub({ repos = [], pageSize = 2, listPageSize = 2,
 		}
 	}
 
+	/** The repo of this id and type; throws when the hub has none. */
+	function existing(id, type) {
+		const repo = hub.repos.find(id, type);
+		if (!repo) throw new Error(`the fake hub has no ${type} ${id}`);
+		return repo;
+	}
+
+	// Every repo-taking method takes `type` last: "model" (the default) or "dataset".
 	return {
 		url: hub.hubUrl,
 		cdnUrl: hub.cdnUrl,
 		addRepo: (spec) => hub.repos.add(spec),
-		repo: (id) => hub.repos.find(id),
+		/** The repo (its `sha`, `files` and `tree` are main's), or undefined. */
+		repo: (id, type = "model") => hub.repos.find(id, type),
 		/** The tags the hub serves for a repo (its own and the derived base_model ones). */
-		tags: (id) => hub.repos.tags(hub.repos.find(id)),
+		tags: (id, type = "model") => hub.repos.tags(existing(id, type)),
+		/** The commit ({ sha, files, tree }) a revision of the repo names now, or undefined. */
+		commit: (id, rev, type = "model") => existing(id, type).git.resolve(rev),
+		/**
+		 * Adds or moves a ref: `ref` is a full ref name (refs/heads/B, refs/tags/T, refs/pr/N,
+		 * refs/convert/C) or a branch name ("main" included); `target` is { files } (the commit of
+		 * those files) or a revision of the repo (its commit now). Returns the ref's commit id.
+		 */
+		setRef: (id, ref, target, type = "model") => existing(id, type).git.set(ref, target).sha,
+		/** Deletes a ref (named as for setRef; not main). Its commits stay reachable by id. */
+		deleteRef: (id, ref, type = "model") => existing(id, type).git.delete(ref),
+		/** Replaces flags and details of a repo: RepoSpec keys other than id, type, files and refs. */
+		updateRepo: (id, changes, type = "model") => hub.repos.update(existing(id, type), changes),
 		inject: (fault) => hub.faults.inject(fault),
 		clearFaults: () => hub.faults.clear(),
 		log,

@@ -1,6 +1,6 @@
 // The faults a fake Hub (fake_hub.mjs) injects, per route, repo, path and page. Plain Node 20.
 
-const ROUTES = ["list", "revision", "commits", "tree", "resolve", "content"];
+const ROUTES = ["list", "revision", "refs", "commits", "tree", "resolve", "content"];
 const KINDS = ["429", "500", "truncate", "stall", "corrupt", "expire"];
 const CONTENT_KINDS = ["truncate", "stall", "corrupt", "expire"];
 
@@ -18,9 +18,10 @@ export class FaultSet {
 	#faults = [];
 
 	/**
-	 * Adds a fault. `route`: "list" (the /api/models listing) | "revision" | "commits" | "tree" |
-	 * "resolve" | "content" (the response that carries a file's bytes: the CDN for LFS files,
-	 * /api/resolve-cache for the others).
+	 * Adds a fault. `route`: "list" (the /api/models and /api/datasets listings) | "revision" |
+	 * "refs" | "commits" | "tree" | "resolve" | "content" (the response that carries a file's
+	 * bytes: the CDN for LFS files, /api/resolve-cache for the others). `repo`: an id, which hits
+	 * the model and the dataset of that id alike.
 	 * `kind`: "429" | "500" (any route); "truncate" | "stall" | "corrupt" | "expire" (content only;
 	 * "expire" only on the CDN).
 	 * `times`: how many requests it hits (default 1; Infinity for every time).

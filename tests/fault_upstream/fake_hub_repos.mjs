@@ -1,24 +1,35 @@
-// The fake Hub's repositories (see fake_hub.mjs): files with their digests, the recursive tree, the
-// commit, the lineage the Hub derives from a card (base_model tags, baseModels,
-// childrenModelCount), and the JSON the Hub answers for a repo: its info (default payload or
-// `expand`, hub-protocol.md §3.1) and its listing item (§3.6). Plain Node 20.
+// The fake Hub's repositories (see fake_hub.mjs): models and datasets with their refs and commits
+// (fake_hub_refs.mjs), flags and details, the lineage the Hub derives from a card (base_model tags,
+// baseModels, childrenModelCount), and the JSON the Hub answers for a repo: its info (default
+// payload or `expand`, hub-protocol.md §3.1) and its listing item (§3.6). Plain Node 20.
 
 import { createHash } from "node:crypto";
 
-import { gitBlobSha1, lfsPointer, sha256Hex } from "../support/harness.mjs";
+import { RepoGit } from "./fake_hub_refs.mjs";
 
 /**
  * @typedef {{ path: string, content: Buffer, lfs?: boolean }} FileSpec
+ * @typedef {{ files: FileSpec[] } | string} RefTarget  // its own commit, or a revision of the repo whose commit it shares
  * @typedef {{
  *   id: string,                       // "namespace/name"
- *   files: FileSpec[],
- *   gated?: boolean,                  // the routes in gateOn need an approved token (model info stays public)
- *   gateOn?: string[],                // default ["commits", "tree", "resolve"] ("resolve" covers /api/resolve-cache)
- *   approvedTokens?: string[],        // tokens whose user accepted the gate
+ *   type?: "model" | "dataset",       // default "model"
+ *   files: FileSpec[],                // the main branch
+ *   refs?: {                          // more refs, by name: branches (not main), tags, PR numbers, converts
+ *     branches?: Record<string, RefTarget>, tags?: Record<string, RefTarget>,
+ *     pullRequests?: Record<number, RefTarget>, converts?: Record<string, RefTarget>,
+ *   },
+ *   gated?: boolean | "auto" | "manual", // true is "manual"; either way the routes in gateOn need an approved token (the info stays public)
+ *   gateOn?: string[],                // default ["commits", "tree", "refs", "resolve"] ("resolve" covers /api/resolve-cache)
+ *   approvedTokens?: string[],        // tokens whose user accepted the gate, or may see the private repo
+ *   private?: boolean,                // without an approved token the repo answers as a missing one, and is not listed
+ *   disabled?: boolean,               // the info says so; every other route of the repo is refused
+ *   author?: string,                  // default: the namespace
+ *   createdAt?: string, lastModified?: string,  // ISO with ms and Z (defaults 2024-09-01, 2024-10-01)
+ *   config?: object, safetensors?: object,      // models only: in the default payload when given
  *   cardData?: object, tags?: string[],  // tags: the card's own; base_model tags are derived from cardData
  *   downloads?: number, likes?: number,  // what the repo info and listings say (default 0)
- *   pipelineTag?: string | null,      // default "text-generation" (null: none)
- *   libraryName?: string | null,      // default "transformers" (null: none)
+ *   pipelineTag?: string | null,      // models: default "text-generation" (null: none)
+ *   libraryName?: string | null,      // models: default "transformers" (null: none)
  *   pageSize?: number,                // tree entries per page (default: the hub's)
  *   treeLinkOrigin?: string,          // origin put in the tree's rel="next" links (default: the hub's own)
  * }} RepoSpec
@@ -26,17 +37,36 @@ import { gitBlobSha1, lfsPointer, sha256Hex } from "../support/harness.mjs";
 
 const RELATIONS = ["adapter", "merge", "quantized", "finetune"];
 
-/** The model properties the Hub accepts in `expand` (hub-protocol.md §3.1); any other is a 400. */
-export const MODEL_EXPAND = new Set(
+/** The properties the Hub accepts in `expand`, per repo type (hub-protocol.md §3.1); any other is a 400. */
+export const EXPAND = {
+	model: new Set(
+		(
+			"author baseModels cardData childrenModelCount config createdAt disabled downloads downloadsAllTime " +
+			"evalResults gated gguf gitalyUid inference inferenceProviderMapping lastModified library_name likes " +
+			"mask_token model-index pipeline_tag private resourceGroup safetensors sha siblings spaces tags " +
+			"transformersInfo trendingScore usedStorage widgetData xetEnabled"
+		).split(" "),
+	),
+	dataset: new Set(
+		(
+			"author cardData citation createdAt description disabled downloads downloadsAllTime gated lastModified " +
+			"likes mainSize paperswithcode_id private resourceGroup sha siblings tags trendingScore usedStorage"
+		).split(" "),
+	),
+};
+
+/** The RepoSpec keys a test may change on a repo of a running hub (files and refs change through its refs). */
+const UPDATABLE = new Set(
 	(
-		"author baseModels cardData childrenModelCount config createdAt disabled downloads downloadsAllTime " +
-		"evalResults gated gguf gitalyUid inference inferenceProviderMapping lastModified library_name likes " +
-		"mask_token model-index pipeline_tag private resourceGroup safetensors sha siblings spaces tags " +
-		"transformersInfo trendingScore usedStorage widgetData xetEnabled"
+		"gated gateOn approvedTokens private disabled author createdAt lastModified config safetensors cardData tags " +
+		"downloads likes pipelineTag libraryName pageSize treeLinkOrigin"
 	).split(" "),
 );
 
-/** The keys of the repo info without `expand`, in the Hub's order. */
+const DEFAULT_CREATED_AT = "2024-09-01T00:00:00.000Z";
+const DEFAULT_LAST_MODIFIED = "2024-10-01T00:00:00.000Z";
+
+/** The keys of the repo info without `expand`, in the Hub's order (a dataset has only some). */
 const INFO_KEYS = [
 	"_id",
 	"id",
@@ -53,23 +83,23 @@ const INFO_KEYS = [
 	"library_name",
 	"pipeline_tag",
 	"tags",
+	"config",
 	"cardData",
 	"siblings",
 	"spaces",
+	"safetensors",
 	"usedStorage",
 ];
 /** A listing item's keys, in the Hub's order; `full=true` adds FULL_LISTING_KEYS. */
 const LISTING_KEYS = ["_id", "id", "likes", "trendingScore", "private", "downloads", "tags", "pipeline_tag", "library_name", "createdAt", "modelId"];
 const FULL_LISTING_KEYS = ["author", "sha", "lastModified", "gated", "disabled", "siblings"];
 
-/** The 24-hex object id the fake gives a repo id (the Hub's is a Mongo ObjectId). */
-function objectIdOf(id) {
-	return createHash("sha1").update(`repo\0${id}`).digest("hex").slice(0, 24);
-}
-
-/** A Xet-style content hash: 64 hex, deliberately NOT the sha256 of the bytes. */
-function fakeXetHash(buf) {
-	return createHash("sha256").update("fake-xet-merkle\0").update(buf).digest("hex");
+/** The 24-hex object id the fake gives a repo (the Hub's is a Mongo ObjectId). */
+function objectIdOf(id, type = "model") {
+	return createHash("sha1")
+		.update(type === "model" ? `repo\0${id}` : `repo\0${type}\0${id}`)
+		.digest("hex")
+		.slice(0, 24);
 }
 
 /** The `keys` of `record` that it has, in that order. */
@@ -77,62 +107,41 @@ function pick(record, keys) {
 	return Object.fromEntries(keys.filter((k) => Object.hasOwn(record, k)).map((k) => [k, record[k]]));
 }
 
+/** `gated` as the Hub states it: false, "auto" or "manual" (the boolean true of a RepoSpec is "manual"). */
+function gatedValue(gated) {
+	return gated === true ? "manual" : gated || false;
+}
+
+function checkGated(id, gated) {
+	if (![undefined, false, true, "auto", "manual"].includes(gated)) {
+		throw new Error(`${id}: gated is false, true, "auto" or "manual", not ${JSON.stringify(gated)}`);
+	}
+}
+
 function buildRepo(spec, index) {
-	const files = new Map();
-	const commitHash = createHash("sha1").update(`fake commit\0${spec.id}\0`);
-	for (const f of [...spec.files].sort((a, b) => (a.path < b.path ? -1 : 1))) {
-		const content = Buffer.from(f.content);
-		const sha256 = sha256Hex(content);
-		const lfs = Boolean(f.lfs);
-		const pointer = lfs ? lfsPointer(sha256, content.length) : undefined;
-		const file = {
-			path: f.path,
-			content,
-			size: content.length,
-			lfs,
-			sha256,
-			gitSha1: gitBlobSha1(content),
-			oid: lfs ? gitBlobSha1(Buffer.from(pointer)) : gitBlobSha1(content),
-			pointerSize: lfs ? Buffer.byteLength(pointer) : undefined,
-			xetHash: lfs ? fakeXetHash(content) : undefined,
-		};
-		files.set(f.path, file);
-		commitHash.update(`${file.path}\0${file.oid}\0`);
-	}
-	const directories = new Set();
-	for (const path of files.keys()) {
-		const parts = path.split("/");
-		for (let i = 1; i < parts.length; i++) {
-			directories.add(parts.slice(0, i).join("/"));
-		}
-	}
-	const tree = [];
-	for (const dir of directories) {
-		tree.push({
-			type: "directory",
-			oid: createHash("sha1").update(`tree\0${spec.id}\0${dir}`).digest("hex"),
-			size: 0,
-			path: dir,
-		});
-	}
-	for (const file of files.values()) {
-		const entry = { type: "file", oid: file.oid, size: file.size, path: file.path };
-		if (file.lfs) {
-			entry.lfs = { oid: file.sha256, size: file.size, pointerSize: file.pointerSize };
-			entry.xetHash = file.xetHash;
-		}
-		tree.push(entry);
-	}
-	tree.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+	const { files, refs, ...rest } = spec;
+	const type = spec.type ?? "model";
+	if (!Object.hasOwn(EXPAND, type)) throw new Error(`${spec.id}: type is "model" or "dataset", not ${JSON.stringify(type)}`);
+	checkGated(spec.id, spec.gated);
+	const git = new RepoGit(spec.id, files, refs);
 	return {
-		...spec,
-		objectId: objectIdOf(spec.id),
+		...rest,
+		type,
+		objectId: objectIdOf(spec.id, type),
 		index,
-		sha: commitHash.digest("hex"),
-		files,
-		tree,
+		git,
+		// main's commit, files and tree: what a sync of the default revision must mirror
+		get sha() {
+			return git.main.sha;
+		},
+		get files() {
+			return git.main.files;
+		},
+		get tree() {
+			return git.main.tree;
+		},
 		cardData: spec.cardData ?? { license: "mit" },
-		tags: spec.tags ?? ["safetensors", "license:mit", "region:us"],
+		tags: spec.tags ?? (type === "model" ? ["safetensors", "license:mit", "region:us"] : ["license:mit", "region:us"]),
 		downloads: spec.downloads ?? 0,
 		likes: spec.likes ?? 0,
 		pipelineTag: spec.pipelineTag === undefined ? "text-generation" : spec.pipelineTag,
@@ -175,10 +184,12 @@ function baseModelRelation(repo, parents) {
 
 /** The repos of one fake hub. Repo ids match case-insensitively; bodies carry the canonical id. */
 export class RepoSet {
+	/** "type id" -> repo, in the order the repos were added */
 	/** @type {Map<string, ReturnType<typeof buildRepo>>} */
 	#byId = new Map();
-	/** Lower-cased id -> repo: the Hub finds repos whatever the case of the id asked for. */
+	/** "type lower-cased id" -> repo: the Hub finds repos whatever the case of the id asked for. */
 	#byLowerId = new Map();
+	#added = 0;
 	#statesBaseModels;
 
 	/** `baseModels`: whether the repo info states `baseModels` (false: never, as a server that lacks it). */
@@ -188,29 +199,38 @@ export class RepoSet {
 
 	/** @param {RepoSpec} spec */
 	add(spec) {
-		const repo = buildRepo(spec, this.#byId.size);
-		this.#byId.set(spec.id, repo);
-		this.#byLowerId.set(spec.id.toLowerCase(), repo);
+		const repo = buildRepo(spec, this.#added++);
+		this.#byId.set(`${repo.type} ${spec.id}`, repo);
+		this.#byLowerId.set(`${repo.type} ${spec.id.toLowerCase()}`, repo);
 		return repo;
 	}
 
-	/** The repo with this id, in any case. */
-	find(id) {
-		return this.#byId.get(id) ?? this.#byLowerId.get(String(id).toLowerCase());
+	/** The repo of this type ("model" or "dataset") with this id, in any case. */
+	find(id, type = "model") {
+		return this.#byId.get(`${type} ${id}`) ?? this.#byLowerId.get(`${type} ${String(id).toLowerCase()}`);
 	}
 
-	/** Every repo, in the order they were added. */
-	all() {
-		return [...this.#byId.values()];
+	/** Every repo (of `type` when given), in the order they were added. */
+	all(type = undefined) {
+		return [...this.#byId.values()].filter((repo) => type === undefined || repo.type === type);
+	}
+
+	/** Changes a repo's flags and details: `changes` holds RepoSpec keys, each replacing the repo's value. */
+	update(repo, changes) {
+		for (const key of Object.keys(changes)) {
+			if (!UPDATABLE.has(key)) throw new Error(`${repo.id}: ${key} cannot be updated (one of ${[...UPDATABLE].join(", ")})`);
+		}
+		checkGated(repo.id, changes.gated);
+		Object.assign(repo, changes);
 	}
 
 	/**
-	 * The base models the Hub links a repo to: { relation, ids } or undefined when its card names
-	 * none. An id naming a repo of this hub in another case becomes that repo's id; others stay as
-	 * the card spells them, a self-reference included.
+	 * The base models the Hub links a model to: { relation, ids } or undefined when its card names
+	 * none (or it is a dataset). An id naming a model of this hub in another case becomes that
+	 * model's id; others stay as the card spells them, a self-reference included.
 	 */
 	lineage(repo) {
-		const parents = cardBaseModels(repo.cardData);
+		const parents = repo.type === "model" ? cardBaseModels(repo.cardData) : [];
 		if (parents.length === 0) return undefined;
 		return { relation: baseModelRelation(repo, parents), ids: parents.map((written) => this.find(written)?.id ?? written) };
 	}
@@ -227,66 +247,70 @@ export class RepoSet {
 		return tags;
 	}
 
-	/** How many repos of this hub name `repo` as a base model, per relation. */
+	/** How many models of this hub name `repo` as a base model, per relation. */
 	childrenCount(repo) {
 		const counts = Object.fromEntries(RELATIONS.map((r) => [r, 0]));
-		for (const child of this.all()) {
+		for (const child of this.all("model")) {
 			const lineage = this.lineage(child);
 			if (lineage?.ids.includes(repo.id)) counts[lineage.relation]++;
 		}
 		return counts;
 	}
 
-	/** Every property the fake knows of a repo at commit `sha` (the default payload is a subset). */
-	#record(repo, sha) {
+	/** The `createdAt` of a listing item: the repo's own, else one hour apart in the order added. */
+	listedCreatedAt(repo) {
+		return repo.createdAt ?? new Date(Date.UTC(2024, 8, 1) + repo.index * 3_600_000).toISOString();
+	}
+
+	/** Every property the fake knows of a repo at `commit` (the default payload is a subset). */
+	#record(repo, commit) {
+		const model = repo.type === "model";
 		const lineage = this.lineage(repo);
 		return {
 			_id: repo.objectId,
 			id: repo.id,
-			modelId: repo.id,
-			author: repo.id.split("/")[0],
-			sha,
-			lastModified: "2024-10-01T00:00:00.000Z",
-			createdAt: "2024-09-01T00:00:00.000Z",
-			private: false,
-			disabled: false,
-			gated: repo.gated ? "manual" : false,
+			...(model ? { modelId: repo.id } : {}),
+			author: repo.author ?? repo.id.split("/")[0],
+			sha: commit.sha,
+			lastModified: repo.lastModified ?? DEFAULT_LAST_MODIFIED,
+			createdAt: repo.createdAt ?? DEFAULT_CREATED_AT,
+			private: Boolean(repo.private),
+			disabled: Boolean(repo.disabled),
+			gated: gatedValue(repo.gated),
 			downloads: repo.downloads,
 			likes: repo.likes,
-			...(repo.libraryName !== null ? { library_name: repo.libraryName } : {}),
-			...(repo.pipelineTag !== null ? { pipeline_tag: repo.pipelineTag } : {}),
+			...(model && repo.libraryName !== null ? { library_name: repo.libraryName } : {}),
+			...(model && repo.pipelineTag !== null ? { pipeline_tag: repo.pipelineTag } : {}),
 			tags: this.tags(repo),
+			...(model && repo.config != null ? { config: repo.config } : {}),
 			cardData: repo.cardData,
-			siblings: [...repo.files.keys()].map((p) => ({ rfilename: p })),
-			spaces: [],
-			usedStorage: [...repo.files.values()].reduce((s, f) => s + f.size, 0),
+			siblings: [...commit.files.keys()].map((p) => ({ rfilename: p })),
+			...(model ? { spaces: [] } : {}),
+			...(model && repo.safetensors != null ? { safetensors: repo.safetensors } : {}),
+			usedStorage: [...commit.files.values()].reduce((s, f) => s + f.size, 0),
 			...(lineage && this.#statesBaseModels
 				? { baseModels: { relation: lineage.relation, models: lineage.ids.map((id) => ({ _id: this.find(id)?.objectId ?? objectIdOf(id), id })) } }
 				: {}),
-			childrenModelCount: this.childrenCount(repo),
+			...(model ? { childrenModelCount: this.childrenCount(repo) } : {}),
 			downloadsAllTime: repo.downloads,
 			trendingScore: 0,
 		};
 	}
 
 	/**
-	 * The repo info at commit `sha`: without `expand` the default payload; with it exactly `_id`,
-	 * `id` and the properties asked for that the repo has (a model without base models has no
-	 * `baseModels`). The values must be in MODEL_EXPAND.
+	 * The repo info at `commit`: without `expand` the default payload; with it exactly `_id`, `id`
+	 * and the properties asked for that the repo has (a model without base models has no
+	 * `baseModels`). The values must be in EXPAND[repo.type].
 	 */
-	info(repo, sha, expand = []) {
-		const record = this.#record(repo, sha);
+	info(repo, commit, expand = []) {
+		const record = this.#record(repo, commit);
 		return expand.length === 0 ? pick(record, INFO_KEYS) : pick(record, ["_id", "id", ...new Set(expand)]);
 	}
 
 	/** One listing item: the Hub's default keys, in its order; cardData and full=true add more. */
 	listingItem(repo, { withCard, full }) {
-		const record = this.#record(repo, repo.sha);
-		const item = {
-			...pick(record, LISTING_KEYS),
-			createdAt: new Date(Date.UTC(2024, 8, 1) + repo.index * 3_600_000).toISOString(),
-			modelId: repo.id,
-		};
+		const record = { ...this.#record(repo, repo.git.main), createdAt: this.listedCreatedAt(repo) };
+		const item = pick(record, LISTING_KEYS);
 		if (full) Object.assign(item, pick(record, FULL_LISTING_KEYS));
 		if (withCard || full) item.cardData = repo.cardData;
 		return item;
