@@ -88,7 +88,7 @@ class RepoJsonBuilder {
     } else if (key == "private") {
       out[key] = repo_.is_private;
     } else if (key == "disabled") {
-      out[key] = false;
+      out[key] = repo_.disabled;
     } else if (key == "gated") {
       out[key] = repo_.gated == "false" ? json(false) : json(repo_.gated);
     } else if (key == "downloads" || key == "downloadsAllTime") {
@@ -112,9 +112,10 @@ class RepoJsonBuilder {
         out[key] = tags.value();
       }
     } else if (key == "cardData") {
-      const std::string& text = commit_ ? commit_->card_data_json : repo_.card_data_json;
-      json card = json::parse(text, nullptr, false);
-      if (!text.empty() && !card.is_discarded()) out[key] = std::move(card);
+      AddJsonText(out, key, commit_ ? commit_->card_data_json : repo_.card_data_json);
+    } else if (key == "config" || key == "safetensors") {
+      HM_RETURN_IF_ERROR(LoadCommit());
+      AddJsonText(out, key, key == "config" ? commit_->config_json : commit_->safetensors_json);
     } else if (key == "siblings" || key == "usedStorage") {
       HM_RETURN_IF_ERROR(LoadEntries());
       if (key == "usedStorage") {
@@ -151,7 +152,7 @@ class RepoJsonBuilder {
       for (const auto& [relation, count] : *counts) object[relation] = count;
       out[key] = object;
     }
-    // Other documented properties (inference, safetensors, ...) have no local data: omitted.
+    // Other documented properties (inference, widgetData, ...) have no local data: omitted.
     return Status::Ok();
   }
 
@@ -163,6 +164,13 @@ class RepoJsonBuilder {
   }
 
  private:
+  // Stored JSON text as a property, left out when there is none.
+  static void AddJsonText(json& out, const std::string& key, const std::string& text) {
+    if (text.empty()) return;
+    json value = json::parse(text, nullptr, false);
+    if (!value.is_discarded()) out[key] = std::move(value);
+  }
+
   Status LoadCommit() {
     if (commit_) return Status::Ok();
     auto commit = registry_.ResolveRevision(repo_, "HEAD");
@@ -240,7 +248,7 @@ Response HandleRepoInfo(const RequestContext& context) {
     keys = {"author",    "sha",   "lastModified", "createdAt", "private",  "disabled",   "gated",
             "downloads", "likes", "tags",         "cardData",  "siblings", "usedStorage"};
     if (route.type == RepoType::kModel) {
-      keys.insert(keys.end(), {"library_name", "pipeline_tag", "spaces"});
+      keys.insert(keys.end(), {"library_name", "pipeline_tag", "config", "safetensors", "spaces"});
     }
   }
   auto body = BuildRepoJson(builder, keys, with_blobs, WantsModelId(route, *expand));
@@ -305,6 +313,7 @@ Response HandleListRepos(const RequestContext& context) {
       keys.insert(keys.end(), {"author", "sha", "lastModified", "gated", "disabled", "siblings"});
     }
     if (flag("cardData") || flag("full")) keys.push_back("cardData");
+    if (flag("config") && route.type == RepoType::kModel) keys.push_back("config");
   }
   json body = json::array();
   for (const auto& repo : *repos) {

@@ -149,15 +149,28 @@ Response HandleRefs(const RequestContext& context) {
   if (!repo.ok()) return ErrorFromStatus(repo.status(), true);
   auto refs = context.registry.ListRefs(*repo);
   if (!refs.ok()) return ErrorFromStatus(refs.status(), true);
+  // The Hub's lists always hold branches, converts and tags (clients index all three), and pull
+  // requests only when asked for; pull requests by number, the others by name.
+  bool with_prs = FlagParam(context.route.query, "include_prs");
+  auto order = [](const registry::Ref& ref) {
+    // A pull request's number has no leading zero: shorter is smaller.
+    size_t length = ref.kind == RefKind::kPullRequest ? ref.name.size() : 0;
+    return std::make_tuple(ref.kind, length, std::string_view(ref.name));
+  };
+  std::sort(refs->begin(), refs->end(),
+            [&](const registry::Ref& a, const registry::Ref& b) { return order(a) < order(b); });
   json body = {{"branches", json::array()}, {"converts", json::array()}, {"tags", json::array()}};
+  if (with_prs) body["pullRequests"] = json::array();
   for (const auto& ref : *refs) {
-    bool branch = ref.kind == registry::RefKind::kBranch;
-    body[branch ? "branches" : "tags"].push_back(
-        {{"name", ref.name},
-         {"ref", (branch ? "refs/heads/" : "refs/tags/") + ref.name},
-         {"targetCommit", ref.commit_id}});
+    const char* list = ref.kind == RefKind::kBranch        ? "branches"
+                       : ref.kind == RefKind::kTag         ? "tags"
+                       : ref.kind == RefKind::kPullRequest ? "pullRequests"
+                                                           : "converts";
+    if (ref.kind == RefKind::kPullRequest && !with_prs) continue;
+    body[list].push_back({{"name", ref.name},
+                          {"ref", FullRefName(ref.ref_name())},
+                          {"targetCommit", ref.commit_id}});
   }
-  if (FlagParam(context.route.query, "include_prs")) body["pullRequests"] = json::array();
   return JsonResponse(body);
 }
 

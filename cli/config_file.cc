@@ -146,17 +146,30 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
     for (const auto& node : *mirrors->as_array()) {
       const toml::table& table = *node.as_table();
       std::string where = "mirror[" + std::to_string(index++) + "]";
-      HM_RETURN_IF_ERROR(
-          reader.CheckKeys(table, where,
-                           {"repo", "revision", "type", "include", "exclude", "ancestors",
-                            "descendants", "min_downloads", "max_count", "lineage_metadata_only"}));
+      HM_RETURN_IF_ERROR(reader.CheckKeys(
+          table, where,
+          {"repo", "revision", "revisions", "type", "include", "exclude", "ancestors",
+           "descendants", "min_downloads", "max_count", "lineage_metadata_only"}));
       sync::MirrorSpec spec;
       spec.concurrency = concurrency;
       HM_RETURN_IF_ERROR(reader.String(table, where, "repo", &spec.repo));
       if (Status valid = sync::ValidateRepoRule(spec.repo); !valid.ok()) {
         return reader.Fail(where + ".repo", valid.message());
       }
-      HM_RETURN_IF_ERROR(reader.String(table, where, "revision", &spec.revision));
+      std::vector<std::string> revisions;
+      HM_RETURN_IF_ERROR(reader.Strings(table, where, "revisions", &revisions));
+      if (table.contains("revision")) {
+        if (table.contains("revisions")) {
+          return reader.Fail(where, "give either revision or revisions, not both");
+        }
+        HM_RETURN_IF_ERROR(reader.String(table, where, "revision", &spec.revision));
+      }
+      if (revisions.empty()) revisions.push_back(spec.revision);
+      for (const auto& revision : revisions) {
+        if (Status valid = sync::ValidateRevisionRule(revision); !valid.ok()) {
+          return reader.Fail(where + ".revisions", valid.message());
+        }
+      }
       std::string type = "model";
       HM_RETURN_IF_ERROR(reader.String(table, where, "type", &type));
       if (!ParseRepoType(type, &spec.type)) return reader.Fail(where + ".type", "model or dataset");
@@ -178,7 +191,11 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
       if (lineage.Any() && spec.type != RepoType::kModel) {
         return reader.Fail(where, "ancestors and descendants apply to models only");
       }
-      config.mirrors.push_back(std::move(spec));
+      // One rule per revision: each is mirrored, expanded and reported on its own.
+      for (const auto& revision : revisions) {
+        spec.revision = revision;
+        config.mirrors.push_back(spec);
+      }
     }
   }
   return config;

@@ -10,7 +10,8 @@ namespace hubmirror::cli {
 // Reads the TOML config of `hubmirror serve --config FILE` (see deploy/hubmirror.example.toml):
 //   [upstream] url, token_env        [schedule] interval_seconds
 //   [sync] concurrency, retries, stall_timeout_seconds, limit_rate
-//   [[mirror]] repo (an id, or ORG/GLOB), revision, type, include, exclude
+//   [[mirror]] repo (an id, or ORG/GLOB), revision or revisions (names or patterns such as "*",
+//              "tags/*", "refs/pr/*", "refs/convert/*"), type, include, exclude
 // kInvalidArgument, naming the file, the key and the problem, for anything malformed or unknown
 // (a misspelt key must not silently change what is mirrored); an unset token variable too.
 Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path);

@@ -13,6 +13,7 @@ struct ImportArgs {
   std::string repo;
   RepoType type = RepoType::kModel;
   std::string branch = "main";
+  std::vector<std::string> tags;
   std::string source;
 };
 
@@ -21,6 +22,7 @@ int RunImport(const CommonOptions& common, const ImportArgs& args) {
   options.type = args.type;
   options.repo = args.repo;
   options.branch = args.branch;
+  options.tags = args.tags;
   options.source = args.source;
   auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
@@ -35,6 +37,10 @@ int RunImport(const CommonOptions& common, const ImportArgs& args) {
     std::cout << "imported " << report->files << " files (" << report->bytes << " bytes) into "
               << RepoTypeName(args.type) << " " << args.repo << "@" << args.branch << " as commit "
               << report->commit_id << std::endl;
+  } else if (!args.tags.empty()) {
+    std::cout << "unchanged: " << RepoTypeName(args.type) << " " << args.repo << "@" << args.branch
+              << " already has this tree at commit " << report->commit_id << ", now tagged"
+              << std::endl;
   } else {
     std::cout << "unchanged: " << RepoTypeName(args.type) << " " << args.repo << "@" << args.branch
               << " already has this tree at commit " << report->commit_id << std::endl;
@@ -50,6 +56,8 @@ void AddImportCommand(CLI::App& app, const CommonOptions& common, int* exit_code
   command->add_option("--repo", args->repo, "repo id, ORG/NAME")->required();
   AddRepoTypeOption(command, &args->type, "model or dataset");
   command->add_option("--branch", args->branch, "branch to commit to")->capture_default_str();
+  command->add_option("--tag", args->tags,
+                      "also tag the commit with this name (repeatable; tags never move)");
   command->add_option("SRC_DIR", args->source, "folder to import")->required();
   command->callback([&common, args, exit_code] { *exit_code = RunImport(common, *args); });
 }

@@ -44,6 +44,9 @@ class PrintingListener : public sync::MirrorPassListener {
   void OnRelativesRecorded(size_t count) override {
     std::cout << "lineage: recorded " << count << " relatives without their files" << std::endl;
   }
+  void OnRefsDeleted(const sync::MirrorSpec& rule, const std::vector<RefName>& refs) override {
+    std::cout << sync::DeletedRefsMessage(rule, refs) << std::endl;
+  }
   std::unique_ptr<sync::MirrorObserver> ObserveJob(const sync::MirrorSpec& job) override {
     return std::make_unique<SyncProgress>(Label(job), ::isatty(STDERR_FILENO) == 1);
   }
@@ -95,6 +98,9 @@ int RunSync(const CommonOptions& common, const SyncArgs& args) {
     size_t at = text.find('@');
     spec.repo = text.substr(0, at);
     if (at != std::string::npos) spec.revision = text.substr(at + 1);
+    if (Status valid = sync::ValidateRevisionRule(spec.revision); !valid.ok()) {
+      return ReportFailure(valid);
+    }
     spec.include = args.include;
     spec.exclude = args.exclude;
     spec.concurrency = args.concurrency;
@@ -155,7 +161,11 @@ void AddSyncCommand(CLI::App& app, const CommonOptions& common, int* exit_code) 
                       "mirror at most this many descendants, most downloaded first (0: all)");
   command->add_flag("--lineage-metadata-only", args->lineage_metadata_only,
                     "record the relatives' lineage and details, not their files");
-  command->add_option("REPO", args->repos, "ORG/NAME[@REVISION] (default revision: main)")
+  command
+      ->add_option("REPO", args->repos,
+                   "ORG/NAME[@REVISION] (default revision: main); REVISION is a branch, a tag, "
+                   "refs/pr/N, refs/convert/NAME, a commit id, or a pattern such as '*', "
+                   "'tags/*' or 'refs/pr/*'")
       ->required();
   command->callback([&common, args, exit_code] { *exit_code = RunSync(common, *args); });
 }

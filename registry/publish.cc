@@ -47,6 +47,7 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
   const std::string name_lower = AsciiLower(rev.repo_name);
   const std::string author = rev.repo_name.substr(0, rev.repo_name.find('/'));
   const int64_t now = NowUnixMillis();
+  const bool moves_branch = rev.ref && rev.ref->kind == RefKind::kBranch;
   {
     Statement s(*statements_,
                 "INSERT INTO repos (type, name, name_lower, author, object_id, default_branch, "
@@ -55,8 +56,8 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
     s.Bind(1, RepoTypeName(rev.type)).Bind(2, rev.repo_name).Bind(3, name_lower).Bind(4, author);
     s.Bind(5, MakeObjectId(rev.type, name_lower, now))
         .Bind(6, !rev.default_branch.empty() ? rev.default_branch
-                 : rev.branch.empty()        ? "main"
-                                             : rev.branch)
+                 : moves_branch              ? rev.ref->name
+                                             : "main")
         .Bind(7, now)
         .Bind(8, now);
     HM_RETURN_IF_ERROR(s.Run());
@@ -69,17 +70,27 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
     s.Bind(1, RepoTypeName(rev.type)).Bind(2, name_lower);
     if (!s.Step()) return s.status().ok() ? Internal("repo row vanished") : s.status();
     repo_id = s.Int(0);
-    default_branch = !rev.branch.empty() && s.Text(1) == rev.branch;
+    default_branch = moves_branch && s.Text(1) == rev.ref->name;
   }
-  bool unchanged = false;
-  {
+  for (const auto& tag : rev.tags) {
     Statement s(*statements_,
-                "SELECT commit_id FROM refs WHERE repo_id = ? AND kind = 'branch' AND name = ?");
-    s.Bind(1, repo_id).Bind(2, rev.branch);
-    unchanged = s.Step() && s.Text(0) == rev.commit.id;
+                "SELECT commit_id FROM refs WHERE repo_id = ? AND kind = 'tag' AND name = ?");
+    s.Bind(1, repo_id).Bind(2, tag);
+    if (s.Step() && s.Text(0) != rev.commit.id) {
+      return Status(StatusCode::kAlreadyExists, std::string(RepoTypeName(rev.type)) + " " +
+                                                    rev.repo_name + ": tag " + tag +
+                                                    " already points at " + s.Text(0));
+    }
     HM_RETURN_IF_ERROR(s.status());
   }
-  if (rev.branch.empty()) {  // a commit without a ref: unchanged when already stored
+  bool unchanged = false;
+  if (rev.ref) {
+    Statement s(*statements_,
+                "SELECT commit_id FROM refs WHERE repo_id = ? AND kind = ? AND name = ?");
+    s.Bind(1, repo_id).Bind(2, RefKindName(rev.ref->kind)).Bind(3, RefRevision(*rev.ref));
+    unchanged = s.Step() && s.Text(0) == rev.commit.id;
+    HM_RETURN_IF_ERROR(s.status());
+  } else {  // a commit without a ref: unchanged when already stored
     Statement s(*statements_, "SELECT 1 FROM commits WHERE repo_id = ? AND id = ?");
     s.Bind(1, repo_id).Bind(2, rev.commit.id);
     unchanged = s.Step();
@@ -97,12 +108,13 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
       HM_RETURN_IF_ERROR(s.Run());
     }
   }
+  HM_RETURN_IF_ERROR(WriteTags(repo_id, rev.tags, rev.commit.id));
   if (unchanged) return false;  // only blobs stored again (repaired) to record
   {
     Statement s(*statements_,
                 "INSERT INTO commits (repo_id, id, parent_id, tree_id, title, message, author, "
-                "date, card_data, tags, pipeline_tag, library_name) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+                "date, card_data, tags, pipeline_tag, library_name, config, safetensors) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     const Commit& c = rev.commit;
     s.Bind(1, repo_id).Bind(2, c.id).BindNullIfEmpty(3, c.parent_id);
     s.Bind(4, c.tree_id).Bind(5, c.title).Bind(6, c.message).Bind(7, c.author).Bind(8, c.date_ms);
@@ -110,6 +122,7 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
     s.Bind(10,
            nlohmann::json(c.tags).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     s.Bind(11, c.pipeline_tag).Bind(12, c.library_name);
+    s.BindNullIfEmpty(13, c.config_json).BindNullIfEmpty(14, c.safetensors_json);
     HM_RETURN_IF_ERROR(s.Run());
   }
   {
@@ -127,37 +140,22 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
       HM_RETURN_IF_ERROR(s.Run());
     }
   }
-  if (!rev.branch.empty()) {
+  if (rev.ref) {
     Statement s(*statements_,
-                "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES (?, 'branch', ?, ?) "
+                "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (repo_id, kind, name) DO UPDATE SET commit_id = excluded.commit_id");
-    s.Bind(1, repo_id).Bind(2, rev.branch).Bind(3, rev.commit.id);
+    s.Bind(1, repo_id).Bind(2, RefKindName(rev.ref->kind)).Bind(3, RefRevision(*rev.ref));
+    s.Bind(4, rev.commit.id);
     HM_RETURN_IF_ERROR(s.Run());
   }
   // The default branch's card is the repo's: what listings filter on and what lineage records.
   if (default_branch) {
     {
-      Statement s(*statements_,
-                  "UPDATE repos SET last_modified = ?, card_data = ?, pipeline_tag = ?, "
-                  "library_name = ? WHERE id = ?");
-      s.Bind(1, rev.commit.date_ms).BindNullIfEmpty(2, rev.commit.card_data_json);
-      s.Bind(3, rev.commit.pipeline_tag).Bind(4, rev.commit.library_name).Bind(5, repo_id);
+      Statement s(*statements_, "UPDATE repos SET last_modified = ? WHERE id = ?");
+      s.Bind(1, rev.commit.date_ms).Bind(2, repo_id);
       HM_RETURN_IF_ERROR(s.Run());
     }
-    {
-      Statement clear(*statements_, "DELETE FROM repo_tags WHERE repo_id = ?");
-      clear.Bind(1, repo_id);
-      HM_RETURN_IF_ERROR(clear.Run());
-      int64_t position = 0;
-      Statement s(*statements_,
-                  "INSERT INTO repo_tags (repo_id, position, tag) VALUES (?, ?, ?) "
-                  "ON CONFLICT DO NOTHING");
-      for (const auto& tag : rev.commit.tags) {
-        s.Reset();
-        s.Bind(1, repo_id).Bind(2, position++).Bind(3, tag);
-        HM_RETURN_IF_ERROR(s.Run());
-      }
-    }
+    HM_RETURN_IF_ERROR(WriteRepoCard(repo_id, rev.commit));
     {
       Statement clear(*statements_,
                       "DELETE FROM lineage_edges WHERE child_lower = ? AND "
@@ -168,6 +166,19 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
     HM_RETURN_IF_ERROR(UpsertLineageEdges(rev.lineage));
   }
   return true;
+}
+
+Status Registry::WriteTags(int64_t repo_id, const std::vector<std::string>& tags,
+                           const std::string& commit_id) {
+  Statement s(*statements_,
+              "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES (?, 'tag', ?, ?) "
+              "ON CONFLICT (repo_id, kind, name) DO NOTHING");
+  for (const auto& tag : tags) {
+    s.Reset();
+    s.Bind(1, repo_id).Bind(2, tag).Bind(3, commit_id);
+    HM_RETURN_IF_ERROR(s.Run());
+  }
+  return Status::Ok();
 }
 
 }  // namespace hubmirror::registry

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/git_refs.h"
 #include "common/names.h"
 #include "common/status.h"
 #include "registry/change_counter.h"
@@ -27,9 +28,8 @@ enum class BlobState { kOk, kCorrupt, kMissing };
 std::string_view BlobStateName(BlobState state);  // "ok", "corrupt", "missing"
 bool ParseBlobState(std::string_view text, BlobState* state);
 
-enum class RefKind { kBranch, kTag };
-std::string_view RefKindName(RefKind kind);  // "branch", "tag"
-bool ParseRefKind(std::string_view text, RefKind* kind);
+using hubmirror::RefKind;
+using hubmirror::RefName;
 
 struct Repo {
   int64_t id = 0;
@@ -49,6 +49,7 @@ struct Repo {
   int64_t likes = 0;
   bool is_private = false;
   std::string gated = "false";  // "false", "auto" or "manual", as the Hub reports it
+  bool disabled = false;
 };
 
 struct Commit {
@@ -64,6 +65,10 @@ struct Commit {
   std::vector<std::string> tags;
   std::string pipeline_tag;
   std::string library_name;
+  // What the Hub computes for the revision, as JSON text (empty when the upstream has none):
+  // the trimmed config.json and the safetensors parameter counts.
+  std::string config_json;
+  std::string safetensors_json;
 };
 
 // One entry of a commit's tree. For LFS files `git_oid` is the pointer's blob id and `size` the
@@ -101,10 +106,13 @@ struct BlobUse {
   std::string path;
 };
 
+// A ref of a repo: its kind, its short name ("main", "v1.0", "16", "parquet") and its commit.
 struct Ref {
   RefKind kind = RefKind::kBranch;
   std::string name;
   std::string commit_id;
+
+  RefName ref_name() const { return {kind, name}; }
 };
 
 struct LineageEdge {
@@ -168,8 +176,13 @@ struct BlobRow {
 struct NewRevision {
   RepoType type = RepoType::kModel;
   std::string repo_name;
-  std::string branch;  // empty: store the commit without moving any ref
-  // For a repo this creates: its default branch (empty: `branch`, or "main" without one).
+  // The ref moved to the commit, of any kind; none: store the commit without moving any ref.
+  std::optional<RefName> ref;
+  // Tags created at the commit as well. A tag that already points elsewhere is refused
+  // (kAlreadyExists): tags name releases and do not move.
+  std::vector<std::string> tags;
+  // For a repo this creates: its default branch (empty: the ref when it is a branch, else
+  // "main").
   std::string default_branch;
   Commit commit;
   std::vector<Entry> entries;
@@ -190,10 +203,28 @@ struct SyncState {
   std::string last_error;       // empty after a success
 };
 
+// The upstream's flags and details of a repo, and what it computes for one of its commits:
+// refreshed on every sync, whether the commit changed or not.
+struct RepoDetails {
+  std::string object_id;  // the Hub's `_id`; empty keeps the mirror's own
+  std::string author;     // empty keeps the namespace
+  std::string gated = "false";
+  bool is_private = false;
+  bool disabled = false;
+  int64_t created_at_ms = 0;  // 0: unknown, the mirror's own time stays
+  int64_t last_modified_ms = 0;
+  int64_t downloads = 0;
+  int64_t likes = 0;
+  // The commit these describe, with its card, tags, pipeline, library, config and safetensors
+  // (the other fields of `commit` are not used).
+  Commit commit;
+};
+
 // What one sync of a repo revision found, recorded at once (see Registry::RecordSyncOutcome).
 struct SyncOutcome {
-  std::optional<NewRevision> revision;  // none when nothing was published
-  std::vector<ModelDetails> details;    // what the upstream says of the model
+  std::optional<NewRevision> revision;      // none when nothing was published
+  std::vector<ModelDetails> details;        // what the upstream says of the model
+  std::optional<RepoDetails> repo_details;  // the upstream's flags, when it answered
   SyncState state;
 };
 
@@ -242,8 +273,9 @@ class Registry {
   Result<Repo> FindRepo(RepoType type, std::string_view name);
   // The tags of the default branch head, in the order they were derived.
   Result<std::vector<std::string>> RepoTags(const Repo& repo);
-  // A branch, a tag, a full 40-hex commit id of this repo, or "HEAD" (the default branch).
-  // kRevisionNotFound otherwise.
+  // A ref as a revision names it (a branch, which wins over a tag of the same name, a tag,
+  // "refs/pr/N", "refs/convert/NAME", or a full name "refs/heads/B", "refs/tags/T"), a full
+  // 40-hex commit id of this repo, or "HEAD" (the default branch). kRevisionNotFound otherwise.
   Result<Commit> ResolveRevision(const Repo& repo, std::string_view revision);
   // Repo, revision and file in one statement: the hot path of every download. On a miss it
   // reports precisely what is missing: kRepoNotFound, kRevisionNotFound, or an empty entry
@@ -264,7 +296,7 @@ class Registry {
   // The entry at exactly `path`, or std::nullopt.
   Result<std::optional<Entry>> FindEntry(const Repo& repo, const std::string& commit_id,
                                          std::string_view path);
-  // Branches then tags, each by name.
+  // Every ref: branches, tags, pull requests, conversions, each by name.
   Result<std::vector<Ref>> ListRefs(const Repo& repo);
   // Ancestry of `head` (newest first) from `offset`, at most `limit`; `total` gets the full count.
   Result<std::vector<Commit>> ListHistory(const Repo& repo, const std::string& head, int64_t offset,
@@ -353,14 +385,28 @@ class Registry {
   // Applies what one sync of a repo found in one transaction, all of it or none: the revision
   // as PublishRevision does (when there is one), the model details as RecordModelDetails does
   // and the state as RecordSync does. Returns what PublishRevision returns (false without a
-  // revision).
+  // revision). The repo details, when given, are applied as UpdateRepoDetails does.
   Result<bool> RecordSyncOutcome(const SyncOutcome& outcome);
+  // Sets a repo's flags and details to the upstream's, and refreshes the card, tags, pipeline,
+  // library, config and safetensors of the commit they describe (and the repo's, when that
+  // commit is the default branch head). Does nothing when the repo does not exist.
+  Status UpdateRepoDetails(RepoType type, std::string_view repo, const RepoDetails& details);
+  // Deletes refs of a repo (their commits stay, readable by id), in one transaction; refs that
+  // do not exist are skipped. Returns how many were deleted.
+  Result<size_t> DeleteRefs(RepoType type, std::string_view repo, const std::vector<RefName>& refs);
 
  private:
   explicit Registry(sqlite3* db);
   Status Migrate();
   // The bodies of the writes above, run inside a transaction the caller holds.
   Result<bool> PublishInTransaction(const NewRevision& revision);
+  Status UpdateDetailsInTransaction(RepoType type, std::string_view repo,
+                                    const RepoDetails& details);
+  // Makes `commit` the repo's card: what listings filter on and what lineage records.
+  Status WriteRepoCard(int64_t repo_id, const Commit& commit);
+  // Creates tags at `commit_id`; existing ones stay (PublishInTransaction checked them).
+  Status WriteTags(int64_t repo_id, const std::vector<std::string>& tags,
+                   const std::string& commit_id);
   Status UpsertLineageEdges(const std::vector<LineageEdge>& edges);
   Status WriteModelDetails(const std::vector<ModelDetails>& models);
   Result<std::vector<Entry>> ReadEntries(class Statement& statement);

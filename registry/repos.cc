@@ -26,7 +26,7 @@ std::string PrefixUpperBound(std::string prefix) {
 constexpr const char* kRepoColumns =
     "r.id, r.type, r.name, r.author, r.object_id, r.default_branch, r.created_at, "
     "r.last_modified, r.card_data, r.pipeline_tag, r.library_name, r.downloads, r.likes, "
-    "r.private, r.gated";
+    "r.private, r.gated, r.disabled";
 
 // Entry columns, then the entry's commit id (read by ResolveFile).
 constexpr const char* kEntrySelect =
@@ -57,7 +57,7 @@ Entry ReadEntryRow(const Statement& s) {
 
 constexpr const char* kCommitColumns =
     "c.id, c.parent_id, c.tree_id, c.title, c.message, c.author, c.date, c.card_data, c.tags, "
-    "c.pipeline_tag, c.library_name";
+    "c.pipeline_tag, c.library_name, c.config, c.safetensors";
 
 Commit ReadCommit(Statement& s) {
   Commit commit;
@@ -77,22 +77,25 @@ Commit ReadCommit(Statement& s) {
   }
   commit.pipeline_tag = s.Text(9);
   commit.library_name = s.Text(10);
+  commit.config_json = s.Text(11);
+  commit.safetensors_json = s.Text(12);
   return commit;
 }
 
-}  // namespace
+// How the refs table is searched for a revision: the stored name, and the kind when the
+// revision is a full ref name ("" for any kind; "HEAD" stays for the query to resolve).
+struct RefLookup {
+  std::string name;
+  std::string kind;
+};
 
-std::string_view RefKindName(RefKind kind) { return kind == RefKind::kTag ? "tag" : "branch"; }
-
-bool ParseRefKind(std::string_view text, RefKind* kind) {
-  for (RefKind candidate : {RefKind::kBranch, RefKind::kTag}) {
-    if (text == RefKindName(candidate)) {
-      *kind = candidate;
-      return true;
-    }
-  }
-  return false;
+RefLookup LookupOf(std::string_view revision) {
+  auto full = ParseFullRefName(revision);
+  if (!full) return {std::string(revision), ""};
+  return {RefRevision(*full), std::string(RefKindName(full->kind))};
 }
+
+}  // namespace
 
 Result<Repo> Registry::FindRepo(RepoType type, std::string_view name) {
   Statement s(*statements_, std::string("SELECT ") + kRepoColumns +
@@ -118,6 +121,7 @@ Result<Repo> Registry::FindRepo(RepoType type, std::string_view name) {
   repo.likes = s.Int(12);
   repo.is_private = s.Int(13) != 0;
   repo.gated = s.Text(14);
+  repo.disabled = s.Int(15) != 0;
   return repo;
 }
 
@@ -130,18 +134,19 @@ Result<std::vector<std::string>> Registry::RepoTags(const Repo& repo) {
   return tags;
 }
 Result<Commit> Registry::ResolveRevision(const Repo& repo, std::string_view revision) {
-  std::string wanted(revision == "HEAD" ? repo.default_branch : revision);
+  RefLookup wanted =
+      revision == "HEAD" ? RefLookup{repo.default_branch, "branch"} : LookupOf(revision);
   Statement ref(*statements_,
                 "SELECT commit_id FROM refs WHERE repo_id = ? AND name = ? "
-                "ORDER BY kind = 'branch' DESC LIMIT 1");
-  ref.Bind(1, repo.id).Bind(2, wanted);
+                "AND (?3 = '' OR kind = ?3) ORDER BY kind = 'branch' DESC LIMIT 1");
+  ref.Bind(1, repo.id).Bind(2, wanted.name).Bind(3, wanted.kind);
   std::string commit_id;
   if (ref.Step()) {
     commit_id = ref.Text(0);
   } else if (!ref.status().ok()) {
     return ref.status();
-  } else if (IsSha1Hex(wanted)) {
-    commit_id = wanted;
+  } else if (IsSha1Hex(revision)) {
+    commit_id = std::string(revision);
   }
   if (!commit_id.empty()) {
     Statement s(*statements_, std::string("SELECT ") + kCommitColumns +
@@ -187,18 +192,21 @@ Result<Registry::ResolvedFile> Registry::ResolveFileInDatabase(RepoType type,
   {
     // The revision is a ref name (a branch before a tag; "HEAD" is the default branch) or, when
     // no ref has that name, a full commit id: the same rule as ResolveRevision.
+    RefLookup wanted = revision == "HEAD" ? RefLookup{"HEAD", "branch"} : LookupOf(revision);
     Statement s(
         *statements_,
         std::string("WITH target AS ("
                     "  SELECT r.id AS repo_id, COALESCE("
                     "    (SELECT f.commit_id FROM refs f WHERE f.repo_id = r.id AND f.name ="
-                    "       CASE WHEN ?3 = 'HEAD' THEN r.default_branch ELSE ?3 END"
+                    "       CASE WHEN ?5 = 'HEAD' THEN r.default_branch ELSE ?5 END"
+                    "       AND (?6 = '' OR f.kind = ?6)"
                     "     ORDER BY f.kind = 'branch' DESC LIMIT 1), ?3) AS commit_id"
                     "  FROM repos r WHERE r.type = ?1 AND r.name_lower = ?2) ") +
             kEntrySelect +
             "JOIN target t ON e.repo_id = t.repo_id AND e.commit_id = t.commit_id "
             "WHERE e.path = ?4");
     s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(repo_name)).Bind(3, revision).Bind(4, path);
+    s.Bind(5, wanted.name).Bind(6, wanted.kind);
     if (s.Step()) {
       Entry entry = ReadEntryRow(s);
       return ResolvedFile{s.Text(kEntryColumnCount), std::move(entry)};
@@ -246,20 +254,6 @@ Result<std::optional<Entry>> Registry::FindEntry(const Repo& repo, const std::st
   if (!entries.ok()) return entries.status();
   if (entries->empty()) return std::optional<Entry>();
   return std::optional<Entry>(std::move(entries->front()));
-}
-
-Result<std::vector<Ref>> Registry::ListRefs(const Repo& repo) {
-  Statement s(*statements_,
-              "SELECT kind, name, commit_id FROM refs WHERE repo_id = ? ORDER BY kind, name");
-  s.Bind(1, repo.id);
-  std::vector<Ref> refs;
-  while (s.Step()) {
-    Ref ref{RefKind::kBranch, s.Text(1), s.Text(2)};
-    ParseRefKind(s.Text(0), &ref.kind);  // the schema allows no other kind
-    refs.push_back(std::move(ref));
-  }
-  if (!s.status().ok()) return s.status();
-  return refs;
 }
 
 Result<std::vector<Commit>> Registry::ListHistory(const Repo& repo, const std::string& head,

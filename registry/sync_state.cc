@@ -59,6 +59,10 @@ Result<bool> Registry::RecordSyncOutcome(const SyncOutcome& outcome) {
     published = *changed;
   }
   if (!outcome.details.empty()) HM_RETURN_IF_ERROR(WriteModelDetails(outcome.details));
+  if (outcome.repo_details) {
+    HM_RETURN_IF_ERROR(
+        UpdateDetailsInTransaction(outcome.state.type, outcome.state.repo, *outcome.repo_details));
+  }
   HM_RETURN_IF_ERROR(RecordSync(outcome.state));
   HM_RETURN_IF_ERROR(transaction.Commit());
   return published;

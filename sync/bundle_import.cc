@@ -116,7 +116,7 @@ class Planner {
       });
       for (const auto& branch : at->second) {
         registry::NewRevision head = *revision;
-        head.branch = branch;
+        head.ref = RefName{RefKind::kBranch, branch};
         if (branch == repo.default_branch) head.lineage = card_edges;
         heads.push_back(std::move(head));
       }

@@ -22,10 +22,18 @@ std::string ApiPrefix(RepoType type) { return ApiCollection(type) + "/"; }
 // The repo info fields a mirror reads (hub-protocol.md §3.1): with `expand` the answer holds
 // exactly these, base models included, so one request describes the revision.
 std::string RevisionExpansion(RepoType type) {
-  std::string query = "?expand%5B%5D=sha&expand%5B%5D=cardData&expand%5B%5D=tags";
-  query += "&expand%5B%5D=downloads";
+  std::vector<std::string_view> fields = {"sha",    "cardData",  "tags",        "downloads",
+                                          "likes",  "gated",     "private",     "disabled",
+                                          "author", "createdAt", "lastModified"};
   if (type == RepoType::kModel) {
-    query += "&expand%5B%5D=pipeline_tag&expand%5B%5D=library_name&expand%5B%5D=baseModels";
+    fields.insert(fields.end(),
+                  {"pipeline_tag", "library_name", "baseModels", "config", "safetensors"});
+  }
+  std::string query;
+  for (std::string_view field : fields) {
+    query += query.empty() ? "?" : "&";
+    query += "expand%5B%5D=";
+    query += field;
   }
   return query;
 }
@@ -87,6 +95,14 @@ Result<RemoteCommit> CurlUpstreamHub::GetCommit(RepoType type, const std::string
     return RemoteCommit{};
   }
   return ParseFirstCommit(*page).value_or(RemoteCommit{});
+}
+
+Result<std::vector<RemoteRef>> CurlUpstreamHub::ListRefs(RepoType type, const std::string& repo) {
+  auto body =
+      transport_->GetJson(options().base_url + ApiPrefix(type) + repo + "/refs?include_prs=1",
+                          std::string(RepoTypeName(type)) + " " + repo + " refs", nullptr);
+  if (!body.ok()) return body.status();
+  return ParseRefs(*body);
 }
 
 Status CurlUpstreamHub::GetPages(std::string url, const std::string& what,

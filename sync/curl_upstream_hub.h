@@ -50,6 +50,7 @@ class CurlUpstreamHub : public UpstreamHub {
   std::string Name() const override;
   Result<RemoteRevision> GetRevision(RepoType type, const std::string& repo,
                                      const std::string& revision) override;
+  Result<std::vector<RemoteRef>> ListRefs(RepoType type, const std::string& repo) override;
   Result<std::vector<std::string>> ListRepoIds(RepoType type, const std::string& author) override;
   Result<RemoteCommit> GetCommit(RepoType type, const std::string& repo,
                                  const std::string& commit_id) override;

@@ -12,6 +12,36 @@ int64_t IntegerField(const nlohmann::json& object, const char* key) {
   return value != object.end() && value->is_number_integer() ? value->get<int64_t>() : 0;
 }
 
+bool BoolField(const nlohmann::json& object, const char* key) {
+  auto value = object.find(key);
+  return value != object.end() && value->is_boolean() && value->get<bool>();
+}
+
+// An object field, or null when absent or of another type.
+nlohmann::json ObjectField(const nlohmann::json& object, const char* key) {
+  auto value = object.find(key);
+  return value != object.end() && value->is_object() ? *value : nlohmann::json();
+}
+
+bool IsObjectId(const std::string& text) {
+  if (text.size() != 24) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// `gated` as the Hub states it: false, "auto" or "manual". Anything else is read as "manual",
+// the stricter: a flag the mirror cannot read must not open a repo.
+std::string GatedField(const nlohmann::json& object) {
+  auto value = object.find("gated");
+  if (value == object.end() || value->is_null() || (value->is_boolean() && !value->get<bool>())) {
+    return "false";
+  }
+  if (value->is_string() && value->get<std::string>() == "auto") return "auto";
+  return "manual";
+}
+
 }  // namespace
 
 std::string StringField(const nlohmann::json& object, const char* key) {
@@ -40,7 +70,41 @@ Result<RemoteRevision> ParseRevisionInfo(const nlohmann::json& body, const std::
   result.library_name = StringField(body, "library_name");
   result.downloads = IntegerField(body, "downloads");
   result.base_models = ParseBaseModels(body);
+  std::string object_id = StringField(body, "_id");
+  if (IsObjectId(object_id)) result.object_id = object_id;
+  std::string author = StringField(body, "author");
+  if (ValidateRepoId(author).ok() && author.find('/') == std::string::npos) result.author = author;
+  result.gated = GatedField(body);
+  result.is_private = BoolField(body, "private");
+  result.disabled = BoolField(body, "disabled");
+  result.created_at_ms = ParseIsoMillis(StringField(body, "createdAt")).value_or(0);
+  result.last_modified_ms = ParseIsoMillis(StringField(body, "lastModified")).value_or(0);
+  result.likes = IntegerField(body, "likes");
+  result.config = ObjectField(body, "config");
+  result.safetensors = ObjectField(body, "safetensors");
   return result;
+}
+
+std::vector<RemoteRef> ParseRefs(const nlohmann::json& body) {
+  std::vector<RemoteRef> refs;
+  if (!body.is_object()) return refs;
+  constexpr std::pair<const char*, RefKind> kLists[] = {{"branches", RefKind::kBranch},
+                                                        {"tags", RefKind::kTag},
+                                                        {"pullRequests", RefKind::kPullRequest},
+                                                        {"converts", RefKind::kConvert}};
+  for (const auto& [key, kind] : kLists) {
+    auto list = body.find(key);
+    if (list == body.end() || !list->is_array()) continue;
+    for (const auto& item : *list) {
+      RemoteRef remote{{kind, StringField(item, "name")}, StringField(item, "targetCommit")};
+      // The full name, when given, must agree with the list the ref is in.
+      std::string full = StringField(item, "ref");
+      if (!full.empty() && full != FullRefName(remote.ref)) continue;
+      if (!ValidateRefName(remote.ref).ok() || !IsSha1Hex(remote.commit_id)) continue;
+      refs.push_back(std::move(remote));
+    }
+  }
+  return refs;
 }
 
 std::optional<BaseModels> ParseBaseModels(const nlohmann::json& body) {

@@ -24,6 +24,10 @@ std::string StringField(const nlohmann::json& object, const char* key);
 Result<RemoteRevision> ParseRevisionInfo(const nlohmann::json& body, const std::string& asked,
                                          const std::string& what);
 
+// The refs listing (`/api/{type}s/{repo}/refs?include_prs=1`): branches, tags, pull requests
+// and conversions, each with a valid name for its kind and a 40-hex commit; others are left out.
+std::vector<RemoteRef> ParseRefs(const nlohmann::json& body);
+
 // The `baseModels` field of a model's info; nullopt when absent, malformed or empty.
 std::optional<BaseModels> ParseBaseModels(const nlohmann::json& body);
 

@@ -167,7 +167,8 @@ bool IsLfsFile(const std::string& path, uint64_t size, const std::vector<std::st
 Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry& registry,
                                   const ImportOptions& options) {
   HM_RETURN_IF_ERROR(ValidateRepoId(options.repo));
-  HM_RETURN_IF_ERROR(ValidateRevisionName(options.branch));
+  HM_RETURN_IF_ERROR(ValidateRefName({RefKind::kBranch, options.branch}));
+  for (const auto& tag : options.tags) HM_RETURN_IF_ERROR(ValidateRefName({RefKind::kTag, tag}));
   auto scanned = ScanSource(options.source);
   if (!scanned.ok()) return scanned.status();
   const std::vector<SourceFile>& files = scanned.value();
@@ -196,7 +197,8 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
   registry::NewRevision revision;
   revision.type = options.type;
   revision.repo_name = options.repo;
-  revision.branch = options.branch;
+  revision.ref = RefName{RefKind::kBranch, options.branch};
+  revision.tags = options.tags;
   std::vector<GitTreeFile> tree_files;
   for (const auto& file : files) {
     bool lfs = IsLfsFile(file.path, file.size, lfs_patterns);
@@ -237,6 +239,12 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
     if (head.ok()) {
       if (head->tree_id == trees.root_id) {
         report.commit_id = head->id;
+        // Nothing to commit, but the tags asked for still name the head.
+        revision.commit.id = head->id;
+        if (!options.tags.empty()) {
+          auto tagged = registry.PublishRevision(revision);
+          if (!tagged.ok()) return tagged.status();
+        }
         return report;
       }
       parent_id = head->id;

@@ -15,6 +15,8 @@ struct ImportOptions {
   RepoType type = RepoType::kModel;
   std::string repo;  // "namespace/name"
   std::string branch = "main";
+  // Tags created at the imported commit (or at the branch head when the tree is unchanged).
+  std::vector<std::string> tags;
   std::filesystem::path source;
 };
 
@@ -26,12 +28,14 @@ struct ImportReport {
   std::vector<std::string> warnings;  // e.g. invalid base_model ids skipped
 };
 
-// Imports a local folder as a new commit on a branch, creating the repo if needed. The whole
-// folder is checked first (names, symlinks, file types, README front matter): any problem
-// refuses the import with kInvalidArgument and changes nothing. Then every file is streamed into
-// the store (hashed once) and the revision is published in one registry transaction. `.git`
-// directories are not content and are left out. Symlinks are followed when their target is a
-// regular file inside the folder. The commit id is the git commit id of the same tree.
+// Imports a local folder as a new commit on a branch, creating the repo if needed, and tags it
+// as asked. The whole folder is checked first (names, symlinks, file types, README front
+// matter), and the tag names: any problem refuses the import with kInvalidArgument and changes
+// nothing; a tag that already points at another commit refuses it with kAlreadyExists. Then every
+// file is streamed into the store (hashed once) and the revision is published in one registry
+// transaction. `.git` directories are not content and are left out. Symlinks are followed when
+// their target is a regular file inside the folder. The commit id is the git commit id of the same
+// tree.
 Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry& registry,
                                   const ImportOptions& options);
 

@@ -144,6 +144,82 @@ Result<std::vector<size_t>> PlanDownloads(registry::Registry& registry, storage:
   return to_fetch;
 }
 
+// JSON text of an upstream object, "" for none; invalid UTF-8 is replaced, never thrown on.
+std::string JsonText(const nlohmann::json& value) {
+  return value.is_object() ? value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                           : "";
+}
+
+// What the upstream computes for a commit: its card, tags, pipeline, library, config and
+// safetensors counts.
+void DescribeCommit(const RemoteRevision& remote, registry::Commit* commit) {
+  commit->id = remote.commit_id;
+  commit->card_data_json = JsonText(remote.card_data);
+  commit->tags = remote.tags;
+  commit->pipeline_tag = remote.pipeline_tag;
+  commit->library_name = remote.library_name;
+  commit->config_json = JsonText(remote.config);
+  commit->safetensors_json = JsonText(remote.safetensors);
+}
+
+// The repo's flags and details as the upstream states them, to refresh on every sync.
+registry::RepoDetails DetailsOf(const RemoteRevision& remote) {
+  registry::RepoDetails details;
+  details.object_id = remote.object_id;
+  details.author = remote.author;
+  details.gated = remote.gated;
+  details.is_private = remote.is_private;
+  details.disabled = remote.disabled;
+  details.created_at_ms = remote.created_at_ms;
+  details.last_modified_ms = remote.last_modified_ms;
+  details.downloads = remote.downloads;
+  details.likes = remote.likes;
+  DescribeCommit(remote, &details.commit);
+  return details;
+}
+
+// The refs a job's revision may name: the one the spec or a full ref name gives, or for a plain
+// name the branch, which wins, and the tag.
+std::vector<RefName> RefsNamedBy(const MirrorSpec& spec) {
+  if (spec.ref) return {*spec.ref};
+  if (auto full = ParseFullRefName(spec.revision)) return {*full};
+  return {{RefKind::kBranch, spec.revision}, {RefKind::kTag, spec.revision}};
+}
+
+// The local ref a job moves (see MirrorSpec::ref); nullopt for a pinned commit.
+Result<std::optional<RefName>> TargetRef(UpstreamHub& upstream, registry::Registry& registry,
+                                         const MirrorSpec& spec,
+                                         const Result<registry::Repo>& local) {
+  if (!spec.ref && IsSha1Hex(spec.revision)) return std::optional<RefName>();
+  std::vector<RefName> candidates = RefsNamedBy(spec);
+  HM_RETURN_IF_ERROR(ValidateRefName(candidates.front()));
+  if (candidates.size() == 1) return std::optional<RefName>(candidates.front());
+  if (local.ok()) {
+    auto refs = registry.ListRefs(*local);
+    if (!refs.ok()) return refs.status();
+    for (const RefName& candidate : candidates) {
+      for (const auto& ref : *refs) {
+        if (ref.ref_name() == candidate) return std::optional<RefName>(candidate);
+      }
+    }
+  }
+  // A name mirrored for the first time: the upstream's refs listing tells a tag from a branch.
+  // An upstream without that listing has branches only, as far as the mirror can tell.
+  auto listed = upstream.ListRefs(spec.type, spec.repo);
+  if (!listed.ok() && (listed.status().code() == StatusCode::kIoError ||
+                       listed.status().code() == StatusCode::kFailedPrecondition)) {
+    return listed.status();
+  }
+  if (listed.ok()) {
+    for (const RefName& candidate : candidates) {
+      for (const auto& remote : *listed) {
+        if (remote.ref == candidate) return std::optional<RefName>(candidate);
+      }
+    }
+  }
+  return std::optional<RefName>(candidates.front());
+}
+
 // The commit, entries and lineage of a fully stored revision, ready to publish.
 Status BuildRevision(registry::Registry& registry, const registry::Repo* local,
                      const std::string& parent_id, const MirrorSpec& spec,
@@ -180,13 +256,7 @@ Status BuildRevision(registry::Registry& registry, const registry::Repo* local,
   commit.message = described.message;
   commit.author = described.author;
   commit.date_ms = described.date_ms != 0 ? described.date_ms : NowUnixMillis();
-  commit.card_data_json =
-      remote.card_data.is_object()
-          ? remote.card_data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-          : "";
-  commit.tags = remote.tags;
-  commit.pipeline_tag = remote.pipeline_tag;
-  commit.library_name = remote.library_name;
+  DescribeCommit(remote, &commit);
   revision->lineage =
       UpstreamLineage(revision->repo_name, remote.card_data, remote.tags,
                       spec.type == RepoType::kModel ? remote.base_models : std::nullopt, paths);
@@ -197,17 +267,19 @@ Status BuildRevision(registry::Registry& registry, const registry::Repo* local,
 Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& store,
                                     registry::Registry& registry, const MirrorSpec& spec,
                                     MirrorObserver* observer, registry::SyncOutcome* outcome) {
-  bool pinned_commit = IsSha1Hex(spec.revision);
-  if (!pinned_commit) HM_RETURN_IF_ERROR(ValidateRevisionName(spec.revision));
+  if (!IsSha1Hex(spec.revision)) HM_RETURN_IF_ERROR(ValidateRevisionName(spec.revision));
   Result<RemoteRevision> remote =
       spec.resolved ? *spec.resolved : upstream.GetRevision(spec.type, spec.repo, spec.revision);
   if (!remote.ok()) return remote.status();
   outcome->state.upstream_commit = remote->commit_id;
+  outcome->repo_details = DetailsOf(*remote);
   MirrorReport report;
   report.commit_id = remote->commit_id;
 
   auto local = registry.FindRepo(spec.type, spec.repo);
   if (!local.ok() && local.status().code() != StatusCode::kRepoNotFound) return local.status();
+  auto target = TargetRef(upstream, registry, spec, local);
+  if (!target.ok()) return target.status();
   // A new repo takes the id as the upstream publishes it when the request spelt it in another
   // case (cards and users do).
   std::string repo_name = local.ok()                                        ? local->name
@@ -224,7 +296,7 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
     auto found = DamagedContent(registry, *local);
     if (!found.ok()) return found.status();
     damaged = std::move(found.value());
-    auto head = registry.ResolveRevision(*local, spec.revision);
+    auto head = registry.ResolveRevision(*local, *target ? FullRefName(**target) : spec.revision);
     if (head.ok() && head->id == remote->commit_id) {
       auto entries = registry.ListEntries(*local, head->id, "");
       if (!entries.ok()) return entries.status();
@@ -255,7 +327,7 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   registry::NewRevision& revision = outcome->revision.emplace();
   revision.type = spec.type;
   revision.repo_name = repo_name;
-  revision.branch = pinned_commit ? "" : spec.revision;
+  revision.ref = *target;
   std::vector<std::string> sha256s;
   std::vector<size_t> same_content_as;
   auto to_fetch =
@@ -320,9 +392,22 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
         Status(recorded.status().code(), Describe(spec, report->commit_id) +
                                              ": cannot publish: " + recorded.status().message());
   }
+  // A ref the upstream no longer has is deleted, so that the mirror stays true to it.
+  if (report.status().code() == StatusCode::kRevisionNotFound &&
+      (spec.ref || !IsSha1Hex(spec.revision))) {
+    auto deleted = registry.DeleteRefs(spec.type, spec.repo, RefsNamedBy(spec));
+    if (deleted.ok() && *deleted > 0) {
+      Log(LogLevel::kInfo,
+          Describe(spec, spec.revision) + ": deleted here too, as the upstream no longer has it");
+    } else if (!deleted.ok()) {
+      Log(LogLevel::kWarning,
+          Describe(spec, spec.revision) + ": cannot delete the ref: " + deleted.status().message());
+    }
+  }
   // A failure publishes nothing but is recorded, for status pages and the next attempt.
   outcome.revision.reset();
   outcome.details.clear();
+  outcome.repo_details.reset();
   outcome.state.local_commit.clear();
   outcome.state.last_success_ms = 0;
   outcome.state.last_error = report.status().message();

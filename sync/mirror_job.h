@@ -29,9 +29,14 @@ struct LineageRules {
 struct MirrorSpec {
   RepoType type = RepoType::kModel;
   std::string repo;
-  // A branch name (mirrored as the local branch of that name) or a 40-hex commit id (stored and
-  // readable by id, no ref moved).
+  // A branch or tag name, a full ref name ("refs/pr/N", "refs/convert/NAME", "refs/heads/B",
+  // "refs/tags/T"), each mirrored as the local ref of the same kind and name, or a 40-hex commit
+  // id (stored and readable by id, no ref moved).
   std::string revision = "main";
+  // The kind and name of the ref, when the caller knows them (from the upstream's refs listing).
+  // Otherwise they follow from `revision`: a plain name is a tag when the mirror already has
+  // that tag or, the first time, when the upstream's refs listing says so; else a branch.
+  std::optional<RefName> ref;
   std::vector<std::string> include;  // globs on repo paths; empty means everything
   std::vector<std::string> exclude;
   size_t concurrency = 4;  // files downloaded at once
@@ -67,11 +72,13 @@ class MirrorObserver {
 // Mirrors one revision of one repo: resolves it upstream, lists its tree, downloads each file the
 // store lacks (content already stored for any repo is reused), verifying size and SHA-256 (LFS)
 // or git blob SHA-1 (other files) before it enters the store, then publishes the revision, the
-// model's details and the sync state in one registry transaction. Nothing is published unless
-// every file is stored. An unchanged revision costs one upstream request (none when
-// `spec.resolved` is set) and one registry transaction. Interrupted downloads (even by a killed
-// process) leave partial files that the next run resumes from. Errors name the repo, the file,
-// and the expected and actual digests; a failure is recorded in the sync state too.
+// model's details, the repo's flags (gated, private, ...) and the sync state in one registry
+// transaction. Nothing is published unless every file is stored. An unchanged revision costs
+// one upstream request (none when `spec.resolved` is set) and one registry transaction, and
+// still refreshes the repo's flags and details. A ref the upstream no longer has
+// (kRevisionNotFound) is deleted here too; its commits stay readable by id. Interrupted downloads
+// (even by a killed process) leave partial files that the next run resumes from. Errors name the
+// repo, the file, and the expected and actual digests; a failure is recorded in the sync state too.
 Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,
                                 registry::Registry& registry, const MirrorSpec& spec,
                                 MirrorObserver* observer = nullptr);

@@ -15,6 +15,9 @@ class LoggingListener : public MirrorPassListener {
   void OnRelativesRecorded(size_t count) override {
     Log(LogLevel::kInfo, "lineage: recorded " + std::to_string(count) + " relatives without files");
   }
+  void OnRefsDeleted(const MirrorSpec& rule, const std::vector<RefName>& refs) override {
+    Log(LogLevel::kInfo, DeletedRefsMessage(rule, refs));
+  }
   std::unique_ptr<MirrorObserver> ObserveJob(const MirrorSpec&) override { return nullptr; }
   void OnJobDone(const MirrorSpec& job, const Result<MirrorReport>& report) override {
     std::string label = std::string(RepoTypeName(job.type)) + " " + job.repo + "@" + job.revision +

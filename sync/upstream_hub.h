@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/git_refs.h"
 #include "common/names.h"
 #include "common/status.h"
 
@@ -32,7 +33,7 @@ struct BaseModels {
 };
 
 // What the upstream says about a revision in its repo info: the commit it resolves to, the
-// model card and the model's base models.
+// model card, the model's base models, and the repo's flags and details.
 struct RemoteRevision {
   std::string id;  // the repo id as the upstream publishes it (any case may be asked for)
   std::string commit_id;
@@ -42,6 +43,23 @@ struct RemoteRevision {
   std::string library_name;
   int64_t downloads = 0;
   std::optional<BaseModels> base_models;  // models only; nullopt when the upstream states none
+  // The repo's flags and details (hub-protocol.md §3.1); empty or 0 where the upstream is silent.
+  std::string object_id;  // `_id`, 24 hex digits
+  std::string author;
+  std::string gated = "false";  // "false", "auto" or "manual"
+  bool is_private = false;
+  bool disabled = false;
+  int64_t created_at_ms = 0;
+  int64_t last_modified_ms = 0;
+  int64_t likes = 0;
+  nlohmann::json config;       // models: the trimmed config.json; null when none
+  nlohmann::json safetensors;  // models: parameter counts; null when none
+};
+
+// A ref as the upstream's refs listing gives it.
+struct RemoteRef {
+  RefName ref;
+  std::string commit_id;
 };
 
 // A commit's description, as the upstream's commit listing gives it.
@@ -89,6 +107,9 @@ class UpstreamHub {
   // when access is refused.
   virtual Result<RemoteCommit> GetCommit(RepoType type, const std::string& repo,
                                          const std::string& commit_id) = 0;
+  // Every ref of the repo: branches, tags, pull requests and conversions (the Hub's
+  // `/refs?include_prs=1`). Refs with an invalid name or commit id are left out.
+  virtual Result<std::vector<RemoteRef>> ListRefs(RepoType type, const std::string& repo) = 0;
   // Ids of the upstream's repos of one author, following pagination (the Hub's listing).
   virtual Result<std::vector<std::string>> ListRepoIds(RepoType type,
                                                        const std::string& author) = 0;

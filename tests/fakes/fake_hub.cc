@@ -15,9 +15,13 @@ Status RepoNotFound(const std::string& repo) {
   return Status(StatusCode::kRepoNotFound, repo + " not found upstream");
 }
 
+RefName RefOf(const std::string& ref) {
+  return ParseFullRefName(ref).value_or(RefName{RefKind::kBranch, ref});
+}
+
 }  // namespace
 
-std::string FakeHub::Publish(RepoType type, const std::string& repo, const std::string& branch,
+std::string FakeHub::Publish(RepoType type, const std::string& repo, const std::string& ref,
                              nlohmann::json info, const std::map<std::string, File>& files) {
   std::string identity = repo;
   for (const auto& [path, file] : files) {
@@ -30,8 +34,13 @@ std::string FakeHub::Publish(RepoType type, const std::string& repo, const std::
   std::lock_guard lock(mutex_);
   Repo& stored = repos_[RepoKey(type, repo)];
   stored.commits[commit_id] = Commit{std::move(info), files};
-  stored.branches[branch] = commit_id;
+  stored.refs[RefOf(ref)] = commit_id;
   return commit_id;
+}
+
+void FakeHub::DeleteRef(RepoType type, const std::string& repo, const std::string& ref) {
+  std::lock_guard lock(mutex_);
+  repos_[RepoKey(type, repo)].refs.erase(RefOf(ref));
 }
 
 void FakeHub::Delete(RepoType type, const std::string& repo) {
@@ -118,9 +127,14 @@ Result<sync::RemoteRevision> FakeHub::GetRevision(RepoType type, const std::stri
     if (auto failure = Enter(Call::kGetRevision)) return *failure;
     const Repo* found = FindRepo(type, repo);
     if (found == nullptr) return RepoNotFound(repo);
+    // As the Hub resolves a revision: a branch before a tag of the same name, then the other
+    // kinds by their full names, then a commit id.
     std::string commit_id = revision;
-    if (auto branch = found->branches.find(revision); branch != found->branches.end()) {
-      commit_id = branch->second;
+    for (RefName candidate : {RefOf(revision), RefName{RefKind::kTag, revision}}) {
+      if (auto ref = found->refs.find(candidate); ref != found->refs.end()) {
+        commit_id = ref->second;
+        break;
+      }
     }
     auto commit = found->commits.find(commit_id);
     if (commit == found->commits.end()) {
@@ -144,14 +158,24 @@ Result<sync::RemoteCommit> FakeHub::GetCommit(RepoType type, const std::string& 
   return sync::ParseFirstCommit(page).value_or(sync::RemoteCommit{});
 }
 
+Result<std::vector<sync::RemoteRef>> FakeHub::ListRefs(RepoType type, const std::string& repo) {
+  std::lock_guard lock(mutex_);
+  if (auto failure = Enter(Call::kListRefs)) return *failure;
+  const Repo* found = FindRepo(type, repo);
+  if (found == nullptr) return RepoNotFound(repo);
+  std::vector<sync::RemoteRef> refs;
+  for (const auto& [ref, commit_id] : found->refs) refs.push_back({ref, commit_id});
+  return refs;
+}
+
 Result<std::vector<std::string>> FakeHub::ListRepoIds(RepoType type, const std::string& author) {
   std::lock_guard lock(mutex_);
   if (auto failure = Enter(Call::kListRepoIds)) return *failure;
   std::vector<std::string> ids;
   std::string prefix = std::string(RepoTypeName(type)) + " " + AsciiLower(author) + "/";
   for (const auto& [key, repo] : repos_) {
-    if (!key.starts_with(prefix) || repo.branches.empty()) continue;
-    const auto& info = repo.commits.at(repo.branches.begin()->second).info;
+    if (!key.starts_with(prefix) || repo.refs.empty()) continue;
+    const auto& info = repo.commits.at(repo.refs.begin()->second).info;
     ids.push_back(sync::StringField(info, "id"));
   }
   return ids;

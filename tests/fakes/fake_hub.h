@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/git_refs.h"
 #include "sync/upstream_hub.h"
 
 namespace hubmirror::testing {
@@ -18,7 +19,15 @@ namespace hubmirror::testing {
 // injects failures and corrupted bytes on request. Thread-safe (Download runs on many threads).
 class FakeHub : public sync::UpstreamHub {
  public:
-  enum class Call { kGetRevision, kGetCommit, kListRepoIds, kListChildren, kListTree, kDownload };
+  enum class Call {
+    kGetRevision,
+    kGetCommit,
+    kListRefs,
+    kListRepoIds,
+    kListChildren,
+    kListTree,
+    kDownload
+  };
 
   // One file of a commit: its bytes, stored as LFS (tree entry with `lfs`) or as a git file.
   struct File {
@@ -26,14 +35,17 @@ class FakeHub : public sync::UpstreamHub {
     bool lfs = false;
   };
 
-  // Adds (or replaces) a commit of a repo and points `branch` at it. `info` is the repo info the
-  // Hub would send for the revision (its `sha` is overwritten with the commit id); `children`
-  // are listed for `filter=base_model:...` queries of this repo. Returns the commit id, derived
-  // from the content so that a changed tree gets a new one.
-  std::string Publish(RepoType type, const std::string& repo, const std::string& branch,
+  // Adds (or replaces) a commit of a repo and points `ref` at it: a branch name, or a full ref
+  // name ("refs/tags/v1", "refs/pr/3", "refs/convert/parquet"). `info` is the repo info the Hub
+  // would send for the revision (its `sha` is overwritten with the commit id); `children` are
+  // listed for `filter=base_model:...` queries of this repo. Returns the commit id, derived from
+  // the content so that a changed tree gets a new one.
+  std::string Publish(RepoType type, const std::string& repo, const std::string& ref,
                       nlohmann::json info, const std::map<std::string, File>& files);
   // Forgets a repo (the next calls answer kRepoNotFound).
   void Delete(RepoType type, const std::string& repo);
+  // Forgets one ref of a repo (named as Publish names it); its commit stays readable by id.
+  void DeleteRef(RepoType type, const std::string& repo, const std::string& ref);
   // Models the listing of `parent`'s children through `relation` returns.
   void SetChildren(const std::string& parent, const std::string& relation,
                    std::vector<nlohmann::json> listed_models);
@@ -54,6 +66,7 @@ class FakeHub : public sync::UpstreamHub {
                                            const std::string& revision) override;
   Result<sync::RemoteCommit> GetCommit(RepoType type, const std::string& repo,
                                        const std::string& commit_id) override;
+  Result<std::vector<sync::RemoteRef>> ListRefs(RepoType type, const std::string& repo) override;
   Result<std::vector<std::string>> ListRepoIds(RepoType type, const std::string& author) override;
   Result<std::vector<sync::RemoteModel>> ListChildren(const std::string& parent,
                                                       const std::string& relation) override;
@@ -69,7 +82,7 @@ class FakeHub : public sync::UpstreamHub {
     std::map<std::string, File> files;
   };
   struct Repo {
-    std::map<std::string, std::string> branches;  // name -> commit id
+    std::map<RefName, std::string> refs;  // -> commit id
     std::map<std::string, Commit> commits;
   };
   // Counts the call and returns the failure queued for it, if any. Holds mutex_.

@@ -196,13 +196,13 @@ TEST_CASE("revisions resolve tags, and a branch wins over a tag of the same name
     auto registry = OpenRegistry(dir);
     REQUIRE(registry->PublishRevision(Revision("acme/m", c1, "", {File("a", "1", c1)})).ok());
     NewRevision next = Revision("acme/m", c2, c1, {File("a", "2", c2)});
-    next.branch = "v1";
+    next.ref = RefName{RefKind::kBranch, "v1"};
     REQUIRE(registry->PublishRevision(next).ok());
+    NewRevision tagged = Revision("acme/m", c1, "", {File("a", "1", c1)});
+    tagged.ref.reset();
+    tagged.tags = {"release", "v1"};
+    REQUIRE(registry->PublishRevision(tagged).ok());
   }
-  // Tags come from upstreams; no local writer creates them yet, so add two by hand.
-  ExecSql(dir / "registry.db",
-          "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES (1, 'tag', 'release', '" + c1 +
-              "'), (1, 'tag', 'v1', '" + c1 + "')");
 
   auto registry = OpenRegistry(dir);
   auto repo = registry->FindRepo(RepoType::kModel, "acme/m");
@@ -224,7 +224,7 @@ TEST_CASE("revisions resolve tags, and a branch wins over a tag of the same name
 }
 
 TEST_CASE("ref kinds and blob states name their stored text", "[registry]") {
-  for (RefKind kind : {RefKind::kBranch, RefKind::kTag}) {
+  for (RefKind kind : {RefKind::kBranch, RefKind::kTag, RefKind::kPullRequest, RefKind::kConvert}) {
     RefKind parsed = kind == RefKind::kTag ? RefKind::kBranch : RefKind::kTag;
     REQUIRE(ParseRefKind(RefKindName(kind), &parsed));
     CHECK(parsed == kind);

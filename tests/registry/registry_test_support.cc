@@ -32,7 +32,7 @@ NewRevision Revision(const std::string& repo, const std::string& commit_id,
                      const std::string& parent_id, std::vector<Entry> entries) {
   NewRevision rev;
   rev.repo_name = repo;
-  rev.branch = "main";
+  rev.ref = RefName{RefKind::kBranch, "main"};
   rev.commit.id = commit_id;
   rev.commit.parent_id = parent_id;
   rev.commit.tree_id = Sha1Hex("tree" + commit_id);

@@ -38,6 +38,7 @@ MirrorSpec Rule(const std::string& repo) {
 struct RecordingListener : MirrorPassListener {
   void OnProblem(const Status& problem) override { problems.push_back(problem.message()); }
   void OnRelativesRecorded(size_t count) override { recorded += count; }
+  void OnRefsDeleted(const MirrorSpec&, const std::vector<RefName>&) override {}
   std::unique_ptr<MirrorObserver> ObserveJob(const MirrorSpec&) override { return nullptr; }
   void OnJobDone(const MirrorSpec& job, const Result<MirrorReport>& report) override {
     (report.ok() ? mirrored : failed).push_back(job.repo);
