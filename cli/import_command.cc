@@ -24,6 +24,9 @@ int RunImport(const CommonOptions& common, const ImportArgs& args) {
   options.branch = args.branch;
   options.tags = args.tags;
   options.source = args.source;
+  if (Status valid = sync::ValidateImportOptions(options); !valid.ok()) {
+    return ReportFailure(valid);
+  }
   auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
   auto registry = registry::Registry::Open(common.data_dir / "registry.db",

@@ -164,11 +164,16 @@ bool IsLfsFile(const std::string& path, uint64_t size, const std::vector<std::st
   return false;
 }
 
-Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry& registry,
-                                  const ImportOptions& options) {
+Status ValidateImportOptions(const ImportOptions& options) {
   HM_RETURN_IF_ERROR(ValidateRepoId(options.repo));
   HM_RETURN_IF_ERROR(ValidateRefName({RefKind::kBranch, options.branch}));
   for (const auto& tag : options.tags) HM_RETURN_IF_ERROR(ValidateRefName({RefKind::kTag, tag}));
+  return Status::Ok();
+}
+
+Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry& registry,
+                                  const ImportOptions& options) {
+  HM_RETURN_IF_ERROR(ValidateImportOptions(options));
   auto scanned = ScanSource(options.source);
   if (!scanned.ok()) return scanned.status();
   const std::vector<SourceFile>& files = scanned.value();

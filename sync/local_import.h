@@ -28,6 +28,10 @@ struct ImportReport {
   std::vector<std::string> warnings;  // e.g. invalid base_model ids skipped
 };
 
+// kInvalidArgument unless the repo id, the branch and the tag names are valid: checked by
+// ImportFolder too, and by callers that must refuse a usage before touching anything.
+Status ValidateImportOptions(const ImportOptions& options);
+
 // Imports a local folder as a new commit on a branch, creating the repo if needed, and tags it
 // as asked. The whole folder is checked first (names, symlinks, file types, README front
 // matter), and the tag names: any problem refuses the import with kInvalidArgument and changes

@@ -50,6 +50,7 @@ type = "dataset"
 revision = "v1"
 [[mirror]]
 repo = "acme/model"
+revisions = ["main", "refs/pr/*", "tags/*"]
 ancestors = true
 descendants = ["adapter", "quantized"]
 min_downloads = 10
@@ -62,11 +63,16 @@ lineage_metadata_only = true
   CHECK(config->upstream.max_attempts == 3);
   CHECK(config->upstream.stall_timeout_seconds == 5);
   CHECK(config->upstream.max_bytes_per_second == 1000);
-  REQUIRE(config->mirrors.size() == 2);
+  // One rule per revision.
+  REQUIRE(config->mirrors.size() == 4);
   CHECK(config->mirrors[0].type == RepoType::kDataset);
   CHECK(config->mirrors[0].revision == "v1");
   CHECK(config->mirrors[0].concurrency == 8);
-  const auto& lineage = config->mirrors[1].lineage;
+  CHECK(config->mirrors[1].revision == "main");
+  CHECK(config->mirrors[2].revision == "refs/pr/*");
+  CHECK(config->mirrors[3].revision == "tags/*");
+  CHECK(config->mirrors[3].repo == "acme/model");
+  const auto& lineage = config->mirrors[3].lineage;
   CHECK(lineage.ancestors);
   CHECK(lineage.descendant_relations == std::vector<std::string>{"adapter", "quantized"});
   CHECK(lineage.min_downloads == 10);
@@ -101,6 +107,16 @@ TEST_CASE("A malformed config is refused naming the file, key and problem", "[co
       {upstream + "[[mirror]]\nrepo = \"a/b\"\ntype = \"dataset\"\nancestors = true\n",
        "models only"},
       {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevison = \"main\"\n", "revison"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevision = \"a\"\nrevisions = [\"b\"]\n",
+       "not both"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevisions = [\"main\", \"bad..name\"]\n",
+       "mirror[0].revisions"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevisions = [\"refs/pr/one\"]\n", "pull request"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevision = \"a\"\nrevisions = [\"b\"]\n",
+       "not both"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevisions = [\"main\", \"bad..name\"]\n",
+       "mirror[0].revisions"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevisions = [\"refs/pr/one\"]\n", "pull request"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
@@ -121,6 +137,10 @@ TEST_CASE("Usage errors exit 2 before anything runs", "[config][cli]") {
       {"hubmirror", "sync", "--upstream", "http://127.0.0.1:9", "--type", "space", "a/b"},
       {"hubmirror", "sync", "--upstream", "http://127.0.0.1:9", "--concurrency", "0", "a/b"},
       {"hubmirror", "sync", "--upstream", "http://127.0.0.1:9", "../x"},
+      {"hubmirror", "sync", "--upstream", "http://127.0.0.1:9", "a/b@bad..name"},
+      {"hubmirror", "sync", "--upstream", "http://127.0.0.1:9", "a/b@refs/convert/x y"},
+      {"hubmirror", "--data", data.c_str(), "import", "--repo", "a/b", "--tag", "bad tag",
+       data.c_str()},
       {"hubmirror", "--data", data.c_str(), "verify"},
       {"hubmirror", "--data", data.c_str(), "export", "--out", data.c_str(), "--volume-size",
        "lots", "--all"},

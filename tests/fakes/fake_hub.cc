@@ -38,6 +38,11 @@ std::string FakeHub::Publish(RepoType type, const std::string& repo, const std::
   return commit_id;
 }
 
+void FakeHub::UpdateInfo(RepoType type, const std::string& repo, const nlohmann::json& fields) {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, commit] : repos_[RepoKey(type, repo)].commits) commit.info.update(fields);
+}
+
 void FakeHub::DeleteRef(RepoType type, const std::string& repo, const std::string& ref) {
   std::lock_guard lock(mutex_);
   repos_[RepoKey(type, repo)].refs.erase(RefOf(ref));

@@ -44,6 +44,9 @@ class FakeHub : public sync::UpstreamHub {
                       nlohmann::json info, const std::map<std::string, File>& files);
   // Forgets a repo (the next calls answer kRepoNotFound).
   void Delete(RepoType type, const std::string& repo);
+  // Sets fields of the repo info of every commit of a repo, as a change of the repo's flags
+  // upstream (gated, likes, ...) does: commits keep their ids.
+  void UpdateInfo(RepoType type, const std::string& repo, const nlohmann::json& fields);
   // Forgets one ref of a repo (named as Publish names it); its commit stays readable by id.
   void DeleteRef(RepoType type, const std::string& repo, const std::string& ref);
   // Models the listing of `parent`'s children through `relation` returns.

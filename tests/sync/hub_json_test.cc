@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/clock.h"
 #include "common/digest.h"
 #include "tests/support/temp_dir.h"
 
@@ -27,6 +28,15 @@ TEST_CASE("Repo info as the Hub sends it becomes a RemoteRevision", "[hub_json]"
   CHECK(std::find(revision->tags.begin(), revision->tags.end(),
                   "base_model:mistralai/Mistral-7B-v0.1") != revision->tags.end());
   CHECK_FALSE(revision->base_models.has_value());
+  CHECK(revision->object_id == "653a4cbd66081db6fc588b21");
+  CHECK(revision->author == "HuggingFaceH4");
+  CHECK(revision->gated == "false");
+  CHECK_FALSE(revision->is_private);
+  CHECK(revision->likes == 1355);
+  CHECK(revision->created_at_ms == *ParseIsoMillis("2023-10-26T11:25:49.000Z"));
+  CHECK(revision->last_modified_ms == *ParseIsoMillis("2024-02-29T11:00:39.000Z"));
+  CHECK(revision->config == zephyr["config"]);
+  CHECK(revision->safetensors == zephyr["safetensors"]);
 
   json expanded = Recorded("model-info_expand-baseModels_Llama-2-7B-Chat-GGUF.json");
   expanded["sha"] = std::string(40, 'a');
@@ -75,6 +85,60 @@ TEST_CASE("Hostile repo info is refused or read defensively", "[hub_json]") {
     CHECK(revision->downloads == 0);
     CHECK_FALSE(revision->base_models.has_value());
   }
+}
+
+TEST_CASE("Gated is read as the Hub states it, and strictly when it is odd", "[hub_json]") {
+  const std::string sha(40, 'c');
+  std::vector<std::pair<json, std::string>> cases = {
+      {false, "false"},    {"auto", "auto"},  {"manual", "manual"}, {true, "manual"},
+      {"other", "manual"}, {json(), "false"}, {7, "manual"}};
+  for (const auto& [gated, expected] : cases) {
+    INFO(gated.dump());
+    auto revision = ParseRevisionInfo({{"sha", sha}, {"gated", gated}}, "a/b", "model a/b");
+    REQUIRE(revision.ok());
+    CHECK(revision->gated == expected);
+  }
+  auto odd = ParseRevisionInfo({{"sha", sha},
+                                {"_id", "not hex"},
+                                {"author", "../x"},
+                                {"private", "yes"},
+                                {"createdAt", "yesterday"},
+                                {"config", "x"}},
+                               "a/b", "model a/b");
+  REQUIRE(odd.ok());
+  CHECK(odd->object_id.empty());
+  CHECK(odd->author.empty());
+  CHECK_FALSE(odd->is_private);
+  CHECK(odd->created_at_ms == 0);
+  CHECK(odd->config.is_null());
+}
+
+TEST_CASE("The refs listing gives every kind; invalid refs are left out", "[hub_json]") {
+  const std::string a(40, 'a');
+  json body = {
+      {"branches",
+       {{{"name", "main"}, {"ref", "refs/heads/main"}, {"targetCommit", a}},
+        {{"name", "bad..name"}, {"ref", "refs/heads/bad..name"}, {"targetCommit", a}},
+        {{"name", "short"}, {"targetCommit", "abc"}}}},
+      {"tags", {{{"name", "v1.0"}, {"ref", "refs/tags/v1.0"}, {"targetCommit", a}}}},
+      {"converts", {{{"name", "parquet"}, {"ref", "refs/convert/parquet"}, {"targetCommit", a}}}},
+      {"pullRequests",
+       {{{"name", "16"}, {"ref", "refs/pr/16"}, {"targetCommit", a}},
+        {{"name", "17"}, {"ref", "refs/heads/17"}, {"targetCommit", a}},
+        {{"name", "x"}, {"targetCommit", a}},
+        "not an object"}},
+  };
+  std::vector<RefName> refs;
+  for (const auto& remote : ParseRefs(body)) {
+    CHECK(remote.commit_id == a);
+    refs.push_back(remote.ref);
+  }
+  CHECK(refs == std::vector<RefName>{{RefKind::kBranch, "main"},
+                                     {RefKind::kTag, "v1.0"},
+                                     {RefKind::kPullRequest, "16"},
+                                     {RefKind::kConvert, "parquet"}});
+  CHECK(ParseRefs(json::array()).empty());
+  CHECK(ParseRefs({{"branches", "x"}}).empty());
 }
 
 TEST_CASE("Tree entries as the Hub lists them parse, LFS ids checked", "[hub_json]") {

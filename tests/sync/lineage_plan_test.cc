@@ -3,11 +3,13 @@
 #include "sync/lineage_sync.h"
 #include "sync/mirror_pass.h"
 #include "tests/fakes/mirror_fixture.h"
+#include "tests/fakes/recording_listener.h"
 
 namespace hubmirror::sync {
 namespace {
 
 using testing::FakeHub;
+using testing::RecordingListener;
 using Call = FakeHub::Call;
 
 nlohmann::json WithBase(const std::string& relation, const std::vector<std::string>& parents) {
@@ -33,19 +35,6 @@ MirrorSpec Rule(const std::string& repo) {
   rule.repo = repo;
   return rule;
 }
-
-// Collects what a pass reports.
-struct RecordingListener : MirrorPassListener {
-  void OnProblem(const Status& problem) override { problems.push_back(problem.message()); }
-  void OnRelativesRecorded(size_t count) override { recorded += count; }
-  void OnRefsDeleted(const MirrorSpec&, const std::vector<RefName>&) override {}
-  std::unique_ptr<MirrorObserver> ObserveJob(const MirrorSpec&) override { return nullptr; }
-  void OnJobDone(const MirrorSpec& job, const Result<MirrorReport>& report) override {
-    (report.ok() ? mirrored : failed).push_back(job.repo);
-  }
-  std::vector<std::string> problems, mirrored, failed;
-  size_t recorded = 0;
-};
 
 TEST_CASE("Ancestors are planned to the roots and their repo info is reused", "[lineage]") {
   testing::MirrorFixture f;
