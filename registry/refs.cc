@@ -29,13 +29,22 @@ Result<size_t> Registry::DeleteRefs(RepoType type, std::string_view repo,
   Statement s(*statements_,
               "DELETE FROM refs WHERE kind = ?3 AND name = ?4 AND repo_id = "
               "(SELECT id FROM repos WHERE type = ?1 AND name_lower = ?2)");
+  // What sync recorded of a ref that is gone would show on status pages as still mirrored.
+  Statement state(*statements_,
+                  "DELETE FROM sync_state WHERE type = ?1 AND repo_lower = ?2 AND "
+                  "revision IN (?3, ?4)");
   size_t deleted = 0;
   for (const auto& ref : refs) {
     s.Reset();
     s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(repo));
     s.Bind(3, RefKindName(ref.kind)).Bind(4, RefRevision(ref));
     HM_RETURN_IF_ERROR(s.Run());
-    deleted += static_cast<size_t>(sqlite3_changes(db_));
+    if (sqlite3_changes(db_) == 0) continue;
+    ++deleted;
+    state.Reset();
+    state.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(repo));
+    state.Bind(3, RefRevision(ref)).Bind(4, FullRefName(ref));
+    HM_RETURN_IF_ERROR(state.Run());
   }
   HM_RETURN_IF_ERROR(transaction.Commit());
   return deleted;

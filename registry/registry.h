@@ -391,8 +391,9 @@ class Registry {
   // library, config and safetensors of the commit they describe (and the repo's, when that
   // commit is the default branch head). Does nothing when the repo does not exist.
   Status UpdateRepoDetails(RepoType type, std::string_view repo, const RepoDetails& details);
-  // Deletes refs of a repo (their commits stay, readable by id), in one transaction; refs that
-  // do not exist are skipped. Returns how many were deleted.
+  // Deletes refs of a repo (their commits stay, readable by id) and what sync recorded of them
+  // (by the revision or the full name), in one transaction; refs that do not exist are skipped.
+  // Returns how many refs were deleted.
   Result<size_t> DeleteRefs(RepoType type, std::string_view repo, const std::vector<RefName>& refs);
 
  private:

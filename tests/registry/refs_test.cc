@@ -58,6 +58,12 @@ TEST_CASE("pull requests and conversions resolve by their full names, and list s
 TEST_CASE("deleted refs are gone while their commits stay readable by id", "[registry]") {
   TempDir dir;
   auto registry = RepoWithEveryKindOfRef(dir);
+  for (const char* revision : {"main", "refs/pr/16"}) {
+    REQUIRE(registry
+                ->RecordSync({RepoType::kDataset, "acme/d", revision, "http://up", kPull, kPull,
+                              1000, 1000, ""})
+                .ok());
+  }
   auto deleted = registry->DeleteRefs(
       RepoType::kDataset, "ACME/d",
       {{RefKind::kPullRequest, "16"}, {RefKind::kPullRequest, "17"}, {RefKind::kTag, "main"}});
@@ -68,6 +74,9 @@ TEST_CASE("deleted refs are gone while their commits stay readable by id", "[reg
         StatusCode::kRevisionNotFound);
   CHECK(registry->ResolveRevision(*repo, kPull)->id == kPull);
   CHECK(registry->ListRefs(*repo)->size() == 2);
+  auto states = registry->ListSyncStates();
+  REQUIRE(states->size() == 1);
+  CHECK((*states)[0].revision == "main");
 }
 
 TEST_CASE("tags are created with a commit and never moved", "[registry]") {
