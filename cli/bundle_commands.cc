@@ -10,6 +10,7 @@
 #include "registry/registry.h"
 #include "storage/local_blob_store.h"
 #include "sync/bundle.h"
+#include "sync/bundle_format.h"
 
 namespace hubmirror::cli {
 namespace {
@@ -35,8 +36,11 @@ int RunInventory(const CommonOptions& common, const InventoryArgs& args) {
   for (const auto& repo : inventory["repos"]) {
     std::cout << repo["type"].get<std::string>() << " " << repo["name"].get<std::string>() << ": "
               << repo["commits"].size() << " commits";
-    for (const auto& [branch, commit] : repo["refs"].items()) {
-      std::cout << ", " << branch << " at " << commit.get<std::string>();
+    for (const auto& [field, kind] : sync::kBundleRefFields) {
+      if (!repo.contains(field)) continue;
+      for (const auto& [name, commit] : repo[field].items()) {
+        std::cout << ", " << RefRevision({kind, name}) << " at " << commit.get<std::string>();
+      }
     }
     std::cout << std::endl;
   }

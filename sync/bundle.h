@@ -19,14 +19,15 @@
 namespace hubmirror::sync {
 
 // Air-gapped transfer. A bundle is a directory: `bundle.json`, {"bundle": {...}, "signature"}
-// signed like integrity manifests (common/signed_json.h), naming repos (refs, commits oldest
-// first with their entries and cards, lineage edges) and the blobs carried (sync/bundle_format.h);
-// and volumes `volume-00001.dat`, ... that together are one stream of those blobs, cut every
-// `volume_size` bytes (for media with size limits; a blob may continue in the next volume;
-// sync/bundle_volumes.h). Export and import are in bundle_export.cc and bundle_import.cc.
+// signed like integrity manifests (common/signed_json.h), naming repos (refs of every kind,
+// flags, commits oldest first with their entries and cards, lineage edges) and the blobs carried
+// (sync/bundle_format.h); and volumes `volume-00001.dat`, ... that together are one stream of
+// those blobs, cut every `volume_size` bytes (for media with size limits; a blob may continue in
+// the next volume; sync/bundle_volumes.h). Export and import are in bundle_export.cc and
+// bundle_import.cc.
 
-// What an instance holds, for an exporter to leave out: repos with their refs and commits, and
-// the digests of the content it has stored intact.
+// What an instance holds, for an exporter to leave out: repos with their refs (in the fields of
+// a bundle's repos) and commits, and the digests of the content it has stored intact.
 Result<nlohmann::json> Inventory(registry::Registry& registry);
 
 struct ExportOptions {
@@ -73,9 +74,12 @@ struct ImportBundleReport {
 // Imports a bundle: refuses one whose signature no trusted key verifies (unless
 // `allow_untrusted`), stores every blob the store lacks while verifying its size and SHA-256
 // (and git SHA-1 where known), then publishes every commit and moves the refs in one registry
-// transaction, only after all of it verified. Content is stored as it verifies, so an interrupted
-// import resumes where it stopped; importing the same bundle twice changes nothing. kCorrupt or
-// kFailedPrecondition name what was refused; nothing is published then. Not thread-safe.
+// transaction, only after all of it verified; the repos' flags and details follow, in a
+// transaction of their own. Refs of every kind move to where the bundle has them, except tags,
+// which never move: a tag here at another commit refuses the bundle (kAlreadyExists, naming
+// it). Content is stored as it verifies, so an interrupted import resumes where it stopped;
+// importing the same bundle twice changes nothing. kCorrupt, kFailedPrecondition or
+// kAlreadyExists name what was refused; nothing is published then. Not thread-safe.
 Result<ImportBundleReport> ImportBundle(storage::BlobStore& store, registry::Registry& registry,
                                         const ImportBundleOptions& options,
                                         MirrorObserver* observer);

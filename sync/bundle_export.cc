@@ -45,29 +45,16 @@ Result<std::vector<registry::Repo>> SelectRepos(
   return repos;
 }
 
-// A repo's branches, as refs and as {branch: commit id}.
-Result<std::pair<std::vector<registry::Ref>, json>> Branches(registry::Registry& registry,
-                                                             const registry::Repo& repo) {
-  auto refs = registry.ListRefs(repo);
-  if (!refs.ok()) return refs.status();
-  std::pair<std::vector<registry::Ref>, json> branches{{}, json::object()};
-  for (const auto& ref : *refs) {
-    if (ref.kind != registry::RefKind::kBranch) continue;
-    branches.first.push_back(ref);
-    branches.second[ref.name] = ref.commit_id;
-  }
-  return branches;
-}
-
-// The commits reachable from a repo's branches, oldest first, each once.
+// The commits reachable from a repo's refs of every kind, oldest first, each once.
 Result<std::vector<registry::Commit>> History(registry::Registry& registry,
                                               const registry::Repo& repo,
-                                              const std::vector<registry::Ref>& branches) {
+                                              const std::vector<registry::Ref>& refs) {
   std::vector<registry::Commit> history;
   std::set<std::string> seen;
-  for (const auto& branch : branches) {
+  for (const auto& ref : refs) {
+    if (seen.contains(ref.commit_id)) continue;
     int64_t total = 0;
-    auto commits = registry.ListHistory(repo, branch.commit_id, 0, INT64_MAX / 2, &total);
+    auto commits = registry.ListHistory(repo, ref.commit_id, 0, INT64_MAX / 2, &total);
     if (!commits.ok()) return commits.status();
     for (auto it = commits->rbegin(); it != commits->rend(); ++it) {
       if (seen.insert(it->id).second) history.push_back(std::move(*it));
@@ -85,9 +72,9 @@ struct Selection {
 
 Result<json> RepoJson(registry::Registry& registry, const registry::Repo& repo,
                       const std::set<std::string>& have, Selection* selection) {
-  auto branches = Branches(registry, repo);
-  if (!branches.ok()) return branches.status();
-  auto history = History(registry, repo, branches->first);
+  auto refs = registry.ListRefs(repo);
+  if (!refs.ok()) return refs.status();
+  auto history = History(registry, repo, *refs);
   if (!history.ok()) return history.status();
   json commits = json::array();
   for (const auto& commit : *history) {
@@ -119,15 +106,14 @@ Result<json> RepoJson(registry::Registry& registry, const registry::Repo& repo,
     }
   }
   selection->commits += commits.size();
-  return json{{"type", RepoTypeName(repo.type)},
-              {"name", repo.name},
-              {"default_branch", repo.default_branch},
-              {"refs", std::move(branches->second)},
-              {"commits", std::move(commits)},
-              {"lineage", std::move(lineage)},
-              {"pipeline_tag", repo.pipeline_tag},
-              {"library_name", repo.library_name},
-              {"downloads", repo.downloads}};
+  json repo_json = {{"type", RepoTypeName(repo.type)},
+                    {"name", repo.name},
+                    {"default_branch", repo.default_branch},
+                    {"commits", std::move(commits)},
+                    {"lineage", std::move(lineage)}};
+  repo_json.update(RefsJson(*refs));
+  repo_json.update(RepoDetailsJson(repo));
+  return repo_json;
 }
 
 Result<Selection> Select(registry::Registry& registry, const ExportOptions& options,
@@ -191,16 +177,15 @@ Result<json> Inventory(registry::Registry& registry) {
   if (!selected.ok()) return selected.status();
   json repos = json::array();
   for (const auto& repo : *selected) {
-    auto branches = Branches(registry, repo);
-    if (!branches.ok()) return branches.status();
-    auto history = History(registry, repo, branches->first);
+    auto refs = registry.ListRefs(repo);
+    if (!refs.ok()) return refs.status();
+    auto history = History(registry, repo, *refs);
     if (!history.ok()) return history.status();
     json commits = json::array();
     for (const auto& commit : *history) commits.push_back(commit.id);
-    repos.push_back({{"type", RepoTypeName(repo.type)},
-                     {"name", repo.name},
-                     {"refs", std::move(branches->second)},
-                     {"commits", commits}});
+    json repo_json = {{"type", RepoTypeName(repo.type)}, {"name", repo.name}, {"commits", commits}};
+    repo_json.update(RefsJson(*refs));
+    repos.push_back(std::move(repo_json));
   }
   auto stored = registry.ListBlobs(std::nullopt, "");
   if (!stored.ok()) return stored.status();

@@ -1,7 +1,9 @@
 #include "sync/bundle_format.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #include "common/digest.h"
 
@@ -37,6 +39,16 @@ bool Read(const json& object, const char* key, T* out) {
   return true;
 }
 
+// Reads a count or a time, which may not be negative.
+bool ReadNatural(const json& object, const char* key, int64_t* out) {
+  return Read(object, key, out) && *out >= 0;
+}
+
+// Reads JSON text that must be empty or hold an object.
+bool ReadObjectText(const json& object, const char* key, std::string* out) {
+  return Read(object, key, out) && (out->empty() || json::parse(*out, nullptr, false).is_object());
+}
+
 // The array at `object[key]`; null when it is absent or not an array.
 const json* ArrayField(const json& object, const char* key) {
   auto field = object.find(key);
@@ -70,7 +82,9 @@ Status ParseCommit(const json& item, const std::string& repo, BundleCommit* pars
       !Read(item, "author", &commit.author) || !Read(item, "date", &commit.date_ms) ||
       !Read(item, "card_data", &commit.card_data_json) ||
       !Read(item, "pipeline_tag", &commit.pipeline_tag) ||
-      !Read(item, "library_name", &commit.library_name)) {
+      !Read(item, "library_name", &commit.library_name) ||
+      !ReadObjectText(item, "config", &commit.config_json) ||
+      !ReadObjectText(item, "safetensors", &commit.safetensors_json)) {
     return Malformed("an invalid field in commit " + repo + "@" + commit.id);
   }
   for (size_t i = 0; tags != nullptr && i < tags->size(); ++i) {
@@ -86,6 +100,43 @@ Status ParseCommit(const json& item, const std::string& repo, BundleCommit* pars
   return Status::Ok();
 }
 
+// The flags and details of a repo; false when one is invalid.
+bool ParseRepoDetails(const json& item, BundleRepo* repo) {
+  registry::RepoDetails& d = repo->details;
+  return Read(item, "pipeline_tag", &repo->pipeline_tag) &&
+         Read(item, "library_name", &repo->library_name) &&
+         ReadNatural(item, "downloads", &d.downloads) && ReadNatural(item, "likes", &d.likes) &&
+         Read(item, "author", &d.author) &&
+         (d.author.empty() ||
+          (ValidateRepoId(d.author).ok() && d.author.find('/') == std::string::npos)) &&
+         Read(item, "object_id", &d.object_id) &&
+         (d.object_id.empty() || IsLowerHex(d.object_id, 24)) && Read(item, "gated", &d.gated) &&
+         (d.gated == "false" || d.gated == "auto" || d.gated == "manual") &&
+         Read(item, "private", &d.is_private) && Read(item, "disabled", &d.disabled) &&
+         ReadNatural(item, "created_at", &d.created_at_ms) &&
+         ReadNatural(item, "last_modified", &d.last_modified_ms);
+}
+
+// The refs of every kind; false when a field that holds them is not an object. Bundles written
+// before tags, pull requests and conversions travelled have only the branches.
+bool ParseRefs(const json& item, BundleRepo* repo) {
+  for (const auto& [key, kind] : kBundleRefFields) {
+    auto field = item.find(key);
+    if (field == item.end()) continue;
+    if (!field->is_object()) return false;
+    for (const auto& [name, commit] : field->items()) {
+      RefName ref{kind, name};
+      if (!ValidateRefName(ref).ok() || !commit.is_string()) continue;
+      if (kind == RefKind::kBranch) {
+        repo->refs[name] = commit.get<std::string>();
+      } else {
+        repo->other_refs[std::move(ref)] = commit.get<std::string>();
+      }
+    }
+  }
+  return true;
+}
+
 Status ParseRepo(const json& item, BundleRepo* repo) {
   std::string type;
   const json* commits = item.is_object() ? ArrayField(item, "commits") : nullptr;
@@ -96,16 +147,9 @@ Status ParseRepo(const json& item, BundleRepo* repo) {
     return Malformed("a repo without a valid type, name, refs or commits");
   }
   const json* lineage = item.contains("lineage") ? ArrayField(item, "lineage") : nullptr;
-  if (!Read(item, "default_branch", &repo->default_branch) ||
-      !Read(item, "pipeline_tag", &repo->pipeline_tag) ||
-      !Read(item, "library_name", &repo->library_name) ||
-      !Read(item, "downloads", &repo->downloads) || (item.contains("lineage") && !lineage)) {
+  if (!Read(item, "default_branch", &repo->default_branch) || !ParseRepoDetails(item, repo) ||
+      !ParseRefs(item, repo) || (item.contains("lineage") && !lineage)) {
     return Malformed("an invalid field in repo " + repo->name);
-  }
-  for (const auto& [branch, commit] : refs->items()) {
-    if (ValidateRevisionName(branch).ok() && commit.is_string()) {
-      repo->refs[branch] = commit.get<std::string>();
-    }
   }
   for (const auto& item_commit : *commits) {
     BundleCommit commit;
@@ -166,7 +210,37 @@ json CommitJson(const registry::Commit& commit, json entries) {
           {"tags", commit.tags},
           {"pipeline_tag", commit.pipeline_tag},
           {"library_name", commit.library_name},
+          {"config", commit.config_json},
+          {"safetensors", commit.safetensors_json},
           {"entries", std::move(entries)}};
+}
+
+json RefsJson(const std::vector<registry::Ref>& refs) {
+  json fields = json::object();
+  for (const auto& [key, kind] : kBundleRefFields) {
+    json& field = fields[key] = json::object();
+    for (const auto& ref : refs) {
+      if (ref.kind == kind) field[ref.name] = ref.commit_id;
+    }
+  }
+  return fields;
+}
+
+json RepoDetailsJson(const registry::Repo& repo) {
+  // The reader refuses negative counts and times, which no Hub states: one that did must not
+  // make the bundle unreadable.
+  auto natural = [](int64_t value) { return std::max<int64_t>(value, 0); };
+  return {{"pipeline_tag", repo.pipeline_tag},
+          {"library_name", repo.library_name},
+          {"downloads", natural(repo.downloads)},
+          {"likes", natural(repo.likes)},
+          {"author", repo.author},
+          {"object_id", repo.object_id},
+          {"gated", repo.gated},
+          {"private", repo.is_private},
+          {"disabled", repo.disabled},
+          {"created_at", natural(repo.created_at_ms)},
+          {"last_modified", natural(repo.last_modified_ms)}};
 }
 
 json BlobJson(const BundleBlob& blob) {

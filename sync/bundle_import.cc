@@ -74,11 +74,19 @@ Status StoreBlobs(storage::BlobStore& store, const fs::path& dir, const BundleCo
   return Status::Ok();
 }
 
+// The flags and details to set on a repo, for one of its commits.
+struct DetailsUpdate {
+  RepoType type = RepoType::kModel;
+  std::string repo;
+  registry::RepoDetails details;
+};
+
 // What the import publishes, in one registry transaction, then records.
 struct Publication {
   std::vector<registry::NewRevision> revisions;
   std::vector<registry::LineageEdge> edges;  // recorded by other models than the child
   std::vector<registry::ModelDetails> details;
+  std::vector<DetailsUpdate> repo_details;  // one per commit a ref points at
 };
 
 // Turns the repos of a bundle whose content is stored into a Publication. Not thread-safe.
@@ -90,8 +98,12 @@ class Planner {
   }
 
   Status AddRepo(const BundleRepo& repo) {
-    std::map<std::string, std::vector<std::string>> branches_at;  // commit -> branches
-    for (const auto& [branch, commit] : repo.refs) branches_at[commit].push_back(branch);
+    std::map<std::string, std::vector<RefName>> refs_at;  // commit -> refs
+    for (const auto& [branch, commit] : repo.refs) {
+      refs_at[commit].push_back({RefKind::kBranch, branch});
+    }
+    for (const auto& [ref, commit] : repo.other_refs) refs_at[commit].push_back(ref);
+    const RefName default_branch{RefKind::kBranch, repo.default_branch};
     std::vector<registry::LineageEdge> card_edges;
     for (const auto& edge : repo.lineage) {
       bool own = edge.source == "card" || edge.source == "baseModels";
@@ -99,31 +111,41 @@ class Planner {
     }
     if (repo.type == RepoType::kModel) {
       publication_.details.push_back(
-          {repo.name, repo.pipeline_tag, repo.library_name, repo.downloads});
+          {repo.name, repo.pipeline_tag, repo.library_name, repo.details.downloads});
     }
     std::vector<registry::NewRevision> heads;
+    std::vector<DetailsUpdate> updates;
     for (const auto& commit : repo.commits) {
       auto revision = Revision(repo, commit);
       if (!revision.ok()) return revision.status();
-      auto at = branches_at.find(commit.commit.id);
-      if (at == branches_at.end()) {
+      auto at = refs_at.find(commit.commit.id);
+      if (at == refs_at.end()) {
         publication_.revisions.push_back(std::move(revision.value()));
         continue;
       }
       // The default branch goes last: it carries the repo's card and lineage.
-      std::stable_partition(at->second.begin(), at->second.end(), [&](const std::string& branch) {
-        return branch != repo.default_branch;
-      });
-      for (const auto& branch : at->second) {
+      std::stable_partition(at->second.begin(), at->second.end(),
+                            [&](const RefName& ref) { return ref != default_branch; });
+      for (const auto& ref : at->second) {
         registry::NewRevision head = *revision;
-        head.ref = RefName{RefKind::kBranch, branch};
-        if (branch == repo.default_branch) head.lineage = card_edges;
+        head.ref = ref;
+        // A tag does not move: the registry refuses one that points elsewhere here.
+        if (ref.kind == RefKind::kTag) head.tags = {ref.name};
+        if (ref == default_branch) head.lineage = card_edges;
         heads.push_back(std::move(head));
       }
+      // With what the outer side computed for the commit.
+      updates.push_back({repo.type, repo.name, repo.details});
+      updates.back().details.commit = commit.commit;
+      refs_at.erase(at);  // a commit the bundle lists twice is described once
     }
+    if (updates.empty()) updates.push_back({repo.type, repo.name, repo.details});
     publication_.revisions.insert(publication_.revisions.end(),
                                   std::make_move_iterator(heads.begin()),
                                   std::make_move_iterator(heads.end()));
+    publication_.repo_details.insert(publication_.repo_details.end(),
+                                     std::make_move_iterator(updates.begin()),
+                                     std::make_move_iterator(updates.end()));
     return Status::Ok();
   }
 
@@ -196,13 +218,18 @@ Result<ImportBundleReport> ImportBundle(storage::BlobStore& store, registry::Reg
   auto published = registry.PublishRevisions(publication.revisions);
   if (!published.ok()) return published.status();
   report.commits_published = *published;
-  // Published: a failure from here on must not read as "nothing published".
+  // Published: a failure from here on must not read as "nothing published". The registry
+  // publishes and sets details in transactions of its own, so the flags follow the commits.
   Status recorded = registry.AddLineageEdges(publication.edges);
   if (recorded.ok()) recorded = registry.RecordModelDetails(publication.details);
+  for (const auto& update : publication.repo_details) {
+    if (!recorded.ok()) break;
+    recorded = registry.UpdateRepoDetails(update.type, update.repo, update.details);
+  }
   if (!recorded.ok()) {
     return Status(recorded.code(),
-                  "the commits were published, but the lineage recorded by "
-                  "other models was not: " +
+                  "the commits were published, but the repos' flags and details or the lineage "
+                  "recorded by other models were not: " +
                       recorded.message());
   }
   return report;

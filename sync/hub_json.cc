@@ -23,14 +23,6 @@ nlohmann::json ObjectField(const nlohmann::json& object, const char* key) {
   return value != object.end() && value->is_object() ? *value : nlohmann::json();
 }
 
-bool IsObjectId(const std::string& text) {
-  if (text.size() != 24) return false;
-  for (char c : text) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 // `gated` as the Hub states it: false, "auto" or "manual". Anything else is read as "manual",
 // the stricter: a flag the mirror cannot read must not open a repo.
 std::string GatedField(const nlohmann::json& object) {
@@ -71,7 +63,7 @@ Result<RemoteRevision> ParseRevisionInfo(const nlohmann::json& body, const std::
   result.downloads = IntegerField(body, "downloads");
   result.base_models = ParseBaseModels(body);
   std::string object_id = StringField(body, "_id");
-  if (IsObjectId(object_id)) result.object_id = object_id;
+  if (IsLowerHex(object_id, 24)) result.object_id = object_id;
   std::string author = StringField(body, "author");
   if (ValidateRepoId(author).ok() && author.find('/') == std::string::npos) result.author = author;
   result.gated = GatedField(body);

@@ -1,7 +1,9 @@
 // Air-gapped transfer, round trip: `hubmirror export --all` in several volumes, `hubmirror
 // import-bundle` with the outer instance's public key (from its /api/integrity/key); both sides
 // then serve the same bytes, headers, repo info, refs, commits, trees and lineage, and list the
-// same inventory.
+// same inventory. Then a repo synced from a fake Hub with a tag, a pull request, a conversion and
+// the upstream's flags: the inner instance shows every ref and flag the outer one shows, and a
+// tag it has at another commit refuses the bundle.
 //
 // Run with: HUBMIRROR_BIN=/path/to/hubmirror node --test round_trip.test.mjs
 //
@@ -13,10 +15,11 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 
-import { getJson, runLogged, withServers } from "../support/harness.mjs";
-import { assertServedAlike, bundleA, CONTENT, exportA, FT, importA, innerA, outer, outerKeyId, portableInfo, QUANT, readBundle, REPOS, ROOT, totalBytes, useBundleFixture, VOLUME_BYTES, volumeName } from "./bundle_fixture.mjs";
+import { startFakeHub } from "../fault_upstream/fake_hub.mjs";
+import { getJson, pseudoRandomBytes, runLogged, withServers } from "../support/harness.mjs";
+import { assertServedAlike, bundleA, CONTENT, exportA, exportBundle, FT, importA, importArgs, importBundle, innerA, outer, outerKeyId, publicKeyOf, QUANT, readBundle, REPOS, ROOT, totalBytes, useBundleFixture, VOLUME_BYTES, volumeName } from "./bundle_fixture.mjs";
 
-useBundleFixture("hubmirror-bundle-round-trip-");
+const work = useBundleFixture("hubmirror-bundle-round-trip-");
 
 describe("a. round trip: export --all in volumes, import-bundle with the outer key", () => {
 	test("export: the counts, the volumes and bundle.json", async () => {
@@ -78,7 +81,7 @@ describe("a. round trip: export --all in volumes, import-bundle with the outer k
 			}
 			for (const api of ["api/models?full=true", "api/datasets?full=true"]) {
 				const [a, b] = [await getJson(`${o.url}/${api}`), await getJson(`${i.url}/${api}`)];
-				assert.deepEqual(b.map(portableInfo), a.map(portableInfo), `/${api}`);
+				assert.deepEqual(b, a, `/${api}`);
 			}
 		});
 	});
@@ -128,5 +131,132 @@ describe("a. round trip: export --all in volumes, import-bundle with the outer k
 		const text = await runLogged(t, ["inventory", "--data", innerA]);
 		assert.equal(text.code, 0);
 		assert.match(text.stdout, new RegExp(`^${REPOS.length} repos, ${CONTENT.size} blobs$`, "m"));
+	});
+});
+
+// A model with a file of each ref's own, gated and private upstream (a token syncs it), with the
+// flags and details a mirror keeps.
+const REFS_REPO = "acme/bundle-refs";
+const TOKEN_ENV = "HUBMIRROR_BUNDLE_TEST_TOKEN";
+const TOKEN = "hf_bundle_refs_approved";
+const REF_FILES = {
+	main: [
+		{ path: "config.json", content: Buffer.from('{"model_type": "llama"}\n') },
+		{ path: "model.safetensors", content: pseudoRandomBytes("refs-main", 150_000), lfs: true },
+	],
+	"v1.0": [{ path: "model.safetensors", content: pseudoRandomBytes("refs-v1", 90_000), lfs: true }],
+	"refs/pr/16": [
+		{ path: "config.json", content: Buffer.from('{"model_type": "llama", "rope_theta": 5e5}\n') },
+		{ path: "pr notes.txt", content: Buffer.from("a pull request's own file\n") },
+	],
+	"refs/convert/parquet": [{ path: "default/train/0000.parquet", content: pseudoRandomBytes("refs-parquet", 70_000), lfs: true }],
+};
+const REFS_SPEC = {
+	id: REFS_REPO,
+	files: REF_FILES.main,
+	refs: {
+		tags: { "v1.0": { files: REF_FILES["v1.0"] } },
+		pullRequests: { 16: { files: REF_FILES["refs/pr/16"] } },
+		converts: { parquet: { files: REF_FILES["refs/convert/parquet"] } },
+	},
+	gated: "auto",
+	private: true,
+	approvedTokens: [TOKEN],
+	author: "acme",
+	createdAt: "2023-02-03T04:05:06.789Z",
+	lastModified: "2024-11-12T13:14:15.161Z",
+	likes: 17,
+	downloads: 4321,
+	cardData: { license: "mit", language: ["en"] },
+	tags: ["llama", "text-generation"],
+	config: { architectures: ["LlamaForCausalLM"], model_type: "llama" },
+	safetensors: { parameters: { BF16: 75000 }, total: 75000 },
+};
+/** The revisions synced, as `hubmirror sync` and the file URLs name them. */
+const REVISIONS = Object.keys(REF_FILES);
+
+/** `hubmirror sync` of every ref of REFS_REPO from `hub` into `data`, which must succeed. */
+async function syncRefs(t, hub, data) {
+	const revisions = REVISIONS.map((rev) => `${REFS_REPO}@${rev}`);
+	const run = await runLogged(t, ["sync", "--data", data, "--upstream", hub.url, "--token-env", TOKEN_ENV, ...revisions], { env: { [TOKEN_ENV]: TOKEN }, timeoutMs: 60_000 });
+	assert.equal(run.code, 0, `hubmirror sync failed (exit ${run.code}): ${run.stderr}`);
+}
+
+/** The files of a revision, as assertServedAlike takes them. */
+function filesOf(rev) {
+	return new Map(REF_FILES[rev].map((f) => [f.path, f.content]));
+}
+
+/** The repo info fields that must read the same on both sides. */
+const INFO_FIELDS = ["_id", "author", "sha", "gated", "private", "disabled", "createdAt", "lastModified", "likes", "downloads", "config", "safetensors", "cardData", "tags"];
+
+describe("b. refs of every kind and the repo's flags travel", () => {
+	test("the inner instance shows every ref, flag and file the outer one shows", { timeout: 90_000 }, async (t) => {
+		const synced = work.dir("refs-outer");
+		const moved = work.dir("refs-outer-tag-moved");
+		const hub = await startFakeHub({ repos: [REFS_SPEC] });
+		try {
+			await syncRefs(t, hub, synced);
+			// The tag moves upstream; an instance synced since has it at another commit.
+			hub.setRef(REFS_REPO, "refs/tags/v1.0", { files: [{ path: "model.safetensors", content: pseudoRandomBytes("refs-v1-again", 1000), lfs: true }] });
+			await syncRefs(t, hub, moved);
+		} finally {
+			await hub.close();
+		}
+		const keys = work.dir("refs-keys");
+		const [syncedPem, movedPem] = [join(keys, "outer.pem"), join(keys, "moved.pem")];
+		await publicKeyOf(synced, syncedPem);
+		await publicKeyOf(moved, movedPem);
+
+		const bundle = work.dir("refs-bundle");
+		const exported = await exportBundle(t, synced, bundle, ["--all"]);
+		assert.equal(exported.commits, REVISIONS.length, "the commit of every ref, each its own");
+		const [written] = (await readBundle(bundle)).bundle.repos;
+		assert.deepEqual(Object.keys(written.refs), ["main"]);
+		assert.deepEqual(Object.keys(written.tags), ["v1.0"]);
+		assert.deepEqual(Object.keys(written.pull_requests), ["16"]);
+		assert.deepEqual(Object.keys(written.converts), ["parquet"]);
+		assert.equal(written.gated, "auto");
+		assert.equal(written.private, true);
+
+		const inner = work.dir("refs-inner");
+		const imported = await importBundle(t, inner, bundle, { keys: [syncedPem] });
+		assert.equal(imported.commits, REVISIONS.length);
+		assert.equal(imported.published, REVISIONS.length, "every ref published");
+
+		const refsUrl = `api/models/${REFS_REPO}/refs?include_prs=1`;
+		await withServers([synced, inner], async (o, i) => {
+			const [refsA, refsB] = [await getJson(`${o.url}/${refsUrl}`), await getJson(`${i.url}/${refsUrl}`)];
+			assert.deepEqual(
+				["branches", "tags", "pullRequests", "converts"].map((kind) => refsA[kind].map((r) => r.ref)),
+				[["refs/heads/main"], ["refs/tags/v1.0"], ["refs/pr/16"], ["refs/convert/parquet"]],
+				"the outer instance has every ref",
+			);
+			for (const field of Object.keys(refsA)) assert.deepEqual(refsB[field], refsA[field], `/refs: ${field}`);
+			assert.deepEqual(Object.keys(refsB).sort(), Object.keys(refsA).sort(), "/refs: the same fields");
+
+			const infoUrl = `api/models/${REFS_REPO}`;
+			const [infoA, infoB] = [await getJson(`${o.url}/${infoUrl}`), await getJson(`${i.url}/${infoUrl}`)];
+			const expected = { gated: "auto", private: true, disabled: false, createdAt: REFS_SPEC.createdAt, likes: 17, downloads: 4321, config: REFS_SPEC.config, safetensors: REFS_SPEC.safetensors, cardData: REFS_SPEC.cardData };
+			for (const [field, value] of Object.entries(expected)) assert.deepEqual(infoA[field], value, `the outer instance's ${field}`);
+			for (const field of INFO_FIELDS) assert.deepEqual(infoB[field], infoA[field], `repo info: ${field}`);
+
+			for (const rev of REVISIONS) await assertServedAlike(o, i, { type: "model", name: REFS_REPO }, filesOf(rev), encodeURIComponent(rev));
+			// A pull request named by literal segments, as clients write it.
+			const url = `${REFS_REPO}/resolve/refs/pr/16/config.json`;
+			const [ra, rb] = [await fetch(`${o.url}/${url}`), await fetch(`${i.url}/${url}`)];
+			assert.equal(rb.status, 200, `inner ${url}`);
+			const [ba, bb] = [Buffer.from(await ra.arrayBuffer()), Buffer.from(await rb.arrayBuffer())];
+			assert.ok(bb.equals(ba) && bb.equals(filesOf("refs/pr/16").get("config.json")), `${url}: the pull request's bytes`);
+		});
+
+		// Tags do not move: a bundle whose tag is elsewhere is refused, naming it, and changes nothing.
+		const movedBundle = work.dir("refs-bundle-tag-moved");
+		await exportBundle(t, moved, movedBundle, ["--all"]);
+		const before = await withServers([inner], (i) => getJson(`${i.url}/${refsUrl}`));
+		const refused = await runLogged(t, importArgs(inner, movedBundle, { keys: [movedPem] }));
+		assert.equal(refused.code, 1, "a tag that would move refuses the bundle");
+		assert.match(refused.stderr, /refused, nothing published: .*tag v1\.0 already points at [0-9a-f]{40}/);
+		assert.deepEqual(await withServers([inner], (i) => getJson(`${i.url}/${refsUrl}`)), before, "the inner refs are unchanged");
 	});
 });

@@ -20,6 +20,18 @@ void CheckAccepted(const hubmirror::sync::BundleContent& bundle) {
   if (bundle.volume_size == 0) std::abort();
   for (const auto& repo : bundle.repos) {
     if (!hubmirror::ValidateRepoId(repo.name).ok()) std::abort();
+    for (const auto& [ref, commit] : repo.other_refs) {
+      if (!hubmirror::ValidateRefName(ref).ok()) std::abort();
+    }
+    const auto& details = repo.details;
+    if (details.gated != "false" && details.gated != "auto" && details.gated != "manual") {
+      std::abort();
+    }
+    if (!details.object_id.empty() && !hubmirror::IsLowerHex(details.object_id, 24)) std::abort();
+    if (details.downloads < 0 || details.likes < 0 || details.created_at_ms < 0 ||
+        details.last_modified_ms < 0) {
+      std::abort();
+    }
     for (const auto& commit : repo.commits) {
       if (!hubmirror::IsSha1Hex(commit.commit.id)) std::abort();
       for (const auto& entry : commit.entries) {

@@ -77,7 +77,7 @@ TEST_CASE("a valid bundle is read whole", "[bundle]") {
   CHECK(repo.refs == std::map<std::string, std::string>{{"dev", kCommit}, {"main", kCommit}});
   CHECK(repo.pipeline_tag == "text-generation");
   CHECK(repo.library_name == "gguf");
-  CHECK(repo.downloads == 12);
+  CHECK(repo.details.downloads == 12);
   REQUIRE(repo.lineage.size() == 1);
   CHECK(repo.lineage[0].child == "acme/model");
   CHECK(repo.lineage[0].parent == "acme/base");
@@ -105,6 +105,88 @@ TEST_CASE("a valid bundle is read whole", "[bundle]") {
   CHECK(bundle->blobs[1].offset == 5);
 }
 
+TEST_CASE("refs of every kind, the flags and what a commit computes travel", "[bundle]") {
+  registry::Repo repo;
+  repo.type = RepoType::kDataset;
+  repo.name = "acme/corpus";
+  repo.author = "acme";
+  repo.object_id = "66d3f0a1b2c3d4e5f6a7b8c9";
+  repo.created_at_ms = 1693526400000;
+  repo.last_modified_ms = 1727740800123;
+  repo.pipeline_tag = "text-generation";
+  repo.library_name = "datasets";
+  repo.downloads = 1234;
+  repo.likes = 56;
+  repo.gated = "manual";
+  repo.is_private = true;
+  repo.disabled = true;
+  const std::vector<registry::Ref> refs = {{RefKind::kBranch, "main", kCommit},
+                                           {RefKind::kBranch, "dev", kParent},
+                                           {RefKind::kTag, "v1.0", kParent},
+                                           {RefKind::kPullRequest, "16", kCommit},
+                                           {RefKind::kConvert, "parquet", kParent}};
+  registry::Commit commit;
+  commit.id = kCommit;
+  commit.config_json = "{\"architectures\":[\"LlamaForCausalLM\"],\"model_type\":\"llama\"}";
+  commit.safetensors_json = "{\"parameters\":{\"BF16\":8030261248},\"total\":8030261248}";
+  json item = {{"type", "dataset"},
+               {"name", repo.name},
+               {"default_branch", "main"},
+               {"commits", {CommitJson(commit, json::array())}}};
+  item.update(RefsJson(refs));
+  item.update(RepoDetailsJson(repo));
+  json content = ValidContent();
+  content["repos"] = {item};
+
+  auto bundle = ParseBundleContent(content);
+  REQUIRE(bundle.ok());
+  REQUIRE(bundle->repos.size() == 1);
+  const BundleRepo& read = bundle->repos[0];
+  CHECK(read.refs == std::map<std::string, std::string>{{"dev", kParent}, {"main", kCommit}});
+  CHECK(read.other_refs ==
+        std::map<RefName, std::string>{{{RefKind::kTag, "v1.0"}, kParent},
+                                       {{RefKind::kPullRequest, "16"}, kCommit},
+                                       {{RefKind::kConvert, "parquet"}, kParent}});
+  CHECK(read.details.author == repo.author);
+  CHECK(read.details.object_id == repo.object_id);
+  CHECK(read.details.created_at_ms == repo.created_at_ms);
+  CHECK(read.details.last_modified_ms == repo.last_modified_ms);
+  CHECK(read.pipeline_tag == repo.pipeline_tag);
+  CHECK(read.library_name == repo.library_name);
+  CHECK(read.details.downloads == repo.downloads);
+  CHECK(read.details.likes == repo.likes);
+  CHECK(read.details.gated == "manual");
+  CHECK(read.details.is_private);
+  CHECK(read.details.disabled);
+  REQUIRE(read.commits.size() == 1);
+  CHECK(read.commits[0].commit.config_json == commit.config_json);
+  CHECK(read.commits[0].commit.safetensors_json == commit.safetensors_json);
+
+  // An instance's rows never make an unreadable bundle.
+  repo.downloads = -1;
+  repo.created_at_ms = -86400000;
+  json details = RepoDetailsJson(repo);
+  CHECK(details["downloads"] == 0);
+  CHECK(details["created_at"] == 0);
+}
+
+TEST_CASE("a bundle written before refs other than branches and the flags travelled", "[bundle]") {
+  auto bundle = ParseBundleContent(ValidContent());
+  REQUIRE(bundle.ok());
+  const BundleRepo& repo = bundle->repos[0];
+  CHECK(repo.other_refs.empty());
+  CHECK(repo.details.gated == "false");
+  CHECK_FALSE(repo.details.is_private);
+  CHECK_FALSE(repo.details.disabled);
+  CHECK(repo.details.author.empty());
+  CHECK(repo.details.object_id.empty());
+  CHECK(repo.details.created_at_ms == 0);
+  CHECK(repo.details.last_modified_ms == 0);
+  CHECK(repo.details.likes == 0);
+  CHECK(repo.commits[0].commit.config_json.empty());
+  CHECK(repo.commits[0].commit.safetensors_json.empty());
+}
+
 TEST_CASE("what the exporter never writes is left out, not refused", "[bundle]") {
   json content = ValidContent();
   json& repo = content["repos"][0];
@@ -112,9 +194,17 @@ TEST_CASE("what the exporter never writes is left out, not refused", "[bundle]")
   repo["refs"]["number"] = 7;
   repo["lineage"].push_back({{"parent", "../../etc"}, {"relation", "finetune"}});
   repo["commits"][0]["tags"].push_back(3);
+  repo["tags"] = {
+      {"v1.0", kCommit}, {"two words", kCommit}, {"refs/heads/x", kCommit}, {"v2", json::array()}};
+  repo["pull_requests"] = {{"16", kCommit}, {"016", kCommit}, {"0", kCommit}, {"x", kCommit}};
+  repo["converts"] = {{"parquet", kCommit}, {"../duckdb", kCommit}, {"", kCommit}};
   auto bundle = ParseBundleContent(content);
   REQUIRE(bundle.ok());
   CHECK(bundle->repos[0].refs.size() == 2);
+  CHECK(bundle->repos[0].other_refs ==
+        std::map<RefName, std::string>{{{RefKind::kTag, "v1.0"}, kCommit},
+                                       {{RefKind::kPullRequest, "16"}, kCommit},
+                                       {{RefKind::kConvert, "parquet"}, kCommit}});
   CHECK(bundle->repos[0].lineage.size() == 1);
   CHECK(bundle->repos[0].commits[0].commit.tags.size() == 2);
 }
@@ -157,6 +247,50 @@ TEST_CASE("a malformed or hostile bundle is refused, naming the part", "[bundle]
        "an invalid field in repo acme/model"},
       {"lineage as an object", [](json& c) { c["repos"][0]["lineage"] = json::object(); },
        "an invalid field in repo acme/model"},
+      {"negative downloads", [](json& c) { c["repos"][0]["downloads"] = -3; },
+       "an invalid field in repo acme/model"},
+      {"negative likes", [](json& c) { c["repos"][0]["likes"] = -1; },
+       "an invalid field in repo acme/model"},
+      {"likes as text", [](json& c) { c["repos"][0]["likes"] = "12"; },
+       "an invalid field in repo acme/model"},
+      {"gated neither false, auto nor manual", [](json& c) { c["repos"][0]["gated"] = "yes"; },
+       "an invalid field in repo acme/model"},
+      {"gated as the Hub's boolean", [](json& c) { c["repos"][0]["gated"] = false; },
+       "an invalid field in repo acme/model"},
+      {"private as text", [](json& c) { c["repos"][0]["private"] = "true"; },
+       "an invalid field in repo acme/model"},
+      {"disabled as a number", [](json& c) { c["repos"][0]["disabled"] = 1; },
+       "an invalid field in repo acme/model"},
+      {"an object id in capitals",
+       [](json& c) { c["repos"][0]["object_id"] = "66D3F0A1B2C3D4E5F6A7B8C9"; },
+       "an invalid field in repo acme/model"},
+      {"an object id too short",
+       [](json& c) { c["repos"][0]["object_id"] = "66d3f0a1b2c3d4e5f6a7b8c"; },
+       "an invalid field in repo acme/model"},
+      {"an author with a slash", [](json& c) { c["repos"][0]["author"] = "acme/other"; },
+       "an invalid field in repo acme/model"},
+      {"an author escaping", [](json& c) { c["repos"][0]["author"] = ".."; },
+       "an invalid field in repo acme/model"},
+      {"a creation time before 1970", [](json& c) { c["repos"][0]["created_at"] = -1; },
+       "an invalid field in repo acme/model"},
+      {"a modification time as text",
+       [](json& c) { c["repos"][0]["last_modified"] = "2024-10-01T00:00:00.000Z"; },
+       "an invalid field in repo acme/model"},
+      {"tags as a list", [](json& c) { c["repos"][0]["tags"] = json::array({"v1.0"}); },
+       "an invalid field in repo acme/model"},
+      {"pull requests as text", [](json& c) { c["repos"][0]["pull_requests"] = "16"; },
+       "an invalid field in repo acme/model"},
+      {"converts as null", [](json& c) { c["repos"][0]["converts"] = nullptr; },
+       "an invalid field in repo acme/model"},
+      {"a config that is not JSON",
+       [](json& c) { c["repos"][0]["commits"][0]["config"] = "{\"model_type\":"; },
+       "an invalid field in commit " + in_commit},
+      {"a config that is a JSON object, not its text",
+       [](json& c) { c["repos"][0]["commits"][0]["config"] = {{"model_type", "llama"}}; },
+       "an invalid field in commit " + in_commit},
+      {"safetensors that are a list",
+       [](json& c) { c["repos"][0]["commits"][0]["safetensors"] = "[1, 2]"; },
+       "an invalid field in commit " + in_commit},
       {"a lineage edge that is text", [](json& c) { c["repos"][0]["lineage"][0] = "acme/base"; },
        "an invalid lineage edge of acme/model"},
       {"a commit id that is not hex",
