@@ -71,12 +71,19 @@ Result<std::string> TakeRevision(const std::vector<std::string>& segments, size_
   return revision;
 }
 
-// Reads a repo id starting at segments[*index]: one segment when the next one is an action
-// keyword (legacy ids such as "gpt2"), otherwise two.
-Result<std::string> TakeRepoId(const std::vector<std::string>& segments, size_t* index) {
+// How a repo id followed by an action keyword is read: "gpt2/refs" may be the refs of the legacy
+// id "gpt2" or the repo "gpt2/refs". Targets are matched as legacy ids first, and as two-segment
+// ids when that names no endpoint.
+enum class ActionAfterId { kLegacyId, kSecondSegment };
+
+// Reads a repo id starting at segments[*index]: one segment when it is the last or when the next
+// one is an action keyword read as such (legacy ids such as "gpt2"), otherwise two.
+Result<std::string> TakeRepoId(const std::vector<std::string>& segments, size_t* index,
+                               ActionAfterId reading) {
   if (*index >= segments.size()) return NoRoute();
   std::string id = segments[*index];
-  bool single = *index + 1 >= segments.size() || IsRepoAction(segments[*index + 1]);
+  bool single = *index + 1 >= segments.size() ||
+                (reading == ActionAfterId::kLegacyId && IsRepoAction(segments[*index + 1]));
   for (size_t i = *index; i < *index + (single ? 1 : 2); ++i) {
     if (segments[i].find('/') != std::string::npos) {
       return InvalidArgument("encoded '/' in a repo id");
@@ -102,7 +109,7 @@ bool ParseTypeSegment(std::string_view segment, RepoType* type) {
   return true;
 }
 
-Result<Route> MatchApi(const std::vector<std::string>& s, Route route) {
+Result<Route> MatchApi(const std::vector<std::string>& s, Route route, ActionAfterId reading) {
   if (s.size() == 2 && s[1] == "whoami-v2") {
     route.endpoint = Endpoint::kWhoami;
     return route;
@@ -118,7 +125,7 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route) {
   if (s.size() >= 3 && s[1] == "lineage") {
     if (!ParseTypeSegment(s[2], &route.type)) return NoRoute();
     size_t i = 3;
-    auto repo = TakeRepoId(s, &i);
+    auto repo = TakeRepoId(s, &i, reading);
     if (!repo.ok()) return repo.status();
     if (i != s.size()) return NoRoute();
     route.endpoint = Endpoint::kLineage;
@@ -132,7 +139,7 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route) {
   if (s.size() >= 3 && s[1] == "integrity") {
     if (!ParseTypeSegment(s[2], &route.type)) return NoRoute();
     size_t i = 3;
-    auto repo = TakeRepoId(s, &i);
+    auto repo = TakeRepoId(s, &i, reading);
     if (!repo.ok()) return repo.status();
     auto revision = TakeRevision(s, &i);
     if (!revision.ok()) return revision.status();
@@ -152,7 +159,7 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route) {
     return route;
   }
   size_t i = 2;
-  auto repo = TakeRepoId(s, &i);
+  auto repo = TakeRepoId(s, &i, reading);
   if (!repo.ok()) return repo.status();
   route.repo = std::move(repo.value());
   if (i == s.size()) {
@@ -185,6 +192,35 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route) {
   return route;
 }
 
+// Matches decoded segments, reading ids before action keywords as `reading` says.
+Result<Route> MatchSegments(const std::vector<std::string>& s, Route route, ActionAfterId reading) {
+  if (s.size() == 1 && s[0] == "healthz") {
+    route.endpoint = Endpoint::kHealth;
+    return route;
+  }
+  if (!s.empty() && s[0] == "api") return MatchApi(s, std::move(route), reading);
+
+  size_t i = 0;
+  if (!s.empty() && s[0] == "datasets") {
+    route.type = RepoType::kDataset;
+    i = 1;
+  }
+  if (i + 2 >= s.size()) return NoRoute();
+  auto repo = TakeRepoId(s, &i, reading);
+  if (!repo.ok()) return repo.status();
+  route.repo = std::move(repo.value());
+  if (i >= s.size() || (s[i] != "resolve" && s[i] != "raw")) return NoRoute();
+  route.endpoint = s[i] == "resolve" ? Endpoint::kResolve : Endpoint::kRaw;
+  ++i;
+  auto revision = TakeRevision(s, &i);
+  if (!revision.ok()) return revision.status();
+  route.revision = std::move(revision.value());
+  auto path = JoinPath(s, i, /*allow_empty=*/false);
+  if (!path.ok()) return path.status();
+  route.path = std::move(path.value());
+  return route;
+}
+
 }  // namespace
 
 Result<Route> MatchRoute(std::string_view target) {
@@ -198,32 +234,11 @@ Result<Route> MatchRoute(std::string_view target) {
   }
   auto decoded = DecodeSegments(target.substr(0, question));
   if (!decoded.ok()) return decoded.status();
-  const std::vector<std::string>& s = decoded.value();
-  if (s.size() == 1 && s[0] == "healthz") {
-    route.endpoint = Endpoint::kHealth;
-    return route;
-  }
-  if (!s.empty() && s[0] == "api") return MatchApi(s, std::move(route));
-
-  size_t i = 0;
-  if (!s.empty() && s[0] == "datasets") {
-    route.type = RepoType::kDataset;
-    i = 1;
-  }
-  if (i + 2 >= s.size()) return NoRoute();
-  auto repo = TakeRepoId(s, &i);
-  if (!repo.ok()) return repo.status();
-  route.repo = std::move(repo.value());
-  if (i >= s.size() || (s[i] != "resolve" && s[i] != "raw")) return NoRoute();
-  route.endpoint = s[i] == "resolve" ? Endpoint::kResolve : Endpoint::kRaw;
-  ++i;
-  auto revision = TakeRevision(s, &i);
-  if (!revision.ok()) return revision.status();
-  route.revision = std::move(revision.value());
-  auto path = JoinPath(s, i, /*allow_empty=*/false);
-  if (!path.ok()) return path.status();
-  route.path = std::move(path.value());
-  return route;
+  auto legacy = MatchSegments(*decoded, route, ActionAfterId::kLegacyId);
+  if (legacy.ok()) return legacy;
+  // "acme/refs/resolve/main/x": not the legacy id "acme", but the repo "acme/refs".
+  auto namespaced = MatchSegments(*decoded, std::move(route), ActionAfterId::kSecondSegment);
+  return namespaced.ok() ? namespaced : legacy;
 }
 
 }  // namespace hubmirror::api

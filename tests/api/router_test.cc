@@ -51,6 +51,18 @@ TEST_CASE("routes the Hub's URL grammar", "[router]") {
       {"/api/models/acme/m/refs", Endpoint::kRefs, RepoType::kModel, "acme/m", "", ""},
       {"/api/models/acme/m/commits/main", Endpoint::kCommits, RepoType::kModel, "acme/m", "main",
        ""},
+      // A repo whose name is an action keyword: read as two segments when the legacy reading
+      // names no endpoint; a legacy id keeps its meaning otherwise.
+      {"/acme/refs/resolve/main/README.md", Endpoint::kResolve, RepoType::kModel, "acme/refs",
+       "main", "README.md"},
+      {"/datasets/acme/tree/raw/refs/pr/2/x", Endpoint::kRaw, RepoType::kDataset, "acme/tree",
+       "refs/pr/2", "x"},
+      {"/api/models/acme/refs/refs", Endpoint::kRefs, RepoType::kModel, "acme/refs", "", ""},
+      {"/api/models/acme/commits/tree/main/a", Endpoint::kTree, RepoType::kModel, "acme/commits",
+       "main", "a"},
+      {"/api/lineage/models/acme/refs", Endpoint::kLineage, RepoType::kModel, "acme/refs", "", ""},
+      {"/api/models/gpt2/refs", Endpoint::kRefs, RepoType::kModel, "gpt2", "", ""},
+      {"/gpt2/resolve/refs/pr/3/x", Endpoint::kResolve, RepoType::kModel, "gpt2", "refs/pr/3", "x"},
       {"/api/whoami-v2", Endpoint::kWhoami, RepoType::kModel, "", "", ""},
       {"/api/telemetry/x/y", Endpoint::kTelemetry, RepoType::kModel, "", "", ""},
   }));
