@@ -264,13 +264,18 @@ Status BuildRevision(registry::Registry& registry, const registry::Repo* local,
 }
 
 // Everything of MirrorRepo but recording the outcome, which it leaves in `outcome`.
+// `revision_gone` is set when the upstream says it has no such revision.
 Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& store,
                                     registry::Registry& registry, const MirrorSpec& spec,
-                                    MirrorObserver* observer, registry::SyncOutcome* outcome) {
+                                    MirrorObserver* observer, registry::SyncOutcome* outcome,
+                                    bool* revision_gone) {
   if (!IsSha1Hex(spec.revision)) HM_RETURN_IF_ERROR(ValidateRevisionName(spec.revision));
   Result<RemoteRevision> remote =
       spec.resolved ? *spec.resolved : upstream.GetRevision(spec.type, spec.repo, spec.revision);
-  if (!remote.ok()) return remote.status();
+  if (!remote.ok()) {
+    *revision_gone = remote.status().code() == StatusCode::kRevisionNotFound;
+    return remote.status();
+  }
   outcome->state.upstream_commit = remote->commit_id;
   outcome->repo_details = DetailsOf(*remote);
   MirrorReport report;
@@ -381,7 +386,8 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
   outcome.state.repo = spec.repo;
   outcome.state.revision = spec.revision;
   outcome.state.upstream = upstream.Name();
-  auto report = MirrorRevision(upstream, store, registry, spec, observer, &outcome);
+  bool revision_gone = false;
+  auto report = MirrorRevision(upstream, store, registry, spec, observer, &outcome, &revision_gone);
   outcome.state.last_check_ms = NowUnixMillis();
   if (report.ok()) {
     outcome.state.local_commit = report->commit_id;
@@ -393,8 +399,7 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
                                              ": cannot publish: " + recorded.status().message());
   }
   // A ref the upstream no longer has is deleted, so that the mirror stays true to it.
-  if (report.status().code() == StatusCode::kRevisionNotFound &&
-      (spec.ref || !IsSha1Hex(spec.revision))) {
+  if (revision_gone && (spec.ref || !IsSha1Hex(spec.revision))) {
     auto deleted = registry.DeleteRefs(spec.type, spec.repo, RefsNamedBy(spec));
     if (deleted.ok() && *deleted > 0) {
       Log(LogLevel::kInfo,
