@@ -55,7 +55,9 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::filesystem::path& db
     auto changes = ChangeCounter::Open(db_path);
     if (changes.ok()) {
       registry->changes_ = std::move(changes.value());
-      registry->cache_resolved_ = true;
+      registry->resolved_.Enable(registry->changes_.get());
+      registry->principals_.Enable(registry->changes_.get());
+      registry->access_.Enable(registry->changes_.get());
     }
     return registry;
   }

@@ -2,7 +2,6 @@
 
 #include <sqlite3.h>
 
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -11,13 +10,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "common/git_refs.h"
 #include "common/names.h"
 #include "common/status.h"
+#include "registry/access.h"
+#include "registry/answer_cache.h"
 #include "registry/change_counter.h"
 
 namespace hubmirror::registry {
@@ -228,8 +228,27 @@ struct SyncOutcome {
   SyncState state;
 };
 
+// Who looks at the registry, for answers that depend on it (private repos are left out for
+// those who may not read them): nobody in particular, or a user with their organizations.
+struct Viewer {
+  bool is_admin = false;
+  int64_t user_id = 0;  // 0: anonymous
+  std::string user_name;
+  std::vector<std::string> orgs;  // organizations the user is a member of, any role
+
+  // Who sees everything: the CLI, sync, and admins.
+  static Viewer Everything() {
+    Viewer viewer;
+    viewer.is_admin = true;
+    return viewer;
+  }
+};
+
 struct RepoQuery {
   RepoType type = RepoType::kModel;
+  // Private repos are listed only for viewers who may read them (admins, the namespace's own user
+  // and members, users granted access).
+  Viewer viewer = Viewer::Everything();
   std::vector<std::string> search;  // each a case-insensitive substring of the id
   std::string author;               // exact namespace, case-insensitive
   std::vector<std::string> tags;    // every one must be a tag of the repo
@@ -239,9 +258,10 @@ struct RepoQuery {
   int64_t limit = 1000;
 };
 
-// The registry: every row about repos, commits, refs, entries, blobs and lineage, in one SQLite
-// database (WAL mode). All SQL of the project lives behind this class. One instance wraps one
-// connection and is not thread-safe; give each thread its own (SQLite serialises writers).
+// The registry: every row about repos, commits, refs, entries, blobs, lineage, identities,
+// access and the audit log, in one SQLite database (WAL mode). All SQL of the project lives
+// behind this class. One instance wraps one connection and is not thread-safe; give each thread
+// its own (SQLite serialises writers).
 // Every method reports a failure of SQLite itself as kInternal; the codes listed are the others.
 class Registry {
  public:
@@ -283,6 +303,9 @@ class Registry {
   struct ResolvedFile {
     std::string commit_id;
     std::optional<Entry> entry;
+    // The repo's id, type, name, author and the access flags in force (is_private, gated), for
+    // the access checks of a download; its other fields are not filled.
+    Repo repo;
   };
   // A read-only connection remembers its answers for as long as no process commits to the
   // database (its ChangeCounter says so), and at most a second: downloads of the same files do
@@ -374,6 +397,76 @@ class Registry {
   // Number of direct children per relation.
   Result<std::map<std::string, int64_t>> ChildCountsByRelation(std::string_view parent);
 
+  // ---- Identities and access (see registry/access.h) ----
+  // Users and organizations share one set of names: each is a namespace that repos belong to.
+  // Names are valid repo name parts (ValidateRepoId of the name alone) and match
+  // case-insensitively. kInvalidArgument for an invalid name, kAlreadyExists for a taken one.
+
+  Status AddUser(const std::string& name, bool is_admin, bool is_robot);
+  // Removes a user with their tokens, memberships and access requests. kNotFound when absent.
+  Status RemoveUser(std::string_view name);
+  Result<std::vector<User>> ListUsers();         // by name
+  Result<User> FindUser(std::string_view name);  // kNotFound when absent
+  Status AddOrg(const std::string& name);
+  // Adds `user` to `org` with `role`, or changes the role of a member. kNotFound for an unknown
+  // organization or user.
+  Status SetOrgMember(std::string_view org, std::string_view user, OrgRole role);
+  Status RemoveOrgMember(std::string_view org, std::string_view user);  // kNotFound when absent
+  Result<std::vector<Org>> ListOrgs();                                  // by name, members too
+
+  // Stores a token of `user`, known only by the SHA-256 (hex) of its secret. `expires_at_ms` 0:
+  // never. kNotFound for an unknown user, kAlreadyExists when the user has a token of that name
+  // (revoked ones included: names are not reused), kInvalidArgument for a name that is empty,
+  // longer than 100 bytes or has control characters, or a hash that is not lowercase hex.
+  Status AddToken(std::string_view user, const std::string& name, const std::string& secret_sha256,
+                  TokenScope scope, int64_t expires_at_ms);
+  // Tokens of one user ("" for every user), by user then name. Never secrets. kNotFound for an
+  // unknown user.
+  Result<std::vector<TokenInfo>> ListTokens(std::string_view user);
+  // Marks a token revoked (it stays listed). kNotFound when the user has no such token.
+  Status RevokeToken(std::string_view user, std::string_view name);
+  // Who the token with this secret hash identifies, when it is neither revoked nor expired at
+  // `now_ms`; nullopt otherwise. Read-only connections remember answers while no process commits
+  // to the database (ChangeCounter), so a revocation counts from the next request.
+  Result<std::optional<Principal>> FindPrincipal(const std::string& secret_sha256, int64_t now_ms);
+
+  // The operator's visibility and gating settings of a repo (unset: the upstream's flags apply).
+  // FindRepo and listings report the flags in force: the setting where there is one. Syncs
+  // (UpdateRepoDetails) change the upstream's flags only. kRepoNotFound.
+  Result<RepoAccessSettings> AccessSettings(RepoType type, std::string_view repo);
+  // Sets the given fields of the settings (an unset field keeps its value). kRepoNotFound,
+  // kInvalidArgument for a gated value other than "false", "auto", "manual".
+  Status SetAccessSettings(RepoType type, std::string_view repo,
+                           const RepoAccessSettings& settings);
+
+  // Records that `user` asks for access to a repo, accepting `terms`: pending, or accepted at
+  // once when `accept` (a repo gated "auto"). Asking again after a decision changes nothing and
+  // returns the request as it stands; asking again while pending accepts it when `accept`.
+  // kRepoNotFound, kNotFound for an unknown user.
+  Result<AccessRequest> RequestAccess(RepoType type, std::string_view repo, std::string_view user,
+                                      const std::string& terms, bool accept);
+  // Accepts or rejects a user's access (creating the request when there is none: a grant), by
+  // `decided_by`, with a reason for a rejection. kRepoNotFound, kNotFound for an unknown user,
+  // kInvalidArgument for kPending.
+  Status DecideAccess(RepoType type, std::string_view repo, std::string_view user,
+                      AccessStatus status, const std::string& decided_by,
+                      const std::string& reason);
+  // Forgets a user's request or grant. kRepoNotFound, kNotFound when there is none.
+  Status RemoveAccess(RepoType type, std::string_view repo, std::string_view user);
+  // The requests of a repo, all or those of one status, by request time. kRepoNotFound.
+  Result<std::vector<AccessRequest>> ListAccessRequests(RepoType type, std::string_view repo,
+                                                        std::optional<AccessStatus> status);
+  // Whether the user's access to the repo was accepted. Cached on read-only connections as
+  // FindPrincipal is.
+  Result<bool> HasAccess(const Repo& repo, int64_t user_id);
+  // Ids (lower-cased) of the models private here, for leaving them out of lineage answers.
+  Result<std::vector<std::string>> PrivateModelIds();
+
+  // Appends an event to the audit log (its id and, when 0, its time are assigned).
+  Status RecordAudit(const AuditEvent& event);
+  // Events at or after `since_ms`, oldest first, at most `limit`.
+  Result<std::vector<AuditEvent>> ListAudit(int64_t since_ms, size_t limit);
+
   // ---- Sync state ----
 
   // Records a sync attempt. With an empty `last_error` it was a success: every field is stored.
@@ -413,23 +506,24 @@ class Registry {
   Result<std::vector<Entry>> ReadEntries(class Statement& statement);
   Result<ResolvedFile> ResolveFileInDatabase(RepoType type, std::string_view repo,
                                              std::string_view revision, std::string_view path);
+  // The id of a user (case-insensitive name); kNotFound when absent.
+  Result<int64_t> UserId(std::string_view name);
+  Result<std::optional<Principal>> FindPrincipalInDatabase(const std::string& secret_sha256);
+  // Runs `write` with the ids of a repo and a user (kRepoNotFound, kNotFound when either is
+  // absent) in one write transaction, committed when `write` succeeds.
+  Status WriteAccess(RepoType type, std::string_view repo, std::string_view user,
+                     const std::function<Status(int64_t repo_id, int64_t user_id)>& write);
   sqlite3* db_;
   std::unique_ptr<class StatementCache> statements_;
   std::shared_ptr<class LineageIndexCache> lineage_index_;
-  // Bumped by every writer's commits; read by this connection's ResolveFile cache.
+  // Bumped by every writer's commits; read by this connection's caches.
   std::unique_ptr<ChangeCounter> changes_;
-  // ResolveFile answers (read-only connections), keyed by type, repo, revision and path, valid
-  // while the change count is `resolved_changes_`. The age limit bounds how long a writer killed
-  // between its commit and its bump can leave an answer stale.
-  static constexpr size_t kMaxCachedResolves = 4096;
-  static constexpr std::chrono::seconds kMaxResolveAge{1};
-  struct CachedResolve {
-    ResolvedFile file;
-    std::chrono::steady_clock::time_point read_at;
-  };
-  bool cache_resolved_ = false;
-  std::unordered_map<std::string, CachedResolve> resolved_;
-  uint64_t resolved_changes_ = 0;
+  // Answers of read-only connections: ResolveFile's by type, repo, revision and path;
+  // FindPrincipal's by secret hash (with the token's expiry and revocation, judged at each call);
+  // HasAccess's by repo and user id.
+  AnswerCache<ResolvedFile> resolved_{4096};
+  AnswerCache<std::optional<Principal>, SecretEqual> principals_{1024};
+  AnswerCache<bool> access_{4096};
 };
 
 // Holds a registry read transaction for a scope (see Registry::BeginRead); inside a transaction

@@ -23,17 +23,34 @@ std::string PrefixUpperBound(std::string prefix) {
   return prefix;
 }
 
-constexpr const char* kRepoColumns =
-    "r.id, r.type, r.name, r.author, r.object_id, r.default_branch, r.created_at, "
-    "r.last_modified, r.card_data, r.pipeline_tag, r.library_name, r.downloads, r.likes, "
-    "r.private, r.gated, r.disabled";
+// What access checks need of a repo: its identity and the flags in force (the operator's
+// settings, else the upstream's flags).
+constexpr const char* kRepoAccessColumns =
+    "r.id, r.type, r.name, r.author, COALESCE(r.private_setting, r.private), "
+    "COALESCE(r.gated_setting, r.gated)";
+constexpr int kRepoAccessColumnCount = 6;
+constexpr const char* kRepoOtherColumns =
+    "r.object_id, r.default_branch, r.created_at, r.last_modified, r.card_data, r.pipeline_tag, "
+    "r.library_name, r.downloads, r.likes, r.disabled";
 
-// Entry columns, then the entry's commit id (read by ResolveFile).
-constexpr const char* kEntrySelect =
-    "SELECT e.path, e.type, e.size, e.git_oid, e.sha256, e.lfs, e.pointer_size, "
-    "e.last_commit_id, c.title, c.date, b.state, e.commit_id FROM entries e "
-    "LEFT JOIN commits c ON c.repo_id = e.repo_id AND c.id = e.last_commit_id "
-    "LEFT JOIN blobs b ON b.sha256 = e.sha256 ";
+void ReadRepoAccess(const Statement& s, int first, Repo* repo) {
+  repo->id = s.Int(first);
+  ParseRepoType(s.Text(first + 1), &repo->type);
+  repo->name = s.Text(first + 2);
+  repo->author = s.Text(first + 3);
+  repo->is_private = s.Int(first + 4) != 0;
+  repo->gated = s.Text(first + 5);
+}
+
+// Entry columns, then the entry's commit id (read by ResolveFile), then `more` columns.
+std::string EntrySelect(std::string_view more = "") {
+  return "SELECT e.path, e.type, e.size, e.git_oid, e.sha256, e.lfs, e.pointer_size, "
+         "e.last_commit_id, c.title, c.date, b.state, e.commit_id" +
+         std::string(more) +
+         " FROM entries e "
+         "LEFT JOIN commits c ON c.repo_id = e.repo_id AND c.id = e.last_commit_id "
+         "LEFT JOIN blobs b ON b.sha256 = e.sha256 ";
+}
 constexpr int kEntryColumnCount = 11;
 
 Entry ReadEntryRow(const Statement& s) {
@@ -98,7 +115,7 @@ RefLookup LookupOf(std::string_view revision) {
 }  // namespace
 
 Result<Repo> Registry::FindRepo(RepoType type, std::string_view name) {
-  Statement s(*statements_, std::string("SELECT ") + kRepoColumns +
+  Statement s(*statements_, std::string("SELECT ") + kRepoAccessColumns + ", " + kRepoOtherColumns +
                                 " FROM repos r WHERE r.type = ? AND r.name_lower = ?");
   s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(name));
   if (!s.Step()) {
@@ -106,22 +123,18 @@ Result<Repo> Registry::FindRepo(RepoType type, std::string_view name) {
     return Status(StatusCode::kRepoNotFound, "Repository " + std::string(name) + " not found");
   }
   Repo repo;
-  repo.id = s.Int(0);
-  ParseRepoType(s.Text(1), &repo.type);
-  repo.name = s.Text(2);
-  repo.author = s.Text(3);
-  repo.object_id = s.Text(4);
-  repo.default_branch = s.Text(5);
-  repo.created_at_ms = s.Int(6);
-  repo.last_modified_ms = s.Int(7);
-  repo.card_data_json = s.Text(8);
-  repo.pipeline_tag = s.Text(9);
-  repo.library_name = s.Text(10);
-  repo.downloads = s.Int(11);
-  repo.likes = s.Int(12);
-  repo.is_private = s.Int(13) != 0;
-  repo.gated = s.Text(14);
-  repo.disabled = s.Int(15) != 0;
+  ReadRepoAccess(s, 0, &repo);
+  const int first = kRepoAccessColumnCount;
+  repo.object_id = s.Text(first);
+  repo.default_branch = s.Text(first + 1);
+  repo.created_at_ms = s.Int(first + 2);
+  repo.last_modified_ms = s.Int(first + 3);
+  repo.card_data_json = s.Text(first + 4);
+  repo.pipeline_tag = s.Text(first + 5);
+  repo.library_name = s.Text(first + 6);
+  repo.downloads = s.Int(first + 7);
+  repo.likes = s.Int(first + 8);
+  repo.disabled = s.Int(first + 9) != 0;
   return repo;
 }
 
@@ -162,27 +175,12 @@ Result<Commit> Registry::ResolveRevision(const Repo& repo, std::string_view revi
 Result<Registry::ResolvedFile> Registry::ResolveFile(RepoType type, std::string_view repo_name,
                                                      std::string_view revision,
                                                      std::string_view path) {
-  if (!cache_resolved_) return ResolveFileInDatabase(type, repo_name, revision, path);
-  // The count is read before the query: a commit after it makes the answer stale, and also
-  // moves the count, which empties the cache.
-  uint64_t changes = changes_->Load();
-  auto now = std::chrono::steady_clock::now();
-  if (changes != resolved_changes_ || resolved_.size() >= kMaxCachedResolves) {
-    resolved_.clear();
-    resolved_changes_ = changes;
-  }
   std::string key(RepoTypeName(type));
   for (std::string_view part : {repo_name, revision, path}) {
     key += '\0';
     key += part;
   }
-  if (auto hit = resolved_.find(key);
-      hit != resolved_.end() && now - hit->second.read_at < kMaxResolveAge) {
-    return hit->second.file;
-  }
-  auto resolved = ResolveFileInDatabase(type, repo_name, revision, path);
-  if (resolved.ok()) resolved_[std::move(key)] = CachedResolve{*resolved, now};
-  return resolved;
+  return resolved_.Get(key, [&] { return ResolveFileInDatabase(type, repo_name, revision, path); });
 }
 
 Result<Registry::ResolvedFile> Registry::ResolveFileInDatabase(RepoType type,
@@ -202,14 +200,15 @@ Result<Registry::ResolvedFile> Registry::ResolveFileInDatabase(RepoType type,
                     "       AND (?6 = '' OR f.kind = ?6)"
                     "     ORDER BY f.kind = 'branch' DESC LIMIT 1), ?3) AS commit_id"
                     "  FROM repos r WHERE r.type = ?1 AND r.name_lower = ?2) ") +
-            kEntrySelect +
+            EntrySelect(std::string(", ") + kRepoAccessColumns) +
             "JOIN target t ON e.repo_id = t.repo_id AND e.commit_id = t.commit_id "
-            "WHERE e.path = ?4");
+            "JOIN repos r ON r.id = t.repo_id WHERE e.path = ?4");
     s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(repo_name)).Bind(3, revision).Bind(4, path);
     s.Bind(5, wanted.name).Bind(6, wanted.kind);
     if (s.Step()) {
-      Entry entry = ReadEntryRow(s);
-      return ResolvedFile{s.Text(kEntryColumnCount), std::move(entry)};
+      ResolvedFile file{s.Text(kEntryColumnCount), ReadEntryRow(s), Repo()};
+      ReadRepoAccess(s, kEntryColumnCount + 1, &file.repo);
+      return file;
     }
     HM_RETURN_IF_ERROR(s.status());
   }
@@ -218,7 +217,7 @@ Result<Registry::ResolvedFile> Registry::ResolveFileInDatabase(RepoType type,
   if (!repo.ok()) return repo.status();
   auto commit = ResolveRevision(*repo, revision);
   if (!commit.ok()) return commit.status();
-  return ResolvedFile{commit->id, std::nullopt};
+  return ResolvedFile{commit->id, std::nullopt, std::move(repo.value())};
 }
 
 Result<std::vector<Entry>> Registry::ReadEntries(Statement& s) {
@@ -231,14 +230,14 @@ Result<std::vector<Entry>> Registry::ReadEntries(Statement& s) {
 Result<std::vector<Entry>> Registry::ListEntries(const Repo& repo, const std::string& commit_id,
                                                  std::string_view directory) {
   if (directory.empty()) {
-    Statement s(*statements_, std::string(kEntrySelect) +
-                                  "WHERE e.repo_id = ? AND e.commit_id = ? ORDER BY e.path");
+    Statement s(*statements_,
+                EntrySelect() + "WHERE e.repo_id = ? AND e.commit_id = ? ORDER BY e.path");
     s.Bind(1, repo.id).Bind(2, commit_id);
     return ReadEntries(s);
   }
   std::string prefix = std::string(directory) + "/";
   Statement s(*statements_,
-              std::string(kEntrySelect) +
+              EntrySelect() +
                   "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path >= ? AND e.path < ? "
                   "ORDER BY e.path");
   s.Bind(1, repo.id).Bind(2, commit_id).Bind(3, prefix).Bind(4, PrefixUpperBound(prefix));
@@ -248,7 +247,7 @@ Result<std::vector<Entry>> Registry::ListEntries(const Repo& repo, const std::st
 Result<std::optional<Entry>> Registry::FindEntry(const Repo& repo, const std::string& commit_id,
                                                  std::string_view path) {
   Statement s(*statements_,
-              std::string(kEntrySelect) + "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path = ?");
+              EntrySelect() + "WHERE e.repo_id = ? AND e.commit_id = ? AND e.path = ?");
   s.Bind(1, repo.id).Bind(2, commit_id).Bind(3, path);
   auto entries = ReadEntries(s);
   if (!entries.ok()) return entries.status();
@@ -295,6 +294,28 @@ Result<std::vector<Repo>> Registry::ListRepos(const RepoQuery& query) {
   for (size_t i = 0; i < query.tags.size(); ++i) {
     sql += " AND EXISTS (SELECT 1 FROM repo_tags t WHERE t.repo_id = r.id AND t.tag = ?)";
   }
+  // A private repo is listed for its own namespace (the user, the organization's members) and
+  // for users granted access.
+  const Viewer& viewer = query.viewer;
+  const bool granted_too = !viewer.is_admin && viewer.user_id != 0;
+  std::vector<std::string> namespaces;
+  if (!viewer.is_admin) {
+    if (!viewer.user_name.empty()) namespaces.push_back(AsciiLower(viewer.user_name));
+    for (const auto& org : viewer.orgs) namespaces.push_back(AsciiLower(org));
+    sql += " AND (COALESCE(r.private_setting, r.private) = 0";
+    if (!namespaces.empty()) {
+      // The namespace is the id's first part (the upstream's `author` may say otherwise).
+      sql += " OR substr(r.name_lower, 1, instr(r.name_lower, '/') - 1) IN (?";
+      for (size_t i = 1; i < namespaces.size(); ++i) sql += ", ?";
+      sql += ")";
+    }
+    if (granted_too) {
+      sql +=
+          " OR EXISTS (SELECT 1 FROM access_requests a WHERE a.repo_id = r.id AND a.user_id = ? "
+          "AND a.status = 'accepted')";
+    }
+    sql += ")";
+  }
   sql += " ORDER BY " + sort->second + (query.descending ? " DESC" : " ASC") +
          ", r.name_lower ASC LIMIT ? OFFSET ?";
   Statement s(*statements_, sql);
@@ -309,6 +330,8 @@ Result<std::vector<Repo>> Registry::ListRepos(const RepoQuery& query) {
   }
   if (!query.author.empty()) s.Bind(index++, AsciiLower(query.author));
   for (const auto& tag : query.tags) s.Bind(index++, tag);
+  for (const auto& name : namespaces) s.Bind(index++, name);
+  if (granted_too) s.Bind(index++, viewer.user_id);
   s.Bind(index, query.limit).Bind(index + 1, query.offset);
   std::vector<std::string> names;
   while (s.Step()) names.push_back(s.Text(0));

@@ -48,15 +48,20 @@ NewRevision Revision(const std::string& repo, const std::string& commit_id,
 }
 
 void ExecSql(const std::filesystem::path& db_path, const std::string& sql) {
+  std::string error = ExecSqlError(db_path, sql);
+  INFO(sql << ": " << error);
+  REQUIRE(error.empty());
+}
+
+std::string ExecSqlError(const std::filesystem::path& db_path, const std::string& sql) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
   char* error = nullptr;
   int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  std::string message = error != nullptr ? error : "";
+  std::string message = rc == SQLITE_OK ? "" : error != nullptr ? error : sqlite3_errstr(rc);
   sqlite3_free(error);
   sqlite3_close(db);
-  INFO(sql << ": " << message);
-  REQUIRE(rc == SQLITE_OK);
+  return message;
 }
 
 }  // namespace hubmirror::registry::testing

@@ -26,5 +26,7 @@ NewRevision Revision(const std::string& repo, const std::string& commit_id,
 
 // Runs `sql` on the database file through a connection of its own, as another process would.
 void ExecSql(const std::filesystem::path& db_path, const std::string& sql);
+// The same for `sql` that may fail: SQLite's error message, empty when it succeeded.
+std::string ExecSqlError(const std::filesystem::path& db_path, const std::string& sql);
 
 }  // namespace hubmirror::registry::testing
