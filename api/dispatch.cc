@@ -7,7 +7,11 @@ namespace {
 std::string_view AllowedMethods(Endpoint endpoint) {
   switch (endpoint) {
     case Endpoint::kPathsInfo:
+    case Endpoint::kAskAccess:
+    case Endpoint::kAccessDecision:
       return "POST, OPTIONS";
+    case Endpoint::kRepoSettings:
+      return "PUT, OPTIONS";
     case Endpoint::kTelemetry:
       return "GET, HEAD, POST, OPTIONS";
     default:
@@ -36,7 +40,7 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
   if (request.method() == http::verb::options) {
     Response response;
     response.status = http::status::no_content;
-    response.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+    response.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, OPTIONS");
     response.Set("Access-Control-Allow-Headers",
                  "Authorization, Range, Content-Type, If-None-Match, Accept, User-Agent");
     response.Set("Access-Control-Max-Age", "86400");
@@ -59,8 +63,6 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
     case Endpoint::kAgentHarnesses:
       return JsonResponse(
           {{"harnesses", nlohmann::json::object()}, {"standardEnvVars", nlohmann::json::array()}});
-    case Endpoint::kWhoami:
-      return ErrorResponse(ApiError::kUnauthorized, "this mirror has no user accounts", true);
     default:
       break;
   }
@@ -68,6 +70,31 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
     return ErrorResponse(ApiError::kInternal, "registry unavailable", api_route);
   }
   registry::Registry& registry = *environment.registry;
+  static AccessServices no_access{AccessPolicy{}, nullptr};
+  AccessServices& access = environment.access != nullptr ? *environment.access : no_access;
+  bool has_token = request.find(http::field::authorization) != request.end();
+  if (int64_t wait = access.bad_tokens().SecondsBlocked(environment.address); has_token && wait) {
+    Response response = ErrorResponse(ApiError::kTooManyRequests,
+                                      "too many invalid tokens, retry later", api_route);
+    response.Set("Retry-After", std::to_string(wait));
+    return response;
+  }
+  auto caller = Authenticate(request, registry, environment.address);
+  if (!caller.ok()) {
+    if (caller.status().code() != StatusCode::kInvalidArgument) {
+      return ErrorFromStatus(caller.status(), api_route);
+    }
+    access.bad_tokens().Count(environment.address);
+    access.AuditRefusal({0, 0, "anonymous", "auth.invalid_token",
+                         std::string(target.substr(0, 256)), "refused", environment.address, ""});
+    return ErrorResponse(ApiError::kUnauthorized, caller.status().message(), api_route);
+  }
+  if (caller->anonymous() && !access.policy().anonymous_read) {
+    Response response = ErrorResponse(
+        ApiError::kUnauthorized, "this server needs an access token for every request", api_route);
+    response.Set("WWW-Authenticate", "Bearer realm=\"Authentication required\"");
+    return response;
+  }
   RequestContext context{request,
                          *route,
                          registry,
@@ -75,7 +102,21 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
                          environment.verify_below_bytes,
                          environment.signing_key,
                          environment.origin,
-                         environment.verified_blobs};
+                         environment.verified_blobs,
+                         *caller,
+                         access};
+  switch (route->endpoint) {
+    case Endpoint::kWhoami:
+      return HandleWhoami(context);
+    case Endpoint::kAskAccess:
+      return HandleAskAccess(context);
+    case Endpoint::kAccessDecision:
+      return HandleAccessDecision(context);
+    case Endpoint::kRepoSettings:
+      return HandleRepoSettings(context);
+    default:
+      break;
+  }
   // A file download is one statement, its own transaction; everything else runs several
   // queries, which must all see the same committed state.
   if (route->endpoint == Endpoint::kResolve || route->endpoint == Endpoint::kRaw) {
@@ -104,6 +145,10 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
       return HandleIntegrityKey(context);
     case Endpoint::kIntegrityManifest:
       return HandleIntegrityManifest(context);
+    case Endpoint::kAuthCheck:
+      return HandleAuthCheck(context);
+    case Endpoint::kAccessRequests:
+      return HandleAccessRequests(context);
     default:
       return ErrorResponse(ApiError::kRouteNotFound, "no such endpoint", api_route);
   }

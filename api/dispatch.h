@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "api/access.h"
 #include "api/handler_support.h"
 #include "common/signing.h"
 #include "registry/registry.h"
@@ -18,10 +19,15 @@ struct DispatchEnvironment {
   const SigningKey& signing_key;
   std::string origin;                 // "http://host:port" as the client addressed us
   VerifiedBlobCache* verified_blobs;  // this thread's small blobs; nullptr: none kept
+  // The server's access services; nullptr: the default policy, and no writes.
+  AccessServices* access = nullptr;
+  std::string address{};  // the client's address ("" when unknown)
 };
 
 // Answers one request: CORS preflight, routing (4xx for malformed or hostile targets), the
-// method check (405 with Allow), then the endpoint's handler. Reads of several queries run in
+// method check (405 with Allow), authentication (401 for a token that is not valid here, 429 for
+// an address that sent too many), then the endpoint's handler, which checks what the caller may
+// see. Reads of several queries run in
 // one registry read transaction, so they see one committed state. Never throws for bad input;
 // uses the registry connection on the calling thread only.
 Response Dispatch(const Request& request, const DispatchEnvironment& environment);

@@ -26,6 +26,14 @@ ApiErrorInfo Describe(ApiError error) {
       return {http::status::request_header_fields_too_large, "HeadersTooLarge"};
     case ApiError::kUnauthorized:
       return {http::status::unauthorized, "Unauthorized"};
+    case ApiError::kGatedRepoUnauthenticated:
+      return {http::status::unauthorized, "GatedRepo"};
+    case ApiError::kGatedRepoForbidden:
+      return {http::status::forbidden, "GatedRepo"};
+    case ApiError::kForbidden:
+      return {http::status::forbidden, "Forbidden"};
+    case ApiError::kTooManyRequests:
+      return {http::status::too_many_requests, "TooManyRequests"};
     case ApiError::kBlobUnavailable:
       return {http::status::service_unavailable, "BlobUnavailable"};
     case ApiError::kInternal:

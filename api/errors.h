@@ -19,7 +19,11 @@ enum class ApiError {
   kMethodNotAllowed,
   kPayloadTooLarge,
   kHeadersTooLarge,
-  kUnauthorized,
+  kUnauthorized,              // no token where one is needed, or one that is not valid here
+  kGatedRepoUnauthenticated,  // gated content asked for without a token (401 GatedRepo)
+  kGatedRepoForbidden,        // gated content asked for with a token that has no access (403)
+  kForbidden,                 // the caller may read but not do this (a read token, no role)
+  kTooManyRequests,
   kBlobUnavailable,  // the registry knows the file but its bytes are missing from the store
   kInternal,
 };

@@ -1,4 +1,5 @@
 // /resolve and /raw: file bytes with the headers every Hub client relies on (hub-protocol §2.7).
+#include "api/access.h"
 #include "api/handler_support.h"
 #include "common/digest.h"
 #include "common/files.h"
@@ -89,7 +90,27 @@ std::optional<Response> ReadVerifiedSmallFile(const RequestContext& context,
 Response HandleResolve(const RequestContext& context, bool raw) {
   const Route& route = context.route;
   auto resolved = context.registry.ResolveFile(route.type, route.repo, route.revision, route.path);
-  if (!resolved.ok()) return ErrorFromStatus(resolved.status(), false);
+  if (!resolved.ok()) {
+    // A revision the repo lacks must not tell a caller that a hidden repo exists.
+    RepoRight right = RepoRight::kNone;
+    if (resolved.status().code() == StatusCode::kRevisionNotFound) {
+      if (auto visible = FindVisibleRepo(context, route.type, route.repo, &right); !visible.ok()) {
+        return ErrorFromStatus(visible.status(), false);
+      }
+    }
+    return ErrorFromStatus(resolved.status(), false);
+  }
+  // File content needs read access; the answers of a hidden repo are those of a missing one.
+  auto right = ReadRight(context.caller, context.registry, resolved->repo);
+  if (!right.ok()) return ErrorFromStatus(right.status(), false);
+  if (*right == RepoRight::kNone) return RepoNotFoundResponse(route.repo, false);
+  if (*right == RepoRight::kMetadata) {
+    context.access.AuditRefusal(
+        {0, 0, context.caller.name(), "content.refused",
+         std::string(RepoTypeName(route.type)) + " " + resolved->repo.name + "/" + route.path,
+         "refused", context.caller.address, ""});
+    return GatedResponse(context.caller, resolved->repo, context.origin, false);
+  }
   const std::string& commit_id = resolved->commit_id;
   if (!resolved->entry || resolved->entry->is_directory) {
     Response response = ErrorResponse(ApiError::kEntryNotFound, "Entry not found", false);

@@ -47,6 +47,9 @@ struct Response {
   static constexpr size_t kTypicalHeaders = 12;
 };
 
+class AccessServices;
+struct Caller;
+
 // Everything a handler may use for one request. Lives on the session's stack.
 struct RequestContext {
   const Request& request;
@@ -57,6 +60,8 @@ struct RequestContext {
   const SigningKey& signing_key;  // signs integrity manifests
   std::string origin;  // "http://host:port" as the client addressed us, for absolute Links
   VerifiedBlobCache* verified_blobs;  // this thread's small blobs; nullptr: none kept
+  const Caller& caller;
+  AccessServices& access;
 };
 
 // Moves a blob whose bytes did not hash to `sha256` as they were served to quarantine, and logs
@@ -82,6 +87,12 @@ nlohmann::json EntryJson(const registry::Entry& entry, bool expand);
 // malformed.
 Result<std::optional<int64_t>> IntegerParam(const QueryParams& query, std::string_view key);
 
+Response HandleWhoami(const RequestContext& context);
+Response HandleAskAccess(const RequestContext& context);
+Response HandleAuthCheck(const RequestContext& context);
+Response HandleAccessRequests(const RequestContext& context);
+Response HandleAccessDecision(const RequestContext& context);
+Response HandleRepoSettings(const RequestContext& context);
 Response HandleResolve(const RequestContext& context, bool raw);
 Response HandleRepoInfo(const RequestContext& context);
 Response HandleListRepos(const RequestContext& context);

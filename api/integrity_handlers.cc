@@ -1,4 +1,5 @@
 // Native integrity endpoints: /api/integrity/key and /api/integrity/{type}s/{repo}/{rev}.
+#include "api/access.h"
 #include "api/handler_support.h"
 #include "api/manifest.h"
 
@@ -13,7 +14,11 @@ Response HandleIntegrityKey(const RequestContext& context) {
   return response;
 }
 
+// A manifest lists digests, not content: a gated repo's is public, a hidden repo's is not.
 Response HandleIntegrityManifest(const RequestContext& context) {
+  RepoRight right = RepoRight::kNone;
+  auto visible = FindVisibleRepo(context, context.route.type, context.route.repo, &right);
+  if (!visible.ok()) return ErrorFromStatus(visible.status(), true);
   auto document = SignedManifest(context.registry, context.signing_key, context.route.type,
                                  context.route.repo, context.route.revision);
   if (!document.ok()) return ErrorFromStatus(document.status(), true);

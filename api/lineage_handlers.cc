@@ -1,8 +1,35 @@
 // Native lineage endpoint: /api/lineage/{models|datasets}/{repo}.
+#include <set>
+
+#include "api/access.h"
 #include "api/handler_support.h"
 #include "api/lineage_format.h"
 
 namespace hubmirror::api {
+namespace {
+
+// Leaves out of a graph the mirrored models hidden from the caller, with their edges.
+Status HideFromCaller(const RequestContext& context, registry::LineageGraph* graph) {
+  auto private_ids = context.registry.PrivateModelIds();
+  if (!private_ids.ok()) return private_ids.status();
+  if (private_ids->empty()) return Status::Ok();
+  std::set<std::string> candidates(private_ids->begin(), private_ids->end());
+  std::set<std::string> hidden;
+  for (const auto& node : graph->nodes) {
+    if (!node.mirrored || !candidates.contains(AsciiLower(node.id))) continue;
+    auto is_hidden = HiddenFrom(context, RepoType::kModel, node.id);
+    if (!is_hidden.ok()) return is_hidden.status();
+    if (*is_hidden) hidden.insert(node.id);
+  }
+  std::erase_if(graph->nodes, [&](const auto& node) { return hidden.contains(node.id); });
+  std::erase_if(graph->edges, [&](const auto& edge) {
+    return hidden.contains(edge.child) || hidden.contains(edge.parent);
+  });
+  std::erase_if(graph->roots, [&](const auto& root) { return hidden.contains(root); });
+  return Status::Ok();
+}
+
+}  // namespace
 
 Response HandleLineage(const RequestContext& context) {
   const QueryParams& query = context.route.query;
@@ -32,9 +59,16 @@ Response HandleLineage(const RequestContext& context) {
   if (format != "json" && format != "dot") {
     return ErrorResponse(ApiError::kBadRequest, "format must be json or dot", true);
   }
+  // A private model hidden from the caller has no lineage for them.
+  auto hidden = HiddenFrom(context, RepoType::kModel, context.route.repo);
+  if (!hidden.ok()) return ErrorFromStatus(hidden.status(), true);
+  if (*hidden) return RepoNotFoundResponse(context.route.repo, true);
   auto graph = context.registry.Lineage(context.route.repo, direction,
                                         static_cast<int>(depth->value_or(0)), relation);
   if (!graph.ok()) return ErrorFromStatus(graph.status(), true);
+  if (Status hid = HideFromCaller(context, &graph.value()); !hid.ok()) {
+    return ErrorFromStatus(hid, true);
+  }
   // A model neither mirrored nor named by any card is unknown here.
   if (graph->edges.empty() && !graph->nodes.front().mirrored) {
     return ErrorResponse(ApiError::kRepoNotFound, "no lineage known for " + context.route.repo,

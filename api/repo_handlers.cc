@@ -1,6 +1,7 @@
 // Repo info and repo listing: /api/{models,datasets}[/{repo}[/revision/{rev}]].
 #include <set>
 
+#include "api/access.h"
 #include "api/handler_support.h"
 #include "common/clock.h"
 
@@ -234,7 +235,8 @@ Response HandleRepoInfo(const RequestContext& context) {
   const Route& route = context.route;
   auto expand = ExpandValues(route);
   if (!expand.ok()) return ErrorFromStatus(expand.status(), true);
-  auto repo = context.registry.FindRepo(route.type, route.repo);
+  RepoRight right = RepoRight::kNone;
+  auto repo = FindVisibleRepo(context, route.type, route.repo, &right);
   if (!repo.ok()) return ErrorFromStatus(repo.status(), true);
   auto commit = context.registry.ResolveRevision(*repo, route.revision);
   if (!commit.ok()) return ErrorFromStatus(commit.status(), true);
@@ -263,6 +265,7 @@ Response HandleListRepos(const RequestContext& context) {
   if (!expand.ok()) return ErrorFromStatus(expand.status(), true);
   registry::RepoQuery query;
   query.type = route.type;
+  query.viewer = context.caller.viewer();
   query.search = QueryValues(route.query, "search");
   query.author = QueryValue(route.query, "author").value_or("");
   for (const char* key : {"filter", "pipeline_tag", "library", "language"}) {

@@ -5,8 +5,18 @@
 namespace hubmirror::api {
 namespace {
 
-constexpr std::array<std::string_view, 8> kRepoActions = {
-    "resolve", "raw", "tree", "blob", "revision", "refs", "commits", "paths-info"};
+constexpr std::array<std::string_view, 12> kRepoActions = {"resolve",
+                                                           "raw",
+                                                           "tree",
+                                                           "blob",
+                                                           "revision",
+                                                           "refs",
+                                                           "commits",
+                                                           "paths-info",
+                                                           "ask-access",
+                                                           "auth-check",
+                                                           "user-access-request",
+                                                           "settings"};
 
 bool IsRepoAction(std::string_view segment) {
   for (auto action : kRepoActions) {
@@ -172,6 +182,27 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route, ActionAft
     route.endpoint = Endpoint::kRefs;
     return route;
   }
+  if (action == "settings" && i == s.size()) {
+    route.endpoint = Endpoint::kRepoSettings;
+    return route;
+  }
+  if (action == "auth-check" && (i == s.size() || (i + 1 == s.size() && s[i] == "write"))) {
+    route.endpoint = Endpoint::kAuthCheck;
+    route.path = i == s.size() ? "" : "write";
+    return route;
+  }
+  if (action == "user-access-request" && i + 1 == s.size()) {
+    const std::string& what = s[i];
+    if (what == "pending" || what == "accepted" || what == "rejected") {
+      route.endpoint = Endpoint::kAccessRequests;
+    } else if (what == "handle" || what == "grant") {
+      route.endpoint = Endpoint::kAccessDecision;
+    } else {
+      return NoRoute();
+    }
+    route.path = what;
+    return route;
+  }
   if (action != "revision" && action != "tree" && action != "paths-info" && action != "commits") {
     return NoRoute();
   }
@@ -204,6 +235,14 @@ Result<Route> MatchSegments(const std::vector<std::string>& s, Route route, Acti
   if (!s.empty() && s[0] == "datasets") {
     route.type = RepoType::kDataset;
     i = 1;
+  }
+  if (!s.empty() && s.back() == "ask-access" && s.size() - i >= 2 && s.size() - i <= 3) {
+    auto repo = TakeRepoId(s, &i, reading);
+    if (!repo.ok()) return repo.status();
+    if (i + 1 != s.size()) return NoRoute();
+    route.endpoint = Endpoint::kAskAccess;
+    route.repo = std::move(repo.value());
+    return route;
   }
   if (i + 2 >= s.size()) return NoRoute();
   auto repo = TakeRepoId(s, &i, reading);

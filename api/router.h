@@ -29,6 +29,11 @@ enum class Endpoint {
   kLineage,            // /api/lineage/{type}s/{repo} (native)
   kIntegrityKey,       // /api/integrity/key (native): the manifest signing key
   kIntegrityManifest,  // /api/integrity/{type}s/{repo}/{rev} (native): a signed manifest
+  kAskAccess,          // POST /{prefix}{repo}/ask-access: the gate form
+  kAuthCheck,          // /api/{type}s/{repo}/auth-check[/write] (path: "" or "write")
+  kAccessRequests,     // GET /api/{type}s/{repo}/user-access-request/{status} (path: the status)
+  kAccessDecision,     // POST /api/{type}s/{repo}/user-access-request/{handle|grant} (path)
+  kRepoSettings,       // PUT /api/{type}s/{repo}/settings
 };
 
 // A request target matched to an endpoint, with every component decoded and validated.
@@ -37,7 +42,8 @@ struct Route {
   RepoType type = RepoType::kModel;
   std::string repo;      // validated repo id
   std::string revision;  // decoded; "refs/pr/1" may arrive encoded or as three segments
-  std::string path;      // validated repo path, or "" for the root (tree only)
+  std::string path;  // validated repo path, or "" for the root (tree only); a sub-action for some
+                     // endpoints, as noted above
   QueryParams query;
 };
 

@@ -10,10 +10,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <csignal>
+#include <cstring>
 #include <thread>
 #include <variant>
 #include <vector>
 
+#include "api/access.h"
 #include "api/dispatch.h"
 #include "api/handler_support.h"
 #include "api/response_head.h"
@@ -30,6 +32,8 @@ namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using namespace net::experimental::awaitable_operators;
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
+// The most a single read of a request takes from the socket, as in Beast's own reads.
+constexpr size_t kReadBytes = 65536;
 
 // Each pool thread opens its own registry connection on first use: SQLite connections must not
 // be shared between threads, and opening one per request would dominate small requests.
@@ -65,14 +69,19 @@ std::string RequestOrigin(const Request& request, const tcp::endpoint& local) {
 // The registry connection of this thread, then the handlers.
 Response Serve(const Request& request, const std::filesystem::path& registry_path,
                const std::shared_ptr<registry::LineageIndexCache>& lineage_index,
-               storage::BlobStore& store, const ServerOptions& options,
-               const tcp::endpoint& local) {
+               storage::BlobStore& store, const ServerOptions& options, const tcp::endpoint& local,
+               const std::string& client) {
   auto registry = ThreadRegistry(registry_path, lineage_index);
   if (!registry.ok()) Log(LogLevel::kError, "cannot open registry: " + registry.status().message());
   thread_local VerifiedBlobCache verified_blobs;
-  DispatchEnvironment environment{registry.ok() ? *registry : nullptr, store,
-                                  options.verify_below_bytes,          *options.signing_key,
-                                  RequestOrigin(request, local),       &verified_blobs};
+  DispatchEnvironment environment{registry.ok() ? *registry : nullptr,
+                                  store,
+                                  options.verify_below_bytes,
+                                  *options.signing_key,
+                                  RequestOrigin(request, local),
+                                  &verified_blobs,
+                                  options.access.get(),
+                                  client};
   return Dispatch(request, environment);
 }
 
@@ -200,17 +209,185 @@ net::awaitable<void> WriteReadError(beast::tcp_stream& stream, ApiError error,
       stream, SerializeResponseHead(response, 11, false, response.body.size()), response.body);
 }
 
-// Counts open connections for the lifetime of a session.
-class ConnectionSlot {
- public:
-  explicit ConnectionSlot(std::atomic<size_t>& counter) : counter_(counter) { ++counter_; }
-  ~ConnectionSlot() { --counter_; }
+// Reads the next request of a connection: waits up to the idle timeout for its first byte, then
+// allows the header timeout for the rest of its header and the idle timeout for its body.
+net::awaitable<beast::error_code> ReadRequest(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                              http::request_parser<http::string_body>& parser,
+                                              const ServerOptions& options) {
+  if (buffer.size() == 0) {
+    stream.expires_after(options.idle_timeout);
+    auto [ec, bytes] = co_await stream.async_read_some(
+        buffer.prepare(beast::read_size(buffer, kReadBytes)), kNoThrow);
+    if (ec) co_return ec;
+    buffer.commit(bytes);
+  }
+  stream.expires_after(options.header_timeout);
+  auto [header_error, header_bytes] =
+      co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+  if (header_error || parser.is_done()) co_return header_error;
+  stream.expires_after(options.idle_timeout);
+  auto [body_error, body_bytes] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+  co_return body_error;
+}
 
- private:
-  std::atomic<size_t>& counter_;
-};
+// Waits until the lease's address has a request slot for this connection's request, for at most
+// `patience`; false when none came in time.
+net::awaitable<bool> AwaitRequestSlot(ConnectionLimiter& limiter, ConnectionLimiter::Lease& lease,
+                                      std::chrono::seconds patience) {
+  if (limiter.StartRequest(lease)) co_return true;
+  auto executor = co_await net::this_coro::executor;
+  // Shared with the wake call, which comes from another thread and may come after the wait
+  // ended on its own.
+  auto timer = std::make_shared<net::steady_timer>(executor, patience);
+  auto wake = [executor, timer] { net::post(executor, [timer] { timer->cancel(); }); };
+  if (limiter.StartRequest(lease, wake)) co_return true;
+  co_await timer->async_wait(kNoThrow);
+  co_return !limiter.StopWaiting(lease);
+}
+
+// Once this many connections are open, each address may hold fewer of the rest the fuller the
+// server gets: a quarter of the slots is kept for addresses that hold few.
+size_t ReserveStart(size_t max_connections) { return max_connections - max_connections / 4; }
+
+// Refused connections are logged at most this often, so that a flood of them cannot fill the log.
+constexpr std::chrono::seconds kRefusalLogInterval{10};
 
 }  // namespace
+
+ConnectionLimiter::ConnectionLimiter(size_t max_connections, size_t max_connections_per_address,
+                                     size_t max_requests_per_address)
+    : max_connections_(max_connections),
+      max_connections_per_address_(max_connections_per_address),
+      max_requests_per_address_(max_requests_per_address) {}
+
+ConnectionLimiter::Lease::~Lease() { limiter_.Release(*this); }
+
+size_t ConnectionLimiter::KeyHash::operator()(const Key& key) const {
+  uint64_t high = 0;
+  uint64_t low = 0;
+  std::memcpy(&high, key.data(), sizeof high);
+  std::memcpy(&low, key.data() + sizeof high, sizeof low);
+  return std::hash<uint64_t>()((high * 0x9e3779b97f4a7c15u) ^ low ^ (low >> 29));
+}
+
+ConnectionLimiter::Key ConnectionLimiter::KeyOf(const net::ip::address& address) {
+  if (address.is_v4()) {
+    return net::ip::make_address_v6(net::ip::v4_mapped, address.to_v4()).to_bytes();
+  }
+  Key key = address.to_v6().to_bytes();
+  if (!address.to_v6().is_v4_mapped()) std::fill(key.begin() + 8, key.end(), 0);
+  return key;
+}
+
+bool ConnectionLimiter::MayConnect(size_t held) const {
+  if (connections_ >= max_connections_) return false;
+  if (max_connections_per_address_ == 0) return true;
+  if (held >= max_connections_per_address_) return false;
+  size_t reserve_start = ReserveStart(max_connections_);
+  if (connections_ < reserve_start) return true;
+  // An address's limit shrinks with the free part of the reserve, down to nothing for the last
+  // slot: an address holding none is still admitted then.
+  size_t reserve = max_connections_ - reserve_start;
+  size_t free = max_connections_ - connections_;
+  return held * reserve < max_connections_per_address_ * free;
+}
+
+std::unique_ptr<ConnectionLimiter::Lease> ConnectionLimiter::Admit(
+    const net::ip::address& address) {
+  Key key = KeyOf(address);
+  std::lock_guard lock(mutex_);
+  auto found = addresses_.find(key);
+  if (!MayConnect(found == addresses_.end() ? 0 : found->second.connections)) {
+    ++refused_;
+    return nullptr;
+  }
+  if (found == addresses_.end()) found = addresses_.try_emplace(key, key).first;
+  ++found->second.connections;
+  ++connections_;
+  return std::unique_ptr<Lease>(new Lease(*this, found->second));
+}
+
+bool ConnectionLimiter::StartRequest(Lease& lease, std::function<void()> wake) {
+  std::lock_guard lock(mutex_);
+  Address& address = lease.address_;
+  if (max_requests_per_address_ == 0 || address.requests < max_requests_per_address_) {
+    ++address.requests;
+    lease.request_ = Lease::Request::kRunning;
+    return true;
+  }
+  if (wake) {
+    lease.request_ = Lease::Request::kWaiting;
+    lease.wake_ = std::move(wake);
+    address.waiting.push_back(&lease);
+  }
+  return false;
+}
+
+bool ConnectionLimiter::StopWaiting(Lease& lease) {
+  std::lock_guard lock(mutex_);
+  if (lease.request_ != Lease::Request::kWaiting) return false;
+  std::erase(lease.address_.waiting, &lease);
+  lease.request_ = Lease::Request::kNone;
+  lease.wake_ = nullptr;
+  return true;
+}
+
+void ConnectionLimiter::FinishRequest(Lease& lease) {
+  std::function<void()> wake;
+  {
+    std::lock_guard lock(mutex_);
+    FinishRequestLocked(lease, &wake);
+  }
+  if (wake) wake();
+}
+
+void ConnectionLimiter::FinishRequestLocked(Lease& lease, std::function<void()>* wake) {
+  lease.request_ = Lease::Request::kNone;
+  Address& address = lease.address_;
+  if (address.waiting.empty() || !waking_) {
+    --address.requests;
+    return;
+  }
+  // The slot passes straight to the request that waited longest.
+  Lease* next = address.waiting.front();
+  address.waiting.pop_front();
+  next->request_ = Lease::Request::kRunning;
+  *wake = std::move(next->wake_);
+}
+
+void ConnectionLimiter::Release(Lease& lease) {
+  std::function<void()> wake;
+  {
+    std::lock_guard lock(mutex_);
+    Address& address = lease.address_;
+    if (lease.request_ == Lease::Request::kRunning) {
+      FinishRequestLocked(lease, &wake);
+    } else if (lease.request_ == Lease::Request::kWaiting) {
+      std::erase(address.waiting, &lease);
+    }
+    --connections_;
+    if (--address.connections == 0) {
+      Key key = address.key;
+      addresses_.erase(key);
+    }
+  }
+  if (wake) wake();
+}
+
+void ConnectionLimiter::StopWaking() {
+  std::lock_guard lock(mutex_);
+  waking_ = false;
+}
+
+size_t ConnectionLimiter::connections() const {
+  std::lock_guard lock(mutex_);
+  return connections_;
+}
+
+size_t ConnectionLimiter::refused() const {
+  std::lock_guard lock(mutex_);
+  return refused_;
+}
 
 // Each io_context is run by exactly one thread, so it can skip internal locking.
 std::vector<std::unique_ptr<net::io_context>> MakeWorkers(unsigned requested) {
@@ -230,10 +407,14 @@ Server::Server(ServerOptions options, storage::BlobStore& store)
     : options_(std::move(options)),
       store_(store),
       lineage_index_(std::make_shared<registry::LineageIndexCache>(options_.registry_path)),
+      limiter_(options_.max_connections, options_.max_connections_per_address,
+               options_.max_requests_per_address),
       workers_(MakeWorkers(options_.threads)),
       acceptor_(*workers_.front()) {}
 
-Server::~Server() = default;
+// The workers destroy the sessions left when Run returned, one io_context after the other: a
+// session that frees a request slot then must not wake one on an io_context that is gone.
+Server::~Server() { limiter_.StopWaking(); }
 
 Result<std::unique_ptr<Server>> Server::Create(ServerOptions options, storage::BlobStore& store) {
   beast::error_code ec;
@@ -297,29 +478,46 @@ net::awaitable<void> Server::Accept() {
       co_await pause.async_wait(kNoThrow);
       continue;
     }
-    if (connections_.load() >= options_.max_connections) {
+    beast::error_code peer_error;
+    tcp::endpoint peer = socket.remote_endpoint(peer_error);
+    auto lease = peer_error ? nullptr : limiter_.Admit(peer.address());
+    if (lease == nullptr) {
+      if (!peer_error) ReportRefusal(peer.address());
       beast::error_code ignored;
       socket.close(ignored);
       continue;
     }
     auto executor = socket.get_executor();
-    net::co_spawn(executor, Session(std::move(socket)), net::detached);
+    net::co_spawn(executor, Session(std::move(socket), std::move(lease)), net::detached);
   }
 }
 
-net::awaitable<void> Server::Session(tcp::socket socket) {
-  ConnectionSlot slot(connections_);
+void Server::ReportRefusal(const net::ip::address& address) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_report_ < kRefusalLogInterval) return;
+  size_t refused = limiter_.refused();
+  Log(LogLevel::kWarning, "refused " + std::to_string(refused - refusals_reported_) +
+                              " connections over the connection limits since the last report (" +
+                              std::to_string(refused) + " in all), the latest from " +
+                              address.to_string());
+  last_refusal_report_ = now;
+  refusals_reported_ = refused;
+}
+
+net::awaitable<void> Server::Session(tcp::socket socket,
+                                     std::unique_ptr<ConnectionLimiter::Lease> lease) {
   beast::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
   tcp::endpoint local = socket.local_endpoint(ec);
+  tcp::endpoint remote = socket.remote_endpoint(ec);
+  std::string client = ec ? "" : remote.address().to_string();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   while (true) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     parser.body_limit(options_.max_body_bytes);
-    stream.expires_after(options_.idle_timeout);
-    auto [read_error, bytes] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+    auto read_error = co_await ReadRequest(stream, buffer, parser, options_);
     if (read_error == http::error::header_limit) {
       co_await WriteReadError(stream, ApiError::kHeadersTooLarge, "request headers too large");
       break;
@@ -336,10 +534,12 @@ net::awaitable<void> Server::Session(tcp::socket socket) {
       break;
     }
     if (read_error) break;
+    if (!co_await AwaitRequestSlot(limiter_, *lease, options_.idle_timeout)) break;
     const Request& request = parser.get();
     Response response;
     try {
-      response = Serve(request, options_.registry_path, lineage_index_, store_, options_, local);
+      response =
+          Serve(request, options_.registry_path, lineage_index_, store_, options_, local, client);
     } catch (const std::exception& e) {
       // Handlers report errors as Status; this only guards the process against the unforeseen
       // (allocation failure, a library throwing), so one request cannot take the server down.
@@ -349,6 +549,7 @@ net::awaitable<void> Server::Session(tcp::socket socket) {
     bool keep_alive = request.keep_alive();
     auto write_error = co_await WriteResponse(stream, request, response, keep_alive,
                                               options_.idle_timeout, store_);
+    limiter_.FinishRequest(*lease);
     if (write_error || !keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);

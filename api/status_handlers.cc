@@ -1,4 +1,6 @@
-// Native endpoints about the mirror itself: /api/mirror/status.
+// Native endpoints about the mirror itself: /api/mirror/status (repos hidden from the caller left
+// out).
+#include "api/access.h"
 #include "api/handler_support.h"
 #include "common/clock.h"
 
@@ -11,6 +13,9 @@ Response HandleMirrorStatus(const RequestContext& context) {
   int64_t now = NowUnixMillis();
   json repos = json::array();
   for (const auto& state : *states) {
+    auto hidden = HiddenFrom(context, state.type, state.repo);
+    if (!hidden.ok()) return ErrorFromStatus(hidden.status(), true);
+    if (*hidden) continue;
     auto optional = [](const std::string& value) { return value.empty() ? json() : json(value); };
     json item = {
         {"type", RepoTypeName(state.type)},

@@ -1,6 +1,7 @@
 // Tree listing, paths-info, refs and commits: /api/{type}s/{repo}/{tree,paths-info,refs,commits}.
 #include <algorithm>
 
+#include "api/access.h"
 #include "api/handler_support.h"
 #include "common/clock.h"
 
@@ -25,8 +26,11 @@ struct Resolved {
   registry::Commit commit;
 };
 
+// The repo (if the caller may see it: a gated repo's tree, refs and history are metadata) and
+// the commit a request names.
 Result<Resolved> ResolveRepoAndRevision(const RequestContext& context) {
-  auto repo = context.registry.FindRepo(context.route.type, context.route.repo);
+  RepoRight right = RepoRight::kNone;
+  auto repo = FindVisibleRepo(context, context.route.type, context.route.repo, &right);
   if (!repo.ok()) return repo.status();
   auto commit = context.registry.ResolveRevision(*repo, context.route.revision);
   if (!commit.ok()) return commit.status();
@@ -145,7 +149,8 @@ Response HandlePathsInfo(const RequestContext& context) {
 }
 
 Response HandleRefs(const RequestContext& context) {
-  auto repo = context.registry.FindRepo(context.route.type, context.route.repo);
+  RepoRight right = RepoRight::kNone;
+  auto repo = FindVisibleRepo(context, context.route.type, context.route.repo, &right);
   if (!repo.ok()) return ErrorFromStatus(repo.status(), true);
   auto refs = context.registry.ListRefs(*repo);
   if (!refs.ok()) return ErrorFromStatus(refs.status(), true);

@@ -14,6 +14,12 @@ int ReportFailure(const Status& status) {
              : kExitProblem;
 }
 
+CLI::App* AddCommandGroup(CLI::App& app, const std::string& name, const std::string& description) {
+  CLI::App* group = app.add_subcommand(name, description);
+  group->require_subcommand(1);
+  return group;
+}
+
 Result<std::unique_ptr<registry::Registry>> OpenExistingRegistry(const CommonOptions& common,
                                                                  registry::Registry::Mode mode) {
   std::filesystem::path db = common.data_dir / "registry.db";
@@ -22,6 +28,22 @@ Result<std::unique_ptr<registry::Registry>> OpenExistingRegistry(const CommonOpt
     return InvalidArgument("no registry at " + db.string() + " (see --data)");
   }
   return registry::Registry::Open(db, mode);
+}
+
+Status ApplyOperatorAction(
+    const CommonOptions& common,
+    const std::function<Result<OperatorAction>(registry::Registry& registry)>& change) {
+  auto registry = OpenExistingRegistry(common, registry::Registry::Mode::kReadWrite);
+  if (!registry.ok()) return registry.status();
+  auto done = change(**registry);
+  if (!done.ok()) return done.status();
+  registry::AuditEvent event;
+  event.actor = "operator";
+  event.action = done->action;
+  event.target = done->target;
+  event.outcome = "ok";
+  if (!done->detail.is_null()) event.detail = done->detail.dump();
+  return (*registry)->RecordAudit(event);
 }
 
 Result<std::string> ReadArgumentFile(const std::filesystem::path& path) {
@@ -53,6 +75,8 @@ int RunCommandLine(int argc, const char* const* argv) {
   AddManifestCommand(app, common, &exit_code);
   AddCheckCommand(app, common, &exit_code);
   AddBundleCommands(app, common, &exit_code);
+  AddIdentityCommands(app, common, &exit_code);
+  AddAccessCommands(app, common, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

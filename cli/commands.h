@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/signing.h"
@@ -41,11 +42,33 @@ void AddManifestCommand(CLI::App& app, const CommonOptions& common, int* exit_co
 void AddCheckCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 // inventory, export and import-bundle.
 void AddBundleCommands(CLI::App& app, const CommonOptions& common, int* exit_code);
+// user, org and token.
+void AddIdentityCommands(CLI::App& app, const CommonOptions& common, int* exit_code);
+// repo settings, access grant|revoke and audit.
+void AddAccessCommands(CLI::App& app, const CommonOptions& common, int* exit_code);
+
+// Registers a group of subcommands (`user`, `access`, ...): one of its own subcommands must
+// follow its name.
+CLI::App* AddCommandGroup(CLI::App& app, const std::string& name, const std::string& description);
 
 // The registry of the data directory, which must exist already (a mistyped --data is an error,
 // not a new empty instance).
 Result<std::unique_ptr<registry::Registry>> OpenExistingRegistry(const CommonOptions& common,
                                                                  registry::Registry::Mode mode);
+
+// A change the operator made through the command line, as the audit log records it (actor
+// "operator", no address, outcome "ok"). Never holds a secret.
+struct OperatorAction {
+  std::string action;     // e.g. "user.add"
+  std::string target;     // e.g. "user alice"
+  nlohmann::json detail;  // an object, or null for nothing more
+};
+
+// Opens the data directory's registry for writing (it must exist, as OpenExistingRegistry says),
+// makes the change and, when it succeeded, records the action it returns in the audit log.
+Status ApplyOperatorAction(
+    const CommonOptions& common,
+    const std::function<Result<OperatorAction>(registry::Registry& registry)>& change);
 
 // The content of a file named on the command line; one that cannot be read is a usage error.
 Result<std::string> ReadArgumentFile(const std::filesystem::path& path);

@@ -85,22 +85,48 @@ const toml::table* Table(const toml::table& root, const char* key) {
   return node == nullptr ? nullptr : node->as_table();
 }
 
-}  // namespace
-
-Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
-  toml::table root;
+Result<toml::table> ParseFile(const std::filesystem::path& path) {
   try {
-    root = toml::parse_file(path.string());
+    return toml::parse_file(path.string());
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     return InvalidArgument(path.string() + ":" + std::to_string(where.line) + ":" +
                            std::to_string(where.column) + ": " + std::string(e.description()));
   }
+}
+
+}  // namespace
+
+Result<api::AccessPolicy> LoadAccessPolicy(const std::filesystem::path& path) {
+  auto root = ParseFile(path);
+  if (!root.ok()) return root.status();
+  ConfigReader reader(path.string());
+  api::AccessPolicy policy;
+  const toml::table* access = Table(*root, "access");
+  if (access == nullptr) return policy;
+  HM_RETURN_IF_ERROR(reader.CheckKeys(*access, "access", {"anonymous"}));
+  std::string anonymous = "read";
+  HM_RETURN_IF_ERROR(reader.String(*access, "access", "anonymous", &anonymous));
+  if (anonymous != "read" && anonymous != "none") {
+    return reader.Fail("access.anonymous", "must be \"read\" or \"none\"");
+  }
+  policy.anonymous_read = anonymous == "read";
+  return policy;
+}
+
+Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
+  auto parsed = ParseFile(path);
+  if (!parsed.ok()) return parsed.status();
+  const toml::table& root = *parsed;
   ConfigReader reader(path.string());
   sync::ScheduleConfig config;
-  HM_RETURN_IF_ERROR(reader.CheckKeys(root, "", {"upstream", "schedule", "sync", "mirror"}));
+  HM_RETURN_IF_ERROR(
+      reader.CheckKeys(root, "", {"upstream", "schedule", "sync", "mirror", "access"}));
 
   const toml::table* upstream = Table(root, "upstream");
+  // A config may only set the server's access policy; one that mirrors needs an upstream.
+  bool access_only = Table(root, "access") != nullptr && root.get("mirror") == nullptr;
+  if (upstream == nullptr && access_only) return config;
   if (upstream == nullptr) return reader.Fail("upstream", "missing table [upstream]");
   HM_RETURN_IF_ERROR(reader.CheckKeys(*upstream, "upstream", {"url", "token_env"}));
   HM_RETURN_IF_ERROR(reader.String(*upstream, "upstream", "url", &config.upstream.base_url));

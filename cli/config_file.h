@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "api/access.h"
 #include "common/status.h"
 #include "sync/scheduler.h"
 
@@ -12,8 +13,15 @@ namespace hubmirror::cli {
 //   [sync] concurrency, retries, stall_timeout_seconds, limit_rate
 //   [[mirror]] repo (an id, or ORG/GLOB), revision or revisions (names or patterns such as "*",
 //              "tags/*", "refs/pr/*", "refs/convert/*"), type, include, exclude
+//   [access] anonymous (read by LoadAccessPolicy)
 // kInvalidArgument, naming the file, the key and the problem, for anything malformed or unknown
 // (a misspelt key must not silently change what is mirrored); an unset token variable too.
+// [upstream] may be left out of a file that only sets [access] (and mirrors nothing).
 Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path);
+
+// The [access] table of the same file: `anonymous = "read"` (the default: requests without a
+// token read public repos) or "none" (every request needs a valid token). kInvalidArgument, naming
+// the file and key, for anything else.
+Result<api::AccessPolicy> LoadAccessPolicy(const std::filesystem::path& path);
 
 }  // namespace hubmirror::cli

@@ -1,6 +1,28 @@
 #include "cli/options.h"
 
+#include <charconv>
+
 namespace hubmirror::cli {
+namespace {
+
+// A transform that replaces an option's text with the number `parse` reads from it, or names
+// what was expected.
+template <typename Number>
+CLI::Validator Conversion(std::optional<Number> (*parse)(std::string_view), std::string expected,
+                          std::string name) {
+  return CLI::Validator(
+      [parse, expected](std::string& value) -> std::string {
+        auto parsed = parse(value);
+        if (!parsed) return "must be " + expected + ", got '" + value + "'";
+        value = std::to_string(*parsed);
+        return "";
+      },
+      std::move(name));
+}
+
+std::string Problem(const Status& status) { return status.ok() ? "" : status.message(); }
+
+}  // namespace
 
 CLI::Option* AddRepoTypeOption(CLI::App* command, RepoType* type, const std::string& description) {
   CLI::Validator repo_type(
@@ -18,15 +40,8 @@ CLI::Option* AddRepoTypeOption(CLI::App* command, RepoType* type, const std::str
 
 CLI::Option* AddSizeOption(CLI::App* command, const std::string& name, uint64_t* bytes,
                            const std::string& description) {
-  CLI::Validator size(
-      [](std::string& value) -> std::string {
-        auto parsed = ParseByteSize(value);
-        if (!parsed) return "must be a size such as 700M, 4G or 1048576, got '" + value + "'";
-        value = std::to_string(*parsed);
-        return "";
-      },
-      "SIZE");
-  return command->add_option(name, *bytes, description)->transform(size);
+  return command->add_option(name, *bytes, description)
+      ->transform(Conversion(ParseByteSize, "a size such as 700M, 4G or 1048576", "SIZE"));
 }
 
 std::optional<uint64_t> ParseByteSize(std::string_view text) {
@@ -49,6 +64,46 @@ std::optional<uint64_t> ParseByteSize(std::string_view text) {
   double bytes = number * scale;
   if (!(bytes >= 1 && bytes < 18446744073709551616.0)) return std::nullopt;
   return static_cast<uint64_t>(bytes);
+}
+
+CLI::Option* AddDurationOption(CLI::App* command, const std::string& name, int64_t* seconds,
+                               const std::string& description) {
+  return command->add_option(name, *seconds, description)
+      ->transform(Conversion(ParseDuration, "a duration such as 30s, 15m, 24h or 90d", "DURATION"));
+}
+
+std::optional<int64_t> ParseDuration(std::string_view text) {
+  constexpr int64_t kMaxSeconds = int64_t{36500} * 86400;
+  if (text.size() < 2) return std::nullopt;
+  std::string_view digits = text.substr(0, text.size() - 1);
+  int64_t scale = text.back() == 's'   ? 1
+                  : text.back() == 'm' ? 60
+                  : text.back() == 'h' ? 3600
+                  : text.back() == 'd' ? 86400
+                                       : 0;
+  int64_t number = 0;
+  // Digits only: from_chars stops at a '+', a space or a fraction, and a '-' gives less than 1.
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+  if (scale == 0 || error != std::errc() || end != digits.data() + digits.size() || number < 1 ||
+      number > kMaxSeconds / scale) {
+    return std::nullopt;
+  }
+  return number * scale;
+}
+
+CLI::Validator AccountName() {
+  return CLI::Validator(
+      [](const std::string& value) -> std::string {
+        if (value.find('/') != std::string::npos) return "a name has no '/', got '" + value + "'";
+        Status valid = ValidateRepoId(value);
+        return valid.ok() ? "" : "must be usable as a repo namespace: " + valid.message();
+      },
+      "NAME");
+}
+
+CLI::Validator RepoId() {
+  return CLI::Validator([](const std::string& value) { return Problem(ValidateRepoId(value)); },
+                        "ORG/NAME");
 }
 
 }  // namespace hubmirror::cli

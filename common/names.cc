@@ -103,6 +103,11 @@ Status ValidateRevisionName(std::string_view name) {
   return Status::Ok();
 }
 
+std::string_view RepoNamespace(std::string_view id) {
+  size_t slash = id.find('/');
+  return slash == std::string_view::npos ? std::string_view() : id.substr(0, slash);
+}
+
 std::string_view RepoTypeName(RepoType type) {
   return type == RepoType::kModel ? "model" : "dataset";
 }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
-import { encodePath, getJson, importRepo, pseudoRandomBytes, runLogged, sha256Hex, useWorkRoot, withServers, writeSource } from "../support/harness.mjs";
+import { bearer, encodePath, getJson, importRepo, pseudoRandomBytes, runLogged, sha256Hex, useWorkRoot, withServers, writeSource } from "../support/harness.mjs";
 
 export const MiB = 1024 * 1024;
 
@@ -138,11 +138,13 @@ const FILE_HEADERS = ["etag", "x-linked-etag", "x-linked-size", "x-repo-commit",
 /**
  * Asserts that two servers serve `repo` alike at `rev`: repo info (`?blobs=true`), refs, commits,
  * the recursive tree, and every file (resolve and raw) byte for byte with the same headers, equal
- * to `files`. Returns the outer side's info.
+ * to `files`. Each side is read with its own token when given (`outerToken`, `innerToken`): a
+ * gated or private repo needs one. Returns the outer side's info.
  */
-export async function assertServedAlike(outerServer, innerServer, { type, name }, files, rev = "main") {
+export async function assertServedAlike(outerServer, innerServer, { type, name }, files, rev = "main", { outerToken, innerToken } = {}) {
+	const [outerHeaders, innerHeaders] = [bearer(outerToken), bearer(innerToken)];
 	const infoPath = rev === "main" ? `${apiBase(type)}/${name}?blobs=true` : `${apiBase(type)}/${name}/revision/${rev}?blobs=true`;
-	const [a, b] = [await getJson(`${outerServer.url}/${infoPath}`), await getJson(`${innerServer.url}/${infoPath}`)];
+	const [a, b] = [await getJson(`${outerServer.url}/${infoPath}`, outerHeaders), await getJson(`${innerServer.url}/${infoPath}`, innerHeaders)];
 	assert.deepEqual(b.siblings, a.siblings, `${name}@${rev}: siblings`);
 	assert.equal(b.sha, a.sha, `${name}@${rev}: sha`);
 	assert.deepEqual(b, a, `${name}@${rev}: repo info, its object id and dates included`);
@@ -150,13 +152,13 @@ export async function assertServedAlike(outerServer, innerServer, { type, name }
 
 	for (const path of [`refs`, `commits/${rev}`, `tree/${rev}?recursive=true`]) {
 		const url = `${apiBase(type)}/${name}/${path}`;
-		assert.deepEqual(await getJson(`${innerServer.url}/${url}`), await getJson(`${outerServer.url}/${url}`), `${name}: /${url}`);
+		assert.deepEqual(await getJson(`${innerServer.url}/${url}`, innerHeaders), await getJson(`${outerServer.url}/${url}`, outerHeaders), `${name}: /${url}`);
 	}
 
 	for (const [path, content] of files) {
 		for (const kind of ["resolve", "raw"]) {
 			const url = `${fileBase(type)}${name}/${kind}/${rev}/${encodePath(path)}`;
-			const [ra, rb] = [await fetch(`${outerServer.url}/${url}`), await fetch(`${innerServer.url}/${url}`)];
+			const [ra, rb] = [await fetch(`${outerServer.url}/${url}`, { headers: outerHeaders }), await fetch(`${innerServer.url}/${url}`, { headers: innerHeaders })];
 			const [ba, bb] = [Buffer.from(await ra.arrayBuffer()), Buffer.from(await rb.arrayBuffer())];
 			assert.equal(ra.status, 200, `outer ${url}: status`);
 			assert.equal(rb.status, 200, `inner ${url}: status (${rb.headers.get("x-error-message")})`);

@@ -2,8 +2,9 @@
 // import-bundle` with the outer instance's public key (from its /api/integrity/key); both sides
 // then serve the same bytes, headers, repo info, refs, commits, trees and lineage, and list the
 // same inventory. Then a repo synced from a fake Hub with a tag, a pull request, a conversion and
-// the upstream's flags: the inner instance shows every ref and flag the outer one shows, and a
-// tag it has at another commit refuses the bundle.
+// the upstream's flags (private and gated): the inner instance shows every ref and flag the outer
+// one shows and enforces the flags, to readers of its own (users, tokens and grants never travel),
+// and a tag it has at another commit refuses the bundle.
 //
 // Run with: HUBMIRROR_BIN=/path/to/hubmirror node --test round_trip.test.mjs
 //
@@ -16,7 +17,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 
 import { startFakeHub } from "../fault_upstream/fake_hub.mjs";
-import { getJson, pseudoRandomBytes, runLogged, withServers } from "../support/harness.mjs";
+import { assertGatedAnonymously, bearer, BIN, createMirrorToken, getJson, pseudoRandomBytes, runLogged, withServers } from "../support/harness.mjs";
 import { assertServedAlike, bundleA, CONTENT, exportA, exportBundle, FT, importA, importArgs, importBundle, innerA, outer, outerKeyId, publicKeyOf, QUANT, readBundle, REPOS, ROOT, totalBytes, useBundleFixture, VOLUME_BYTES, volumeName } from "./bundle_fixture.mjs";
 
 const work = useBundleFixture("hubmirror-bundle-round-trip-");
@@ -224,9 +225,26 @@ describe("b. refs of every kind and the repo's flags travel", () => {
 		assert.equal(imported.commits, REVISIONS.length);
 		assert.equal(imported.published, REVISIONS.length, "every ref published");
 
+		// Each side is read by a user of its own granted access (users do not travel: the name is free inside).
+		const outerToken = await createMirrorToken(BIN, synced, "reader", { grants: [REFS_REPO] });
+		const innerToken = await createMirrorToken(BIN, inner, "reader", { grants: [REFS_REPO] });
+		const tokens = { outerToken, innerToken };
 		const refsUrl = `api/models/${REFS_REPO}/refs?include_prs=1`;
 		await withServers([synced, inner], async (o, i) => {
-			const [refsA, refsB] = [await getJson(`${o.url}/${refsUrl}`), await getJson(`${i.url}/${refsUrl}`)];
+			const foreign = await fetch(`${i.url}/${refsUrl}`, { headers: bearer(outerToken) });
+			await foreign.arrayBuffer();
+			assert.equal(foreign.status, 401, "a token of the outer instance is unknown to the inner one");
+			assert.equal(foreign.headers.get("x-error-message"), "Invalid credentials in Authorization header");
+			for (const [side, server] of [["outer", o], ["inner", i]]) {
+				for (const path of [refsUrl, `${REFS_REPO}/resolve/main/config.json`]) {
+					const res = await fetch(`${server.url}/${path}`);
+					await res.arrayBuffer();
+					assert.equal(res.status, 404, `${side}: a private repo, anonymously: /${path}`);
+					assert.equal(res.headers.get("x-error-code"), "RepoNotFound", `${side}: /${path}`);
+				}
+			}
+
+			const [refsA, refsB] = [await getJson(`${o.url}/${refsUrl}`, bearer(outerToken)), await getJson(`${i.url}/${refsUrl}`, bearer(innerToken))];
 			assert.deepEqual(
 				["branches", "tags", "pullRequests", "converts"].map((kind) => refsA[kind].map((r) => r.ref)),
 				[["refs/heads/main"], ["refs/tags/v1.0"], ["refs/pr/16"], ["refs/convert/parquet"]],
@@ -236,15 +254,15 @@ describe("b. refs of every kind and the repo's flags travel", () => {
 			assert.deepEqual(Object.keys(refsB).sort(), Object.keys(refsA).sort(), "/refs: the same fields");
 
 			const infoUrl = `api/models/${REFS_REPO}`;
-			const [infoA, infoB] = [await getJson(`${o.url}/${infoUrl}`), await getJson(`${i.url}/${infoUrl}`)];
+			const [infoA, infoB] = [await getJson(`${o.url}/${infoUrl}`, bearer(outerToken)), await getJson(`${i.url}/${infoUrl}`, bearer(innerToken))];
 			const expected = { gated: "auto", private: true, disabled: false, createdAt: REFS_SPEC.createdAt, likes: 17, downloads: 4321, config: REFS_SPEC.config, safetensors: REFS_SPEC.safetensors, cardData: REFS_SPEC.cardData };
 			for (const [field, value] of Object.entries(expected)) assert.deepEqual(infoA[field], value, `the outer instance's ${field}`);
 			for (const field of INFO_FIELDS) assert.deepEqual(infoB[field], infoA[field], `repo info: ${field}`);
 
-			for (const rev of REVISIONS) await assertServedAlike(o, i, { type: "model", name: REFS_REPO }, filesOf(rev), encodeURIComponent(rev));
+			for (const rev of REVISIONS) await assertServedAlike(o, i, { type: "model", name: REFS_REPO }, filesOf(rev), encodeURIComponent(rev), tokens);
 			// A pull request named by literal segments, as clients write it.
 			const url = `${REFS_REPO}/resolve/refs/pr/16/config.json`;
-			const [ra, rb] = [await fetch(`${o.url}/${url}`), await fetch(`${i.url}/${url}`)];
+			const [ra, rb] = [await fetch(`${o.url}/${url}`, { headers: bearer(outerToken) }), await fetch(`${i.url}/${url}`, { headers: bearer(innerToken) })];
 			assert.equal(rb.status, 200, `inner ${url}`);
 			const [ba, bb] = [Buffer.from(await ra.arrayBuffer()), Buffer.from(await rb.arrayBuffer())];
 			assert.ok(bb.equals(ba) && bb.equals(filesOf("refs/pr/16").get("config.json")), `${url}: the pull request's bytes`);
@@ -253,10 +271,15 @@ describe("b. refs of every kind and the repo's flags travel", () => {
 		// Tags do not move: a bundle whose tag is elsewhere is refused, naming it, and changes nothing.
 		const movedBundle = work.dir("refs-bundle-tag-moved");
 		await exportBundle(t, moved, movedBundle, ["--all"]);
-		const before = await withServers([inner], (i) => getJson(`${i.url}/${refsUrl}`));
+		const before = await withServers([inner], (i) => getJson(`${i.url}/${refsUrl}`, bearer(innerToken)));
 		const refused = await runLogged(t, importArgs(inner, movedBundle, { keys: [movedPem] }));
 		assert.equal(refused.code, 1, "a tag that would move refuses the bundle");
 		assert.match(refused.stderr, /refused, nothing published: .*tag v1\.0 already points at [0-9a-f]{40}/);
-		assert.deepEqual(await withServers([inner], (i) => getJson(`${i.url}/${refsUrl}`)), before, "the inner refs are unchanged");
+		assert.deepEqual(await withServers([inner], (i) => getJson(`${i.url}/${refsUrl}`, bearer(innerToken))), before, "the inner refs are unchanged");
+
+		// The gate travelled as well: made public on the inner instance, the repo's content still needs access.
+		const settings = await runLogged(t, ["--data", inner, "repo", "settings", REFS_REPO, "--private", "false"]);
+		assert.equal(settings.code, 0, `hubmirror repo settings failed: ${settings.stderr}`);
+		await withServers([inner], (i) => assertGatedAnonymously(`${i.url}/${REFS_REPO}/resolve/main/config.json`));
 	});
 });

@@ -80,6 +80,25 @@ lineage_metadata_only = true
   CHECK(lineage.metadata_only);
 }
 
+TEST_CASE("The access policy is read from [access]", "[config]") {
+  TempDir dir;
+  CHECK(Load(dir, "[access]\nanonymous = \"none\"\n").ok());
+  auto none = LoadAccessPolicy(dir / "hubmirror.toml");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->anonymous_read);
+  WriteFile(dir / "hubmirror.toml", "[upstream]\nurl = \"http://127.0.0.1:9\"\n");
+  CHECK(LoadAccessPolicy(dir / "hubmirror.toml")->anonymous_read);
+  WriteFile(dir / "hubmirror.toml", "[access]\nanonymous = \"write\"\n");
+  auto refused = LoadAccessPolicy(dir / "hubmirror.toml");
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.status().message(), Catch::Contains("access.anonymous"));
+  WriteFile(dir / "hubmirror.toml", "[access]\nanonymus = \"none\"\n");
+  CHECK_THAT(LoadAccessPolicy(dir / "hubmirror.toml").status().message(),
+             Catch::Contains("access.anonymus"));
+  // Mirroring still needs an upstream.
+  CHECK_FALSE(Load(dir, "[access]\n[[mirror]]\nrepo = \"a/b\"\n").ok());
+}
+
 TEST_CASE("A malformed config is refused naming the file, key and problem", "[config]") {
   TempDir dir;
   ::unsetenv("HUBMIRROR_UNSET_VARIABLE");
@@ -144,6 +163,43 @@ TEST_CASE("Usage errors exit 2 before anything runs", "[config][cli]") {
       {"hubmirror", "--data", data.c_str(), "verify"},
       {"hubmirror", "--data", data.c_str(), "export", "--out", data.c_str(), "--volume-size",
        "lots", "--all"},
+      // Access control: bad names and values, missing arguments, and valid commands on a data
+      // directory that does not exist (never created for them).
+      {"hubmirror", "--data", data.c_str(), "user"},
+      {"hubmirror", "--data", data.c_str(), "user", "add", "acme/alice"},
+      {"hubmirror", "--data", data.c_str(), "user", "add", "al--ice"},
+      {"hubmirror", "--data", data.c_str(), "user", "add", "alice"},
+      {"hubmirror", "--data", data.c_str(), "user", "list", "--json"},
+      {"hubmirror", "--data", data.c_str(), "user", "remove"},
+      {"hubmirror", "--data", data.c_str(), "org", "add", "a b"},
+      {"hubmirror", "--data", data.c_str(), "org", "add-member", "acme", "alice"},
+      {"hubmirror", "--data", data.c_str(), "org", "add-member", "acme", "alice", "--role",
+       "owner"},
+      {"hubmirror", "--data", data.c_str(), "org", "remove-member", "acme"},
+      {"hubmirror", "--data", data.c_str(), "token", "create"},
+      {"hubmirror", "--data", data.c_str(), "token", "create", "--user", "alice", "--scope",
+       "admin"},
+      {"hubmirror", "--data", data.c_str(), "token", "create", "--user", "alice", "--expires",
+       "10y"},
+      {"hubmirror", "--data", data.c_str(), "token", "create", "--user", "alice", "--expires",
+       "0s"},
+      {"hubmirror", "--data", data.c_str(), "token", "create", "--user", "alice", "--name",
+       "my token"},
+      {"hubmirror", "--data", data.c_str(), "token", "create", "--user", "alice"},
+      {"hubmirror", "--data", data.c_str(), "token", "list", "--user", "../alice"},
+      {"hubmirror", "--data", data.c_str(), "token", "revoke", "--user", "alice"},
+      {"hubmirror", "--data", data.c_str(), "repo", "settings", "../x"},
+      {"hubmirror", "--data", data.c_str(), "repo", "settings", "a/b", "--private", "yes"},
+      {"hubmirror", "--data", data.c_str(), "repo", "settings", "a/b", "--gated", "sometimes"},
+      {"hubmirror", "--data", data.c_str(), "repo", "settings", "a/b", "--gated", "auto"},
+      {"hubmirror", "--data", data.c_str(), "access", "grant", "a/b"},
+      {"hubmirror", "--data", data.c_str(), "access", "grant", "a/b", "--user", "alice", "--type",
+       "space"},
+      {"hubmirror", "--data", data.c_str(), "access", "revoke", "a/b/c", "--user", "alice"},
+      {"hubmirror", "--data", data.c_str(), "access", "revoke", "a/b", "--user", "alice"},
+      {"hubmirror", "--data", data.c_str(), "audit", "--since", "forever"},
+      {"hubmirror", "--data", data.c_str(), "audit", "--limit", "0"},
+      {"hubmirror", "--data", data.c_str(), "audit"},
   };
   for (const auto& argv : usages) {
     INFO(argv.back());

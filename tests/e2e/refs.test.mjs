@@ -3,8 +3,10 @@
 // tags), served by the fake Hub (../fault_upstream/fake_hub.mjs) and mirrored by `hubmirror sync`
 // with every ref asked for by name, must read back through the mirror with `@huggingface/hub`
 // exactly as the upstream states them: the refs listing, the repo flags and details at each ref,
-// the file listings and the bytes of each ref. A second hubmirror syncing every ref (`REPO@*`)
-// from the first one's `hubmirror serve` must show the same refs and flags.
+// the file listings and the bytes of each ref. The gated repos are gated on the mirror too: read by
+// a mirror user granted access, refused to anonymous clients. A second hubmirror syncing every ref
+// (`REPO@*`) from the first one's `hubmirror serve`, with a token of the first one, must show the
+// same refs and flags, and gate the same repos.
 //
 // Run with: HUBMIRROR_BIN=/path/to/hubmirror node --test refs.test.mjs
 //
@@ -18,11 +20,13 @@ import { datasetInfo, downloadFile, fileDownloadInfo, listCommits, listFiles, mo
 
 import { startFakeHub } from "../fault_upstream/fake_hub.mjs";
 import { assertSameRefs, revisionsOf } from "../fault_upstream/refs_fixtures.mjs";
-import { BIN, pseudoRandomBytes, runHubmirror, serveHubmirror, sha256Hex, useWorkRoot } from "../support/harness.mjs";
+import { assertGatedAnonymously, bearer, BIN, createMirrorToken, pseudoRandomBytes, runHubmirror, serveHubmirror, sha256Hex, useWorkRoot } from "../support/harness.mjs";
 import { recordingFetch, withTrace } from "./fixture.mjs";
 
+// The upstream's token, sent to the fake Hub only; each mirror has tokens of its own.
 const TOKEN_ENV = "HUBMIRROR_E2E_REFS_TOKEN";
 const TOKEN = `hf_refs${randomBytes(12).toString("hex")}`;
+const FIRST_TOKEN_ENV = "HUBMIRROR_E2E_REFS_FIRST_MIRROR_TOKEN";
 
 const LLAMA = "meta-llama/Llama-3.1-8B-Instruct";
 const FLUX = "black-forest-labs/FLUX.1-dev";
@@ -161,7 +165,24 @@ const ADDITIONAL = {
 	dataset: ["author", "cardData", "createdAt", "disabled", "sha", "tags"],
 };
 
+/** The gated repos: a mirror's readers are granted access to each. */
+const GATED = [LLAMA, FLUX];
+
+/** The fake Hub, and each mirror (as serveWithReader returns it) with its data dir. */
 const world = { hub: undefined, first: undefined, second: undefined, firstData: "", secondData: "" };
+
+/**
+ * Creates the reader of the instance on `dataDir` (a user of its own, granted GATED) and serves it:
+ * its server, its URL and the reader's token.
+ */
+async function serveWithReader(dataDir) {
+	const token = await createMirrorToken(BIN, dataDir, "reader", { grants: GATED });
+	const server = await serveHubmirror(BIN, dataDir, { keepStderr: 8000 });
+	return { server, url: server.url, token };
+}
+
+/** What @huggingface/hub needs to read a mirror as its reader. */
+const asReader = (mirror) => ({ hubUrl: mirror.url, accessToken: mirror.token });
 
 const work = useWorkRoot("hubmirror-e2e-refs-", {
 	timeout: 90_000,
@@ -173,11 +194,11 @@ const work = useWorkRoot("hubmirror-e2e-refs-", {
 		for (const args of [models, ["--type", "dataset", ...datasets]]) {
 			await syncOrFail(world.firstData, world.hub.url, ["--token-env", TOKEN_ENV, ...args], { [TOKEN_ENV]: TOKEN });
 		}
-		world.first = await serveHubmirror(BIN, world.firstData, { keepStderr: 8000 });
+		world.first = await serveWithReader(world.firstData);
 	},
 	async teardown() {
-		await world.second?.stop();
-		await world.first?.stop();
+		await world.second?.server.stop();
+		await world.first?.server.stop();
 		await world.hub?.close();
 	},
 });
@@ -196,8 +217,9 @@ async function upstreamJson(path) {
 	return JSON.parse(body);
 }
 
-async function mirrorJson(mirrorUrl, path) {
-	const res = await recordingFetch(mirrorUrl + path);
+/** GET a JSON body of a mirror, as its reader. */
+async function mirrorJson(mirror, path) {
+	const res = await recordingFetch(mirror.url + path, { headers: bearer(mirror.token) });
 	const body = await res.text();
 	assert.equal(res.status, 200, `mirror GET ${path}: ${res.status} ${body.slice(0, 300)}`);
 	return JSON.parse(body);
@@ -225,23 +247,23 @@ describe("refs of every kind and the repo flags, mirrored and read back with @hu
 			for (const repo of SYNCED) {
 				for (const query of ["?include_prs=1", ""]) {
 					const expected = await upstreamJson(`${api(repo)}/refs${query}`);
-					const actual = await mirrorJson(world.first.url, `${api(repo)}/refs${query}`);
+					const actual = await mirrorJson(world.first, `${api(repo)}/refs${query}`);
 					assertSameRefs(actual, expected, `${repo.id} /refs${query}`);
 				}
-				const listed = revisionsOf(await mirrorJson(world.first.url, `${api(repo)}/refs?include_prs=1`));
+				const listed = revisionsOf(await mirrorJson(world.first, `${api(repo)}/refs?include_prs=1`));
 				assert.deepEqual(listed.sort(), [...repo.revisions].sort(), `${repo.id}: the mirror has the refs asked for`);
 			}
-			const llama = await mirrorJson(world.first.url, `/api/models/${LLAMA}/refs?include_prs=true`);
+			const llama = await mirrorJson(world.first, `/api/models/${LLAMA}/refs?include_prs=true`);
 			assert.deepEqual(llama.pullRequests, [{ name: "16", ref: "refs/pr/16", targetCommit: world.hub.commit(LLAMA, "refs/pr/16").sha }]);
 			assert.deepEqual(llama.tags, [{ name: "v1.0", ref: "refs/tags/v1.0", targetCommit: world.hub.commit(LLAMA, "v1.0").sha }]);
 			assert.deepEqual(llama.branches, [{ name: "main", ref: "refs/heads/main", targetCommit: world.hub.repo(LLAMA).sha }]);
-			const olmo = await mirrorJson(world.first.url, `/api/datasets/${OLMO}/refs`);
+			const olmo = await mirrorJson(world.first, `/api/datasets/${OLMO}/refs`);
 			assert.deepEqual(olmo.converts, [
 				{ name: "parquet", ref: "refs/convert/parquet", targetCommit: world.hub.commit(OLMO, "refs/convert/parquet", "dataset").sha },
 			]);
 			assert.equal(olmo.pullRequests, undefined, "no pullRequests without include_prs");
 			// A tag that shares main's commit is a tag all the same: its kind came from the upstream's /refs.
-			const gguf = await mirrorJson(world.first.url, `/api/models/${GGUF}/refs`);
+			const gguf = await mirrorJson(world.first, `/api/models/${GGUF}/refs`);
 			assert.deepEqual(gguf.tags.map((r) => r.ref).sort(), ["refs/tags/latest", "refs/tags/llamacpp-b3450"]);
 			assert.deepEqual(gguf.branches.map((r) => r.ref), ["refs/heads/main"]);
 		});
@@ -251,15 +273,15 @@ describe("refs of every kind and the repo flags, mirrored and read back with @hu
 		await withTrace(t, async () => {
 			for (const repo of SYNCED) {
 				const expectedHead = await upstreamJson(api(repo));
-				assertSameInfo(await mirrorJson(world.first.url, api(repo)), expectedHead, `${repo.id} info`);
+				assertSameInfo(await mirrorJson(world.first, api(repo)), expectedHead, `${repo.id} info`);
 				for (const revision of repo.revisions) {
 					const path = `${api(repo)}/revision/${encodeURIComponent(revision)}`;
 					const expected = await upstreamJson(path);
 					assert.equal(expected.sha, world.hub.commit(repo.id, revision, repo.type).sha);
-					assertSameInfo(await mirrorJson(world.first.url, path), expected, `${repo.id}@${revision} info`);
+					assertSameInfo(await mirrorJson(world.first, path), expected, `${repo.id}@${revision} info`);
 
 					const read = repo.type === "model" ? modelInfo : datasetInfo;
-					const info = await read({ name: repo.id, hubUrl: world.first.url, revision, additionalFields: ADDITIONAL[repo.type], fetch: recordingFetch });
+					const info = await read({ name: repo.id, ...asReader(world.first), revision, additionalFields: ADDITIONAL[repo.type], fetch: recordingFetch });
 					const what = `${read.name}(${repo.id}, revision ${revision})`;
 					assert.equal(info.id, expected._id, `${what}: id is the upstream's _id`);
 					assert.equal(info.name, repo.id, `${what}: name`);
@@ -274,7 +296,7 @@ describe("refs of every kind and the repo flags, mirrored and read back with @hu
 					}
 				}
 			}
-			// The flags as the upstream sets them, spelt out.
+			// The flags as the upstream sets them, spelt out; a gated repo's metadata is public, as on the Hub.
 			const flags = await modelInfo({ name: LLAMA, hubUrl: world.first.url, revision: "refs/pr/16", additionalFields: ["config", "safetensors"] });
 			assert.equal(flags.gated, "manual");
 			assert.deepEqual(flags.safetensors, { parameters: { BF16: 8030261248 }, total: 8030261248 });
@@ -290,7 +312,7 @@ describe("refs of every kind and the repo flags, mirrored and read back with @hu
 					const commit = world.hub.commit(repo.id, revision, repo.type);
 					const what = `${repo.id}@${revision}`;
 					const listed = [];
-					for await (const entry of listFiles({ repo: repoRef(repo), revision, recursive: true, hubUrl: world.first.url, fetch: recordingFetch })) {
+					for await (const entry of listFiles({ repo: repoRef(repo), revision, recursive: true, ...asReader(world.first), fetch: recordingFetch })) {
 						listed.push(entry);
 					}
 					const shape = (e) => ({ path: e.path, size: e.size, oid: e.oid, ...(e.lfs ? { lfs: e.lfs } : {}) });
@@ -307,7 +329,7 @@ describe("refs of every kind and the repo flags, mirrored and read back with @hu
 					);
 
 					const paths = [...commit.files.keys()];
-					const infos = await pathsInfo({ repo: repoRef(repo), revision, paths, hubUrl: world.first.url, fetch: recordingFetch });
+					const infos = await pathsInfo({ repo: repoRef(repo), revision, paths, ...asReader(world.first), fetch: recordingFetch });
 					assert.deepEqual(infos.map((i) => i.path).sort(), [...paths].sort(), `${what}: pathsInfo`);
 					for (const info of infos) {
 						const file = commit.files.get(info.path);
@@ -316,7 +338,7 @@ describe("refs of every kind and the repo flags, mirrored and read back with @hu
 					}
 
 					const commits = [];
-					for await (const c of listCommits({ repo: repoRef(repo), revision, hubUrl: world.first.url, fetch: recordingFetch })) commits.push(c);
+					for await (const c of listCommits({ repo: repoRef(repo), revision, ...asReader(world.first), fetch: recordingFetch })) commits.push(c);
 					assert.ok(commits.length >= 1, `${what}: listCommits is empty`);
 					assert.equal(commits[0].oid, commit.sha, `${what}: listCommits starts at the ref's commit`);
 				}
@@ -331,21 +353,22 @@ describe("refs of every kind and the repo flags, mirrored and read back with @hu
 					const commit = world.hub.commit(repo.id, revision, repo.type);
 					for (const file of commit.files.values()) {
 						const what = `${repo.id}@${revision}/${file.path}`;
-						const info = await fileDownloadInfo({ repo: repoRef(repo), path: file.path, revision, hubUrl: world.first.url, fetch: recordingFetch });
+						const info = await fileDownloadInfo({ repo: repoRef(repo), path: file.path, revision, ...asReader(world.first), fetch: recordingFetch });
 						assert.ok(info, `${what}: fileDownloadInfo returned null`);
 						assert.equal(info.size, file.size, `${what}: size`);
 						assert.equal(info.etag, `"${file.lfs ? file.sha256 : file.gitSha1}"`, `${what}: ETag`);
-						const blob = await downloadFile({ repo: repoRef(repo), path: file.path, revision, hubUrl: world.first.url, fetch: recordingFetch });
+						const blob = await downloadFile({ repo: repoRef(repo), path: file.path, revision, ...asReader(world.first), fetch: recordingFetch });
 						assert.ok(blob, `${what}: downloadFile returned null`);
 						assert.equal(sha256Hex(Buffer.from(await blob.arrayBuffer())), file.sha256, `${what}: sha256`);
 					}
 				}
 			}
 			// The same path differs between refs: each ref serves its own bytes.
-			const pr = await downloadFile({ repo: LLAMA, path: "generation_config.json", revision: "refs/pr/16", hubUrl: world.first.url });
-			const main = await downloadFile({ repo: LLAMA, path: "generation_config.json", hubUrl: world.first.url });
+			const pr = await downloadFile({ repo: LLAMA, path: "generation_config.json", revision: "refs/pr/16", ...asReader(world.first) });
+			const main = await downloadFile({ repo: LLAMA, path: "generation_config.json", ...asReader(world.first) });
 			assert.deepEqual(JSON.parse(await pr.text()), { temperature: 0.7, top_p: 0.9 });
 			assert.equal(JSON.parse(await main.text()).temperature, 0.6);
+			await assertGatedAnonymously(`${world.first.url}/${LLAMA}/resolve/refs%2Fpr%2F16/generation_config.json`);
 		});
 	});
 
@@ -353,40 +376,43 @@ describe("refs of every kind and the repo flags, mirrored and read back with @hu
 		world.secondData = work.dir("second");
 		const models = SYNCED.filter((r) => r.type === "model").map((r) => `${r.id}@*`);
 		const datasets = SYNCED.filter((r) => r.type === "dataset").map((r) => `${r.id}@*`);
-		await syncOrFail(world.secondData, world.first.url, models);
-		await syncOrFail(world.secondData, world.first.url, ["--type", "dataset", ...datasets]);
-		world.second = await serveHubmirror(BIN, world.secondData, { keepStderr: 8000 });
+		// The first mirror is the second one's upstream: the second syncs with a token of the first's.
+		const env = { [FIRST_TOKEN_ENV]: await createMirrorToken(BIN, world.firstData, "second-mirror", { grants: GATED }) };
+		await syncOrFail(world.secondData, world.first.url, ["--token-env", FIRST_TOKEN_ENV, ...models], env);
+		await syncOrFail(world.secondData, world.first.url, ["--token-env", FIRST_TOKEN_ENV, "--type", "dataset", ...datasets], env);
+		world.second = await serveWithReader(world.secondData);
 		await withTrace(t, async () => {
 			for (const repo of SYNCED) {
 				for (const query of ["?include_prs=1", ""]) {
-					const first = await mirrorJson(world.first.url, `${api(repo)}/refs${query}`);
-					const second = await mirrorJson(world.second.url, `${api(repo)}/refs${query}`);
+					const first = await mirrorJson(world.first, `${api(repo)}/refs${query}`);
+					const second = await mirrorJson(world.second, `${api(repo)}/refs${query}`);
 					assertSameRefs(second, first, `${repo.id} /refs${query} on the second mirror`);
 					assertSameRefs(second, await upstreamJson(`${api(repo)}/refs${query}`), `${repo.id} /refs${query}, second mirror against the upstream`);
 				}
-				assertSameInfo(await mirrorJson(world.second.url, api(repo)), await upstreamJson(api(repo)), `${repo.id} info on the second mirror`);
+				assertSameInfo(await mirrorJson(world.second, api(repo)), await upstreamJson(api(repo)), `${repo.id} info on the second mirror`);
 				for (const revision of repo.revisions) {
 					const path = `${api(repo)}/revision/${encodeURIComponent(revision)}`;
-					assertSameInfo(await mirrorJson(world.second.url, path), await upstreamJson(path), `${repo.id}@${revision} info on the second mirror`);
+					assertSameInfo(await mirrorJson(world.second, path), await upstreamJson(path), `${repo.id}@${revision} info on the second mirror`);
 				}
 				const read = repo.type === "model" ? modelInfo : datasetInfo;
 				const [onFirst, onSecond] = await Promise.all(
-					[world.first, world.second].map((m) => read({ name: repo.id, hubUrl: m.url, additionalFields: ADDITIONAL[repo.type] })),
+					[world.first, world.second].map((m) => read({ name: repo.id, ...asReader(m), additionalFields: ADDITIONAL[repo.type] })),
 				);
 				const plain = (info) => ({ ...info, updatedAt: info.updatedAt.toISOString() });
 				assert.deepEqual(plain(onSecond), plain(onFirst), `${repo.id}: ${read.name} on both mirrors`);
 			}
 			const prFile = world.hub.commit(LLAMA, "refs/pr/16").files.get("generation_config.json");
-			const blob = await downloadFile({ repo: LLAMA, path: prFile.path, revision: "refs/pr/16", hubUrl: world.second.url, fetch: recordingFetch });
+			const blob = await downloadFile({ repo: LLAMA, path: prFile.path, revision: "refs/pr/16", ...asReader(world.second), fetch: recordingFetch });
 			assert.equal(sha256Hex(Buffer.from(await blob.arrayBuffer())), prFile.sha256, "a pull request's file from the second mirror");
 			const parquet = world.hub.commit(OLMO, "refs/convert/parquet", "dataset").files.get("default/train/0000.parquet");
 			const converted = await downloadFile({
 				repo: { type: "dataset", name: OLMO },
 				path: parquet.path,
 				revision: "refs/convert/parquet",
-				hubUrl: world.second.url,
+				...asReader(world.second),
 			});
 			assert.equal(sha256Hex(Buffer.from(await converted.arrayBuffer())), parquet.sha256, "a conversion's file from the second mirror");
+			await assertGatedAnonymously(`${world.second.url}/${FLUX}/resolve/main/ae.safetensors`);
 		});
 	});
 });

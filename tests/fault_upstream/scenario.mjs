@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { BIN, diagnoseOutput, encodePath, runHubmirror, serveHubmirror, sha256Hex, useWorkRoot } from "../support/harness.mjs";
+import { bearer, BIN, diagnoseOutput, encodePath, runHubmirror, serveHubmirror, sha256Hex, useWorkRoot } from "../support/harness.mjs";
 import { startFakeHub } from "./fake_hub.mjs";
 
 /**
@@ -86,17 +86,19 @@ export function hubScenarios({ prefix, retries, stallTimeout = 2, timeout, runTi
 /**
  * The served mirror has `repoId` at the upstream's commit, with its cardData verbatim and every
  * file byte for byte: size, sha256, ETag (the quoted sha256 for LFS files, the git blob sha1 for
- * the others, never the CDN's Xet hash) and X-Repo-Commit.
+ * the others, never the CDN's Xet hash) and X-Repo-Commit. Read with `token` (one of the mirror's
+ * own) when given: a gated or private repo needs it.
  */
-export async function assertRepoServed(mirror, hub, repoId) {
+export async function assertRepoServed(mirror, hub, repoId, { token } = {}) {
 	const repo = hub.repo(repoId);
-	const info = await fetch(`${mirror.url}/api/models/${repoId}`);
+	const headers = bearer(token);
+	const info = await fetch(`${mirror.url}/api/models/${repoId}`, { headers });
 	assert.equal(info.status, 200, `mirror /api/models/${repoId} answered ${info.status}`);
 	const body = await info.json();
 	assert.equal(body.sha, repo.sha, `${repoId}: the mirrored revision must be the upstream commit`);
 	assert.deepEqual(body.cardData, repo.cardData, `${repoId}: cardData must be mirrored verbatim`);
 	for (const file of repo.files.values()) {
-		const res = await fetch(`${mirror.url}/${repoId}/resolve/main/${encodePath(file.path)}`);
+		const res = await fetch(`${mirror.url}/${repoId}/resolve/main/${encodePath(file.path)}`, { headers });
 		assert.equal(res.status, 200, `${repoId}/${file.path}: mirror resolve answered ${res.status}`);
 		const bytes = Buffer.from(await res.arrayBuffer());
 		assert.equal(bytes.length, file.size, `${repoId}/${file.path}: mirrored size`);

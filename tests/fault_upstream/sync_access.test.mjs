@@ -1,7 +1,7 @@
 // `hubmirror sync` against fake_hub.mjs where access is the question: tokens (sent to the hub on
 // every request, never to the CDN, never printed), gated repos (401 and 403 GatedRepo, on the
-// API or only on file downloads: a clear message, nothing published), missing repos next to good
-// ones, and a tree `Link` that leads to another host.
+// API or only on file downloads: a clear message, nothing published; once mirrored, gated on the
+// mirror too), missing repos next to good ones, and a tree `Link` that leads to another host.
 //
 // Run with: HUBMIRROR_BIN=/path/to/hubmirror node --test sync_access.test.mjs
 //
@@ -10,7 +10,9 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 
-import { APPROVED_TOKEN, assertCdnNeverSawAuthorization, assertEachFileServedOnce, assertMirrored, assertNotPublished, assertSecretNotPrinted, modelRepo, syncScenarios, TOKEN_ENV, UNAPPROVED_TOKEN } from "./sync_fixtures.mjs";
+import { assertGatedAnonymously, BIN, createMirrorToken } from "../support/harness.mjs";
+import { assertRepoServed } from "./scenario.mjs";
+import { APPROVED_TOKEN, assertCdnNeverSawAuthorization, assertEachFileServedOnce, assertMirrored, assertNotPublished, assertSecretNotPrinted, CONFIG, modelRepo, syncScenarios, TOKEN_ENV, UNAPPROVED_TOKEN } from "./sync_fixtures.mjs";
 
 const { scenario, newDataDir } = syncScenarios("hubmirror-sync-access-");
 
@@ -41,7 +43,11 @@ describe("hubmirror sync with tokens, gated and missing repos", () => {
 		assertCdnNeverSawAuthorization(hub);
 		assertSecretNotPrinted(run, APPROVED_TOKEN);
 		assertEachFileServedOnce(hub, "acme/gated");
-		await assertMirrored(data, hub, "acme/gated");
+		// Gated here as upstream: read by a mirror user granted access, never with the upstream's token.
+		const token = await createMirrorToken(BIN, data, "reader", { grants: ["acme/gated"] });
+		const mirror = await ctx.serve(data);
+		await assertRepoServed(mirror, hub, "acme/gated", { token });
+		await assertGatedAnonymously(`${mirror.url}/acme/gated/resolve/main/${CONFIG}`);
 	});
 
 	for (const { label, token, status } of [

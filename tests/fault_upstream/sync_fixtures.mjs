@@ -83,9 +83,12 @@ export function largeFileRepo(id) {
 // Assertions
 // ---------------------------------------------------------------------------------------------
 
-/** Serves the mirror and checks every file of the upstream repo: bytes, ETag, X-Repo-Commit. */
-export function assertMirrored(dataDir, hub, repoId) {
-	return withServers([dataDir], (mirror) => assertRepoServed(mirror, hub, repoId));
+/**
+ * Serves the mirror and checks every file of the upstream repo: bytes, ETag, X-Repo-Commit (read
+ * with `options.token`, a token of the mirror, when given).
+ */
+export function assertMirrored(dataDir, hub, repoId, options) {
+	return withServers([dataDir], (mirror) => assertRepoServed(mirror, hub, repoId, options));
 }
 
 /** The repo must not be visible in the mirror at all. */

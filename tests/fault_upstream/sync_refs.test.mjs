@@ -3,7 +3,8 @@
 // revision form resolves on the mirror; a tag named alone is told from a branch by the upstream's
 // /refs; refs deleted upstream are deleted on the next sync, their commits staying readable by id;
 // a moved pull request is followed; the repo flags are refreshed with one request when the commit
-// is unchanged; `revisions` in a `serve --config` file; invalid revisions exit 2 untried.
+// is unchanged, and enforced; `revisions` in a `serve --config` file; invalid revisions exit 2
+// untried.
 //
 // Run with: HUBMIRROR_BIN=/path/to/hubmirror node --test sync_refs.test.mjs
 //
@@ -13,7 +14,7 @@ import assert from "node:assert/strict";
 import { stat, writeFile } from "node:fs/promises";
 import { describe } from "node:test";
 
-import { encodePath, pseudoRandomBytes, sha256Hex } from "../support/harness.mjs";
+import { assertGatedAnonymously, bearer, BIN, createMirrorToken, encodePath, pseudoRandomBytes, sha256Hex } from "../support/harness.mjs";
 import { assertSameRefs, eventually, fullRefNames } from "./refs_fixtures.mjs";
 import { APPROVED_TOKEN, RETRIES, STALL_TIMEOUT_S, syncScenarios, TOKEN_ENV } from "./sync_fixtures.mjs";
 
@@ -313,7 +314,9 @@ describe("hubmirror sync of branches, tags, pull requests and conversions", () =
 		const sync = (revision) => ctx.sync(data, ["--token-env", TOKEN_ENV, `${R}@${revision}`], { env });
 		assert.equal((await sync("main")).code, 0);
 		assert.equal((await sync("v1.0")).code, 0);
-		const auth = { headers: { authorization: `Bearer ${APPROVED_TOKEN}` } };
+		const auth = { headers: bearer(APPROVED_TOKEN) };
+		// The repo turns gated, then private: the mirror is read by a user of its own granted access.
+		const reader = { headers: bearer(await createMirrorToken(BIN, data, "reader", { grants: [R] })) };
 		const fields = ["_id", "author", "sha", "lastModified", "createdAt", "private", "disabled", "gated", "downloads", "likes"];
 		const commitFields = ["library_name", "pipeline_tag", "tags", "config", "cardData", "safetensors"];
 
@@ -348,12 +351,21 @@ describe("hubmirror sync of branches, tags, pull requests and conversions", () =
 				["/revision/v1.0", "v1.0"],
 			]) {
 				const expected = await getJson(`${hub.url}/api/models/${R}${path}`, auth);
-				const actual = await getJson(`${mirror.url}/api/models/${R}${path}`);
+				const actual = await getJson(`${mirror.url}/api/models/${R}${path}`, reader);
 				for (const field of fields) assert.deepEqual(actual[field], expected[field], `${revision}: ${field} after ${Object.keys(changes)}`);
 				for (const field of commitFields) assert.deepEqual(actual[field], expected[field], `${revision}: ${field} after ${Object.keys(changes)}`);
 				const expand = [...fields.slice(1), ...commitFields].map((f) => `expand=${f}`).join("&");
-				const expanded = await getJson(`${mirror.url}/api/models/${R}/revision/${revision}?${expand}`);
+				const expanded = await getJson(`${mirror.url}/api/models/${R}/revision/${revision}?${expand}`, reader);
 				for (const field of [...fields, ...commitFields]) assert.deepEqual(expanded[field], expected[field], `${revision}, expand: ${field}`);
+			}
+			// The refreshed flags are enforced: gated content needs a grant, a private repo is not there for anyone else.
+			if (changes.private) {
+				const hidden = await fetch(`${mirror.url}/api/models/${R}`);
+				await hidden.arrayBuffer();
+				assert.equal(hidden.status, 404, "a private repo, anonymously");
+				assert.equal(hidden.headers.get("x-error-code"), "RepoNotFound");
+			} else {
+				await assertGatedAnonymously(`${mirror.url}/${R}/resolve/main/config.json`);
 			}
 			await mirror.stop();
 		}

@@ -1,7 +1,8 @@
 // Helpers shared by every Node test suite (tests/e2e, tests/fault_upstream, tests/integrity,
 // tests/bundle): digests and deterministic content, running the hubmirror binary (to the end, or
 // killed at a chosen point), `hubmirror serve` on a data dir, a suite's temporary directory, and
-// small file and HTTP helpers. Plain Node 20, no npm packages.
+// small file and HTTP helpers, and the users and tokens of an instance. Plain Node 20, no npm
+// packages.
 //
 // Every hubmirror started here is tracked, so that a suite's `after` hook (killChildren) and an
 // abrupt exit of the test process leave none running.
@@ -344,9 +345,9 @@ export async function flipByte(path, offset) {
 // HTTP
 // ---------------------------------------------------------------------------------------------
 
-/** GET `url`, which must answer 200; its JSON body. */
-export async function getJson(url) {
-	const res = await fetch(url);
+/** GET `url` with `headers`, which must answer 200; its JSON body. */
+export async function getJson(url, headers = {}) {
+	const res = await fetch(url, { headers });
 	const text = await res.text();
 	assert.equal(res.status, 200, `GET ${url}: ${res.status} ${text.slice(0, 300)}`);
 	return JSON.parse(text);
@@ -376,4 +377,45 @@ export function rawGet(url, headers = {}) {
 		req.on("error", reject);
 		req.setTimeout(15_000, () => req.destroy(new Error(`GET ${url} timed out`)));
 	});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users and tokens of a hubmirror instance
+// ---------------------------------------------------------------------------------------------
+
+/** `hubmirror --data DATA_DIR ARGS...`, which must succeed; its run. */
+async function runAccessCommand(bin, dataDir, args) {
+	const run = await runHubmirror(bin, ["--data", dataDir, ...args]);
+	assert.equal(run.code, 0, `hubmirror ${args.join(" ")} failed (exit ${run.code}): ${run.stderr}`);
+	return run;
+}
+
+/**
+ * Adds the user `user` to the instance on `dataDir` (a server-wide admin with `admin`), gives them
+ * access to each repo of `grants` ("ORG/NAME" for a model, or { repo, type }), which must be there
+ * already, and creates a read token of theirs: its secret, to send to that instance only.
+ */
+export async function createMirrorToken(bin, dataDir, user, { admin = false, grants = [] } = {}) {
+	await runAccessCommand(bin, dataDir, ["user", "add", user, ...(admin ? ["--admin"] : [])]);
+	for (const grant of grants) {
+		const { repo, type = "model" } = typeof grant === "string" ? { repo: grant } : grant;
+		await runAccessCommand(bin, dataDir, ["access", "grant", repo, "--type", type, "--user", user]);
+	}
+	const run = await runAccessCommand(bin, dataDir, ["token", "create", "--user", user]);
+	const secret = run.stdout.trimEnd().split("\n").at(-1);
+	assert.match(secret, /^hf_[A-Za-z0-9]+$/, `token create printed no secret on its last line: ${run.stdout}`);
+	return secret;
+}
+
+/** The headers that present `token` to a server; none without a token. */
+export function bearer(token) {
+	return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** An anonymous GET of `url`, gated content, must be refused as the Hub refuses it: 401 GatedRepo. */
+export async function assertGatedAnonymously(url) {
+	const res = await fetch(url);
+	const body = await res.text();
+	assert.equal(res.status, 401, `anonymous GET ${url}: ${res.status} ${body.slice(0, 300)}`);
+	assert.equal(res.headers.get("x-error-code"), "GatedRepo", `anonymous GET ${url}: X-Error-Code`);
 }

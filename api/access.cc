@@ -1,0 +1,190 @@
+#include "api/access.h"
+
+#include <openssl/evp.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/tokens.h"
+
+namespace hubmirror::api {
+namespace {
+
+// The Hub's answer to a token it does not accept (hub-protocol.md §4.2).
+constexpr const char* kInvalidCredentials = "Invalid credentials in Authorization header";
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  return AsciiLower(a) == AsciiLower(b);
+}
+
+// The token of an Authorization header value: "Bearer TOKEN", or "Basic base64(user:TOKEN)".
+// nullopt when the value has neither shape.
+std::optional<std::string> TokenOf(std::string_view header) {
+  size_t space = header.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  std::string_view scheme = header.substr(0, space);
+  std::string_view credentials = header.substr(space + 1);
+  while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
+  if (EqualsIgnoringCase(scheme, "bearer")) return std::string(credentials);
+  if (!EqualsIgnoringCase(scheme, "basic") || credentials.empty() || credentials.size() > 1024 ||
+      credentials.size() % 4 != 0) {
+    return std::nullopt;
+  }
+  std::string decoded(credentials.size() / 4 * 3, '\0');
+  int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                               reinterpret_cast<const unsigned char*>(credentials.data()),
+                               static_cast<int>(credentials.size()));
+  if (length < 0) return std::nullopt;
+  // EVP_DecodeBlock counts the padding as bytes: trim what '=' stood for.
+  size_t padding = credentials.ends_with("==") ? 2 : credentials.ends_with("=") ? 1 : 0;
+  decoded.resize(static_cast<size_t>(length) - padding);
+  size_t colon = decoded.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return decoded.substr(colon + 1);
+}
+
+// Whether the caller is the user a repo's namespace names (the id's first part: the upstream's
+// `author` may say otherwise).
+bool IsNamespaceUser(const Caller& caller, const registry::Repo& repo) {
+  std::string_view space = RepoNamespace(repo.name);
+  return caller.principal && !space.empty() &&
+         EqualsIgnoringCase(caller.principal->user.name, space);
+}
+
+// Whether the repo belongs to the caller: their own namespace, or an organization they are a
+// member of (any role).
+bool OwnsNamespace(const Caller& caller, const registry::Repo& repo) {
+  std::string_view space = RepoNamespace(repo.name);
+  return IsNamespaceUser(caller, repo) || (!space.empty() && caller.RoleIn(std::string(space)));
+}
+
+}  // namespace
+
+void AccessServices::Audit(registry::AuditEvent event) {
+  if (event.at_ms == 0) event.at_ms = NowUnixMillis();
+  nlohmann::json line = {{"audit", event.action},    {"actor", event.actor},
+                         {"target", event.target},   {"outcome", event.outcome},
+                         {"address", event.address}, {"at", FormatIsoMillis(event.at_ms)}};
+  if (!event.detail.empty()) {
+    nlohmann::json detail = nlohmann::json::parse(event.detail, nullptr, false);
+    if (!detail.is_discarded()) line["detail"] = std::move(detail);
+  }
+  Log(LogLevel::kInfo, line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (writer_ == nullptr) return;
+  Status recorded =
+      writer_->With([&](registry::Registry& registry) { return registry.RecordAudit(event); });
+  if (!recorded.ok()) Log(LogLevel::kError, "cannot record audit event: " + recorded.message());
+}
+
+void AccessServices::AuditRefusal(registry::AuditEvent event) {
+  if (refusals_.Count(event.address)) Audit(std::move(event));
+}
+
+const std::string& Caller::name() const {
+  static const std::string kAnonymous = "anonymous";
+  return principal ? principal->user.name : kAnonymous;
+}
+
+registry::Viewer Caller::viewer() const {
+  registry::Viewer viewer;
+  if (!principal) return viewer;
+  viewer.is_admin = principal->user.is_admin;
+  viewer.user_id = principal->user.id;
+  viewer.user_name = principal->user.name;
+  for (const auto& [org, role] : principal->orgs) viewer.orgs.push_back(org);
+  return viewer;
+}
+
+std::optional<registry::OrgRole> Caller::RoleIn(const std::string& org) const {
+  if (!principal) return std::nullopt;
+  for (const auto& [name, role] : principal->orgs) {
+    if (EqualsIgnoringCase(name, org)) return role;
+  }
+  return std::nullopt;
+}
+
+Result<Caller> Authenticate(const Request& request, registry::Registry& registry,
+                            std::string address) {
+  Caller caller;
+  caller.address = std::move(address);
+  auto header = request.find(http::field::authorization);
+  if (header == request.end()) return caller;
+  std::optional<std::string> token = TokenOf(header->value());
+  if (!token || !LooksLikeTokenSecret(*token)) return InvalidArgument(kInvalidCredentials);
+  auto principal = registry.FindPrincipal(TokenSecretHash(*token), NowUnixMillis());
+  if (!principal.ok()) return principal.status();
+  if (!principal->has_value()) return InvalidArgument(kInvalidCredentials);
+  caller.principal = std::move(**principal);
+  return caller;
+}
+
+Result<RepoRight> ReadRight(const Caller& caller, registry::Registry& registry,
+                            const registry::Repo& repo) {
+  bool gated = repo.gated != "false";
+  if (!repo.is_private && !gated) return RepoRight::kContent;
+  if (caller.principal) {
+    const registry::User& user = caller.principal->user;
+    if (user.is_admin || OwnsNamespace(caller, repo)) return RepoRight::kContent;
+    auto granted = registry.HasAccess(repo, user.id);
+    if (!granted.ok()) return granted.status();
+    if (*granted) return RepoRight::kContent;
+  }
+  return repo.is_private ? RepoRight::kNone : RepoRight::kMetadata;
+}
+
+bool MayManage(const Caller& caller, const registry::Repo& repo) {
+  if (!caller.principal) return false;
+  if (caller.principal->user.is_admin || IsNamespaceUser(caller, repo)) return true;
+  auto role = caller.RoleIn(std::string(RepoNamespace(repo.name)));
+  return role && *role != registry::OrgRole::kRead;
+}
+
+Result<registry::Repo> FindVisibleRepo(const RequestContext& context, RepoType type,
+                                       std::string_view name, RepoRight* right) {
+  auto repo = context.registry.FindRepo(type, name);
+  if (!repo.ok()) return repo.status();
+  auto granted = ReadRight(context.caller, context.registry, *repo);
+  if (!granted.ok()) return granted.status();
+  if (*granted == RepoRight::kNone) {
+    return Status(StatusCode::kRepoNotFound, "Repository " + std::string(name) + " not found");
+  }
+  *right = *granted;
+  return repo;
+}
+
+Result<bool> HiddenFrom(const RequestContext& context, RepoType type, std::string_view name) {
+  auto repo = context.registry.FindRepo(type, name);
+  if (!repo.ok()) {
+    if (repo.status().code() == StatusCode::kRepoNotFound) return false;
+    return repo.status();
+  }
+  if (!repo->is_private) return false;
+  auto right = ReadRight(context.caller, context.registry, *repo);
+  if (!right.ok()) return right.status();
+  return *right == RepoRight::kNone;
+}
+
+Response RepoNotFoundResponse(const std::string& repo, bool json_body) {
+  return ErrorResponse(ApiError::kRepoNotFound, "Repository " + repo + " not found", json_body);
+}
+
+Response GatedResponse(const Caller& caller, const registry::Repo& repo, const std::string& origin,
+                       bool json_body) {
+  std::string what = std::string(RepoTypeName(repo.type)) + " " + repo.name;
+  if (caller.anonymous()) {
+    Response response = ErrorResponse(ApiError::kGatedRepoUnauthenticated,
+                                      "Access to " + what +
+                                          " is restricted. You must have access to it and be "
+                                          "authenticated to access it. Please log in.",
+                                      json_body);
+    response.Set("WWW-Authenticate", "Bearer realm=\"Authentication required\"");
+    return response;
+  }
+  std::string page = origin + (repo.type == RepoType::kDataset ? "/datasets/" : "/") + repo.name;
+  return ErrorResponse(ApiError::kGatedRepoForbidden,
+                       "Access to " + what +
+                           " is restricted and you are not in the authorized list. Visit " + page +
+                           " to ask for access.",
+                       json_body);
+}
+
+}  // namespace hubmirror::api

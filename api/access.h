@@ -1,0 +1,108 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "api/address_limiter.h"
+#include "api/handler_support.h"
+#include "api/registry_writer.h"
+#include "registry/registry.h"
+
+namespace hubmirror::api {
+
+// The server-wide access policy, from the config's [access] table.
+struct AccessPolicy {
+  // Whether requests without a token may read public repos ([access] anonymous = "read"); with
+  // "none" every request needs a valid token.
+  bool anonymous_read = true;
+};
+
+// What the access checks of every request share, owned by the server: the policy, the writer
+// connection, and the per-address limits. Thread-safe.
+class AccessServices {
+ public:
+  // A client that sent this many bad tokens in a minute gets 429 until the minute ends.
+  static constexpr int64_t kBadTokensPerMinute = 20;
+  // Refused requests of one address recorded per minute (in the audit log and the server log);
+  // the others are not, so that a flood of them cannot fill the disk.
+  static constexpr int64_t kRefusalsRecordedPerMinute = 30;
+
+  // `writer` may be null: writes then answer 503, and audit events only go to the log.
+  AccessServices(AccessPolicy policy, std::unique_ptr<RegistryWriter> writer)
+      : policy_(policy), writer_(std::move(writer)) {}
+
+  const AccessPolicy& policy() const { return policy_; }
+  RegistryWriter* writer() { return writer_.get(); }
+  AddressLimiter& bad_tokens() { return bad_tokens_; }
+
+  // Records a security-relevant event: in the registry's audit log and as one JSON line in the
+  // server log. A failure to record is logged, never turned into a failed request.
+  void Audit(registry::AuditEvent event);
+  // Records a refused request, at most kRefusalsRecordedPerMinute per address.
+  void AuditRefusal(registry::AuditEvent event);
+
+ private:
+  AccessPolicy policy_;
+  std::unique_ptr<RegistryWriter> writer_;
+  AddressLimiter bad_tokens_{kBadTokensPerMinute, std::chrono::seconds(60)};
+  AddressLimiter refusals_{kRefusalsRecordedPerMinute, std::chrono::seconds(60)};
+};
+
+// Who made a request, as the access checks see it: anonymous, or the user of a valid token.
+// Value type, one per request.
+struct Caller {
+  std::optional<registry::Principal> principal;
+  std::string address;  // the client's address, for the audit log and rate limits
+
+  bool anonymous() const { return !principal.has_value(); }
+  const std::string& name() const;  // the user's name, or "anonymous"
+  registry::Viewer viewer() const;
+  bool is_admin() const { return principal && principal->user.is_admin; }
+  // The caller's role in the organization `org` (case-insensitive), if a member.
+  std::optional<registry::OrgRole> RoleIn(const std::string& org) const;
+};
+
+// What a caller may do with one repo, from least to most.
+enum class RepoRight {
+  kNone,      // a private repo the caller may not read: it does not exist for them
+  kMetadata,  // a gated repo without access: info, tree, refs and commits, not file content
+  kContent,   // everything a reader may do
+};
+
+// Reads the token of a request: `Authorization: Bearer TOKEN`, or Basic with the token as the
+// password (git's way). Returns the caller, anonymous without a token; kInvalidArgument with the
+// Hub's message when a token is given but malformed, unknown, revoked or expired (a 401 that
+// names no token). Never logs or echoes the token.
+Result<Caller> Authenticate(const Request& request, registry::Registry& registry,
+                            std::string address);
+
+// The caller's right to a repo: admins, the namespace's own user and the members of its
+// organization read everything of it; users whose access was accepted read a gated or private
+// repo; others see a gated repo's metadata only, and nothing of a private one.
+Result<RepoRight> ReadRight(const Caller& caller, registry::Registry& registry,
+                            const registry::Repo& repo);
+// Whether the caller may manage a repo (its settings, the access to it): an admin, the
+// namespace's own user, or a member of its organization with write or admin. Changes also need a
+// write token.
+bool MayManage(const Caller& caller, const registry::Repo& repo);
+
+// The repo a request names, when the caller may see it, with the caller's right to it (at least
+// kMetadata): kRepoNotFound otherwise, a private repo hidden from the caller answering exactly as
+// a missing one (hub-protocol.md §4, mirror rule 2).
+Result<registry::Repo> FindVisibleRepo(const RequestContext& context, RepoType type,
+                                       std::string_view name, RepoRight* right);
+
+// Whether a repo exists here but is hidden from the caller (private, without access): what it
+// names is left out of listings, lineage answers and the mirror's status.
+Result<bool> HiddenFrom(const RequestContext& context, RepoType type, std::string_view name);
+
+// The refusals the Hub sends (hub-protocol.md §4): the repo does not exist (404 RepoNotFound,
+// also for private repos hidden from the caller), or its content is gated (401 GatedRepo without
+// a token, 403 with one that has no access).
+Response RepoNotFoundResponse(const std::string& repo, bool json_body);
+Response GatedResponse(const Caller& caller, const registry::Repo& repo, const std::string& origin,
+                       bool json_body);
+
+}  // namespace hubmirror::api

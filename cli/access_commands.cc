@@ -1,0 +1,214 @@
+// `hubmirror repo settings`, `hubmirror access grant|revoke` and `hubmirror audit`: who may read
+// a repo, and the record of what was done about it.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "common/clock.h"
+#include "registry/registry.h"
+
+namespace hubmirror::cli {
+namespace {
+
+using registry::Registry;
+
+// A repo as the audit log names it: "model acme/m", spelt as published.
+std::string Target(const registry::Repo& repo) {
+  return std::string(RepoTypeName(repo.type)) + " " + repo.name;
+}
+
+// ------------------------------------------------------------------------------ repo settings
+
+struct SettingsArgs {
+  std::string repo;
+  RepoType type = RepoType::kModel;
+  std::string is_private;  // "true", "false", or "" to keep
+  std::string gated;       // "false", "auto", "manual", or "" to keep
+};
+
+// Prints the visibility and gating in force, and which of them the operator set (the others are
+// the upstream's flags, or an imported repo's defaults).
+int ShowSettings(const CommonOptions& common, const SettingsArgs& args) {
+  auto registry = OpenExistingRegistry(common, Registry::Mode::kReadOnly);
+  if (!registry.ok()) return ReportFailure(registry.status());
+  auto repo = (*registry)->FindRepo(args.type, args.repo);
+  if (!repo.ok()) return ReportFailure(repo.status());
+  auto settings = (*registry)->AccessSettings(args.type, args.repo);
+  if (!settings.ok()) return ReportFailure(settings.status());
+  auto origin = [](bool set) { return set ? " (set here)" : " (as synced or imported)"; };
+  std::cout << Target(*repo) << ": private " << (repo->is_private ? "true" : "false")
+            << origin(settings->is_private.has_value()) << ", gated " << repo->gated
+            << origin(settings->gated.has_value()) << std::endl;
+  return kExitOk;
+}
+
+int RunRepoSettings(const CommonOptions& common, const SettingsArgs& args) {
+  if (args.is_private.empty() && args.gated.empty()) return ShowSettings(common, args);
+  registry::RepoAccessSettings settings;
+  nlohmann::json detail = nlohmann::json::object();
+  if (!args.is_private.empty()) {
+    settings.is_private = args.is_private == "true";
+    detail["private"] = *settings.is_private;
+  }
+  if (!args.gated.empty()) {
+    settings.gated = args.gated;
+    detail["gated"] = args.gated;
+  }
+  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<OperatorAction> {
+    auto repo = registry.FindRepo(args.type, args.repo);
+    if (!repo.ok()) return repo.status();
+    HM_RETURN_IF_ERROR(registry.SetAccessSettings(args.type, args.repo, settings));
+    return OperatorAction{"repo.settings", Target(*repo), detail};
+  });
+  if (!done.ok()) return ReportFailure(done);
+  return ShowSettings(common, args);
+}
+
+// ------------------------------------------------------------------------------ access
+
+struct AccessArgs {
+  std::string repo;
+  RepoType type = RepoType::kModel;
+  std::string user;
+};
+
+// Grants a user access to a repo, or takes their access (or pending request) away.
+int RunAccess(const CommonOptions& common, const AccessArgs& args, bool grant) {
+  bool open_to_all = false;
+  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<OperatorAction> {
+    auto repo = registry.FindRepo(args.type, args.repo);
+    if (!repo.ok()) return repo.status();
+    HM_RETURN_IF_ERROR(grant ? registry.DecideAccess(args.type, args.repo, args.user,
+                                                     registry::AccessStatus::kAccepted, "operator",
+                                                     "")
+                             : registry.RemoveAccess(args.type, args.repo, args.user));
+    open_to_all = !repo->is_private && repo->gated == "false";
+    return OperatorAction{
+        grant ? "access.grant" : "access.revoke", Target(*repo), {{"user", args.user}}};
+  });
+  if (!done.ok()) return ReportFailure(done);
+  std::cout << (grant ? "granted " + args.user + " access to "
+                      : "revoked the access of " + args.user + " to ")
+            << RepoTypeName(args.type) << " " << args.repo << std::endl;
+  if (grant && open_to_all) {
+    std::cerr << "hubmirror: warning: the repo is public and not gated: the grant matters once "
+                 "repo settings make it private or gated"
+              << std::endl;
+  }
+  return kExitOk;
+}
+
+// ------------------------------------------------------------------------------ audit
+
+struct AuditArgs {
+  int64_t since_seconds = 0;  // 0: from the first event
+  size_t limit = 10000;
+  bool json = false;
+};
+
+// An event's detail as JSON: the object it records, null when there is none, or the text itself
+// should it not be JSON.
+nlohmann::json DetailJson(const std::string& detail) {
+  if (detail.empty()) return nullptr;
+  nlohmann::json parsed = nlohmann::json::parse(detail, nullptr, false);
+  return parsed.is_discarded() ? nlohmann::json(detail) : parsed;
+}
+
+int RunAudit(const CommonOptions& common, const AuditArgs& args) {
+  auto registry = OpenExistingRegistry(common, Registry::Mode::kReadOnly);
+  if (!registry.ok()) return ReportFailure(registry.status());
+  int64_t since_ms = args.since_seconds == 0 ? 0 : NowUnixMillis() - args.since_seconds * 1000;
+  // One more than shown tells whether events were left out.
+  auto events = (*registry)->ListAudit(since_ms, args.limit + 1);
+  if (!events.ok()) return ReportFailure(events.status());
+  bool more = events->size() > args.limit;
+  if (more) events->resize(args.limit);
+  if (args.json) {
+    nlohmann::json listed = nlohmann::json::array();
+    for (const auto& event : *events) {
+      listed.push_back({{"id", event.id},
+                        {"at", FormatIsoMillis(event.at_ms)},
+                        {"actor", event.actor},
+                        {"action", event.action},
+                        {"target", event.target},
+                        {"outcome", event.outcome},
+                        {"address", event.address},
+                        {"detail", DetailJson(event.detail)}});
+    }
+    std::cout << nlohmann::json{{"events", listed}, {"more", more}}.dump(2) << std::endl;
+    return kExitOk;
+  }
+  for (const auto& event : *events) {
+    std::cout << FormatIsoMillis(event.at_ms) << " " << event.actor << " " << event.action << " "
+              << event.target << ": " << event.outcome;
+    if (!event.address.empty()) std::cout << " from " << event.address;
+    if (!event.detail.empty()) std::cout << " " << event.detail;
+    std::cout << std::endl;
+  }
+  std::cout << events->size() << " events" << std::endl;
+  if (more) {
+    std::cerr << "hubmirror: only the first " << args.limit
+              << " events are shown; narrow --since or raise --limit" << std::endl;
+  }
+  return kExitOk;
+}
+
+// ------------------------------------------------------------------------------ registration
+
+void AddRepoSettingsCommand(CLI::App& app, const CommonOptions& common, int* exit_code) {
+  CLI::App* repo = AddCommandGroup(app, "repo", "a repo's access settings");
+  auto args = std::make_shared<SettingsArgs>();
+  CLI::App* settings = repo->add_subcommand(
+      "settings", "show a repo's visibility and gating, or change them with the options");
+  settings->add_option("REPO", args->repo, "repo id, ORG/NAME")->required()->check(RepoId());
+  AddRepoTypeOption(settings, &args->type, "model or dataset");
+  settings
+      ->add_option("--private", args->is_private,
+                   "true: only the namespace's members and users granted access see it")
+      ->check(CLI::IsMember({"true", "false"}));
+  settings
+      ->add_option("--gated", args->gated,
+                   "auto or manual: files need a grant (given at once on request, or by an admin)")
+      ->check(CLI::IsMember({"false", "auto", "manual"}));
+  settings->callback([&common, args, exit_code] { *exit_code = RunRepoSettings(common, *args); });
+}
+
+void AddAccessCommand(CLI::App& app, const CommonOptions& common, int* exit_code) {
+  CLI::App* access = AddCommandGroup(app, "access", "users' access to private and gated repos");
+  for (bool grant : {true, false}) {
+    auto args = std::make_shared<AccessArgs>();
+    CLI::App* command = access->add_subcommand(
+        grant ? "grant" : "revoke", grant ? "give a user access to a repo"
+                                          : "take a user's access, or their pending request, away");
+    command->add_option("REPO", args->repo, "repo id, ORG/NAME")->required()->check(RepoId());
+    AddRepoTypeOption(command, &args->type, "model or dataset");
+    command->add_option("--user", args->user, "user name")->required()->check(AccountName());
+    command->callback(
+        [&common, args, exit_code, grant] { *exit_code = RunAccess(common, *args, grant); });
+  }
+}
+
+void AddAuditCommand(CLI::App& app, const CommonOptions& common, int* exit_code) {
+  auto args = std::make_shared<AuditArgs>();
+  CLI::App* audit = app.add_subcommand(
+      "audit",
+      "security-relevant events (tokens, users, access, settings, refusals), oldest first");
+  AddDurationOption(audit, "--since", &args->since_seconds,
+                    "only events of the last DURATION (30s, 15m, 24h, 90d)");
+  audit->add_option("--limit", args->limit, "at most this many events")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1000000}));
+  audit->add_flag("--json", args->json, "one JSON document");
+  audit->callback([&common, args, exit_code] { *exit_code = RunAudit(common, *args); });
+}
+
+}  // namespace
+
+void AddAccessCommands(CLI::App& app, const CommonOptions& common, int* exit_code) {
+  AddRepoSettingsCommand(app, common, exit_code);
+  AddAccessCommand(app, common, exit_code);
+  AddAuditCommand(app, common, exit_code);
+}
+
+}  // namespace hubmirror::cli
