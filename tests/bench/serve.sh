@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Serving benchmark: hubmirror vs. nginx on the same files, loopback only.
+# Serving benchmark: hubmirror vs. nginx on the same files, loopback only; and hubmirror serving
+# the small file to a client with a valid access token vs. anonymously (checking a token must
+# cost almost nothing).
 #
 #   tests/bench/serve.sh [HUBMIRROR_BIN]
 #
@@ -7,6 +9,7 @@
 # Environment knobs:
 #   ROUNDS     large-file download rounds per server (default 5)
 #   DURATION   seconds per wrk run (default 5)
+#   WRK_ROUNDS small-file wrk rounds per case (default 2)
 #   SIZE_MIB   size of the large file in MiB (default 256)
 #   NGINX_BIN  nginx executable (default: nginx from PATH, else /usr/sbin/nginx)
 #
@@ -23,7 +26,7 @@ DURATION=${DURATION:-5}
 SIZE_MIB=${SIZE_MIB:-256}
 WRK_THREADS=2
 WRK_CONNS=16
-WRK_ROUNDS=2
+WRK_ROUNDS=${WRK_ROUNDS:-2}
 REPO=bench/serve-model
 BIG=model.bin
 SMALL=config.json
@@ -40,6 +43,7 @@ for tool in curl wrk sha256sum awk; do
 done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer"
+[[ $WRK_ROUNDS =~ ^[1-9][0-9]*$ ]] || die "WRK_ROUNDS must be a positive integer"
 [[ $SIZE_MIB =~ ^[1-9][0-9]*$ ]] || die "SIZE_MIB must be a positive integer"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubmirror-bench.XXXXXX")
@@ -103,6 +107,15 @@ done
 log "importing into hubmirror ($REPO)"
 "$BIN" import --data "$tmp/data" --repo "$REPO" "$tmp/src" >"$tmp/import.log" 2>&1 ||
   { cat "$tmp/import.log" >&2; die "hubmirror import failed"; }
+# A user with a read token: the repo is public, so the token changes who is asking, not what they
+# may read. The secret is the last line of stdout and is never printed here.
+log "creating a user and a read token"
+"$BIN" --data "$tmp/data" user add bench-reader >"$tmp/user.log" 2>&1 ||
+  { cat "$tmp/user.log" >&2; die "hubmirror user add failed"; }
+token=$("$BIN" --data "$tmp/data" token create --user bench-reader 2>"$tmp/token.err" | tail -n1) ||
+  { cat "$tmp/token.err" >&2; die "hubmirror token create failed"; }
+[[ $token =~ ^hf_[A-Za-z0-9]+$ ]] || die "hubmirror token create printed no secret on its last line"
+auth_header="Authorization: Bearer $token"
 
 log "starting hubmirror serve"
 "$BIN" serve --data "$tmp/data" --listen 127.0.0.1:0 >"$tmp/hubmirror.out" 2>"$tmp/hubmirror.err" &
@@ -178,15 +191,19 @@ if ! curl -sf -o /dev/null "$ng_small"; then
 fi
 
 # ---------------------------------------------------------------- correctness
-check_sha() {  # check_sha NAME URL EXPECTED
+check_sha() {  # check_sha NAME URL EXPECTED [CURL_ARGS...]
   local got
-  got=$(curl -sfL --max-time 120 "$2" | sha256sum | awk '{print $1}') || true
+  got=$(curl -sfL --max-time 120 "${@:4}" "$2" | sha256sum | awk '{print $1}') || true
   [[ $got == "$3" ]] || die "$1: sha256 mismatch for $2 (got $got, want $3)"
 }
 log "verifying content (sha256)"
 check_sha hubmirror "$hm_big" "$big_sha"
 check_sha nginx "$ng_big" "$big_sha"
 check_sha hubmirror "$hm_small" "$small_sha"
+check_sha "hubmirror with a token" "$hm_small" "$small_sha" -H "$auth_header"
+# The token case measures something only if the server checks tokens: a wrong one is refused.
+bad_status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer hf_$(printf 'x%.0s' {1..34})" "$hm_small")
+[[ $bad_status == 401 ]] || die "hubmirror answered $bad_status, not 401, to an invalid token"
 check_sha nginx "$ng_small" "$small_sha"
 alive "after the content check"
 
@@ -197,10 +214,14 @@ download_mib_s() {  # URL -> MiB/s
     die "download failed: $1"
   awk -v b="$bps" 'BEGIN { printf "%.1f\n", b / 1048576 }'
 }
-wrk_rps() {  # NAME URL -> requests/s (warns on errors / non-2xx)
+wrk_rps() {  # NAME URL [WRK_ARGS...] -> requests/s (warns on errors / non-2xx; with
+  # must_succeed=1 in its environment, non-2xx answers are fatal: refusals are not the figure)
   local out rps
-  out=$(wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${DURATION}s" --latency "$2" 2>&1) ||
+  out=$(wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${DURATION}s" --latency "${@:3}" "$2" 2>&1) ||
     { echo "$out" >&2; die "wrk failed against $1"; }
+  if [[ ${must_succeed:-0} == 1 ]] && grep -q 'Non-2xx or 3xx responses' <<<"$out"; then
+    die "$1: $(grep 'Non-2xx or 3xx responses' <<<"$out" | tr -s ' ')"
+  fi
   if grep -qE 'Non-2xx or 3xx responses|Socket errors' <<<"$out"; then
     echo "warning: $1: $(grep -E 'Non-2xx or 3xx responses|Socket errors' <<<"$out" | tr -s ' ' | paste -sd';')" >&2
   fi
@@ -231,24 +252,37 @@ hm_large=$(printf '%s\n' "${hm_speeds[@]}" | median 1)
 ng_large=$(printf '%s\n' "${ng_speeds[@]}" | median 1)
 
 # ---------------------------------------------------------------- small file
-log "small file: wrk -t$WRK_THREADS -c$WRK_CONNS -d${DURATION}s, $WRK_ROUNDS rounds each"
-hm_rps=() ng_rps=()
+log "small file: wrk -t$WRK_THREADS -c$WRK_CONNS -d${DURATION}s, $WRK_ROUNDS rounds each" \
+  "(hubmirror anonymous, hubmirror with a token, nginx)"
+hm_rps=() tk_rps=() ng_rps=()
+case_name() { case $1 in hm) echo hubmirror ;; tk) echo "hubmirror with a token" ;; *) echo nginx ;; esac; }
 for ((r = 1; r <= WRK_ROUNDS; r++)); do
-  if ((r % 2)); then order="hm ng"; else order="ng hm"; fi
+  # Alternate the order each round; the anonymous and token runs stay next to each other, so the
+  # machine's load is as alike as it gets for the two.
+  if ((r % 2)); then order="hm tk ng"; else order="ng tk hm"; fi
   for s in $order; do
-    if [[ $s == hm ]]; then
-      v=$(wrk_rps hubmirror "$hm_small") || { alive "during wrk round $r"; exit 1; }
-      hm_rps+=("$v")
-    else
-      v=$(wrk_rps nginx "$ng_small") || { alive "during wrk round $r"; exit 1; }
-      ng_rps+=("$v")
-    fi
+    case $s in
+      hm)
+        v=$(wrk_rps hubmirror "$hm_small") || { alive "during wrk round $r"; exit 1; }
+        hm_rps+=("$v")
+        ;;
+      tk)
+        v=$(must_succeed=1 wrk_rps "hubmirror with a token" "$hm_small" -H "$auth_header") ||
+          { alive "during wrk round $r"; exit 1; }
+        tk_rps+=("$v")
+        ;;
+      ng)
+        v=$(wrk_rps nginx "$ng_small") || { alive "during wrk round $r"; exit 1; }
+        ng_rps+=("$v")
+        ;;
+    esac
     sleep 0.5  # let the server notice the connections wrk dropped
-    alive "after wrk round $r ($([[ $s == hm ]] && echo hubmirror || echo nginx))"
-    log "  round $r $([[ $s == hm ]] && echo hubmirror || echo nginx): $v req/s"
+    alive "after wrk round $r ($(case_name "$s"))"
+    log "  round $r $(case_name "$s"): $v req/s"
   done
 done
 hm_small_best=$(printf '%s\n' "${hm_rps[@]}" | sort -g | tail -n1)
+tk_small_best=$(printf '%s\n' "${tk_rps[@]}" | sort -g | tail -n1)
 ng_small_best=$(printf '%s\n' "${ng_rps[@]}" | sort -g | tail -n1)
 
 # ---------------------------------------------------------------- summary
@@ -258,3 +292,5 @@ printf 'large-file throughput (%s MiB, median of %s): hubmirror %s MiB/s, nginx 
   "$SIZE_MIB" "$ROUNDS" "$hm_large" "$ng_large" "$(ratio "$hm_large" "$ng_large")"
 printf 'small-file requests/s (wrk %s connections, best of %s x %ss): hubmirror %s, nginx %s, ratio %s (target >= 0.5)\n' \
   "$WRK_CONNS" "$WRK_ROUNDS" "$DURATION" "$hm_small_best" "$ng_small_best" "$(ratio "$hm_small_best" "$ng_small_best")"
+printf 'small-file requests/s with a read token on a public repo (best of %s x %ss): token %s, anonymous %s, token / anonymous ratio %s (target >= 0.95)\n' \
+  "$WRK_ROUNDS" "$DURATION" "$tk_small_best" "$hm_small_best" "$(ratio "$tk_small_best" "$hm_small_best")"
