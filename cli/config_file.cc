@@ -85,6 +85,24 @@ const toml::table* Table(const toml::table& root, const char* key) {
   return node == nullptr ? nullptr : node->as_table();
 }
 
+// A rule's `access`: the upstream's flags as they are, or settings that replace them.
+bool ParseAccessRule(const std::string& text, registry::RepoAccessSettings* settings) {
+  if (text == "upstream") return true;
+  if (text == "private") {
+    settings->is_private = true;
+    return true;
+  }
+  settings->is_private = false;
+  if (text == "public") {
+    settings->gated = "false";
+  } else if (text == "gated-auto" || text == "gated-manual") {
+    settings->gated = text.substr(std::string("gated-").size());
+  } else {
+    return false;
+  }
+  return true;
+}
+
 Result<toml::table> ParseFile(const std::filesystem::path& path) {
   try {
     return toml::parse_file(path.string());
@@ -174,8 +192,8 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
       std::string where = "mirror[" + std::to_string(index++) + "]";
       HM_RETURN_IF_ERROR(reader.CheckKeys(
           table, where,
-          {"repo", "revision", "revisions", "type", "include", "exclude", "ancestors",
-           "descendants", "min_downloads", "max_count", "lineage_metadata_only"}));
+          {"repo", "revision", "revisions", "type", "include", "exclude", "access", "grant",
+           "ancestors", "descendants", "min_downloads", "max_count", "lineage_metadata_only"}));
       sync::MirrorSpec spec;
       spec.concurrency = concurrency;
       HM_RETURN_IF_ERROR(reader.String(table, where, "repo", &spec.repo));
@@ -200,6 +218,18 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
       HM_RETURN_IF_ERROR(reader.String(table, where, "type", &type));
       if (!ParseRepoType(type, &spec.type)) return reader.Fail(where + ".type", "model or dataset");
       HM_RETURN_IF_ERROR(reader.Strings(table, where, "include", &spec.include));
+      std::string access = "upstream";
+      HM_RETURN_IF_ERROR(reader.String(table, where, "access", &access));
+      if (!ParseAccessRule(access, &spec.access)) {
+        return reader.Fail(where + ".access",
+                           "must be upstream, public, private, gated-auto or gated-manual");
+      }
+      HM_RETURN_IF_ERROR(reader.Strings(table, where, "grant", &spec.grants));
+      for (const auto& name : spec.grants) {
+        if (name.find('/') != std::string::npos || !ValidateRepoId(name).ok()) {
+          return reader.Fail(where + ".grant", "'" + name + "' is not a user or organization name");
+        }
+      }
       HM_RETURN_IF_ERROR(reader.Strings(table, where, "exclude", &spec.exclude));
       sync::LineageRules& lineage = spec.lineage;
       HM_RETURN_IF_ERROR(reader.Bool(table, where, "ancestors", &lineage.ancestors));

@@ -12,7 +12,8 @@ namespace hubmirror::cli {
 //   [upstream] url, token_env        [schedule] interval_seconds
 //   [sync] concurrency, retries, stall_timeout_seconds, limit_rate
 //   [[mirror]] repo (an id, or ORG/GLOB), revision or revisions (names or patterns such as "*",
-//              "tags/*", "refs/pr/*", "refs/convert/*"), type, include, exclude
+//              "tags/*", "refs/pr/*", "refs/convert/*"), type, include, exclude, access
+//              (upstream, public, private, gated-auto, gated-manual), grant (users or orgs)
 //   [access] anonymous (read by LoadAccessPolicy)
 // kInvalidArgument, naming the file, the key and the problem, for anything malformed or unknown
 // (a misspelt key must not silently change what is mirrored); an unset token variable too.

@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -375,6 +376,43 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   return report;
 }
 
+// Applies a spec's access rule to its mirrored repo: the settings, then access for each user
+// named and for every member of each organization named (already granted ones are left alone).
+Status ApplyAccessRule(registry::Registry& registry, const MirrorSpec& spec) {
+  if (spec.access.is_private || spec.access.gated) {
+    HM_RETURN_IF_ERROR(registry.SetAccessSettings(spec.type, spec.repo, spec.access));
+  }
+  if (spec.grants.empty()) return Status::Ok();
+  auto repo = registry.FindRepo(spec.type, spec.repo);
+  if (!repo.ok()) return repo.status();
+  auto orgs = registry.ListOrgs();
+  if (!orgs.ok()) return orgs.status();
+  for (const auto& name : spec.grants) {
+    std::vector<std::string> users;
+    if (auto user = registry.FindUser(name); user.ok()) {
+      users.push_back(user->name);
+    } else if (auto org = std::find_if(
+                   orgs->begin(), orgs->end(),
+                   [&](const auto& o) { return AsciiLower(o.name) == AsciiLower(name); });
+               org != orgs->end()) {
+      for (const auto& member : org->members) users.push_back(member.user);
+    } else {
+      return NotFound(Describe(spec, spec.revision) + ": the mirror rule grants '" + name +
+                      "', which is neither a user nor an organization here");
+    }
+    for (const auto& user : users) {
+      auto found = registry.FindUser(user);
+      if (!found.ok()) return found.status();
+      auto granted = registry.HasAccess(*repo, found->id);
+      if (!granted.ok()) return granted.status();
+      if (*granted) continue;
+      HM_RETURN_IF_ERROR(registry.DecideAccess(
+          spec.type, spec.repo, user, registry::AccessStatus::kAccepted, "mirror rule", ""));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,
@@ -393,7 +431,11 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
     outcome.state.local_commit = report->commit_id;
     outcome.state.last_success_ms = outcome.state.last_check_ms;
     auto recorded = registry.RecordSyncOutcome(outcome);
-    if (recorded.ok()) return report;
+    if (recorded.ok()) {
+      Status applied = ApplyAccessRule(registry, spec);
+      if (applied.ok()) return report;
+      return applied;
+    }
     report =
         Status(recorded.status().code(), Describe(spec, report->commit_id) +
                                              ": cannot publish: " + recorded.status().message());

@@ -43,6 +43,11 @@ struct MirrorSpec {
   LineageRules lineage;
   // When set and true, downloads stop and the job fails (partial files are kept for a resume).
   const std::atomic<bool>* cancel = nullptr;
+  // The operator's access rule (a config rule's `access` and `grant`): settings that override the
+  // upstream's gated and private flags (unset fields follow the upstream), and the users or
+  // organizations (each member) given access, applied after every successful sync.
+  registry::RepoAccessSettings access;
+  std::vector<std::string> grants;
   // What the upstream said of `revision` moments ago, when planning this job already asked it
   // (lineage planning reads each relative's repo info): the job does not ask again.
   std::optional<RemoteRevision> resolved;
@@ -76,7 +81,9 @@ class MirrorObserver {
 // transaction. Nothing is published unless every file is stored. An unchanged revision costs
 // one upstream request (none when `spec.resolved` is set) and one registry transaction, and
 // still refreshes the repo's flags and details. A ref the upstream no longer has
-// (kRevisionNotFound) is deleted here too; its commits stay readable by id. Interrupted downloads
+// (kRevisionNotFound) is deleted here too; its commits stay readable by id. The spec's access
+// rule is applied last: kNotFound when a grant names neither a user nor an organization here
+// (the revision is published all the same). Interrupted downloads
 // (even by a killed process) leave partial files that the next run resumes from. Errors name the
 // repo, the file, and the expected and actual digests; a failure is recorded in the sync state too.
 Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,

@@ -51,6 +51,8 @@ revision = "v1"
 [[mirror]]
 repo = "acme/model"
 revisions = ["main", "refs/pr/*", "tags/*"]
+access = "gated-manual"
+grant = ["alice", "ml-team"]
 ancestors = true
 descendants = ["adapter", "quantized"]
 min_downloads = 10
@@ -72,6 +74,11 @@ lineage_metadata_only = true
   CHECK(config->mirrors[2].revision == "refs/pr/*");
   CHECK(config->mirrors[3].revision == "tags/*");
   CHECK(config->mirrors[3].repo == "acme/model");
+  CHECK(config->mirrors[3].access.gated == "manual");
+  CHECK(config->mirrors[3].access.is_private == false);
+  CHECK(config->mirrors[3].grants == std::vector<std::string>{"alice", "ml-team"});
+  CHECK_FALSE(config->mirrors[0].access.gated.has_value());
+  CHECK_FALSE(config->mirrors[0].access.is_private.has_value());
   const auto& lineage = config->mirrors[3].lineage;
   CHECK(lineage.ancestors);
   CHECK(lineage.descendant_relations == std::vector<std::string>{"adapter", "quantized"});
@@ -131,11 +138,8 @@ TEST_CASE("A malformed config is refused naming the file, key and problem", "[co
       {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevisions = [\"main\", \"bad..name\"]\n",
        "mirror[0].revisions"},
       {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevisions = [\"refs/pr/one\"]\n", "pull request"},
-      {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevision = \"a\"\nrevisions = [\"b\"]\n",
-       "not both"},
-      {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevisions = [\"main\", \"bad..name\"]\n",
-       "mirror[0].revisions"},
-      {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevisions = [\"refs/pr/one\"]\n", "pull request"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\naccess = \"open\"\n", "mirror[0].access"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\ngrant = [\"a/b\"]\n", "mirror[0].grant"},
   };
   for (const auto& c : cases) {
     INFO(c.text);

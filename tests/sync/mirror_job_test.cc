@@ -239,3 +239,37 @@ TEST_CASE("Base models stated by the upstream become lineage edges", "[mirror]")
 
 }  // namespace
 }  // namespace hubmirror::sync
+
+namespace hubmirror::sync {
+namespace {
+
+TEST_CASE("A rule's access setting and grants apply after every sync", "[mirror][access]") {
+  MirrorFixture f;
+  f.hub.Publish(RepoType::kModel, kRepo, "main", Info(), ModelFiles());
+  REQUIRE(f.registry->AddUser("alice", false, false).ok());
+  REQUIRE(f.registry->AddUser("bob", false, false).ok());
+  REQUIRE(f.registry->AddOrg("ml-team").ok());
+  REQUIRE(f.registry->SetOrgMember("ml-team", "bob", registry::OrgRole::kRead).ok());
+  MirrorSpec spec;
+  spec.repo = kRepo;
+  spec.access.is_private = false;
+  spec.access.gated = "manual";
+  spec.grants = {"alice", "ML-Team"};
+  REQUIRE(MirrorRepo(f.hub, f.store, *f.registry, spec).ok());
+  auto repo = f.registry->FindRepo(RepoType::kModel, kRepo);
+  REQUIRE(repo.ok());
+  CHECK(repo->gated == "manual");
+  for (const char* user : {"alice", "bob"}) {
+    CHECK(*f.registry->HasAccess(*repo, f.registry->FindUser(user)->id));
+  }
+  // Unchanged upstream, same rule: nothing new to grant, and the setting stays.
+  REQUIRE(MirrorRepo(f.hub, f.store, *f.registry, spec)->up_to_date);
+
+  spec.grants = {"nobody"};
+  auto refused = MirrorRepo(f.hub, f.store, *f.registry, spec);
+  CHECK(refused.status().code() == StatusCode::kNotFound);
+  CHECK_THAT(refused.status().message(), Catch::Contains("'nobody'"));
+}
+
+}  // namespace
+}  // namespace hubmirror::sync
