@@ -15,12 +15,19 @@ AddressLimiter::Window& AddressLimiter::WindowOf(const std::string& address,
 }
 
 bool AddressLimiter::Count(const std::string& address, Clock::time_point now) {
+  // Keeps the latest of the events counted on every thread.
+  Clock::rep stamp = now.time_since_epoch().count();
+  Clock::rep seen = last_event_.load(std::memory_order_relaxed);
+  while (seen < stamp && !last_event_.compare_exchange_weak(seen, stamp)) {
+  }
   std::lock_guard lock(mutex_);
   Window& window = WindowOf(address, now);
   return ++window.events <= allowance_;
 }
 
 int64_t AddressLimiter::SecondsBlocked(const std::string& address, Clock::time_point now) {
+  Clock::rep last = last_event_.load(std::memory_order_relaxed);
+  if (last == kNever || now - Clock::time_point(Clock::duration(last)) >= window_) return 0;
   std::lock_guard lock(mutex_);
   auto found = windows_.find(address);
   if (found == windows_.end() || found->second.events < allowance_ ||

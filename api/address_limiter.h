@@ -1,7 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -23,6 +25,7 @@ class AddressLimiter {
   // Counts one event of `address`. Returns true while the address is within its allowance.
   bool Count(const std::string& address, Clock::time_point now = Clock::now());
   // Seconds until `address` may go on, 0 when it is within its allowance (nothing counted).
+  // Without any event in the last window it takes no lock: it is asked on every request.
   int64_t SecondsBlocked(const std::string& address, Clock::time_point now = Clock::now());
 
  private:
@@ -37,6 +40,10 @@ class AddressLimiter {
   const std::chrono::seconds window_;
   std::mutex mutex_;
   std::unordered_map<std::string, Window> windows_;
+  // When the last event was counted (steady clock ticks): no address can be over its allowance
+  // a window after it.
+  static constexpr Clock::rep kNever = std::numeric_limits<Clock::rep>::min();
+  std::atomic<Clock::rep> last_event_{kNever};
 };
 
 }  // namespace hubmirror::api

@@ -100,6 +100,8 @@ int Registry::SchemaVersion() {
   return s.Step() ? static_cast<int>(s.Int(0)) : -1;
 }
 
+uint64_t Registry::ChangeCount() const { return changes_ != nullptr ? changes_->Load() : 0; }
+
 Status Registry::Migrate() {
   auto all = migrations::EmbeddedMigrations();
   int current = SchemaVersion();

@@ -425,6 +425,10 @@ class Registry {
   Result<std::vector<TokenInfo>> ListTokens(std::string_view user);
   // Marks a token revoked (it stays listed). kNotFound when the user has no such token.
   Status RevokeToken(std::string_view user, std::string_view name);
+  // A number that moves whenever any process commits to the database, or 0 when this
+  // connection cannot tell (read-write connections): an answer read at one count may be kept,
+  // for at most a second, while the count stays.
+  uint64_t ChangeCount() const;
   // Who the token with this secret hash identifies, when it is neither revoked nor expired at
   // `now_ms`; nullopt otherwise. Read-only connections remember answers while no process commits
   // to the database (ChangeCounter), so a revocation counts from the next request.
