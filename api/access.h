@@ -50,13 +50,29 @@ class AccessServices {
   AddressLimiter refusals_{kRefusalsRecordedPerMinute, std::chrono::seconds(60)};
 };
 
+// Runs a write on the server's writer connection, holding it; kIoError when the server has none.
+template <typename Change>
+Status Write(const RequestContext& context, Change&& change) {
+  RegistryWriter* writer = context.access.writer();
+  if (writer == nullptr) return Status(StatusCode::kIoError, "this server cannot write");
+  return writer->With(std::forward<Change>(change));
+}
+
+// The JSON object a write sends; kInvalidArgument for anything else.
+Result<nlohmann::json> JsonObjectBody(const RequestContext& context);
+
+// An audit event of the request's caller, from their address.
+registry::AuditEvent CallerEvent(const RequestContext& context, std::string action,
+                                 std::string target, std::string outcome,
+                                 nlohmann::json detail = nlohmann::json());
+
 // Who made a request, as the access checks see it: anonymous, or the user of a valid token.
 // Value type, one per request.
 struct Caller {
-  std::optional<registry::Principal> principal;
+  std::shared_ptr<const registry::Principal> principal;  // null: anonymous
   std::string address;  // the client's address, for the audit log and rate limits
 
-  bool anonymous() const { return !principal.has_value(); }
+  bool anonymous() const { return principal == nullptr; }
   const std::string& name() const;  // the user's name, or "anonymous"
   registry::Viewer viewer() const;
   bool is_admin() const { return principal && principal->user.is_admin; }
@@ -74,7 +90,9 @@ enum class RepoRight {
 // Reads the token of a request: `Authorization: Bearer TOKEN`, or Basic with the token as the
 // password (git's way). Returns the caller, anonymous without a token; kInvalidArgument with the
 // Hub's message when a token is given but malformed, unknown, revoked or expired (a 401 that
-// names no token). Never logs or echoes the token.
+// names no token). Never logs or echoes the token. Each thread remembers the last token it checked
+// (in memory, as the request held it) while the registry does not change, for at most a second:
+// a client's keep-alive requests do not hash and look it up again.
 Result<Caller> Authenticate(const Request& request, registry::Registry& registry,
                             std::string address);
 

@@ -2,23 +2,13 @@
 // /{repo}/ask-access), /api/{type}s/{repo}/auth-check, the access requests
 // (/user-access-request/{pending,accepted,rejected,handle,grant}) and PUT .../settings.
 #include "api/access.h"
+#include "api/admin_actions.h"
 #include "common/clock.h"
 
 namespace hubmirror::api {
 namespace {
 
 using nlohmann::json;
-
-std::string What(const registry::Repo& repo) {
-  return std::string(RepoTypeName(repo.type)) + " " + repo.name;
-}
-
-// The JSON object a write sends; kInvalidArgument for anything else.
-Result<json> JsonObjectBody(const RequestContext& context) {
-  json body = json::parse(context.request.body(), nullptr, false);
-  if (!body.is_object()) return InvalidArgument("the body must be a JSON object");
-  return body;
-}
 
 // The repo a manager's request names, or nullopt with the refusal in `refusal`, in the Hub's
 // order: no token (401), a repo the caller cannot see (404), no right to manage it (403), a
@@ -37,36 +27,16 @@ std::optional<registry::Repo> ManagedRepo(const RequestContext& context, bool wr
   }
   if (!MayManage(context.caller, *repo)) {
     *refusal = ErrorResponse(ApiError::kForbidden,
-                             "you may not manage the access to " + What(*repo), true);
+                             "you may not manage the access to " + RepoTarget(*repo), true);
     return std::nullopt;
   }
   if (write && context.caller.principal->token.scope != registry::TokenScope::kWrite) {
     *refusal = ErrorResponse(
         ApiError::kForbidden,
-        "this token is read-only; a write token is needed to change " + What(*repo), true);
+        "this token is read-only; a write token is needed to change " + RepoTarget(*repo), true);
     return std::nullopt;
   }
   return std::move(repo.value());
-}
-
-// Runs a write on the server's writer connection; 503 when the server has none.
-template <typename Change>
-Status Write(const RequestContext& context, Change&& change) {
-  RegistryWriter* writer = context.access.writer();
-  if (writer == nullptr) return Status(StatusCode::kIoError, "this server cannot write");
-  return writer->With(std::forward<Change>(change));
-}
-
-registry::AuditEvent Event(const RequestContext& context, std::string action, std::string target,
-                           std::string outcome, json detail = json()) {
-  return {0,
-          0,
-          context.caller.name(),
-          std::move(action),
-          std::move(target),
-          std::move(outcome),
-          context.caller.address,
-          detail.is_null() ? "" : detail.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
 // The terms a user accepts by asking: the card's gate prompt, as the Hub shows it on the form.
@@ -76,7 +46,7 @@ std::string TermsOf(const registry::Repo& repo) {
     auto prompt = card.find("extra_gated_prompt");
     if (prompt != card.end() && prompt->is_string()) return prompt->get<std::string>();
   }
-  return "The access conditions of " + What(repo) + ".";
+  return "The access conditions of " + RepoTarget(repo) + ".";
 }
 
 }  // namespace
@@ -91,7 +61,7 @@ Response HandleAskAccess(const RequestContext& context) {
   auto repo = FindVisibleRepo(context, context.route.type, context.route.repo, &right);
   if (!repo.ok()) return ErrorFromStatus(repo.status(), json_body);
   if (repo->gated == "false") {
-    return ErrorResponse(ApiError::kBadRequest, What(*repo) + " is not gated", json_body);
+    return ErrorResponse(ApiError::kBadRequest, RepoTarget(*repo) + " is not gated", json_body);
   }
   std::string terms = TermsOf(*repo);
   Result<registry::AccessRequest> request = Status::Ok();
@@ -104,7 +74,7 @@ Response HandleAskAccess(const RequestContext& context) {
   std::string status(registry::AccessStatusName(request->status));
   // The form's fields, bounded: what the user filled in beside accepting the terms.
   json detail = {{"terms", terms}, {"form", context.request.body().substr(0, 4096)}};
-  context.access.Audit(Event(context, "access.request", What(*repo), status, detail));
+  context.access.Audit(CallerEvent(context, "access.request", RepoTarget(*repo), status, detail));
   return JsonResponse({{"status", status}});
 }
 
@@ -175,8 +145,8 @@ Response HandleAccessDecision(const RequestContext& context) {
     return ErrorFromStatus(decided, true);
   }
   std::string outcome(registry::AccessStatusName(status));
-  context.access.Audit(
-      Event(context, "access.decide", What(*repo), outcome, {{"user", name}, {"reason", reason}}));
+  context.access.Audit(CallerEvent(context, "access.decide", RepoTarget(*repo), outcome,
+                                   {{"user", name}, {"reason", reason}}));
   return JsonResponse(json::object());
 }
 
@@ -221,7 +191,7 @@ Response HandleRepoSettings(const RequestContext& context) {
   json detail = json::object();
   if (settings.gated) detail["gated"] = *settings.gated;
   if (settings.is_private) detail["private"] = *settings.is_private;
-  context.access.Audit(Event(context, "settings.change", What(*repo), "ok", detail));
+  context.access.Audit(CallerEvent(context, "repo.settings", RepoTarget(*repo), "ok", detail));
   return JsonResponse(json::object());
 }
 

@@ -13,7 +13,17 @@ std::string_view AllowedMethods(Endpoint endpoint) {
     case Endpoint::kRepoSettings:
       return "PUT, OPTIONS";
     case Endpoint::kTelemetry:
+    case Endpoint::kAdminUsers:
+    case Endpoint::kAdminOrgs:
+    case Endpoint::kAdminTokens:
       return "GET, HEAD, POST, OPTIONS";
+    case Endpoint::kAdminUser:
+    case Endpoint::kAdminToken:
+      return "DELETE, OPTIONS";
+    case Endpoint::kAdminOrgMember:
+      return "PUT, DELETE, OPTIONS";
+    case Endpoint::kAdminAccess:
+      return "POST, DELETE, OPTIONS";
     default:
       return "GET, HEAD, OPTIONS";
   }
@@ -40,7 +50,7 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
   if (request.method() == http::verb::options) {
     Response response;
     response.status = http::status::no_content;
-    response.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, OPTIONS");
+    response.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
     response.Set("Access-Control-Allow-Headers",
                  "Authorization, Range, Content-Type, If-None-Match, Accept, User-Agent");
     response.Set("Access-Control-Max-Age", "86400");
@@ -114,6 +124,22 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
       return HandleAccessDecision(context);
     case Endpoint::kRepoSettings:
       return HandleRepoSettings(context);
+    case Endpoint::kAdminUsers:
+      return HandleAdminUsers(context);
+    case Endpoint::kAdminUser:
+      return HandleAdminUser(context);
+    case Endpoint::kAdminOrgs:
+      return HandleAdminOrgs(context);
+    case Endpoint::kAdminOrgMember:
+      return HandleAdminOrgMember(context);
+    case Endpoint::kAdminTokens:
+      return HandleAdminTokens(context);
+    case Endpoint::kAdminToken:
+      return HandleAdminToken(context);
+    case Endpoint::kAdminAccess:
+      return HandleAdminAccess(context);
+    case Endpoint::kAdminAudit:
+      return HandleAdminAudit(context);
     default:
       break;
   }

@@ -32,10 +32,14 @@ ApiErrorInfo Describe(ApiError error) {
       return {http::status::forbidden, "GatedRepo"};
     case ApiError::kForbidden:
       return {http::status::forbidden, "Forbidden"};
+    case ApiError::kConflict:
+      return {http::status::conflict, "Conflict"};
     case ApiError::kTooManyRequests:
       return {http::status::too_many_requests, "TooManyRequests"};
     case ApiError::kBlobUnavailable:
       return {http::status::service_unavailable, "BlobUnavailable"};
+    case ApiError::kServiceUnavailable:
+      return {http::status::service_unavailable, "ServiceUnavailable"};
     case ApiError::kInternal:
       break;
   }
@@ -54,6 +58,8 @@ ApiError FromStatus(const Status& status) {
       return ApiError::kBadRequest;
     case StatusCode::kNotFound:
       return ApiError::kRouteNotFound;
+    case StatusCode::kAlreadyExists:
+      return ApiError::kConflict;
     default:
       return ApiError::kInternal;
   }

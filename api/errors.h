@@ -23,8 +23,10 @@ enum class ApiError {
   kGatedRepoUnauthenticated,  // gated content asked for without a token (401 GatedRepo)
   kGatedRepoForbidden,        // gated content asked for with a token that has no access (403)
   kForbidden,                 // the caller may read but not do this (a read token, no role)
+  kConflict,                  // a name already taken (a user, an organization, a token)
   kTooManyRequests,
-  kBlobUnavailable,  // the registry knows the file but its bytes are missing from the store
+  kBlobUnavailable,     // the registry knows the file but its bytes are missing from the store
+  kServiceUnavailable,  // this server cannot make the change asked for (no registry writer)
   kInternal,
 };
 
@@ -34,7 +36,8 @@ struct ApiErrorInfo {
 };
 
 ApiErrorInfo Describe(ApiError error);
-// The API error for a module Status (kRepoNotFound -> RepoNotFound, kInvalidArgument -> 400...).
+// The API error for a module Status (kRepoNotFound -> RepoNotFound, kInvalidArgument -> 400,
+// kAlreadyExists -> 409...).
 ApiError FromStatus(const Status& status);
 
 }  // namespace hubmirror::api

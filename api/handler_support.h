@@ -93,6 +93,15 @@ Response HandleAuthCheck(const RequestContext& context);
 Response HandleAccessRequests(const RequestContext& context);
 Response HandleAccessDecision(const RequestContext& context);
 Response HandleRepoSettings(const RequestContext& context);
+// /api/admin/...: the people, tokens, grants and audit log of the instance, for server admins.
+Response HandleAdminUsers(const RequestContext& context);
+Response HandleAdminUser(const RequestContext& context);
+Response HandleAdminOrgs(const RequestContext& context);
+Response HandleAdminOrgMember(const RequestContext& context);
+Response HandleAdminTokens(const RequestContext& context);
+Response HandleAdminToken(const RequestContext& context);
+Response HandleAdminAccess(const RequestContext& context);
+Response HandleAdminAudit(const RequestContext& context);
 Response HandleResolve(const RequestContext& context, bool raw);
 Response HandleRepoInfo(const RequestContext& context);
 Response HandleListRepos(const RequestContext& context);

@@ -1,6 +1,7 @@
 #include "api/router.h"
 
 #include <array>
+#include <utility>
 
 namespace hubmirror::api {
 namespace {
@@ -119,6 +120,44 @@ bool ParseTypeSegment(std::string_view segment, RepoType* type) {
   return true;
 }
 
+// /api/admin/...: s[2] names the collection, the segments after it one of its items.
+Result<Route> MatchAdmin(const std::vector<std::string>& s, Route route) {
+  size_t n = s.size();
+  const std::string& collection = s[2];
+  if (n == 3) {
+    static constexpr std::pair<std::string_view, Endpoint> kCollections[] = {
+        {"users", Endpoint::kAdminUsers},
+        {"orgs", Endpoint::kAdminOrgs},
+        {"tokens", Endpoint::kAdminTokens},
+        {"access", Endpoint::kAdminAccess},
+        {"audit", Endpoint::kAdminAudit}};
+    for (const auto& [name, endpoint] : kCollections) {
+      if (collection == name) {
+        route.endpoint = endpoint;
+        return route;
+      }
+    }
+    return NoRoute();
+  }
+  bool user = collection == "users" && n == 4;
+  bool member = collection == "orgs" && n == 6 && s[4] == "members";
+  bool token = collection == "tokens" && n == 5;
+  if (!user && !member && !token) return NoRoute();
+  HM_RETURN_IF_ERROR(ValidateAccountName(s[3]));
+  route.account = s[3];
+  if (member) {
+    HM_RETURN_IF_ERROR(ValidateAccountName(s[5]));
+    route.item = s[5];
+  } else if (token) {
+    if (s[4].empty()) return InvalidArgument("missing token name");
+    route.item = s[4];
+  }
+  route.endpoint = user     ? Endpoint::kAdminUser
+                   : member ? Endpoint::kAdminOrgMember
+                            : Endpoint::kAdminToken;
+  return route;
+}
+
 Result<Route> MatchApi(const std::vector<std::string>& s, Route route, ActionAfterId reading) {
   if (s.size() == 2 && s[1] == "whoami-v2") {
     route.endpoint = Endpoint::kWhoami;
@@ -159,6 +198,7 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route, ActionAft
     route.revision = std::move(revision.value());
     return route;
   }
+  if (s.size() >= 3 && s[1] == "admin") return MatchAdmin(s, std::move(route));
   if (s.size() == 2 && s[1] == "agent-harnesses") {
     route.endpoint = Endpoint::kAgentHarnesses;
     return route;

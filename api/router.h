@@ -34,6 +34,15 @@ enum class Endpoint {
   kAccessRequests,     // GET /api/{type}s/{repo}/user-access-request/{status} (path: the status)
   kAccessDecision,     // POST /api/{type}s/{repo}/user-access-request/{handle|grant} (path)
   kRepoSettings,       // PUT /api/{type}s/{repo}/settings
+  // Administration of the instance (server admins only): account and item as noted.
+  kAdminUsers,      // GET, POST /api/admin/users
+  kAdminUser,       // DELETE /api/admin/users/{account}
+  kAdminOrgs,       // GET, POST /api/admin/orgs
+  kAdminOrgMember,  // PUT, DELETE /api/admin/orgs/{account}/members/{item: a user}
+  kAdminTokens,     // GET, POST /api/admin/tokens
+  kAdminToken,      // DELETE /api/admin/tokens/{account: a user}/{item: the token's name}
+  kAdminAccess,     // POST, DELETE /api/admin/access
+  kAdminAudit,      // GET /api/admin/audit
 };
 
 // A request target matched to an endpoint, with every component decoded and validated.
@@ -44,6 +53,8 @@ struct Route {
   std::string revision;  // decoded; "refs/pr/1" may arrive encoded or as three segments
   std::string path;  // validated repo path, or "" for the root (tree only); a sub-action for some
                      // endpoints, as noted above
+  std::string account;  // admin routes: a validated user or organization name (ValidateAccountName)
+  std::string item;     // admin routes: what of the account the path names after it
   QueryParams query;
 };
 

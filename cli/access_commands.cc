@@ -3,6 +3,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "api/admin_actions.h"
+#include "api/identity_json.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/clock.h"
@@ -12,11 +14,6 @@ namespace hubmirror::cli {
 namespace {
 
 using registry::Registry;
-
-// A repo as the audit log names it: "model acme/m", spelt as published.
-std::string Target(const registry::Repo& repo) {
-  return std::string(RepoTypeName(repo.type)) + " " + repo.name;
-}
 
 // ------------------------------------------------------------------------------ repo settings
 
@@ -37,7 +34,7 @@ int ShowSettings(const CommonOptions& common, const SettingsArgs& args) {
   auto settings = (*registry)->AccessSettings(args.type, args.repo);
   if (!settings.ok()) return ReportFailure(settings.status());
   auto origin = [](bool set) { return set ? " (set here)" : " (as synced or imported)"; };
-  std::cout << Target(*repo) << ": private " << (repo->is_private ? "true" : "false")
+  std::cout << api::RepoTarget(*repo) << ": private " << (repo->is_private ? "true" : "false")
             << origin(settings->is_private.has_value()) << ", gated " << repo->gated
             << origin(settings->gated.has_value()) << std::endl;
   return kExitOk;
@@ -55,11 +52,11 @@ int RunRepoSettings(const CommonOptions& common, const SettingsArgs& args) {
     settings.gated = args.gated;
     detail["gated"] = args.gated;
   }
-  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<OperatorAction> {
+  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<api::AdminAction> {
     auto repo = registry.FindRepo(args.type, args.repo);
     if (!repo.ok()) return repo.status();
     HM_RETURN_IF_ERROR(registry.SetAccessSettings(args.type, args.repo, settings));
-    return OperatorAction{"repo.settings", Target(*repo), detail};
+    return api::AdminAction{"repo.settings", api::RepoTarget(*repo), detail};
   });
   if (!done.ok()) return ReportFailure(done);
   return ShowSettings(common, args);
@@ -76,25 +73,16 @@ struct AccessArgs {
 // Grants a user access to a repo, or takes their access (or pending request) away.
 int RunAccess(const CommonOptions& common, const AccessArgs& args, bool grant) {
   bool open_to_all = false;
-  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<OperatorAction> {
-    auto repo = registry.FindRepo(args.type, args.repo);
-    if (!repo.ok()) return repo.status();
-    HM_RETURN_IF_ERROR(grant ? registry.DecideAccess(args.type, args.repo, args.user,
-                                                     registry::AccessStatus::kAccepted, "operator",
-                                                     "")
-                             : registry.RemoveAccess(args.type, args.repo, args.user));
-    open_to_all = !repo->is_private && repo->gated == "false";
-    return OperatorAction{
-        grant ? "access.grant" : "access.revoke", Target(*repo), {{"user", args.user}}};
+  Status done = ApplyOperatorAction(common, [&](Registry& registry) {
+    return api::ChangeAccess(registry, args.type, args.repo, args.user, grant, "operator",
+                             &open_to_all);
   });
   if (!done.ok()) return ReportFailure(done);
   std::cout << (grant ? "granted " + args.user + " access to "
                       : "revoked the access of " + args.user + " to ")
             << RepoTypeName(args.type) << " " << args.repo << std::endl;
   if (grant && open_to_all) {
-    std::cerr << "hubmirror: warning: the repo is public and not gated: the grant matters once "
-                 "repo settings make it private or gated"
-              << std::endl;
+    std::cerr << "hubmirror: warning: " << api::kGrantOnOpenRepo << std::endl;
   }
   return kExitOk;
 }
@@ -107,47 +95,24 @@ struct AuditArgs {
   bool json = false;
 };
 
-// An event's detail as JSON: the object it records, null when there is none, or the text itself
-// should it not be JSON.
-nlohmann::json DetailJson(const std::string& detail) {
-  if (detail.empty()) return nullptr;
-  nlohmann::json parsed = nlohmann::json::parse(detail, nullptr, false);
-  return parsed.is_discarded() ? nlohmann::json(detail) : parsed;
-}
-
 int RunAudit(const CommonOptions& common, const AuditArgs& args) {
   auto registry = OpenExistingRegistry(common, Registry::Mode::kReadOnly);
   if (!registry.ok()) return ReportFailure(registry.status());
-  int64_t since_ms = args.since_seconds == 0 ? 0 : NowUnixMillis() - args.since_seconds * 1000;
-  // One more than shown tells whether events were left out.
-  auto events = (*registry)->ListAudit(since_ms, args.limit + 1);
-  if (!events.ok()) return ReportFailure(events.status());
-  bool more = events->size() > args.limit;
-  if (more) events->resize(args.limit);
+  auto page = api::ReadAuditPage(**registry, args.since_seconds, args.limit);
+  if (!page.ok()) return ReportFailure(page.status());
   if (args.json) {
-    nlohmann::json listed = nlohmann::json::array();
-    for (const auto& event : *events) {
-      listed.push_back({{"id", event.id},
-                        {"at", FormatIsoMillis(event.at_ms)},
-                        {"actor", event.actor},
-                        {"action", event.action},
-                        {"target", event.target},
-                        {"outcome", event.outcome},
-                        {"address", event.address},
-                        {"detail", DetailJson(event.detail)}});
-    }
-    std::cout << nlohmann::json{{"events", listed}, {"more", more}}.dump(2) << std::endl;
+    std::cout << api::AuditPageJson(*page).dump(2) << std::endl;
     return kExitOk;
   }
-  for (const auto& event : *events) {
+  for (const auto& event : page->events) {
     std::cout << FormatIsoMillis(event.at_ms) << " " << event.actor << " " << event.action << " "
               << event.target << ": " << event.outcome;
     if (!event.address.empty()) std::cout << " from " << event.address;
     if (!event.detail.empty()) std::cout << " " << event.detail;
     std::cout << std::endl;
   }
-  std::cout << events->size() << " events" << std::endl;
-  if (more) {
+  std::cout << page->events.size() << " events" << std::endl;
+  if (page->more) {
     std::cerr << "hubmirror: only the first " << args.limit
               << " events are shown; narrow --since or raise --limit" << std::endl;
   }

@@ -32,18 +32,12 @@ Result<std::unique_ptr<registry::Registry>> OpenExistingRegistry(const CommonOpt
 
 Status ApplyOperatorAction(
     const CommonOptions& common,
-    const std::function<Result<OperatorAction>(registry::Registry& registry)>& change) {
+    const std::function<Result<api::AdminAction>(registry::Registry& registry)>& change) {
   auto registry = OpenExistingRegistry(common, registry::Registry::Mode::kReadWrite);
   if (!registry.ok()) return registry.status();
   auto done = change(**registry);
   if (!done.ok()) return done.status();
-  registry::AuditEvent event;
-  event.actor = "operator";
-  event.action = done->action;
-  event.target = done->target;
-  event.outcome = "ok";
-  if (!done->detail.is_null()) event.detail = done->detail.dump();
-  return (*registry)->RecordAudit(event);
+  return (*registry)->RecordAudit(api::AuditRecord(*done, "operator", ""));
 }
 
 Result<std::string> ReadArgumentFile(const std::filesystem::path& path) {

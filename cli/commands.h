@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 
+#include "api/admin_actions.h"
 #include "common/signing.h"
 #include "common/status.h"
 #include "registry/registry.h"
@@ -56,19 +56,12 @@ CLI::App* AddCommandGroup(CLI::App& app, const std::string& name, const std::str
 Result<std::unique_ptr<registry::Registry>> OpenExistingRegistry(const CommonOptions& common,
                                                                  registry::Registry::Mode mode);
 
-// A change the operator made through the command line, as the audit log records it (actor
-// "operator", no address, outcome "ok"). Never holds a secret.
-struct OperatorAction {
-  std::string action;     // e.g. "user.add"
-  std::string target;     // e.g. "user alice"
-  nlohmann::json detail;  // an object, or null for nothing more
-};
-
 // Opens the data directory's registry for writing (it must exist, as OpenExistingRegistry says),
-// makes the change and, when it succeeded, records the action it returns in the audit log.
+// makes the change and, when it succeeded, records the action it returns in the audit log (actor
+// "operator", no address, outcome "ok").
 Status ApplyOperatorAction(
     const CommonOptions& common,
-    const std::function<Result<OperatorAction>(registry::Registry& registry)>& change);
+    const std::function<Result<api::AdminAction>(registry::Registry& registry)>& change);
 
 // The content of a file named on the command line; one that cannot be read is a usage error.
 Result<std::string> ReadArgumentFile(const std::filesystem::path& path);

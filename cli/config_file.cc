@@ -226,7 +226,7 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
       }
       HM_RETURN_IF_ERROR(reader.Strings(table, where, "grant", &spec.grants));
       for (const auto& name : spec.grants) {
-        if (name.find('/') != std::string::npos || !ValidateRepoId(name).ok()) {
+        if (!ValidateAccountName(name).ok()) {
           return reader.Fail(where + ".grant", "'" + name + "' is not a user or organization name");
         }
       }

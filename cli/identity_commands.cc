@@ -2,23 +2,18 @@
 // organizations and their access tokens.
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <set>
 
+#include "api/admin_actions.h"
+#include "api/identity_json.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/clock.h"
-#include "common/tokens.h"
 #include "registry/registry.h"
 
 namespace hubmirror::cli {
 namespace {
 
 using registry::Registry;
-
-// An ISO-8601 time, or null for 0 (never).
-nlohmann::json TimeOrNull(int64_t unix_millis) {
-  return unix_millis == 0 ? nlohmann::json() : nlohmann::json(FormatIsoMillis(unix_millis));
-}
 
 // Prints a listing on stdout: one JSON document {"KEY": [...]} with `json`, else a line per item
 // and their count ("3 users").
@@ -28,9 +23,7 @@ int PrintListing(const Result<std::vector<Item>>& items, bool json, const std::s
                  const std::function<std::string(const Item&)>& as_text) {
   if (!items.ok()) return ReportFailure(items.status());
   if (json) {
-    nlohmann::json listed = nlohmann::json::array();
-    for (const Item& item : *items) listed.push_back(as_json(item));
-    std::cout << nlohmann::json{{key, listed}}.dump(2) << std::endl;
+    std::cout << api::ListingJson(key, *items, as_json).dump(2) << std::endl;
   } else {
     for (const Item& item : *items) std::cout << as_text(item) << std::endl;
     std::cout << items->size() << " " << key << std::endl;
@@ -47,10 +40,8 @@ struct UserArgs {
 };
 
 int RunUserAdd(const CommonOptions& common, const UserArgs& args) {
-  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<OperatorAction> {
-    HM_RETURN_IF_ERROR(registry.AddUser(args.name, args.admin, args.robot));
-    return OperatorAction{
-        "user.add", "user " + args.name, {{"admin", args.admin}, {"robot", args.robot}}};
+  Status done = ApplyOperatorAction(common, [&](Registry& registry) {
+    return api::AddUser(registry, args.name, args.admin, args.robot);
   });
   if (!done.ok()) return ReportFailure(done);
   std::cout << "added " << (args.admin ? "admin " : "") << (args.robot ? "robot " : "") << "user "
@@ -59,10 +50,8 @@ int RunUserAdd(const CommonOptions& common, const UserArgs& args) {
 }
 
 int RunUserRemove(const CommonOptions& common, const UserArgs& args) {
-  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<OperatorAction> {
-    HM_RETURN_IF_ERROR(registry.RemoveUser(args.name));
-    return OperatorAction{"user.remove", "user " + args.name, nullptr};
-  });
+  Status done = ApplyOperatorAction(
+      common, [&](Registry& registry) { return api::RemoveUser(registry, args.name); });
   if (!done.ok()) return ReportFailure(done);
   std::cout << "removed user " << args.name << " with their tokens, memberships and access"
             << std::endl;
@@ -73,14 +62,7 @@ int RunUserList(const CommonOptions& common, bool json) {
   auto registry = OpenExistingRegistry(common, Registry::Mode::kReadOnly);
   if (!registry.ok()) return ReportFailure(registry.status());
   return PrintListing<registry::User>(
-      (*registry)->ListUsers(), json, "users",
-      [](const registry::User& user) -> nlohmann::json {
-        return {{"name", user.name},
-                {"admin", user.is_admin},
-                {"robot", user.is_robot},
-                {"created_at", FormatIsoMillis(user.created_at_ms)}};
-      },
-      [](const registry::User& user) {
+      (*registry)->ListUsers(), json, "users", api::UserJson, [](const registry::User& user) {
         return user.name + (user.is_admin ? " (admin)" : "") + (user.is_robot ? " (robot)" : "") +
                ", created " + FormatIsoMillis(user.created_at_ms);
       });
@@ -95,10 +77,8 @@ struct OrgArgs {
 };
 
 int RunOrgAdd(const CommonOptions& common, const OrgArgs& args) {
-  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<OperatorAction> {
-    HM_RETURN_IF_ERROR(registry.AddOrg(args.org));
-    return OperatorAction{"org.add", "org " + args.org, nullptr};
-  });
+  Status done = ApplyOperatorAction(
+      common, [&](Registry& registry) { return api::AddOrg(registry, args.org); });
   if (!done.ok()) return ReportFailure(done);
   std::cout << "added organization " << args.org << std::endl;
   return kExitOk;
@@ -109,10 +89,8 @@ int RunOrgAddMember(const CommonOptions& common, const OrgArgs& args) {
   if (!registry::ParseOrgRole(args.role, &role)) {
     return ReportFailure(InvalidArgument("--role must be read, write or admin"));
   }
-  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<OperatorAction> {
-    HM_RETURN_IF_ERROR(registry.SetOrgMember(args.org, args.user, role));
-    return OperatorAction{
-        "org.member.set", "org " + args.org, {{"user", args.user}, {"role", args.role}}};
+  Status done = ApplyOperatorAction(common, [&](Registry& registry) {
+    return api::SetOrgMember(registry, args.org, args.user, role);
   });
   if (!done.ok()) return ReportFailure(done);
   std::cout << args.user << " is a member of " << args.org << " with role " << args.role
@@ -121,9 +99,8 @@ int RunOrgAddMember(const CommonOptions& common, const OrgArgs& args) {
 }
 
 int RunOrgRemoveMember(const CommonOptions& common, const OrgArgs& args) {
-  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<OperatorAction> {
-    HM_RETURN_IF_ERROR(registry.RemoveOrgMember(args.org, args.user));
-    return OperatorAction{"org.member.remove", "org " + args.org, {{"user", args.user}}};
+  Status done = ApplyOperatorAction(common, [&](Registry& registry) {
+    return api::RemoveOrgMember(registry, args.org, args.user);
   });
   if (!done.ok()) return ReportFailure(done);
   std::cout << args.user << " is no longer a member of " << args.org << std::endl;
@@ -134,17 +111,7 @@ int RunOrgList(const CommonOptions& common, bool json) {
   auto registry = OpenExistingRegistry(common, Registry::Mode::kReadOnly);
   if (!registry.ok()) return ReportFailure(registry.status());
   return PrintListing<registry::Org>(
-      (*registry)->ListOrgs(), json, "orgs",
-      [](const registry::Org& org) -> nlohmann::json {
-        nlohmann::json members = nlohmann::json::array();
-        for (const auto& member : org.members) {
-          members.push_back({{"user", member.user}, {"role", registry::OrgRoleName(member.role)}});
-        }
-        return {{"name", org.name},
-                {"created_at", FormatIsoMillis(org.created_at_ms)},
-                {"members", members}};
-      },
-      [](const registry::Org& org) {
+      (*registry)->ListOrgs(), json, "orgs", api::OrgJson, [](const registry::Org& org) {
         std::string line = org.name + ":";
         if (org.members.empty()) line += " no members";
         for (size_t i = 0; i < org.members.size(); ++i) {
@@ -165,91 +132,46 @@ struct TokenArgs {
   bool json = false;
 };
 
-// "token-N" with the smallest N the user has not used: names are never reused, revoked tokens
-// keep theirs.
-Result<std::string> DefaultTokenName(Registry& registry, const std::string& user) {
-  auto tokens = registry.ListTokens(user);
-  if (!tokens.ok()) return tokens.status();
-  std::set<std::string> taken;
-  for (const auto& token : *tokens) taken.insert(token.name);
-  for (size_t n = 1;; ++n) {
-    std::string name = "token-" + std::to_string(n);
-    if (!taken.contains(name)) return name;
-  }
-}
-
 int RunTokenCreate(const CommonOptions& common, const TokenArgs& args) {
-  registry::TokenScope scope;
-  if (!registry::ParseTokenScope(args.scope, &scope)) {
+  api::TokenRequest request{args.user, args.name, registry::TokenScope::kRead,
+                            args.expires_seconds};
+  if (!registry::ParseTokenScope(args.scope, &request.scope)) {
     return ReportFailure(InvalidArgument("--scope must be read or write"));
   }
-  auto secret = NewTokenSecret();
-  if (!secret.ok()) return ReportFailure(secret.status());
-  int64_t expires_at_ms =
-      args.expires_seconds == 0 ? 0 : NowUnixMillis() + args.expires_seconds * 1000;
-  std::string name = args.name;
-  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<OperatorAction> {
-    if (name.empty()) {
-      auto chosen = DefaultTokenName(registry, args.user);
-      if (!chosen.ok()) return chosen.status();
-      name = *chosen;
-    }
-    HM_RETURN_IF_ERROR(
-        registry.AddToken(args.user, name, TokenSecretHash(*secret), scope, expires_at_ms));
-    return OperatorAction{"token.create",
-                          "token " + name + " of " + args.user,
-                          {{"scope", args.scope}, {"expires_at", TimeOrNull(expires_at_ms)}}};
-  });
+  api::CreatedToken created;
+  Status done = ApplyOperatorAction(
+      common, [&](Registry& registry) { return api::CreateToken(registry, request, &created); });
   if (!done.ok()) return ReportFailure(done);
-  std::cout << "created " << args.scope << " token " << name << " of " << args.user << ", expires "
-            << (expires_at_ms == 0 ? "never" : FormatIsoMillis(expires_at_ms))
+  const registry::TokenInfo& token = created.info;
+  std::cout << "created " << registry::TokenScopeName(token.scope) << " token " << token.name
+            << " of " << token.user << ", expires "
+            << (token.expires_at_ms == 0 ? "never" : FormatIsoMillis(token.expires_at_ms))
             << "; its secret is shown this once:" << std::endl
-            << *secret << std::endl;
+            << created.secret << std::endl;
   return kExitOk;
 }
 
 int RunTokenRevoke(const CommonOptions& common, const TokenArgs& args) {
-  Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<OperatorAction> {
-    HM_RETURN_IF_ERROR(registry.RevokeToken(args.user, args.name));
-    return OperatorAction{"token.revoke", "token " + args.name + " of " + args.user, nullptr};
-  });
+  Status done = ApplyOperatorAction(
+      common, [&](Registry& registry) { return api::RevokeToken(registry, args.user, args.name); });
   if (!done.ok()) return ReportFailure(done);
   std::cout << "revoked token " << args.name << " of " << args.user << std::endl;
   return kExitOk;
 }
 
-std::string TokenState(const registry::TokenInfo& token, int64_t now_ms) {
-  if (token.revoked_at_ms != 0) return "revoked";
-  if (token.expires_at_ms != 0 && token.expires_at_ms <= now_ms) return "expired";
-  return "active";
-}
-
 int RunTokenList(const CommonOptions& common, const TokenArgs& args) {
   auto registry = OpenExistingRegistry(common, Registry::Mode::kReadOnly);
   if (!registry.ok()) return ReportFailure(registry.status());
-  if (!args.user.empty()) {
-    // A mistyped user is an error, not an empty list.
-    if (Status known = (*registry)->FindUser(args.user).status(); !known.ok()) {
-      return ReportFailure(known);
-    }
-  }
   int64_t now_ms = NowUnixMillis();
   return PrintListing<registry::TokenInfo>(
       (*registry)->ListTokens(args.user), args.json, "tokens",
-      [now_ms](const registry::TokenInfo& token) -> nlohmann::json {
-        return {{"user", token.user},
-                {"name", token.name},
-                {"scope", registry::TokenScopeName(token.scope)},
-                {"state", TokenState(token, now_ms)},
-                {"created_at", FormatIsoMillis(token.created_at_ms)},
-                {"expires_at", TimeOrNull(token.expires_at_ms)},
-                {"revoked_at", TimeOrNull(token.revoked_at_ms)}};
-      },
+      [now_ms](const registry::TokenInfo& token) { return api::TokenJson(token, now_ms); },
       [now_ms](const registry::TokenInfo& token) {
         std::string line =
             token.name + " of " + token.user + ": " +
-            std::string(registry::TokenScopeName(token.scope)) + ", " + TokenState(token, now_ms) +
-            ", created " + FormatIsoMillis(token.created_at_ms) + ", expires " +
+            std::string(registry::TokenScopeName(token.scope)) + ", " +
+            api::TokenState(token, now_ms) + ", created " + FormatIsoMillis(token.created_at_ms) +
+            ", expires " +
             (token.expires_at_ms == 0 ? "never" : FormatIsoMillis(token.expires_at_ms));
         if (token.revoked_at_ms != 0) line += ", revoked " + FormatIsoMillis(token.revoked_at_ms);
         return line;

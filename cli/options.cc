@@ -1,7 +1,5 @@
 #include "cli/options.h"
 
-#include <charconv>
-
 namespace hubmirror::cli {
 namespace {
 
@@ -72,33 +70,9 @@ CLI::Option* AddDurationOption(CLI::App* command, const std::string& name, int64
       ->transform(Conversion(ParseDuration, "a duration such as 30s, 15m, 24h or 90d", "DURATION"));
 }
 
-std::optional<int64_t> ParseDuration(std::string_view text) {
-  constexpr int64_t kMaxSeconds = int64_t{36500} * 86400;
-  if (text.size() < 2) return std::nullopt;
-  std::string_view digits = text.substr(0, text.size() - 1);
-  int64_t scale = text.back() == 's'   ? 1
-                  : text.back() == 'm' ? 60
-                  : text.back() == 'h' ? 3600
-                  : text.back() == 'd' ? 86400
-                                       : 0;
-  int64_t number = 0;
-  // Digits only: from_chars stops at a '+', a space or a fraction, and a '-' gives less than 1.
-  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
-  if (scale == 0 || error != std::errc() || end != digits.data() + digits.size() || number < 1 ||
-      number > kMaxSeconds / scale) {
-    return std::nullopt;
-  }
-  return number * scale;
-}
-
 CLI::Validator AccountName() {
   return CLI::Validator(
-      [](const std::string& value) -> std::string {
-        if (value.find('/') != std::string::npos) return "a name has no '/', got '" + value + "'";
-        Status valid = ValidateRepoId(value);
-        return valid.ok() ? "" : "must be usable as a repo namespace: " + valid.message();
-      },
-      "NAME");
+      [](const std::string& value) { return Problem(ValidateAccountName(value)); }, "NAME");
 }
 
 CLI::Validator RepoId() {

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "common/names.h"
 
 namespace hubmirror::cli {
@@ -24,16 +25,12 @@ CLI::Option* AddSizeOption(CLI::App* command, const std::string& name, uint64_t*
 // The number of bytes a size option's text means, or nullopt when it is not a size.
 std::optional<uint64_t> ParseByteSize(std::string_view text);
 
-// A duration option: a whole number and a unit, "30s", "15m", "24h" or "90d"; at least a second,
-// at most 36500 days. `*seconds` keeps its value when the option is absent.
+// A duration option (ParseDuration: "30s", "15m", "24h" or "90d"). `*seconds` keeps its value when
+// the option is absent.
 CLI::Option* AddDurationOption(CLI::App* command, const std::string& name, int64_t* seconds,
                                const std::string& description);
 
-// The number of seconds a duration option's text means, or nullopt when it is not a duration.
-std::optional<int64_t> ParseDuration(std::string_view text);
-
-// Checks a user, organization or token name: one part of a repo id (letters, digits, `-`, `_`,
-// `.`, as ValidateRepoId says), so that a user or organization name can be a namespace.
+// Checks a user, organization or token name (ValidateAccountName).
 CLI::Validator AccountName();
 
 // Checks a repo id, ORG/NAME or a legacy single-segment NAME (ValidateRepoId).

@@ -1,5 +1,6 @@
 #include "common/clock.h"
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +53,25 @@ std::optional<int64_t> ParseIsoMillis(std::string_view text) {
   time_t seconds = timegm(&utc);
   if (seconds == static_cast<time_t>(-1)) return std::nullopt;
   return static_cast<int64_t>(seconds) * 1000 + millis;
+}
+
+std::optional<int64_t> ParseDuration(std::string_view text) {
+  constexpr int64_t kMaxSeconds = int64_t{36500} * 86400;
+  if (text.size() < 2) return std::nullopt;
+  std::string_view digits = text.substr(0, text.size() - 1);
+  int64_t scale = text.back() == 's'   ? 1
+                  : text.back() == 'm' ? 60
+                  : text.back() == 'h' ? 3600
+                  : text.back() == 'd' ? 86400
+                                       : 0;
+  int64_t number = 0;
+  // Digits only: from_chars stops at a '+', a space or a fraction, and a '-' gives less than 1.
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+  if (scale == 0 || error != std::errc() || end != digits.data() + digits.size() || number < 1 ||
+      number > kMaxSeconds / scale) {
+    return std::nullopt;
+  }
+  return number * scale;
 }
 
 }  // namespace hubmirror

@@ -13,5 +13,8 @@ int64_t NowUnixMillis();
 std::string FormatIsoMillis(int64_t unix_millis);
 // Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC); nullopt for anything else.
 std::optional<int64_t> ParseIsoMillis(std::string_view text);
+// The seconds a duration means: a whole number and a unit, "30s", "15m", "24h" or "90d"; at least
+// a second, at most 36500 days. nullopt for anything else.
+std::optional<int64_t> ParseDuration(std::string_view text);
 
 }  // namespace hubmirror

@@ -103,6 +103,16 @@ Status ValidateRevisionName(std::string_view name) {
   return Status::Ok();
 }
 
+Status ValidateAccountName(std::string_view name) {
+  if (name.find('/') != std::string_view::npos) {
+    return InvalidArgument("a name has no '/', got '" + std::string(name) + "'");
+  }
+  Status valid = ValidateRepoId(name);
+  if (valid.ok()) return valid;
+  return InvalidArgument("'" + std::string(name) +
+                         "' is not usable as a namespace: " + valid.message());
+}
+
 std::string_view RepoNamespace(std::string_view id) {
   size_t slash = id.find('/');
   return slash == std::string_view::npos ? std::string_view() : id.substr(0, slash);

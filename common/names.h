@@ -25,6 +25,10 @@ Status ValidateRepoPath(std::string_view path);
 // A branch or tag name: printable ASCII without space, `~^:?*[\`, no `..`, no empty segment.
 Status ValidateRevisionName(std::string_view name);
 
+// A user, organization or token name: one part of a repo id (ValidateRepoId, without '/'), so
+// that a user or organization name can be a namespace.
+Status ValidateAccountName(std::string_view name);
+
 // The namespace of a repo id (its first part, the user or organization it belongs to), or ""
 // for a legacy single-segment id, which belongs to nobody.
 std::string_view RepoNamespace(std::string_view id);

@@ -5,101 +5,14 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
-#include "api/dispatch.h"
 #include "common/clock.h"
-#include "common/tokens.h"
-#include "sync/local_import.h"
-#include "tests/fakes/mirror_fixture.h"
+#include "tests/api/access_fixture.h"
 
 namespace hubmirror::api {
 namespace {
 
 using nlohmann::json;
-using registry::OrgRole;
 using registry::TokenScope;
-using testing::WriteFile;
-
-// Four repos (public, gated manual, gated auto, private to the organization "team") and the
-// people around them, each user with a read token (the owner of "up" also has a write token).
-struct AccessFixture : testing::MirrorFixture {
-  AccessFixture() {
-    for (const char* repo : {"up/open", "up/gated", "up/auto", "team/secret"}) {
-      std::filesystem::path source = dir / "src" / repo;
-      WriteFile(source / "README.md",
-                "---\nextra_gated_prompt: Use it kindly\n---\n# " + std::string(repo) + "\n");
-      WriteFile(source / "model.safetensors", std::string(1000, 'w'));
-      sync::ImportOptions options;
-      options.repo = repo;
-      options.source = source;
-      REQUIRE(sync::ImportFolder(*local_store, *registry, options).ok());
-    }
-    Set("up/gated", {std::nullopt, "manual"});
-    Set("up/auto", {std::nullopt, "auto"});
-    Set("team/secret", {true, std::nullopt});
-    for (const char* org : {"up", "team"}) REQUIRE(registry->AddOrg(org).ok());
-    for (const char* user : {"outsider", "granted", "member", "owner", "boss"}) {
-      REQUIRE(registry->AddUser(user, std::string(user) == "boss", false).ok());
-      tokens[user] = NewToken(user, "read", TokenScope::kRead);
-    }
-    REQUIRE(registry->SetOrgMember("team", "member", OrgRole::kRead).ok());
-    REQUIRE(registry->SetOrgMember("up", "owner", OrgRole::kAdmin).ok());
-    tokens["owner-write"] = NewToken("owner", "write", TokenScope::kWrite);
-    for (const char* repo : {"up/gated", "team/secret"}) {
-      REQUIRE(registry
-                  ->DecideAccess(RepoType::kModel, repo, "granted",
-                                 registry::AccessStatus::kAccepted, "owner", "")
-                  .ok());
-    }
-    auto writer = registry::Registry::Open(dir / "data" / "registry.db",
-                                           registry::Registry::Mode::kReadWrite);
-    REQUIRE(writer.ok());
-    access = std::make_unique<AccessServices>(
-        AccessPolicy{}, std::make_unique<RegistryWriter>(std::move(writer.value())));
-  }
-
-  void Set(const std::string& repo, registry::RepoAccessSettings settings) {
-    REQUIRE(registry->SetAccessSettings(RepoType::kModel, repo, settings).ok());
-  }
-
-  std::string NewToken(const std::string& user, const std::string& name, TokenScope scope,
-                       int64_t expires_at_ms = 0) {
-    std::string secret = NewTokenSecret().value();
-    REQUIRE(registry->AddToken(user, name, TokenSecretHash(secret), scope, expires_at_ms).ok());
-    return secret;
-  }
-
-  Response Call(http::verb method, const std::string& target, const std::string& token = "",
-                const std::string& body = "", const std::string& address = "10.0.0.1") {
-    Request request(method, target, 11);
-    request.set(http::field::host, "mirror.test");
-    if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);
-    if (!body.empty()) {
-      request.set(http::field::content_type, "application/json");
-      request.body() = body;
-      request.prepare_payload();
-    }
-    DispatchEnvironment environment{registry.get(),       *local_store, 16u << 20,    *key,
-                                    "http://mirror.test", nullptr,      access.get(), address};
-    return Dispatch(request, environment);
-  }
-  Response Get(const std::string& target, const std::string& token = "") {
-    return Call(http::verb::get, target, token);
-  }
-
-  std::shared_ptr<const SigningKey> key =
-      std::move(SigningKey::LoadOrCreate(dir / "key.pem").value());
-  std::map<std::string, std::string> tokens;
-  std::unique_ptr<AccessServices> access;
-};
-
-std::string Header(const Response& response, std::string_view name) {
-  for (const auto& [key, value] : response.headers) {
-    if (key == name) return value;
-  }
-  return "";
-}
-
-int Status(const Response& response) { return static_cast<int>(response.status); }
 
 std::vector<std::string> ListedIds(AccessFixture& f, const std::string& token) {
   json listed = json::parse(f.Get("/api/models?limit=100", token).body);
@@ -190,6 +103,30 @@ TEST_CASE("Bad, revoked and expired tokens are refused; Basic works", "[access]"
   DispatchEnvironment environment{f.registry.get(), *f.local_store, 16u << 20,      *f.key,
                                   "http://m",       nullptr,        f.access.get(), "10.0.0.2"};
   CHECK(Status(Dispatch(request, environment)) == 200);
+}
+
+TEST_CASE("A server thread's remembered token is dropped by a revocation", "[access]") {
+  AccessFixture f;
+  // The server's connections are read-only: they remember answers while the registry is
+  // unchanged, and the thread remembers the last token it checked.
+  auto reader =
+      registry::Registry::Open(f.dir / "data" / "registry.db", registry::Registry::Mode::kReadOnly);
+  REQUIRE(reader.ok());
+  REQUIRE((*reader)->ChangeCount() != 0);
+  auto get = [&](const std::string& token) {
+    Request request(http::verb::get, "/up/gated/resolve/main/model.safetensors", 11);
+    request.set(http::field::authorization, "Bearer " + token);
+    DispatchEnvironment environment{reader->get(), *f.local_store, 16u << 20,      *f.key,
+                                    "http://m",    nullptr,        f.access.get(), "10.0.0.3"};
+    return Status(Dispatch(request, environment));
+  };
+  std::string token = f.tokens["granted"];
+  CHECK(get(token) == 200);
+  CHECK(get(token) == 200);
+  CHECK(get(f.tokens["outsider"]) == 403);
+  CHECK(get(token) == 200);
+  REQUIRE(f.registry->RevokeToken("granted", "read").ok());
+  CHECK(get(token) == 401);
 }
 
 TEST_CASE("An address sending bad tokens is slowed down, others are not", "[access]") {

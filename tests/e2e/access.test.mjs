@@ -586,7 +586,7 @@ describe("access control through real HTTP", () => {
 		find("the decision", (e) => e.action === "access.decide" && e.actor === "maintainer" && e.target === `model ${MANUAL}` && e.outcome === "accepted" && e.detail?.user === "asker-manual");
 		find("an anonymous refused download", (e) => e.action === "content.refused" && e.actor === "anonymous" && e.target.startsWith(`model ${MANUAL}/`) && e.address.startsWith("127."));
 		find("a refused download with a token", (e) => e.action === "content.refused" && e.actor === "outsider" && e.target.startsWith("model acme/accessmx-"));
-		find("a settings change", (e) => e.action === "settings.change" && e.actor === "maintainer" && e.target === `model ${PUBLIC}`);
+		find("a settings change", (e) => e.action === "repo.settings" && e.actor === "maintainer" && e.target === `model ${PUBLIC}`);
 		find("an invalid token", (e) => e.action === "auth.invalid_token" && e.outcome === "refused");
 		const log = world.server.stderr();
 		assert.match(log, /"audit":"access.decide"/, "the server log has the audit lines");
