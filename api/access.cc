@@ -1,7 +1,6 @@
 #include "api/access.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "api/admin_actions.h"
 #include "common/clock.h"
@@ -13,36 +12,6 @@ namespace {
 
 // The Hub's answer to a token it does not accept (hub-protocol.md §4.2).
 constexpr const char* kInvalidCredentials = "Invalid credentials in Authorization header";
-
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  return AsciiLower(a) == AsciiLower(b);
-}
-
-// The token of an Authorization header value: "Bearer TOKEN", or "Basic base64(user:TOKEN)".
-// nullopt when the value has neither shape.
-std::optional<std::string> TokenOf(std::string_view header) {
-  size_t space = header.find(' ');
-  if (space == std::string_view::npos) return std::nullopt;
-  std::string_view scheme = header.substr(0, space);
-  std::string_view credentials = header.substr(space + 1);
-  while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
-  if (EqualsIgnoringCase(scheme, "bearer")) return std::string(credentials);
-  if (!EqualsIgnoringCase(scheme, "basic") || credentials.empty() || credentials.size() > 1024 ||
-      credentials.size() % 4 != 0) {
-    return std::nullopt;
-  }
-  std::string decoded(credentials.size() / 4 * 3, '\0');
-  int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
-                               reinterpret_cast<const unsigned char*>(credentials.data()),
-                               static_cast<int>(credentials.size()));
-  if (length < 0) return std::nullopt;
-  // EVP_DecodeBlock counts the padding as bytes: trim what '=' stood for.
-  size_t padding = credentials.ends_with("==") ? 2 : credentials.ends_with("=") ? 1 : 0;
-  decoded.resize(static_cast<size_t>(length) - padding);
-  size_t colon = decoded.find(':');
-  if (colon == std::string::npos) return std::nullopt;
-  return decoded.substr(colon + 1);
-}
 
 // Whether the caller is the user a repo's namespace names (the id's first part: the upstream's
 // `author` may say otherwise).
@@ -153,7 +122,7 @@ Result<Caller> Authenticate(const Request& request, registry::Registry& registry
   caller.address = std::move(address);
   auto header = request.find(http::field::authorization);
   if (header == request.end()) return caller;
-  std::optional<std::string> token = TokenOf(header->value());
+  std::optional<std::string> token = TokenFromAuthorization(header->value());
   if (!token || !LooksLikeTokenSecret(*token)) return InvalidArgument(kInvalidCredentials);
   int64_t now_ms = NowUnixMillis();
   thread_local LastToken last;

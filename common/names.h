@@ -40,5 +40,7 @@ bool ParseRepoType(std::string_view text, RepoType* type);
 
 // Lower-cased copy (ASCII), used for case-insensitive repo id matching as on the Hub.
 std::string AsciiLower(std::string_view text);
+// Whether two names are equal ignoring ASCII case.
+bool EqualsIgnoringCase(std::string_view a, std::string_view b);
 
 }  // namespace hubmirror

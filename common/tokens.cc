@@ -1,8 +1,10 @@
 #include "common/tokens.h"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "common/digest.h"
+#include "common/names.h"
 
 namespace hubmirror {
 namespace {
@@ -41,6 +43,30 @@ bool LooksLikeTokenSecret(std::string_view text) {
     if (!IsAlphanumeric(c)) return false;
   }
   return true;
+}
+
+std::optional<std::string> TokenFromAuthorization(std::string_view header) {
+  size_t space = header.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  std::string_view scheme = header.substr(0, space);
+  std::string_view credentials = header.substr(space + 1);
+  while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
+  if (EqualsIgnoringCase(scheme, "bearer")) return std::string(credentials);
+  if (!EqualsIgnoringCase(scheme, "basic") || credentials.empty() || credentials.size() > 1024 ||
+      credentials.size() % 4 != 0) {
+    return std::nullopt;
+  }
+  std::string decoded(credentials.size() / 4 * 3, '\0');
+  int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                               reinterpret_cast<const unsigned char*>(credentials.data()),
+                               static_cast<int>(credentials.size()));
+  // EVP_DecodeBlock counts the padding as bytes: trim what '=' stood for.
+  size_t padding = credentials.ends_with("==") ? 2 : credentials.ends_with("=") ? 1 : 0;
+  if (length < 0 || static_cast<size_t>(length) < padding) return std::nullopt;
+  decoded.resize(static_cast<size_t>(length) - padding);
+  size_t colon = decoded.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return decoded.substr(colon + 1);
 }
 
 std::string TokenSecretHash(std::string_view secret) { return Sha256Hex(secret); }

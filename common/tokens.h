@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,10 @@ namespace hubmirror {
 Result<std::string> NewTokenSecret();
 // Whether `text` has the shape of a secret (checked before any lookup).
 bool LooksLikeTokenSecret(std::string_view text);
+// The token of an Authorization header value: "Bearer TOKEN", or "Basic base64(user:TOKEN)" (git
+// sends the token as the password). nullopt when the value has neither shape. Client input:
+// bounded and never trusted.
+std::optional<std::string> TokenFromAuthorization(std::string_view header);
 // What the registry stores: the SHA-256 of the secret, lowercase hex.
 std::string TokenSecretHash(std::string_view secret);
 
