@@ -4,6 +4,7 @@
 
 #include "api/admin_actions.h"
 #include "common/clock.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/tokens.h"
 
@@ -70,7 +71,7 @@ void AccessServices::Audit(registry::AuditEvent event) {
     nlohmann::json detail = nlohmann::json::parse(event.detail, nullptr, false);
     if (!detail.is_discarded()) line["detail"] = std::move(detail);
   }
-  Log(LogLevel::kInfo, line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  Log(LogLevel::kInfo, CompactJson(line));
   if (writer_ == nullptr) return;
   Status recorded =
       writer_->With([&](registry::Registry& registry) { return registry.RecordAudit(event); });

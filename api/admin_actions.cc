@@ -4,6 +4,7 @@
 
 #include "api/identity_json.h"
 #include "common/clock.h"
+#include "common/json_text.h"
 #include "common/tokens.h"
 
 namespace hubmirror::api {
@@ -46,7 +47,7 @@ registry::AuditEvent AuditRecord(const AdminAction& action, std::string actor, s
   event.outcome = std::move(outcome);
   event.address = std::move(address);
   if (!action.detail.is_null()) {
-    event.detail = action.detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    event.detail = CompactJson(action.detail);
   }
   return event;
 }

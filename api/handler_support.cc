@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "common/json_text.h"
 #include "common/log.h"
 
 namespace hubmirror::api {
@@ -20,8 +21,7 @@ Response ErrorResponse(ApiError error, const std::string& message, bool json_bod
   response.Set("X-Error-Message", header_message);
   if (json_body) {
     response.Set("Content-Type", "application/json; charset=utf-8");
-    response.body = nlohmann::json({{"error", message}})
-                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    response.body = CompactJson({{"error", message}});
   } else {
     response.Set("Content-Type", "text/plain; charset=utf-8");
     response.body = message;
@@ -50,7 +50,7 @@ void QuarantineServedBlob(storage::BlobStore& store, const std::string& sha256,
 Response JsonResponse(const nlohmann::json& body) {
   Response response;
   response.Set("Content-Type", "application/json; charset=utf-8");
-  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  response.body = CompactJson(body);
   return response;
 }
 

@@ -3,14 +3,13 @@
 #include <utility>
 
 #include "common/digest.h"
+#include "common/json_text.h"
 
 namespace hubmirror {
 
 using nlohmann::json;
 
-std::string CanonicalJson(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string CanonicalJson(const json& value) { return CompactJson(value); }
 
 Result<json> SignJson(const SigningKey& key, const std::string& kind, json payload) {
   if (!payload.is_object()) return InvalidArgument("only a JSON object can be signed as " + kind);

@@ -1,6 +1,7 @@
 // Files and blobs: what content the registry knows, its state, and who uses it.
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "registry/registry.h"
 #include "registry/sqlite.h"
 
@@ -9,9 +10,7 @@ namespace {
 
 // Lists are bound as one JSON array and read back with json_each: one parameter whatever their
 // length, where one parameter per item would meet SQLite's limit on bound parameters.
-std::string JsonArray(const nlohmann::json& items) {
-  return items.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+std::string JsonArray(const nlohmann::json& items) { return CompactJson(items); }
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/digest.h"
+#include "common/json_text.h"
 #include "registry/registry.h"
 #include "registry/sqlite.h"
 
@@ -119,8 +120,7 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
     s.Bind(1, repo_id).Bind(2, c.id).BindNullIfEmpty(3, c.parent_id);
     s.Bind(4, c.tree_id).Bind(5, c.title).Bind(6, c.message).Bind(7, c.author).Bind(8, c.date_ms);
     s.BindNullIfEmpty(9, c.card_data_json);
-    s.Bind(10,
-           nlohmann::json(c.tags).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    s.Bind(10, CompactJson(c.tags));
     s.Bind(11, c.pipeline_tag).Bind(12, c.library_name);
     s.BindNullIfEmpty(13, c.config_json).BindNullIfEmpty(14, c.safetensors_json);
     HM_RETURN_IF_ERROR(s.Run());

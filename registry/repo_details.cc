@@ -1,6 +1,7 @@
 // The upstream's repo flags and details, refreshed on every sync, and the repo's card.
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "registry/registry.h"
 #include "registry/sqlite.h"
 
@@ -50,8 +51,7 @@ Status Registry::UpdateDetailsInTransaction(RepoType type, std::string_view repo
                 "UPDATE commits SET card_data = ?3, tags = ?4, pipeline_tag = ?5, "
                 "library_name = ?6, config = ?7, safetensors = ?8 WHERE repo_id = ?1 AND id = ?2");
     s.Bind(1, repo_id).Bind(2, c.id).BindNullIfEmpty(3, c.card_data_json);
-    s.Bind(4,
-           nlohmann::json(c.tags).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    s.Bind(4, CompactJson(c.tags));
     s.Bind(5, c.pipeline_tag).Bind(6, c.library_name);
     s.BindNullIfEmpty(7, c.config_json).BindNullIfEmpty(8, c.safetensors_json);
     HM_RETURN_IF_ERROR(s.Run());

@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/digest.h"
 #include "common/files.h"
+#include "common/json_text.h"
 #include "sync/git_objects.h"
 #include "sync/model_card.h"
 #include "sync/revision_entries.h"
@@ -272,10 +273,7 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
   HM_RETURN_IF_ERROR(AssignLastCommits(registry, repo.ok() ? &repo.value() : nullptr, parent_id,
                                        commit.id, &revision.entries));
   // Card text is untrusted: invalid UTF-8 is replaced rather than failing the whole import.
-  commit.card_data_json =
-      card_data.is_object()
-          ? card_data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-          : "";
+  commit.card_data_json = card_data.is_object() ? CompactJson(card_data) : "";
   commit.tags = card.tags;
   commit.pipeline_tag = card.pipeline_tag;
   commit.library_name = card.library_name;

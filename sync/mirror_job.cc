@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/digest.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "sync/git_objects.h"
 #include "sync/mirror_downloads.h"
@@ -147,8 +148,7 @@ Result<std::vector<size_t>> PlanDownloads(registry::Registry& registry, storage:
 
 // JSON text of an upstream object, "" for none; invalid UTF-8 is replaced, never thrown on.
 std::string JsonText(const nlohmann::json& value) {
-  return value.is_object() ? value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                           : "";
+  return value.is_object() ? CompactJson(value) : "";
 }
 
 // What the upstream computes for a commit: its card, tags, pipeline, library, config and
