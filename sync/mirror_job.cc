@@ -377,35 +377,33 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
 }
 
 // Applies a spec's access rule to its mirrored repo: the settings, then access for each user
-// named and for every member of each organization named (already granted ones are left alone).
+// named and for every member of each organization named (users already granted are left alone).
 Status ApplyAccessRule(registry::Registry& registry, const MirrorSpec& spec) {
   if (spec.access.is_private || spec.access.gated) {
     HM_RETURN_IF_ERROR(registry.SetAccessSettings(spec.type, spec.repo, spec.access));
   }
   if (spec.grants.empty()) return Status::Ok();
-  auto repo = registry.FindRepo(spec.type, spec.repo);
-  if (!repo.ok()) return repo.status();
+  auto accepted =
+      registry.ListAccessRequests(spec.type, spec.repo, registry::AccessStatus::kAccepted);
+  if (!accepted.ok()) return accepted.status();
+  std::set<std::string> granted;  // lower-cased user names
+  for (const auto& request : *accepted) granted.insert(AsciiLower(request.user));
   auto orgs = registry.ListOrgs();
   if (!orgs.ok()) return orgs.status();
   for (const auto& name : spec.grants) {
     std::vector<std::string> users;
-    if (auto user = registry.FindUser(name); user.ok()) {
-      users.push_back(user->name);
-    } else if (auto org = std::find_if(
-                   orgs->begin(), orgs->end(),
-                   [&](const auto& o) { return AsciiLower(o.name) == AsciiLower(name); });
-               org != orgs->end()) {
+    auto org = std::find_if(orgs->begin(), orgs->end(),
+                            [&](const auto& o) { return EqualsIgnoringCase(o.name, name); });
+    if (org != orgs->end()) {
       for (const auto& member : org->members) users.push_back(member.user);
+    } else if (auto user = registry.FindUser(name); user.ok()) {
+      users.push_back(user->name);
     } else {
       return NotFound(Describe(spec, spec.revision) + ": the mirror rule grants '" + name +
                       "', which is neither a user nor an organization here");
     }
     for (const auto& user : users) {
-      auto found = registry.FindUser(user);
-      if (!found.ok()) return found.status();
-      auto granted = registry.HasAccess(*repo, found->id);
-      if (!granted.ok()) return granted.status();
-      if (*granted) continue;
+      if (!granted.insert(AsciiLower(user)).second) continue;
       HM_RETURN_IF_ERROR(registry.DecideAccess(
           spec.type, spec.repo, user, registry::AccessStatus::kAccepted, "mirror rule", ""));
     }
