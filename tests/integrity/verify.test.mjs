@@ -104,9 +104,11 @@ const DAMAGE = [
 	},
 ];
 
+// Test timeouts exceed the 30 s a hubmirror run may take, so a run that hangs is reported as
+// such, with its output, rather than as a timeout of the whole test.
 describe("a. verify finds damaged blobs, quarantines them, and serve refuses them", () => {
 	for (const c of DAMAGE) {
-		test(c.name, { timeout: 30_000 }, async (t) => {
+		test(c.name, { timeout: 90_000 }, async (t) => {
 			const data = await work.copy(baseData, "damage");
 			const damaged = await c.damage(data);
 			// The same damage in a second copy, for the JSON report (verify changes what it finds).
@@ -188,7 +190,7 @@ describe("a. verify finds damaged blobs, quarantines them, and serve refuses the
 	}
 
 	// The quarantined blob is no longer in the store: a second verify reports it missing.
-	test("verify again before any repair: still exits 1, the blob now missing", { timeout: 30_000 }, async (t) => {
+	test("verify again before any repair: still exits 1, the blob now missing", { timeout: 90_000 }, async (t) => {
 		const data = await work.copy(baseData, "reverify");
 		await flipByte(blobPath(data, sha256Hex(files.get(MODEL))), 1);
 		assert.equal((await runLogged(t, ["verify", "--data", data])).code, 1);
@@ -201,7 +203,7 @@ describe("a. verify finds damaged blobs, quarantines them, and serve refuses the
 		assert.equal((await quarantined(data)).length, 1, "nothing more quarantined");
 	});
 
-	test("verify --repo limits the check to that repo", { timeout: 30_000 }, async (t) => {
+	test("verify --repo limits the check to that repo", { timeout: 90_000 }, async (t) => {
 		const data = await work.copy(baseData, "verify-repo");
 		const other = work.dir("other-src");
 		await writeSource(other, [["other.bin", pseudoRandomBytes("other", 5000)]]);
