@@ -42,6 +42,52 @@ bool MethodAllowed(Endpoint endpoint, http::verb method) {
   return false;
 }
 
+// Endpoints that name a repo's revision, which pull-through fetches when the registry lacks it.
+bool PulledEndpoint(Endpoint endpoint) {
+  switch (endpoint) {
+    case Endpoint::kResolve:
+    case Endpoint::kRaw:
+    case Endpoint::kRepoInfo:
+    case Endpoint::kTree:
+    case Endpoint::kPathsInfo:
+    case Endpoint::kRefs:
+    case Endpoint::kCommits:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The revision a request needs: the one it names, or the default branch (which the Hub's repos
+// call main) for repo info without one and for the refs listing.
+std::string RevisionNeeded(const Route& route) {
+  return route.endpoint == Endpoint::kRefs || route.revision == "HEAD" ? "main" : route.revision;
+}
+
+// A "not found" that only says the registry lacks what the upstream could not be asked about
+// becomes the reason it could not.
+Response AfterFailedFetch(Response response, const Status& fetched, const PullThrough& pull,
+                          bool api_route) {
+  auto code = std::find_if(response.headers.begin(), response.headers.end(),
+                           [](const auto& header) { return header.first == "X-Error-Code"; });
+  bool not_found = code != response.headers.end() &&
+                   (code->second == "RepoNotFound" || code->second == "RevisionNotFound");
+  if (!not_found) return response;
+  if (fetched.code() == StatusCode::kFailedPrecondition) {
+    return ErrorResponse(ApiError::kGatedRepoForbidden, fetched.message(), api_route);
+  }
+  if (fetched.code() != StatusCode::kIoError) return response;
+  if (int64_t wait = pull.RetryAfterSeconds(); wait > 0) {
+    Response limited = ErrorResponse(ApiError::kUpstreamRateLimited, fetched.message(), api_route);
+    limited.Set("Retry-After", std::to_string(wait));
+    return limited;
+  }
+  return ErrorResponse(ApiError::kUpstreamUnavailable, fetched.message(), api_route);
+}
+
+// The endpoint's handler, once the request may be answered.
+Response Answer(const RequestContext& context, bool api_route);
+
 }  // namespace
 
 Response Dispatch(const Request& request, const DispatchEnvironment& environment) {
@@ -105,6 +151,16 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
     response.Set("WWW-Authenticate", "Bearer realm=\"Authentication required\"");
     return response;
   }
+  PullThrough* pull = environment.pull_through;
+  bool pulled = pull != nullptr && PulledEndpoint(route->endpoint) &&
+                (!caller->anonymous() || pull->AnonymousMayFetch()) &&
+                pull->Covers(route->type, route->repo);
+  if (pulled && environment.fetched == nullptr &&
+      !pull->Fresh(route->type, route->repo, RevisionNeeded(*route))) {
+    Response response;
+    response.fetch_first = RevisionToFetch{route->type, route->repo, RevisionNeeded(*route)};
+    return response;
+  }
   RequestContext context{request,
                          *route,
                          registry,
@@ -114,7 +170,21 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
                          environment.origin,
                          environment.verified_blobs,
                          *caller,
-                         access};
+                         access,
+                         pull,
+                         pulled};
+  Response response = Answer(context, api_route);
+  if (pulled && environment.fetched != nullptr && !environment.fetched->ok()) {
+    return AfterFailedFetch(std::move(response), *environment.fetched, *pull, api_route);
+  }
+  return response;
+}
+
+namespace {
+
+Response Answer(const RequestContext& context, bool api_route) {
+  const Route* route = &context.route;
+  registry::Registry& registry = context.registry;
   switch (route->endpoint) {
     case Endpoint::kWhoami:
       return HandleWhoami(context);
@@ -179,5 +249,7 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
       return ErrorResponse(ApiError::kRouteNotFound, "no such endpoint", api_route);
   }
 }
+
+}  // namespace
 
 }  // namespace hubmirror::api

@@ -22,14 +22,22 @@ struct DispatchEnvironment {
   // The server's access services; nullptr: the default policy, and no writes.
   AccessServices* access = nullptr;
   std::string address{};  // the client's address ("" when unknown)
+  // Pull-through, when the server has it; and, on the second dispatch of a request whose
+  // Response asked for a fetch first, how that fetch ended.
+  PullThrough* pull_through = nullptr;
+  const Status* fetched = nullptr;
 };
 
 // Answers one request: CORS preflight, routing (4xx for malformed or hostile targets), the
 // method check (405 with Allow), authentication (401 for a token that is not valid here, 429 for
 // an address that sent too many), then the endpoint's handler, which checks what the caller may
 // see. Reads of several queries run in
-// one registry read transaction, so they see one committed state. Never throws for bad input;
-// uses the registry connection on the calling thread only.
+// one registry read transaction, so they see one committed state. With pull-through, a request
+// for a covered repo whose revision is not fresh here is first answered with `fetch_first` (see
+// Response); dispatched again after the fetch, it is answered from the registry, and an answer of
+// "not found" becomes the fetch's own error when the upstream could not be asked (504, 503 with
+// Retry-After, 403 for a gated repo the mirror does not pull). Never throws for bad input; uses
+// the registry connection on the calling thread only.
 Response Dispatch(const Request& request, const DispatchEnvironment& environment);
 
 }  // namespace hubmirror::api

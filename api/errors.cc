@@ -40,6 +40,10 @@ ApiErrorInfo Describe(ApiError error) {
       return {http::status::service_unavailable, "BlobUnavailable"};
     case ApiError::kServiceUnavailable:
       return {http::status::service_unavailable, "ServiceUnavailable"};
+    case ApiError::kUpstreamUnavailable:
+      return {http::status::gateway_timeout, "UpstreamUnavailable"};
+    case ApiError::kUpstreamRateLimited:
+      return {http::status::service_unavailable, "UpstreamRateLimited"};
     case ApiError::kInternal:
       break;
   }

@@ -25,8 +25,10 @@ enum class ApiError {
   kForbidden,                 // the caller may read but not do this (a read token, no role)
   kConflict,                  // a name already taken (a user, an organization, a token)
   kTooManyRequests,
-  kBlobUnavailable,     // the registry knows the file but its bytes are missing from the store
-  kServiceUnavailable,  // this server cannot make the change asked for (no registry writer)
+  kBlobUnavailable,      // the registry knows the file but its bytes are missing from the store
+  kServiceUnavailable,   // this server cannot make the change asked for (no registry writer)
+  kUpstreamUnavailable,  // pull-through: the upstream cannot be reached or failed (504)
+  kUpstreamRateLimited,  // pull-through: the upstream asked the mirror to wait (503, Retry-After)
   kInternal,
 };
 

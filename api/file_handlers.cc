@@ -85,6 +85,38 @@ std::optional<Response> ReadVerifiedSmallFile(const RequestContext& context,
   return std::nullopt;
 }
 
+// A range this far past what a fill has ready is relayed from the upstream rather than waited
+// for: clients reading a large file in ranges (or resuming one) must not wait for the bytes before.
+constexpr uint64_t kRangeWaitBytes = 16u << 20;
+
+// The bytes [first, first + length) of a file whose content is fetched now: from the fill of the
+// whole file (started, or joined), or relayed when the range lies far beyond what the fill has.
+// A HEAD starts nothing: the headers say what a GET would get.
+Response Fetched(const RequestContext& context, const FileToFetch& file, Response response,
+                 uint64_t first, uint64_t length, bool partial) {
+  PullThrough& pull = *context.pull_through;
+  response.file_offset = first;
+  response.file_length = length;
+  if (context.request.method() == http::verb::head) {
+    response.length_only = true;
+    return response;
+  }
+  auto fill = pull.Fill(file);
+  if (!fill.ok()) return ErrorFromStatus(fill.status(), false);
+  CacheOutcome outcome = CacheOutcome::kFill;
+  response.stream = std::move(fill.value());
+  if (partial && first > response.stream->Poll(UINT64_MAX, {}).ready + kRangeWaitBytes) {
+    auto relay = pull.PassRange(file, first, length);
+    if (!relay.ok()) return ErrorFromStatus(relay.status(), false);
+    response.stream = std::move(relay.value());
+    response.file_offset = 0;
+    outcome = CacheOutcome::kPass;
+  }
+  response.Set("X-Mirror-Cache", std::string(CacheOutcomeName(outcome)));
+  pull.Count(outcome);
+  return response;
+}
+
 }  // namespace
 
 Response HandleResolve(const RequestContext& context, bool raw) {
@@ -134,9 +166,15 @@ Response HandleResolve(const RequestContext& context, bool raw) {
   response.Set("Content-Disposition", ContentDisposition(file.path));
 
   uint64_t size = file.size;
+  // Content not stored (never fetched, or found bad since) comes from the upstream when the
+  // request may fetch it.
+  const bool fetch =
+      !serve_pointer && file.blob_state != registry::BlobState::kOk && context.may_fetch;
   if (serve_pointer) {
     response.body = LfsPointer(file.sha256, file.size);
     size = response.body.size();
+  } else if (fetch) {
+    // The bytes come later, from the fetch (see below).
   } else if (file.blob_state != registry::BlobState::kOk) {
     return Unavailable(context, file, commit_id,
                        "was found " + std::string(registry::BlobStateName(file.blob_state)) +
@@ -163,6 +201,10 @@ Response HandleResolve(const RequestContext& context, bool raw) {
     response.body.clear();
     response.file.reset();
     return response;
+  }
+  if (context.pull_through != nullptr && !fetch) {
+    response.Set("X-Mirror-Cache", std::string(CacheOutcomeName(CacheOutcome::kHit)));
+    context.pull_through->Count(CacheOutcome::kHit);
   }
 
   ByteRange range{0, size == 0 ? 0 : size - 1};
@@ -191,6 +233,12 @@ Response HandleResolve(const RequestContext& context, bool raw) {
       break;
   }
   uint64_t length = size == 0 ? 0 : range.last - range.first + 1;
+  if (fetch) {
+    FileToFetch source{route.type, resolved->repo.name,         commit_id,   file.path, file.size,
+                       file.lfs,   file.lfs ? file.sha256 : "", file.git_oid};
+    return Fetched(context, source, std::move(response), range.first, length,
+                   outcome == RangeOutcome::kPartial);
+  }
   if (response.file) {
     response.file_offset = range.first;
     response.file_length = length;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/errors.h"
+#include "api/pull_through.h"
 #include "api/router.h"
 #include "api/verified_blobs.h"
 #include "common/signing.h"
@@ -38,6 +39,14 @@ struct Response {
   // sending and never lets a mismatching body arrive complete.
   std::string verify_sha256;
   std::string verify_what;  // names the file in the log when the check fails
+  // Pull-through: the body is bytes [file_offset, file_offset + file_length) of a fetch in
+  // progress, sent as they arrive (a whole file's last byte only once it proved right).
+  std::shared_ptr<ContentStream> stream;
+  // A HEAD of content not stored: the headers announce file_length bytes; there is no body.
+  bool length_only = false;
+  // Pull-through: the upstream must be asked about this revision before the request can be
+  // answered. The server asks off its I/O threads, then dispatches the request again.
+  std::optional<RevisionToFetch> fetch_first;
 
   void Set(std::string_view name, std::string value) {
     headers.emplace_back(name, std::move(value));
@@ -62,6 +71,10 @@ struct RequestContext {
   VerifiedBlobCache* verified_blobs;  // this thread's small blobs; nullptr: none kept
   const Caller& caller;
   AccessServices& access;
+  // The server's pull-through, if any; `may_fetch` when it may fetch what this request names
+  // (content not stored is then filled).
+  PullThrough* pull_through = nullptr;
+  bool may_fetch = false;
 };
 
 // Moves a blob whose bytes did not hash to `sha256` as they were served to quarantine, and logs

@@ -70,7 +70,7 @@ std::string RequestOrigin(const Request& request, const tcp::endpoint& local) {
 Response Serve(const Request& request, const std::filesystem::path& registry_path,
                const std::shared_ptr<registry::LineageIndexCache>& lineage_index,
                storage::BlobStore& store, const ServerOptions& options, const tcp::endpoint& local,
-               const std::string& client) {
+               const std::string& client, const Status* fetched) {
   auto registry = ThreadRegistry(registry_path, lineage_index);
   if (!registry.ok()) Log(LogLevel::kError, "cannot open registry: " + registry.status().message());
   thread_local VerifiedBlobCache verified_blobs;
@@ -81,7 +81,9 @@ Response Serve(const Request& request, const std::filesystem::path& registry_pat
                                   RequestOrigin(request, local),
                                   &verified_blobs,
                                   options.access.get(),
-                                  client};
+                                  client,
+                                  options.pull_through.get(),
+                                  fetched};
   return Dispatch(request, environment);
 }
 
@@ -152,6 +154,47 @@ net::awaitable<beast::error_code> SendVerifiedFileBody(beast::tcp_stream& stream
   co_return beast::error_code();
 }
 
+// Sends bytes [response.file_offset, + file_length) of a fetch in progress as they arrive. The
+// stream's last byte goes only once the fetch is done (a whole file: verified), so a client never
+// gets bad bytes complete; a failed fetch cuts the connection short.
+net::awaitable<beast::error_code> SendStreamBody(beast::tcp_stream& stream,
+                                                 const Response& response,
+                                                 std::chrono::seconds idle) {
+  ContentStream& content = *response.stream;
+  auto executor = stream.get_executor();
+  uint64_t position = response.file_offset;
+  const uint64_t end = response.file_offset + response.file_length;
+  uint64_t known_ready = 0;
+  while (position < end) {
+    // Shared with the wake call, which comes from the fetch's thread.
+    auto timer = std::make_shared<net::steady_timer>(executor, idle);
+    auto progress = content.Poll(
+        known_ready, [executor, timer] { net::post(executor, [timer] { timer->cancel(); }); });
+    known_ready = progress.ready;
+    if (progress.state == ContentStream::State::kFailed) {
+      Log(LogLevel::kWarning, "cut a download short: " + content.failure());
+      co_return beast::error_code(net::error::connection_aborted);
+    }
+    uint64_t sendable = progress.state == ContentStream::State::kDone
+                            ? content.size()
+                            : std::min(progress.ready, content.size() - 1);
+    if (sendable > position) {
+      uint64_t length = std::min(sendable, end) - position;
+      auto ec = co_await SendFileBody(stream.socket(), content.fd(), position, length, idle);
+      if (ec) co_return ec;
+      position += length;
+      continue;
+    }
+    auto [waited] = co_await timer->async_wait(kNoThrow);
+    if (!waited) {  // the idle time passed without a byte from the upstream
+      Log(LogLevel::kWarning, "cut a download short: no byte from the upstream for " +
+                                  std::to_string(idle.count()) + " s");
+      co_return beast::error_code(net::error::timed_out);
+    }
+  }
+  co_return beast::error_code();
+}
+
 // Writes a serialised head and an in-memory body with one system call.
 net::awaitable<beast::error_code> WriteHeadAndBody(beast::tcp_stream& stream,
                                                    const std::string& head,
@@ -169,7 +212,7 @@ net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const
   // RFC 9110 8.6: no Content-Length on 204; on 304 it could only repeat the full size.
   bool bodiless =
       response.status == http::status::not_modified || response.status == http::status::no_content;
-  bool file_body = response.file.has_value();
+  bool file_body = response.file.has_value() || response.stream || response.length_only;
   stream.expires_after(idle);
   uint64_t length = file_body ? response.file_length : response.body.size();
   // The head is written by hand: Beast's serializer cost more than the rest of a small request.
@@ -178,7 +221,8 @@ net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const
   if (head || file_body || bodiless) {
     // Corked, the header and the first body bytes leave in full-sized segments (as nginx's
     // tcp_nopush does); uncorking flushes the tail.
-    bool corked = file_body && !head && length > 0;
+    // A body that streams as a fetch goes is not corked: its bytes must not wait for more.
+    bool corked = file_body && !head && length > 0 && !response.length_only && !response.stream;
     int cork = 1;
     if (corked)
       ::setsockopt(stream.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &cork, sizeof cork);
@@ -192,6 +236,7 @@ net::awaitable<beast::error_code> WriteResponse(beast::tcp_stream& stream, const
         ec = co_await SendVerifiedFileBody(stream, store, response, idle);
       }
     }
+    if (!ec && !head && response.stream) ec = co_await SendStreamBody(stream, response, idle);
     if (corked) {
       cork = 0;
       ::setsockopt(stream.socket().native_handle(), IPPROTO_TCP, TCP_CORK, &cork, sizeof cork);
@@ -414,7 +459,11 @@ Server::Server(ServerOptions options, storage::BlobStore& store)
 
 // The workers destroy the sessions left when Run returned, one io_context after the other: a
 // session that frees a request slot then must not wake one on an io_context that is gone.
-Server::~Server() { limiter_.StopWaking(); }
+Server::~Server() {
+  limiter_.StopWaking();
+  // Fills call back into the workers' executors as bytes arrive: they end before the workers do.
+  if (options_.pull_through) options_.pull_through->Stop();
+}
 
 Result<std::unique_ptr<Server>> Server::Create(ServerOptions options, storage::BlobStore& store) {
   beast::error_code ec;
@@ -538,8 +587,22 @@ net::awaitable<void> Server::Session(tcp::socket socket,
     const Request& request = parser.get();
     Response response;
     try {
-      response =
-          Serve(request, options_.registry_path, lineage_index_, store_, options_, local, client);
+      response = Serve(request, options_.registry_path, lineage_index_, store_, options_, local,
+                       client, nullptr);
+      if (response.fetch_first && options_.pull_through) {
+        // The upstream is asked on a thread of the fetch pool: this thread serves other
+        // connections meanwhile.
+        RevisionToFetch fetch = std::move(*response.fetch_first);
+        PullThrough& pull = *options_.pull_through;
+        Status fetched = co_await net::co_spawn(
+            fetch_pool_,
+            [&pull, &fetch]() -> net::awaitable<Status> {
+              co_return pull.FetchRevision(fetch.type, fetch.repo, fetch.revision);
+            },
+            net::use_awaitable);
+        response = Serve(request, options_.registry_path, lineage_index_, store_, options_, local,
+                         client, &fetched);
+      }
     } catch (const std::exception& e) {
       // Handlers report errors as Status; this only guards the process against the unforeseen
       // (allocation failure, a library throwing), so one request cannot take the server down.

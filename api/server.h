@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -15,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "api/pull_through.h"
 #include "common/signing.h"
 #include "common/status.h"
 #include "registry/lineage_index.h"
@@ -47,6 +49,9 @@ struct ServerOptions {
   // Tokens, visibility and gating, and the writes requests make (access requests, settings, the
   // audit log). Null: the default policy, and those writes answer 503.
   std::shared_ptr<class AccessServices> access;
+  // Fetches what the registry lacks from an upstream when clients ask (null: the mirror serves
+  // only what it holds).
+  std::shared_ptr<PullThrough> pull_through;
 };
 
 // "host:port" of an endpoint, with IPv6 addresses in brackets ("[::1]:8080").
@@ -161,6 +166,8 @@ class Server {
   // Logs refused connections, at most once per kRefusalLogInterval. Accept loop only.
   void ReportRefusal(const boost::asio::ip::address& address);
 
+  static constexpr size_t kFetchThreads = 16;
+
   ServerOptions options_;
   storage::BlobStore& store_;
   // Shared by the workers' registry connections: large lineage walks run in memory.
@@ -168,6 +175,9 @@ class Server {
   // Outlives the workers: sessions they still hold when destroyed release their leases.
   ConnectionLimiter limiter_;
   std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
+  // Where requests wait for the upstream (pull-through), off the workers' threads; blocking
+  // calls, so more threads than cores.
+  boost::asio::thread_pool fetch_pool_{kFetchThreads};
   size_t next_worker_ = 0;  // used by the accept loop only
   boost::asio::ip::tcp::acceptor acceptor_;
   std::chrono::steady_clock::time_point last_refusal_report_;  // accept loop only

@@ -26,7 +26,10 @@ Response HandleMirrorStatus(const RequestContext& context) {
         {"local_commit", optional(state.local_commit)},
         {"in_sync", !state.local_commit.empty() && state.local_commit == state.upstream_commit},
         {"last_check", FormatIsoMillis(state.last_check_ms)},
-        {"last_error", optional(state.last_error)}};
+        {"last_error", optional(state.last_error)},
+        {"source", state.pull_through ? "pull-through" : "sync"},
+        // Served as last recorded while the upstream could not be asked.
+        {"stale", !state.last_error.empty() && !state.local_commit.empty()}};
     // How far the mirror lags: time since the revision was last confirmed current upstream.
     if (state.last_success_ms > 0) {
       item["last_success"] = FormatIsoMillis(state.last_success_ms);
@@ -37,7 +40,27 @@ Response HandleMirrorStatus(const RequestContext& context) {
     }
     repos.push_back(std::move(item));
   }
-  return JsonResponse({{"generated_at", FormatIsoMillis(now)}, {"repos", repos}});
+  json status = {{"generated_at", FormatIsoMillis(now)}, {"repos", repos}};
+  if (context.pull_through != nullptr) {
+    json report = context.pull_through->Report();
+    // Fills of repos hidden from the caller are left out, as the repos are.
+    json fills = json::array();
+    for (auto& fill : report["fills"]) {
+      RepoType type = fill["type"] == "dataset" ? RepoType::kDataset : RepoType::kModel;
+      auto hidden = HiddenFrom(context, type, fill["repo"].get<std::string>());
+      if (hidden.ok() && !*hidden) fills.push_back(std::move(fill));
+    }
+    report["fills"] = std::move(fills);
+    json filled = json::array();
+    for (auto& repo : report["filled_bytes"]) {
+      RepoType type = repo["type"] == "dataset" ? RepoType::kDataset : RepoType::kModel;
+      auto hidden = HiddenFrom(context, type, repo["repo"].get<std::string>());
+      if (hidden.ok() && !*hidden) filled.push_back(std::move(repo));
+    }
+    report["filled_bytes"] = std::move(filled);
+    status["pull_through"] = std::move(report);
+  }
+  return JsonResponse(status);
 }
 
 }  // namespace hubmirror::api

@@ -69,6 +69,7 @@ class ConfigReader {
     if (node == nullptr) return Status::Ok();
     const toml::array* array = node->as_array();
     if (array == nullptr) return Fail(where + "." + key, "must be an array of strings");
+    out->clear();  // a list given replaces the default
     for (const auto& item : *array) {
       if (!item.is_string()) return Fail(where + "." + key, "must be an array of strings");
       out->push_back(item.as_string()->get());
@@ -132,19 +133,57 @@ Result<api::AccessPolicy> LoadAccessPolicy(const std::filesystem::path& path) {
   return policy;
 }
 
+Result<std::optional<sync::PullThroughPolicy>> LoadPullThroughPolicy(
+    const std::filesystem::path& path) {
+  auto root = ParseFile(path);
+  if (!root.ok()) return root.status();
+  ConfigReader reader(path.string());
+  const toml::table* table = Table(*root, "pull_through");
+  if (table == nullptr) return std::optional<sync::PullThroughPolicy>();
+  const char* where = "pull_through";
+  HM_RETURN_IF_ERROR(reader.CheckKeys(
+      *table, where, {"enabled", "allow", "deny", "max_age_seconds", "gated", "anonymous"}));
+  bool enabled = false;
+  HM_RETURN_IF_ERROR(reader.Bool(*table, where, "enabled", &enabled));
+  if (!enabled) return std::optional<sync::PullThroughPolicy>();
+  if (Table(*root, "upstream") == nullptr) {
+    return reader.Fail("upstream", "missing table [upstream], which pull-through fetches from");
+  }
+  sync::PullThroughPolicy policy;
+  HM_RETURN_IF_ERROR(reader.Strings(*table, where, "allow", &policy.allow));
+  HM_RETURN_IF_ERROR(reader.Strings(*table, where, "deny", &policy.deny));
+  for (const auto* patterns : {&policy.allow, &policy.deny}) {
+    for (const auto& pattern : *patterns) {
+      if (Status valid = sync::PullThroughPolicy::ValidatePattern(pattern); !valid.ok()) {
+        return reader.Fail(patterns == &policy.allow ? "pull_through.allow" : "pull_through.deny",
+                           valid.message());
+      }
+    }
+  }
+  int64_t max_age = policy.max_age.count();
+  HM_RETURN_IF_ERROR(reader.Integer(*table, where, "max_age_seconds", &max_age, 0, 31 * 86400));
+  policy.max_age = std::chrono::seconds(max_age);
+  HM_RETURN_IF_ERROR(reader.Bool(*table, where, "gated", &policy.gated));
+  HM_RETURN_IF_ERROR(reader.Bool(*table, where, "anonymous", &policy.anonymous));
+  return std::optional<sync::PullThroughPolicy>(std::move(policy));
+}
+
 Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
   auto parsed = ParseFile(path);
   if (!parsed.ok()) return parsed.status();
   const toml::table& root = *parsed;
   ConfigReader reader(path.string());
   sync::ScheduleConfig config;
-  HM_RETURN_IF_ERROR(
-      reader.CheckKeys(root, "", {"upstream", "schedule", "sync", "mirror", "access"}));
+  HM_RETURN_IF_ERROR(reader.CheckKeys(
+      root, "", {"upstream", "schedule", "sync", "mirror", "access", "pull_through"}));
 
   const toml::table* upstream = Table(root, "upstream");
-  // A config may only set the server's access policy; one that mirrors needs an upstream.
+  // A config may only set the server's access policy; one that mirrors or pulls through needs an
+  // upstream (LoadPullThroughPolicy says so for the latter).
   bool access_only = Table(root, "access") != nullptr && root.get("mirror") == nullptr;
-  if (upstream == nullptr && access_only) return config;
+  if (upstream == nullptr && (access_only || Table(root, "pull_through") != nullptr)) {
+    return config;
+  }
   if (upstream == nullptr) return reader.Fail("upstream", "missing table [upstream]");
   HM_RETURN_IF_ERROR(reader.CheckKeys(*upstream, "upstream", {"url", "token_env"}));
   HM_RETURN_IF_ERROR(reader.String(*upstream, "upstream", "url", &config.upstream.base_url));

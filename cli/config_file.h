@@ -1,9 +1,11 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 
 #include "api/access.h"
 #include "common/status.h"
+#include "sync/pull_through.h"
 #include "sync/scheduler.h"
 
 namespace hubmirror::cli {
@@ -15,14 +17,24 @@ namespace hubmirror::cli {
 //              "tags/*", "refs/pr/*", "refs/convert/*"), type, include, exclude, access
 //              (upstream, public, private, gated-auto, gated-manual), grant (users or orgs)
 //   [access] anonymous (read by LoadAccessPolicy)
+//   [pull_through] enabled, allow, deny, max_age_seconds, gated, anonymous (read by
+//              LoadPullThroughPolicy)
 // kInvalidArgument, naming the file, the key and the problem, for anything malformed or unknown
 // (a misspelt key must not silently change what is mirrored); an unset token variable too.
-// [upstream] may be left out of a file that only sets [access] (and mirrors nothing).
+// [upstream] may be left out of a file that only sets [access] (and mirrors nothing); and
+// [schedule] of a file that only pulls through.
 Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path);
 
 // The [access] table of the same file: `anonymous = "read"` (the default: requests without a
 // token read public repos) or "none" (every request needs a valid token). kInvalidArgument, naming
 // the file and key, for anything else.
 Result<api::AccessPolicy> LoadAccessPolicy(const std::filesystem::path& path);
+
+// The [pull_through] table of the same file: nullopt when it is absent or `enabled = false`.
+// Patterns as PullThroughPolicy takes them; `anonymous = false` keeps requests without a token
+// from fetching. kInvalidArgument, naming the file and key, for anything malformed or unknown, and
+// when pull-through is enabled without an [upstream].
+Result<std::optional<sync::PullThroughPolicy>> LoadPullThroughPolicy(
+    const std::filesystem::path& path);
 
 }  // namespace hubmirror::cli

@@ -10,6 +10,8 @@
 #include "common/log.h"
 #include "registry/registry.h"
 #include "storage/local_blob_store.h"
+#include "sync/curl_upstream_hub.h"
+#include "sync/pull_through.h"
 
 namespace hubmirror::cli {
 namespace {
@@ -67,6 +69,28 @@ Status ParseListen(const std::string& text, api::ServerOptions* options) {
   return Status::Ok();
 }
 
+// Pull-through asks the upstream while a client waits: a failure must come back in seconds (one
+// retry, short timeouts; hub-protocol §2.7: clients give up after 10 s without a byte), and a
+// 429 is not slept on but shared by every request until its time has passed.
+Result<std::shared_ptr<api::PullThrough>> StartPullThrough(const sync::PullThroughPolicy& policy,
+                                                           sync::UpstreamOptions upstream,
+                                                           storage::BlobStore& store,
+                                                           const std::filesystem::path& data_dir) {
+  upstream.max_attempts = 2;
+  upstream.connect_timeout_seconds = 5;
+  upstream.stall_timeout_seconds = 8;
+  upstream.rate_limited_until_ms = std::make_shared<std::atomic<int64_t>>(0);
+  auto hub = sync::CurlUpstreamHub::Create(upstream);
+  if (!hub.ok()) return hub.status();
+  Log(LogLevel::kInfo,
+      "pulling through from " + (*hub)->Name() + " what clients ask for (" +
+          std::to_string(policy.allow.size()) + " allow and " + std::to_string(policy.deny.size()) +
+          " deny patterns, metadata trusted " + std::to_string(policy.max_age.count()) + " s)");
+  return std::shared_ptr<api::PullThrough>(std::make_shared<sync::UpstreamPullThrough>(
+      policy, std::move(hub.value()), upstream.rate_limited_until_ms, store,
+      data_dir / "registry.db", data_dir / "tmp"));
+}
+
 int RunServe(const CommonOptions& common, const ServeArgs& args) {
   api::ServerOptions options;
   if (Status parsed = ParseListen(args.listen, &options); !parsed.ok())
@@ -77,6 +101,7 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   if (args.verify_on_read) options.verify_below_bytes = UINT64_MAX;
   std::optional<sync::ScheduleConfig> schedule;
   api::AccessPolicy policy;
+  std::optional<sync::PullThroughPolicy> pull_through;
   if (!args.config.empty()) {
     auto loaded = LoadConfig(args.config);
     if (!loaded.ok()) return ReportFailure(loaded.status());
@@ -84,6 +109,9 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
     auto access = LoadAccessPolicy(args.config);
     if (!access.ok()) return ReportFailure(access.status());
     policy = *access;
+    auto pulled = LoadPullThroughPolicy(args.config);
+    if (!pulled.ok()) return ReportFailure(pulled.status());
+    pull_through = std::move(pulled.value());
   }
   auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
@@ -98,6 +126,11 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   if (!registry.ok()) return ReportFailure(registry.status());
   options.access = std::make_shared<api::AccessServices>(
       policy, std::make_unique<api::RegistryWriter>(std::move(registry.value())));
+  if (pull_through) {
+    auto pulling = StartPullThrough(*pull_through, schedule->upstream, **store, common.data_dir);
+    if (!pulling.ok()) return ReportFailure(pulling.status());
+    options.pull_through = std::move(pulling.value());
+  }
   auto server = api::Server::Create(options, **store);
   if (!server.ok()) return ReportFailure(server.status());
   RaiseFileLimit(options.max_connections);

@@ -124,4 +124,15 @@ Status ReadFullyAt(int fd, uint64_t offset, char* data, size_t size) {
   return Status::Ok();
 }
 
+Status WriteFullyAt(int fd, uint64_t offset, const char* data, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("cannot write", errno);
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
 }  // namespace hubmirror

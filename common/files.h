@@ -17,6 +17,8 @@ Result<std::string> ReadTextFile(const std::filesystem::path& path);
 // Reads exactly `size` bytes of `fd` from `offset` (short reads and EINTR retried); kIoError
 // when the file ends first or a read fails.
 Status ReadFullyAt(int fd, uint64_t offset, char* data, size_t size);
+// Writes all `size` bytes at `offset` (short writes and EINTR retried); errors as ErrnoStatus.
+Status WriteFullyAt(int fd, uint64_t offset, const char* data, size_t size);
 
 // Makes the entries of `dir` durable (a file created, renamed or linked there). Errors as
 // ErrnoStatus.

@@ -22,12 +22,15 @@ std::string_view BlobStateName(BlobState state) {
       return "corrupt";
     case BlobState::kMissing:
       return "missing";
+    case BlobState::kAbsent:
+      return "absent";
   }
   return "missing";
 }
 
 bool ParseBlobState(std::string_view text, BlobState* state) {
-  for (BlobState candidate : {BlobState::kOk, BlobState::kCorrupt, BlobState::kMissing}) {
+  for (BlobState candidate :
+       {BlobState::kOk, BlobState::kCorrupt, BlobState::kMissing, BlobState::kAbsent}) {
     if (text == BlobStateName(candidate)) {
       *state = candidate;
       return true;
@@ -93,12 +96,13 @@ Result<std::vector<BlobRecord>> Registry::ListBlobs(std::optional<RepoType> type
               one_repo
                   ? "SELECT b.sha256, b.size, b.git_sha1, b.state, MAX(e.lfs = 0) FROM repos r "
                     "JOIN entries e ON e.repo_id = r.id JOIN blobs b ON b.sha256 = e.sha256 "
-                    "WHERE r.type = ? AND r.name_lower = ? GROUP BY b.sha256 "
+                    "WHERE r.type = ? AND r.name_lower = ? AND b.state != 'absent' "
+                    "GROUP BY b.sha256 "
                     "ORDER BY b.sha256"
                   : "SELECT b.sha256, b.size, b.git_sha1, b.state, g.sha256 IS NOT NULL "
                     "FROM blobs b LEFT JOIN (SELECT DISTINCT sha256 FROM entries "
                     "WHERE type = 'file' AND lfs = 0) g ON g.sha256 = b.sha256 "
-                    "ORDER BY b.sha256");
+                    "WHERE b.state != 'absent' ORDER BY b.sha256");
   if (one_repo) s.Bind(1, RepoTypeName(*type)).Bind(2, AsciiLower(repo));
   std::vector<BlobRecord> blobs;
   while (s.Step()) {
@@ -117,7 +121,7 @@ Result<std::vector<std::pair<BlobUse, std::string>>> Registry::InconsistentFiles
               std::string("SELECT r.type, r.name, e.commit_id, e.path, e.size, e.sha256, b.size "
                           "FROM entries e JOIN repos r ON r.id = e.repo_id "
                           "LEFT JOIN blobs b ON b.sha256 = e.sha256 WHERE e.type = 'file' AND "
-                          "(b.sha256 IS NULL OR b.size != e.size)") +
+                          "e.sha256 IS NOT NULL AND (b.sha256 IS NULL OR b.size != e.size)") +
                   (type ? " AND r.type = ? AND r.name_lower = ?" : "") +
                   " ORDER BY r.name_lower, e.commit_id, e.path");
   if (type) s.Bind(1, RepoTypeName(*type)).Bind(2, AsciiLower(repo));
@@ -149,6 +153,29 @@ Result<std::vector<BlobUse>> Registry::BlobUses(std::string_view sha256, size_t 
   }
   if (!s.status().ok()) return s.status();
   return uses;
+}
+
+Status Registry::RecordFilledContent(const FilledContent& filled) {
+  WriteTransaction transaction(db_);
+  HM_RETURN_IF_ERROR(transaction.Begin());
+  {
+    Statement s(*statements_,
+                "INSERT INTO blobs (sha256, size, git_sha1) VALUES (?, ?, ?) "
+                "ON CONFLICT (sha256) DO UPDATE SET state = 'ok', git_sha1 = "
+                "CASE WHEN excluded.git_sha1 != '' THEN excluded.git_sha1 ELSE blobs.git_sha1 END");
+    s.Bind(1, filled.blob.sha256).Bind(2, static_cast<int64_t>(filled.blob.size));
+    s.Bind(3, filled.blob.git_sha1);
+    HM_RETURN_IF_ERROR(s.Run());
+  }
+  {
+    Statement s(*statements_,
+                "UPDATE entries SET sha256 = ? WHERE sha256 IS NULL AND commit_id = ? AND "
+                "path = ? AND repo_id = (SELECT id FROM repos WHERE type = ? AND name_lower = ?)");
+    s.Bind(1, filled.blob.sha256).Bind(2, filled.commit_id).Bind(3, filled.path);
+    s.Bind(4, RepoTypeName(filled.type)).Bind(5, AsciiLower(filled.repo));
+    HM_RETURN_IF_ERROR(s.Run());
+  }
+  return transaction.Commit();
 }
 
 Status Registry::SetBlobStates(const std::vector<std::pair<std::string, BlobState>>& states) {

@@ -99,19 +99,22 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
   }
   {
     Statement s(*statements_,
-                "INSERT INTO blobs (sha256, size, git_sha1) VALUES (?, ?, ?) "
-                // Content stored again (a repair) was verified on the way in.
-                "ON CONFLICT (sha256) DO UPDATE SET state = 'ok', git_sha1 = "
+                "INSERT INTO blobs (sha256, size, git_sha1, state) VALUES (?, ?, ?, ?) "
+                // Content stored again (a repair) was verified on the way in; content merely
+                // declared (absent) leaves a row that exists as it is.
+                "ON CONFLICT (sha256) DO UPDATE SET "
+                "state = CASE WHEN excluded.state = 'ok' THEN 'ok' ELSE blobs.state END, "
+                "git_sha1 = "
                 "CASE WHEN excluded.git_sha1 != '' THEN excluded.git_sha1 ELSE blobs.git_sha1 END");
     for (const auto& blob : rev.blobs) {
       s.Reset();
       s.Bind(1, blob.sha256).Bind(2, static_cast<int64_t>(blob.size)).Bind(3, blob.git_sha1);
+      s.Bind(4, BlobStateName(blob.state));
       HM_RETURN_IF_ERROR(s.Run());
     }
   }
   HM_RETURN_IF_ERROR(WriteTags(repo_id, rev.tags, rev.commit.id));
-  if (unchanged) return false;  // only blobs stored again (repaired) to record
-  {
+  if (!unchanged) {
     Statement s(*statements_,
                 "INSERT INTO commits (repo_id, id, parent_id, tree_id, title, message, author, "
                 "date, card_data, tags, pipeline_tag, library_name, config, safetensors) "
@@ -126,10 +129,13 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
     HM_RETURN_IF_ERROR(s.Run());
   }
   {
+    // A commit recorded before its content was stored (pull-through) learns the digests of its
+    // git-stored files when a sync stores them.
     Statement s(*statements_,
                 "INSERT INTO entries (repo_id, commit_id, path, type, size, git_oid, sha256, lfs, "
                 "pointer_size, last_commit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING");
+                "ON CONFLICT (repo_id, commit_id, path) DO UPDATE SET sha256 = excluded.sha256 "
+                "WHERE entries.sha256 IS NULL AND excluded.sha256 IS NOT NULL");
     for (const auto& e : rev.entries) {
       s.Reset();
       s.Bind(1, repo_id).Bind(2, rev.commit.id).Bind(3, e.path);
@@ -140,6 +146,7 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
       HM_RETURN_IF_ERROR(s.Run());
     }
   }
+  if (unchanged) return false;  // only content stored again (repaired, or filled) to record
   if (rev.ref) {
     Statement s(*statements_,
                 "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES (?, ?, ?, ?) "

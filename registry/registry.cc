@@ -112,7 +112,18 @@ Status Registry::Migrate() {
                                                        std::to_string(latest) +
                                                        "); upgrade hubmirror");
   }
-  for (const auto& migration : all) {
+  if (current == latest) return Status::Ok();
+  // Rebuilding a table that others reference (SQLite cannot alter a CHECK in place) needs foreign
+  // keys off, as SQLite's own procedure for schema changes says; each migration must still leave
+  // every reference intact, which foreign_key_check proves before it commits.
+  HM_RETURN_IF_ERROR(Exec(db_, "PRAGMA foreign_keys = OFF"));
+  Status migrated = ApplyMigrations(current);
+  Status restored = Exec(db_, "PRAGMA foreign_keys = ON");
+  return migrated.ok() ? restored : migrated;
+}
+
+Status Registry::ApplyMigrations(int current) {
+  for (const auto& migration : migrations::EmbeddedMigrations()) {
     if (migration.version <= current) continue;
     WriteTransaction transaction(db_);
     HM_RETURN_IF_ERROR(transaction.Begin());
@@ -122,6 +133,15 @@ Status Registry::Migrate() {
       continue;
     }
     Status applied = Exec(db_, migration.sql);
+    if (applied.ok()) {
+      Statement check(*statements_, "PRAGMA foreign_key_check");
+      if (check.Step()) {
+        applied = Internal("it leaves a row of " + check.Text(0) + " referring to a missing " +
+                           check.Text(2) + " row");
+      } else if (!check.status().ok()) {
+        applied = check.status();
+      }
+    }
     if (applied.ok()) {
       applied = Exec(db_, "PRAGMA user_version = " + std::to_string(migration.version));
     }

@@ -22,10 +22,12 @@
 
 namespace hubmirror::registry {
 
-// A blob's state as last checked: kOk is served; the others are refused until a sync fetches
-// the content again. Stored as the text of BlobStateName.
-enum class BlobState { kOk, kCorrupt, kMissing };
-std::string_view BlobStateName(BlobState state);  // "ok", "corrupt", "missing"
+// A blob's state as last checked: kOk is served; kCorrupt and kMissing (found so by verify, or
+// gone from the store) are refused until a sync fetches the content again. kAbsent content was
+// never stored: a pull-through revision's files before a client first asks for them (verify
+// skips it). Stored as the text of BlobStateName.
+enum class BlobState { kOk, kCorrupt, kMissing, kAbsent };
+std::string_view BlobStateName(BlobState state);  // "ok", "corrupt", "missing", "absent"
 bool ParseBlobState(std::string_view text, BlobState* state);
 
 using hubmirror::RefKind;
@@ -167,6 +169,19 @@ struct BlobRow {
   std::string sha256;
   uint64_t size = 0;
   std::string git_sha1;
+  // kOk: stored and verified. kAbsent: declared by the upstream, not stored yet (never lowers the
+  // state of a row that exists).
+  BlobState state = BlobState::kOk;
+};
+
+// Content a pull-through fill has just stored and verified, for the file that asked for it:
+// a git-stored file's entry learns its SHA-256 only now.
+struct FilledContent {
+  RepoType type = RepoType::kModel;
+  std::string repo;
+  std::string commit_id;
+  std::string path;
+  BlobRow blob;
 };
 
 // Everything one import or sync publishes, applied in one transaction: after it commits, the
@@ -201,6 +216,9 @@ struct SyncState {
   int64_t last_check_ms = 0;
   int64_t last_success_ms = 0;  // 0 until a sync succeeded
   std::string last_error;       // empty after a success
+  // Kept current by client requests (pull-through), checked upstream again once older than the
+  // server's max_age; otherwise by mirror rules and `hubmirror sync`.
+  bool pull_through = false;
 };
 
 // The upstream's flags and details of a repo, and what it computes for one of its commits:
@@ -352,14 +370,18 @@ class Registry {
   // pair that has one, by pair.
   Result<std::map<std::pair<std::string, uint64_t>, std::string>> FindBlobsByGitSha1(
       const std::vector<std::pair<std::string, uint64_t>>& git_sha1_and_size);
-  // Every blob, or (with `type`) those that any commit of one repo uses, by digest.
+  // Every blob ever stored (not kAbsent ones), or (with `type`) those that any commit of one repo
+  // uses, by digest.
   Result<std::vector<BlobRecord>> ListBlobs(std::optional<RepoType> type, std::string_view repo);
   // File rows that disagree with the blobs table (no blob row, or another size), all of them or
-  // one repo's, with what is wrong.
+  // one repo's, with what is wrong. Files whose content was never stored (kAbsent) are not.
   Result<std::vector<std::pair<BlobUse, std::string>>> InconsistentFiles(
       std::optional<RepoType> type, std::string_view repo);
   // The files that use a blob, at most `limit` of them, for messages.
   Result<std::vector<BlobUse>> BlobUses(std::string_view sha256, size_t limit);
+  // Records content a fill stored and verified, in one transaction: its blob row becomes kOk
+  // (created when absent), and the filled file's entry takes its SHA-256 if it had none.
+  Status RecordFilledContent(const FilledContent& filled);
   // Sets blobs' states (by SHA-256) in one transaction; digests without a row are skipped.
   Status SetBlobStates(const std::vector<std::pair<std::string, BlobState>>& states);
   // Calls `digest` once for every distinct SHA-256 that a file entry of any stored commit
@@ -479,6 +501,9 @@ class Registry {
   Status RecordSync(const SyncState& state);
   // Every recorded (repo, revision), by type, repo (case-insensitive) and revision.
   Result<std::vector<SyncState>> ListSyncStates();
+  // The record of one (repo, revision); nullopt when there is none.
+  Result<std::optional<SyncState>> FindSyncState(RepoType type, std::string_view repo,
+                                                 std::string_view revision);
   // Applies what one sync of a repo found in one transaction, all of it or none: the revision
   // as PublishRevision does (when there is one), the model details as RecordModelDetails does
   // and the state as RecordSync does. Returns what PublishRevision returns (false without a
@@ -496,6 +521,7 @@ class Registry {
  private:
   explicit Registry(sqlite3* db);
   Status Migrate();
+  Status ApplyMigrations(int current);
   // The bodies of the writes above, run inside a transaction the caller holds.
   Result<bool> PublishInTransaction(const NewRevision& revision);
   Status UpdateDetailsInTransaction(RepoType type, std::string_view repo,

@@ -65,8 +65,11 @@ Entry ReadEntryRow(const Statement& s) {
   e.last_commit_id = s.Text(7);
   e.last_commit_title = s.Text(8);
   e.last_commit_date_ms = s.Int(9);
-  // A file without a blob row (see InconsistentFiles) has no content to serve.
-  if (!e.is_directory && !ParseBlobState(s.Text(10), &e.blob_state)) {
+  // A git-stored file whose content was never stored has no digest yet; any other file without
+  // a blob row (see InconsistentFiles) has no content to serve.
+  if (!e.is_directory && e.sha256.empty()) {
+    e.blob_state = BlobState::kAbsent;
+  } else if (!e.is_directory && !ParseBlobState(s.Text(10), &e.blob_state)) {
     e.blob_state = BlobState::kMissing;
   }
   return e;

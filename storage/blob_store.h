@@ -66,6 +66,13 @@ class BlobWriter {
   virtual uint64_t resumed_bytes() const = 0;
   // kIoError when the bytes cannot be written; kCorrupt when more bytes than declared arrive.
   virtual Status Append(const void* data, size_t size) = 0;
+  // For readers that follow the write as it goes (a pull-through fill streaming to its first
+  // clients): a descriptor open for reading on the blob's bytes, and how many of them, from the
+  // start, pread or sendfile through it can see now. The descriptor stays valid whatever
+  // happens to the writer; readable_bytes may be called from any thread. kIoError when the
+  // bytes cannot be opened.
+  virtual Result<BlobFile> OpenWritten() = 0;
+  virtual uint64_t readable_bytes() const = 0;
   // Verifies the declared size and any declared digest, then publishes the blob atomically.
   // kCorrupt (message names expected and actual values) leaves the store unchanged. Committing
   // content that is already stored succeeds and keeps the stored copy.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
@@ -119,6 +120,15 @@ class LocalBlobWriter : public BlobWriter {
 
   uint64_t resumed_bytes() const override { return resumed_; }
 
+  Result<BlobFile> OpenWritten() override {
+    if (fd_ < 0) return Internal("blob writer used after Commit");
+    int fd = ::open(temp_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus("cannot open " + temp_path_.string(), errno);
+    return BlobFile(fd, expectation_.size);
+  }
+
+  uint64_t readable_bytes() const override { return on_disk_.load(std::memory_order_acquire); }
+
   Status Append(const void* data, size_t size) override {
     if (fd_ < 0) return Internal("blob writer used after Commit");
     if (written_ + size > expectation_.size) {
@@ -185,14 +195,15 @@ class LocalBlobWriter : public BlobWriter {
   // Writes bytes at the end of the file through `fd`; 0, or the errno of the write that failed.
   int WriteAt(int fd, const char* bytes, size_t left) {
     while (left > 0) {
-      ssize_t n = ::pwrite(fd, bytes, left, static_cast<off_t>(on_disk_));
+      uint64_t offset = on_disk_.load(std::memory_order_relaxed);
+      ssize_t n = ::pwrite(fd, bytes, left, static_cast<off_t>(offset));
       if (n < 0) {
         if (errno == EINTR) continue;
         return errno;
       }
       bytes += n;
       left -= static_cast<size_t>(n);
-      on_disk_ += static_cast<uint64_t>(n);
+      on_disk_.store(offset + static_cast<uint64_t>(n), std::memory_order_release);
     }
     return 0;
   }
@@ -304,7 +315,8 @@ class LocalBlobWriter : public BlobWriter {
   ContentHasher hasher_;
   uint64_t written_ = 0;  // bytes accepted by Append (hashed)
   uint64_t resumed_ = 0;
-  uint64_t on_disk_ = 0;  // bytes written to the file (by the write-behind thread if any)
+  // Bytes written to the file (by the write-behind thread if any); read by followers too.
+  std::atomic<uint64_t> on_disk_{0};
   uint64_t flushed_ = 0;  // bytes whose write-back has been started
   MappedBuffer filling_;  // the staging buffer Append fills (write-behind only)
   uint64_t staged_ = 0;   // file offset where filling_ starts

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "sync/hub_json.h"
@@ -21,6 +22,8 @@ constexpr size_t kMaxErrorBodyBytes = 64u << 10;
 constexpr int kMaxRedirects = 5;
 constexpr long kDownloadBufferBytes = 512 * 1024;
 constexpr auto kMaxServerRequestedDelay = std::chrono::hours(1);
+// How long callers that do not wait out a 429 leave the upstream alone when it does not say.
+constexpr std::chrono::milliseconds kRateLimitDefaultWait{1000};
 
 // libcurl's global state, initialised once before any handle exists.
 void EnsureCurlInitialised() {
@@ -331,6 +334,16 @@ Status RetryLoop(const UpstreamOptions& options, const std::string& what,
     const Exchange& exchange = tried.exchange;
     if (!exchange.sink_status.ok()) return exchange.sink_status;
     if (tried.again_at_once) continue;
+    if (exchange.status == 429 && options.rate_limited_until_ms) {
+      auto delay = std::max<std::chrono::milliseconds>(RetryDelay(options, 0, exchange),
+                                                       kRateLimitDefaultWait);
+      int64_t until = NowUnixMillis() + delay.count();
+      int64_t known = options.rate_limited_until_ms->load();
+      while (known < until && !options.rate_limited_until_ms->compare_exchange_weak(known, until)) {
+      }
+      return IoError(what + ": " + exchange.Describe() + "; the upstream asks to wait " +
+                     std::to_string((delay.count() + 999) / 1000) + " s");
+    }
     if (!exchange.Retryable()) {
       return exchange.TransportFailed() ? IoError(what + ": " + exchange.Describe())
                                         : HttpError(exchange, what);

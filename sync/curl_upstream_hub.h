@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -24,6 +25,11 @@ struct UpstreamOptions {
   // Connections beyond one per file that all ranged downloads together may open; each holds at
   // most one chunk in memory.
   size_t range_helpers = 4;
+  // When set, a 429 is not waited out: the request ends at once (kIoError) and the time the
+  // upstream asked the mirror to wait until (Retry-After or RateLimit, else a second), in unix
+  // milliseconds, is recorded here for the caller to honour across requests. Serving clients
+  // (pull-through) cannot sleep on their behalf.
+  std::shared_ptr<std::atomic<int64_t>> rate_limited_until_ms;
 };
 
 class ChunkedDownloader;

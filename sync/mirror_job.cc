@@ -277,6 +277,11 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
     *revision_gone = remote.status().code() == StatusCode::kRevisionNotFound;
     return remote.status();
   }
+  if (spec.refuse_gated && remote->gated != "false") {
+    return Status(StatusCode::kFailedPrecondition,
+                  Describe(spec, spec.revision) + " is gated on " + upstream.Name() + " (" +
+                      remote->gated + "); this mirror does not pull gated repos through");
+  }
   outcome->state.upstream_commit = remote->commit_id;
   outcome->repo_details = DetailsOf(*remote);
   MirrorReport report;
@@ -303,12 +308,21 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
     if (!found.ok()) return found.status();
     damaged = std::move(found.value());
     auto head = registry.ResolveRevision(*local, *target ? FullRefName(**target) : spec.revision);
+    if (head.ok() && head->id == remote->commit_id && spec.content_on_demand) {
+      report.up_to_date = true;  // content arrives as clients ask for it
+      return report;
+    }
     if (head.ok() && head->id == remote->commit_id) {
       auto entries = registry.ListEntries(*local, head->id, "");
       if (!entries.ok()) return entries.status();
       std::vector<std::string> digests;
       for (const auto& entry : *entries) {
-        if (!entry.is_directory && !damaged.contains(entry.sha256)) digests.push_back(entry.sha256);
+        if (entry.is_directory || damaged.contains(entry.sha256)) continue;
+        if (entry.sha256.empty()) {
+          damaged.insert("");  // content pull-through has not fetched yet
+        } else {
+          digests.push_back(entry.sha256);
+        }
       }
       HM_RETURN_IF_ERROR(AddMissing(store, digests, &damaged));
       bool intact = true;
@@ -355,15 +369,27 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
     }
     observer->OnPlanned(downloads.size(), planned_bytes);
   }
-  std::vector<storage::StoredBlob> stored;
-  HM_RETURN_IF_ERROR(
-      DownloadFiles(upstream, store, spec, remote->commit_id, downloads, observer, &stored));
-  for (size_t k = 0; k < to_fetch->size(); ++k) {
-    const storage::StoredBlob& blob = stored[k];
-    sha256s[(*to_fetch)[k]] = blob.sha256;
-    revision.blobs.push_back({blob.sha256, blob.size, blob.git_sha1});
-    ++report.downloaded_files;
-    report.downloaded_bytes += blob.size;
+  if (spec.content_on_demand) {
+    // Content known by its digest gets an absent blob row; a git-stored file's digest is learnt
+    // when its content arrives.
+    for (size_t i : *to_fetch) {
+      const RemoteEntry& file = tree.files[i];
+      sha256s[i] = file.lfs ? file.sha256 : "";
+      if (file.lfs) {
+        revision.blobs.push_back({file.sha256, file.size, "", registry::BlobState::kAbsent});
+      }
+    }
+  } else {
+    std::vector<storage::StoredBlob> stored;
+    HM_RETURN_IF_ERROR(
+        DownloadFiles(upstream, store, spec, remote->commit_id, downloads, observer, &stored));
+    for (size_t k = 0; k < to_fetch->size(); ++k) {
+      const storage::StoredBlob& blob = stored[k];
+      sha256s[(*to_fetch)[k]] = blob.sha256;
+      revision.blobs.push_back({blob.sha256, blob.size, blob.git_sha1});
+      ++report.downloaded_files;
+      report.downloaded_bytes += blob.size;
+    }
   }
   for (size_t i = 0; i < tree.files.size(); ++i) {
     if (same_content_as[i] == SIZE_MAX) continue;
@@ -422,6 +448,7 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
   outcome.state.repo = spec.repo;
   outcome.state.revision = spec.revision;
   outcome.state.upstream = upstream.Name();
+  outcome.state.pull_through = spec.content_on_demand;
   bool revision_gone = false;
   auto report = MirrorRevision(upstream, store, registry, spec, observer, &outcome, &revision_gone);
   outcome.state.last_check_ms = NowUnixMillis();

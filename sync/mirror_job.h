@@ -48,6 +48,12 @@ struct MirrorSpec {
   // organizations (each member) given access, applied after every successful sync.
   registry::RepoAccessSettings access;
   std::vector<std::string> grants;
+  // Pull-through: record the revision from its metadata alone, each file's content absent until
+  // a client asks for it (registry::BlobState::kAbsent), and mark the sync state as kept current
+  // by requests. The job then costs the upstream calls of a sync and no download.
+  bool content_on_demand = false;
+  // Refuse (kFailedPrecondition) a repo that the upstream gates, before recording anything.
+  bool refuse_gated = false;
   // What the upstream said of `revision` moments ago, when planning this job already asked it
   // (lineage planning reads each relative's repo info): the job does not ask again.
   std::optional<RemoteRevision> resolved;

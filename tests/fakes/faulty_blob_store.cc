@@ -25,6 +25,8 @@ class FaultyWriter : public storage::BlobWriter {
     written_ += size;
     return inner_->Append(data, size);
   }
+  Result<storage::BlobFile> OpenWritten() override { return inner_->OpenWritten(); }
+  uint64_t readable_bytes() const override { return inner_->readable_bytes(); }
   Result<storage::StoredBlob> Commit() override {
     if (commit_failure_) return *commit_failure_;
     return inner_->Commit();
