@@ -476,7 +476,10 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
           Describe(spec, spec.revision) + ": cannot delete the ref: " + deleted.status().message());
     }
   }
-  // A failure publishes nothing but is recorded, for status pages and the next attempt.
+  // A failure publishes nothing but is recorded, for status pages and the next attempt; not for a
+  // repo that a client's request named and the mirror does not have (pull-through), which would
+  // let anyone fill the status page.
+  if (spec.content_on_demand && !registry.FindRepo(spec.type, spec.repo).ok()) return report;
   outcome.revision.reset();
   outcome.details.clear();
   outcome.repo_details.reset();

@@ -17,8 +17,9 @@
 namespace hubmirror::sync {
 namespace {
 
-// A failed check of a revision the registry can still answer is not retried for this long, so
-// that an upstream outage costs one attempt per revision now and then, not one per request.
+// A failed check of a revision the registry can still answer, or of a name the upstream does not
+// know, is not retried for this long: an outage or a stream of unknown names costs one upstream
+// call per revision now and then, not one per request.
 constexpr std::chrono::seconds kRetryAfterFailure{30};
 // Commit ids never change what they name.
 constexpr std::chrono::hours kCommitTrust{24 * 365};
@@ -177,7 +178,7 @@ Status PullThroughPolicy::ValidatePattern(const std::string& pattern) {
 }
 
 UpstreamPullThrough::UpstreamPullThrough(
-    PullThroughPolicy policy, std::unique_ptr<UpstreamHub> upstream,
+    PullThroughPolicy policy, std::shared_ptr<UpstreamHub> upstream,
     std::shared_ptr<std::atomic<int64_t>> rate_limited_until_ms, storage::BlobStore& store,
     std::filesystem::path registry_path, std::filesystem::path spool_dir)
     : policy_(std::move(policy)),
@@ -291,11 +292,17 @@ Status UpstreamPullThrough::FetchNow(RepoType type, const std::string& repo,
     *trusted_for = commit_id ? Clock::duration(kCommitTrust) : Clock::duration(policy_.max_age);
     return Status::Ok();
   }
-  if (answerable && mirrored.status().code() == StatusCode::kIoError) {
+  StatusCode code = mirrored.status().code();
+  // Names the upstream does not know are not asked about again at once, so that a client cannot
+  // turn each of its requests into an upstream call; nor, while the registry can answer, is an
+  // upstream that failed.
+  if (code == StatusCode::kRepoNotFound || code == StatusCode::kRevisionNotFound ||
+      (answerable && code == StatusCode::kIoError)) {
     *trusted_for = std::min<Clock::duration>(policy_.max_age, kRetryAfterFailure);
   }
+  if (code != StatusCode::kIoError) return mirrored.status();
   Log(LogLevel::kWarning, "pull-through: " + mirrored.status().message());
-  return mirrored.status();
+  return IoError("upstream " + upstream_->Name() + " unavailable: " + mirrored.status().message());
 }
 
 Result<std::shared_ptr<api::ContentStream>> UpstreamPullThrough::Fill(
@@ -358,6 +365,7 @@ Status UpstreamPullThrough::FillNow(ContentFill& fill) {
   fill.SetReadable(std::move(readable.value()));
   fill.progress_.Advance((*writer)->readable_bytes());
   uint64_t fetched = 0;
+  DownloadInfo info;
   Status downloaded = upstream_->Download(
       file.type, file.repo, file.commit_id, file.path, file.size, (*writer)->resumed_bytes(),
       [&](const char* data, size_t size) {
@@ -367,8 +375,7 @@ Status UpstreamPullThrough::FillNow(ContentFill& fill) {
         fill.progress_.Advance((*writer)->readable_bytes());
         return Status::Ok();
       },
-      nullptr);
-  AddFilledBytes(file.type, file.repo, fetched);
+      &info);
   if (!downloaded.ok()) return downloaded;
   auto committed = (*writer)->Commit();
   if (!committed.ok()) {
@@ -378,6 +385,7 @@ Status UpstreamPullThrough::FillNow(ContentFill& fill) {
   }
   filled.blob = {committed->sha256, committed->size, committed->git_sha1};
   HM_RETURN_IF_ERROR((*registry)->RecordFilledContent(filled));
+  AddFilledBytes(file.type, file.repo, fetched);
   fill.progress_.Advance(file.size);
   Log(LogLevel::kInfo, "pull-through: stored " + Describe(file) + " (" + std::to_string(file.size) +
                            " bytes, sha256 " + committed->sha256 + ")");
@@ -395,6 +403,7 @@ Result<std::shared_ptr<api::ContentStream>> UpstreamPullThrough::PassRange(
   bool started = Spawn([this, relay, source, first] {
     uint64_t got = 0;
     bool complete = false;
+    DownloadInfo info;
     Status status = upstream_->Download(
         source.type, source.repo, source.commit_id, source.path, source.size, first,
         [&](const char* data, size_t size) {
@@ -408,7 +417,7 @@ Result<std::shared_ptr<api::ContentStream>> UpstreamPullThrough::PassRange(
           // Ending the transfer early is how a relay stops at the end of its range.
           return complete ? Status(StatusCode::kAlreadyExists, "range complete") : Status::Ok();
         },
-        nullptr);
+        &info);
     if (complete || (status.ok() && got == relay->length_)) {
       relay->progress_.Finish(api::ContentStream::State::kDone, "");
     } else {

@@ -47,7 +47,7 @@ class UpstreamPullThrough : public api::PullThrough {
   // `spool_dir` holds the relayed ranges' bytes (unnamed files, gone when closed).
   // `rate_limited_until_ms` is where the upstream's transport records a 429's wait
   // (UpstreamOptions::rate_limited_until_ms); null when it records none.
-  UpstreamPullThrough(PullThroughPolicy policy, std::unique_ptr<UpstreamHub> upstream,
+  UpstreamPullThrough(PullThroughPolicy policy, std::shared_ptr<UpstreamHub> upstream,
                       std::shared_ptr<std::atomic<int64_t>> rate_limited_until_ms,
                       storage::BlobStore& store, std::filesystem::path registry_path,
                       std::filesystem::path spool_dir);
@@ -88,7 +88,7 @@ class UpstreamPullThrough : public api::PullThrough {
   void AddFilledBytes(RepoType type, const std::string& repo, uint64_t bytes);
 
   const PullThroughPolicy policy_;
-  const std::unique_ptr<UpstreamHub> upstream_;
+  const std::shared_ptr<UpstreamHub> upstream_;
   storage::BlobStore& store_;
   const std::filesystem::path registry_path_;
   const std::filesystem::path spool_dir_;

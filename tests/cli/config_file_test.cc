@@ -30,6 +30,67 @@ TEST_CASE("The example config loads as documented", "[config]") {
   CHECK(config->mirrors[0].concurrency == 4);
 }
 
+TEST_CASE("The example config pulls every repo through", "[config]") {
+  auto policy =
+      LoadPullThroughPolicy(std::string(HUBMIRROR_SOURCE_DIR) + "/deploy/hubmirror.example.toml");
+  REQUIRE(policy.ok());
+  REQUIRE(policy->has_value());
+  CHECK((*policy)->allow == std::vector<std::string>{"*"});
+  CHECK((*policy)->max_age == std::chrono::seconds(600));
+  CHECK_FALSE((*policy)->gated);
+}
+
+TEST_CASE("A pull-through config needs no schedule and no rule, only an upstream", "[config]") {
+  TempDir dir;
+  WriteFile(dir / "pull.toml", R"(
+[upstream]
+url = "http://127.0.0.1:9"
+[pull_through]
+enabled = true
+allow = ["acme/*", "datasets/open/*"]
+deny = ["acme/secret-*"]
+max_age_seconds = 5
+gated = true
+anonymous = false
+)");
+  auto config = LoadConfig(dir / "pull.toml");
+  REQUIRE(config.ok());
+  CHECK(config->mirrors.empty());
+  auto policy = LoadPullThroughPolicy(dir / "pull.toml");
+  REQUIRE(policy.ok());
+  REQUIRE(policy->has_value());
+  const sync::PullThroughPolicy& pull = **policy;
+  CHECK(pull.allow == std::vector<std::string>{"acme/*", "datasets/open/*"});
+  CHECK(pull.deny == std::vector<std::string>{"acme/secret-*"});
+  CHECK(pull.max_age == std::chrono::seconds(5));
+  CHECK(pull.gated);
+  CHECK_FALSE(pull.anonymous);
+
+  WriteFile(dir / "off.toml",
+            "[upstream]\nurl = \"http://127.0.0.1:9\"\n[pull_through]\nenabled = false\n");
+  auto off = LoadPullThroughPolicy(dir / "off.toml");
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->has_value());
+}
+
+TEST_CASE("A malformed pull-through config names the key", "[config]") {
+  TempDir dir;
+  auto refused = [&](const std::string& text, const std::string& key) {
+    WriteFile(dir / "bad.toml", text);
+    auto policy = LoadPullThroughPolicy(dir / "bad.toml");
+    REQUIRE_FALSE(policy.ok());
+    CHECK(policy.status().code() == StatusCode::kInvalidArgument);
+    CHECK(policy.status().message().find(key) != std::string::npos);
+  };
+  refused("[pull_through]\nenabled = true\n", "upstream");
+  refused("[upstream]\nurl = \"http://h\"\n[pull_through]\nenabled = true\nallow = [\"acme\"]\n",
+          "pull_through.allow");
+  refused("[upstream]\nurl = \"http://h\"\n[pull_through]\nenabled = true\nmax_age = 5\n",
+          "max_age");
+  refused("[upstream]\nurl = \"http://h\"\n[pull_through]\nenabled = true\ngated = \"no\"\n",
+          "pull_through.gated");
+}
+
 TEST_CASE("Every key of the config is read", "[config]") {
   TempDir dir;
   ::setenv("HUBMIRROR_TEST_TOKEN", "hf_secret", 1);
