@@ -85,9 +85,10 @@ std::optional<Response> ReadVerifiedSmallFile(const RequestContext& context,
   return std::nullopt;
 }
 
-// A range this far past what a fill has ready is relayed from the upstream rather than waited
-// for: clients reading a large file in ranges (or resuming one) must not wait for the bytes before.
-constexpr uint64_t kRangeWaitBytes = 16u << 20;
+// A range starting further than this past what a fill has ready is relayed from the upstream
+// rather than waited for: clients reading a large file in ranges (or resuming one) must not wait
+// for the bytes before theirs, though the relay fetches its bytes a second time.
+constexpr uint64_t kRangeWaitBytes = 1u << 20;
 
 // The bytes [first, first + length) of a file whose content is fetched now: from the fill of the
 // whole file (started, or joined), or relayed when the range lies far beyond what the fill has.

@@ -170,6 +170,8 @@ net::awaitable<beast::error_code> SendStreamBody(beast::tcp_stream& stream,
     auto timer = std::make_shared<net::steady_timer>(executor, idle);
     auto progress = content.Poll(
         known_ready, [executor, timer] { net::post(executor, [timer] { timer->cancel(); }); });
+    // Progress reported at once registered no wake call: it is looked at again below.
+    bool progressed = progress.ready > known_ready;
     known_ready = progress.ready;
     if (progress.state == ContentStream::State::kFailed) {
       Log(LogLevel::kWarning, "cut a download short: " + content.failure());
@@ -185,6 +187,7 @@ net::awaitable<beast::error_code> SendStreamBody(beast::tcp_stream& stream,
       position += length;
       continue;
     }
+    if (progressed) continue;
     auto [waited] = co_await timer->async_wait(kNoThrow);
     if (!waited) {  // the idle time passed without a byte from the upstream
       Log(LogLevel::kWarning, "cut a download short: no byte from the upstream for " +
