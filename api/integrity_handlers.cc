@@ -21,6 +21,9 @@ Response HandleIntegrityManifest(const RequestContext& context) {
   if (!visible.ok()) return ErrorFromStatus(visible.status(), true);
   auto document = SignedManifest(context.registry, context.signing_key, context.route.type,
                                  context.route.repo, context.route.revision);
+  if (document.status().code() == StatusCode::kFailedPrecondition) {
+    return ErrorResponse(ApiError::kBlobUnavailable, document.status().message(), true);
+  }
   if (!document.ok()) return ErrorFromStatus(document.status(), true);
   return JsonResponse(*document);
 }

@@ -19,6 +19,13 @@ Result<nlohmann::json> SignedManifest(registry::Registry& registry, const Signin
   nlohmann::json files = nlohmann::json::array();
   for (const auto& entry : *entries) {
     if (entry.is_directory) continue;
+    if (entry.blob_state == registry::BlobState::kAbsent) {
+      return Status(StatusCode::kFailedPrecondition,
+                    std::string(RepoTypeName(type)) + " " + found->name + "@" + commit->id + " " +
+                        entry.path +
+                        " is not stored yet (pull-through fetches it when asked for): a manifest "
+                        "is signed once every file of the revision is stored and verified");
+    }
     files.push_back({{"path", entry.path},
                      {"size", entry.size},
                      {"sha256", entry.sha256},

@@ -16,7 +16,9 @@ namespace hubmirror::api {
 // (common/signed_json.h), so any holder of the public key can check it after parsing. Pure
 // functions apart from the registry reads.
 
-// The signed manifest of `repo` at `revision`: kRepoNotFound / kRevisionNotFound when unknown.
+// The signed manifest of `repo` at `revision`: kRepoNotFound / kRevisionNotFound when unknown;
+// kFailedPrecondition for a revision pull-through recorded whose content is not all stored yet
+// (the mirror signs only digests it has verified).
 Result<nlohmann::json> SignedManifest(registry::Registry& registry, const SigningKey& key,
                                       RepoType type, const std::string& repo,
                                       const std::string& revision);

@@ -49,7 +49,8 @@ struct ExportReport {
 
 // Writes a bundle. Streaming (memory flat); a run interrupted and started again with the same
 // arguments keeps the volumes already complete. `bundle.json` is written last, atomically: a
-// bundle without it is unfinished. `observer` sees one "file" per volume. Not thread-safe.
+// bundle without it is unfinished. `observer` sees one "file" per volume. kFailedPrecondition
+// when a repo has a revision whose content pull-through has not all stored. Not thread-safe.
 Result<ExportReport> ExportBundle(storage::BlobStore& store, registry::Registry& registry,
                                   const SigningKey& key, const ExportOptions& options,
                                   MirrorObserver* observer);

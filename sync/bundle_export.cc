@@ -82,6 +82,13 @@ Result<json> RepoJson(registry::Registry& registry, const registry::Repo& repo,
     if (!entries.ok()) return entries.status();
     json entry_list = json::array();
     for (const auto& entry : *entries) {
+      if (!entry.is_directory && entry.blob_state == registry::BlobState::kAbsent) {
+        return Status(StatusCode::kFailedPrecondition,
+                      std::string(RepoTypeName(repo.type)) + " " + repo.name + "@" + commit.id +
+                          " " + entry.path +
+                          " is not stored yet (pulled through on demand): `hubmirror sync` the "
+                          "repo to store all its files, then export it");
+      }
       entry_list.push_back(EntryJson(entry));
       if (entry.is_directory || have.contains(entry.sha256) ||
           selection->carried.contains(entry.sha256)) {

@@ -6,6 +6,8 @@
 
 #include "common/digest.h"
 #include "common/files.h"
+#include "common/signing.h"
+#include "sync/bundle.h"
 #include "tests/fakes/mirror_fixture.h"
 
 namespace hubmirror::sync {
@@ -180,6 +182,29 @@ TEST_CASE("Content already stored is recorded without another download", "[pull]
   REQUIRE(WaitForEnd(**again) == api::ContentStream::State::kDone);
   CHECK(ReadAll(**again) == kWeights);
   CHECK(f.hub.Calls(Call::kDownload) == 1);
+}
+
+TEST_CASE("A repo whose content is not all stored yet is not exported", "[pull]") {
+  PullFixture f;
+  f.hub.Publish(RepoType::kModel, kRepo, "main", {}, ModelFiles());
+  REQUIRE(f.pull.FetchRevision(RepoType::kModel, kRepo, "main").ok());
+  auto key = SigningKey::LoadOrCreate(f.dir / "signing-key.pem");
+  REQUIRE(key.ok());
+  ExportOptions options;
+  options.out = f.dir / "bundle";
+  options.all = true;
+  auto refused = ExportBundle(f.store, *f.registry, **key, options, nullptr);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(refused.status().message().find("not stored yet") != std::string::npos);
+  for (const std::string path : {"model.safetensors", "config.json"}) {
+    auto stream = f.pull.Fill(f.ToFetch(path));
+    REQUIRE(stream.ok());
+    REQUIRE(WaitForEnd(**stream) == api::ContentStream::State::kDone);
+  }
+  auto exported = ExportBundle(f.store, *f.registry, **key, options, nullptr);
+  REQUIRE(exported.ok());
+  CHECK(exported->blobs == 2);
 }
 
 TEST_CASE("A relayed range carries exactly its bytes, and the whole file is filled beside it",
