@@ -4,7 +4,9 @@
 #include <fnmatch.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <list>
 
 #include "common/clock.h"
@@ -397,6 +399,12 @@ Result<std::shared_ptr<api::ContentStream>> UpstreamPullThrough::PassRange(
   // The whole file is filled beside the relay, so that the next request finds it stored.
   if (auto started = Fill(file); !started.ok()) return started.status();
   int fd = ::open(spool_dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+    // File systems without unnamed files (older overlayfs): a named one, unlinked at once.
+    std::string name = (spool_dir_ / "relay-XXXXXX").string();
+    fd = ::mkostemp(name.data(), O_CLOEXEC);
+    if (fd >= 0) ::unlink(name.c_str());
+  }
   if (fd < 0) return ErrnoStatus("cannot create a spool file in " + spool_dir_.string(), errno);
   auto relay = std::make_shared<RangeRelay>(fd, length);
   api::FileToFetch source = file;
