@@ -68,6 +68,7 @@ int RunCommandLine(int argc, const char* const* argv) {
   AddVerifyCommand(app, common, &exit_code);
   AddManifestCommand(app, common, &exit_code);
   AddCheckCommand(app, common, &exit_code);
+  AddGcCommand(app, common, &exit_code);
   AddBundleCommands(app, common, &exit_code);
   AddIdentityCommands(app, common, &exit_code);
   AddAccessCommands(app, common, &exit_code);

@@ -65,9 +65,16 @@ std::optional<uint64_t> ParseByteSize(std::string_view text) {
 }
 
 CLI::Option* AddDurationOption(CLI::App* command, const std::string& name, int64_t* seconds,
-                               const std::string& description) {
+                               const std::string& description, bool zero_allowed) {
   return command->add_option(name, *seconds, description)
-      ->transform(Conversion(ParseDuration, "a duration such as 30s, 15m, 24h or 90d", "DURATION"));
+      ->transform(Conversion(zero_allowed ? ParseDurationOrZero : ParseDuration,
+                             "a duration such as 30s, 15m, 24h or 90d", "DURATION"));
+}
+
+std::optional<int64_t> ParseDurationOrZero(std::string_view text) {
+  bool zero = text.size() >= 2 && text.find_first_not_of('0') == text.size() - 1 &&
+              std::string_view("smhd").find(text.back()) != std::string_view::npos;
+  return zero ? std::optional<int64_t>(0) : ParseDuration(text);
 }
 
 CLI::Validator AccountName() {

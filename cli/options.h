@@ -25,10 +25,13 @@ CLI::Option* AddSizeOption(CLI::App* command, const std::string& name, uint64_t*
 // The number of bytes a size option's text means, or nullopt when it is not a size.
 std::optional<uint64_t> ParseByteSize(std::string_view text);
 
-// A duration option (ParseDuration: "30s", "15m", "24h" or "90d"). `*seconds` keeps its value when
-// the option is absent.
+// A duration option (ParseDuration: "30s", "15m", "24h" or "90d"; "0s" too when `zero_allowed`).
+// `*seconds` keeps its value when the option is absent.
 CLI::Option* AddDurationOption(CLI::App* command, const std::string& name, int64_t* seconds,
-                               const std::string& description);
+                               const std::string& description, bool zero_allowed = false);
+
+// ParseDuration, and zero for "0s", "0m", "0h" or "0d".
+std::optional<int64_t> ParseDurationOrZero(std::string_view text);
 
 // Checks a user, organization or token name (ValidateAccountName).
 CLI::Validator AccountName();

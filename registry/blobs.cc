@@ -155,6 +155,17 @@ Result<std::vector<BlobUse>> Registry::BlobUses(std::string_view sha256, size_t 
   return uses;
 }
 
+Status Registry::ForgetBlobs(const std::vector<std::string>& sha256s) {
+  WriteTransaction transaction(db_);
+  HM_RETURN_IF_ERROR(transaction.Begin());
+  Statement s(*statements_,
+              "DELETE FROM blobs WHERE sha256 IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
+              "(SELECT 1 FROM entries e WHERE e.sha256 = blobs.sha256)");
+  s.Bind(1, JsonArray(sha256s));
+  HM_RETURN_IF_ERROR(s.Run());
+  return transaction.Commit();
+}
+
 Status Registry::RecordFilledContent(const FilledContent& filled) {
   WriteTransaction transaction(db_);
   HM_RETURN_IF_ERROR(transaction.Begin());

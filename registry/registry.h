@@ -379,6 +379,9 @@ class Registry {
       std::optional<RepoType> type, std::string_view repo);
   // The files that use a blob, at most `limit` of them, for messages.
   Result<std::vector<BlobUse>> BlobUses(std::string_view sha256, size_t limit);
+  // Forgets the rows of blobs that garbage collection removed from the store, in one
+  // transaction; a row that a file names stays (its content is then missing, as verify reports).
+  Status ForgetBlobs(const std::vector<std::string>& sha256s);
   // Records content a fill stored and verified, in one transaction: its blob row becomes kOk
   // (created when absent), and the filled file's entry takes its SHA-256 if it had none.
   Status RecordFilledContent(const FilledContent& filled);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,29 @@ class BlobWriter {
   virtual Result<StoredBlob> Commit() = 0;
 };
 
+// A stored blob as a listing sees it: `modified_ms` (unix milliseconds) is when it was last
+// written or touched (BlobStore::Touch).
+struct BlobListing {
+  std::string sha256;
+  uint64_t size = 0;
+  int64_t modified_ms = 0;
+};
+
+// What a sweep of a store's other files removed (or, in a dry run, would remove).
+struct SweepReport {
+  size_t files = 0;
+  uint64_t bytes = 0;
+};
+
+// A job that writes blobs now and publishes registry rows naming them later (a sync, an import, a
+// pull-through fill) holds one while it runs: garbage collection, in any process, keeps every
+// blob written or touched since the lease began. Released when destroyed, or when its process
+// dies. Not thread-safe (one owner).
+class WriteLease {
+ public:
+  virtual ~WriteLease() = default;
+};
+
 // Content-addressed blob storage: every blob lives at the SHA-256 of its bytes, so identical
 // content is stored once. Implementations are safe to use from many threads at once, and two
 // writers racing on the same content both succeed with one stored copy.
@@ -91,13 +115,32 @@ class BlobStore {
   // Which of these SHA-256s are stored, in the same order: one question for a whole tree, which
   // a store may answer with fewer round trips than a Contains each. kInvalidArgument for bad hex.
   virtual Result<std::vector<bool>> ContainsEach(const std::vector<std::string>& sha256s) = 0;
-  // Calls `blob` with the SHA-256 of every stored blob, in no particular order, and stops at the
-  // first error it returns (which ForEach returns). Blobs stored or removed meanwhile may or may
-  // not be seen. kIoError when the store cannot be listed.
-  virtual Status ForEach(const std::function<Status(const std::string& sha256)>& blob) = 0;
-  // Removes a stored blob for good (garbage collection; the caller knows that nothing names it).
-  // kNotFound when absent, kInvalidArgument for bad hex.
+  // Calls `blob` with every stored blob, in no particular order, and stops at the first error it
+  // returns (which ForEach returns). Blobs stored or removed meanwhile may or may not be seen.
+  // kIoError when the store cannot be listed.
+  virtual Status ForEach(const std::function<Status(const BlobListing& blob)>& blob) = 0;
+  // Removes a stored blob for good (the caller knows that nothing names it). kNotFound when
+  // absent, kInvalidArgument for bad hex.
   virtual Status Delete(const std::string& sha256) = 0;
+
+  // ---- Garbage collection: what lets it run beside jobs that write, in any process ----
+
+  // Marks stored content as just used by a writer that counts on it instead of writing it again,
+  // so that a collection running meanwhile keeps it. kNotFound when absent.
+  virtual Status Touch(const std::string& sha256) = 0;
+  // Removes a stored blob unless it was written or touched at or after `unused_since_ms`: true
+  // when removed, false when kept. kNotFound when absent, kInvalidArgument for bad hex.
+  virtual Result<bool> DeleteUnusedSince(const std::string& sha256, int64_t unused_since_ms) = 0;
+  // Starts a WriteLease (see there). kIoError when it cannot be recorded.
+  virtual Result<std::unique_ptr<WriteLease>> LeaseWrites() = 0;
+  // When the oldest WriteLease of a live job began (unix ms), in any process; nullopt when none.
+  // Leases left by dead processes are cleared on the way.
+  virtual Result<std::optional<int64_t>> OldestLease() = 0;
+  // Removes temporary files (abandoned writes, resumable partials nobody resumed) last written
+  // before `unused_since_ms` and held by no live writer; with `dry_run`, only counts them.
+  virtual Result<SweepReport> SweepTemporaries(int64_t unused_since_ms, bool dry_run) = 0;
+  // Removes quarantined blobs moved aside before `quarantined_before_ms`; `dry_run` as above.
+  virtual Result<SweepReport> SweepQuarantine(int64_t quarantined_before_ms, bool dry_run) = 0;
   // A token naming the stored copy's current version: it changes whenever the copy is
   // replaced or written to (so a server may keep bytes it verified for as long as it is the
   // same). Empty while the store cannot yet tell this version from a later one (the copy changed

@@ -19,9 +19,13 @@
 #include "common/digest.h"
 #include "common/files.h"
 #include "common/mapped_buffer.h"
+#include "storage/local_store_layout.h"
 
 namespace hubmirror::storage {
 namespace fs = std::filesystem;
+using local_layout::CheckDigest;
+using local_layout::kPartialPrefix;
+using local_layout::kPrivateTempPrefix;
 namespace {
 
 constexpr uint64_t kWriteBackChunk = 8 << 20;
@@ -35,27 +39,18 @@ constexpr size_t kStagingBuffers = 4;
 // goes on through the page cache.
 constexpr uint64_t kDirectAlignment = 4096;
 
-constexpr std::string_view kPrivateTempPrefix = "blob-";
-
-// Private temp files of writers that died (SIGKILL) are garbage: unlike partial-* files they can
-// never be resumed. A live writer holds a lock on its file, so only unlocked ones are removed.
-void RemoveAbandonedTemporaries(const fs::path& tmp) {
+// Private temp files and write leases of processes that died (SIGKILL) are garbage: unlike
+// partial-* files they can never be resumed. A live writer or job holds a lock on its file, so
+// only unlocked ones are removed.
+void RemoveAbandoned(const fs::path& dir, std::string_view prefix) {
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(tmp, ec)) {
-    if (!entry.path().filename().string().starts_with(kPrivateTempPrefix)) continue;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!prefix.empty() && !entry.path().filename().string().starts_with(prefix)) continue;
     int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) ::unlink(entry.path().c_str());
     ::close(fd);
   }
-}
-
-Status CheckDigestArgument(const std::string& sha256) {
-  if (!IsSha256Hex(sha256)) {
-    return InvalidArgument("not a SHA-256 digest (64 lowercase hex digits): '" +
-                           sha256.substr(0, 80) + "'");
-  }
-  return Status::Ok();
 }
 
 // BlobWriter into a temp file under tmp/, renamed into blobs/ on Commit. Large blobs get a
@@ -174,7 +169,14 @@ class LocalBlobWriter : public BlobWriter {
     StoredBlob blob{digests.sha256, digests.git_sha1, written_};
     fs::path target = store_->BlobPath(blob.sha256);
     std::error_code ec;
-    if (fs::exists(target, ec)) return blob;  // identical content is already durable
+    // Identical content is already durable: this writer counts on it now, as a sync that
+    // skips stored content does (a garbage collection running meanwhile must keep it).
+    if (fs::exists(target, ec)) {
+      if (::utimensat(AT_FDCWD, target.c_str(), nullptr, 0) != 0 && errno != ENOENT) {
+        return ErrnoStatus("cannot touch " + target.string(), errno);
+      }
+      return blob;
+    }
 
     if (::fsync(fd_) != 0) return ErrnoStatus("cannot fsync " + temp_path_.string(), errno);
     ::fchmod(fd_, 0444);
@@ -348,12 +350,13 @@ BlobFile& BlobFile::operator=(BlobFile&& other) noexcept {
 }
 
 Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::OpenDirectory(const fs::path& data_dir) {
-  for (const char* sub : {"blobs/sha256", "tmp", "quarantine"}) {
+  for (const char* sub : {"blobs/sha256", "tmp", "quarantine", "leases"}) {
     std::error_code ec;
     fs::create_directories(data_dir / sub, ec);
     if (ec) return IoError("cannot create " + (data_dir / sub).string() + ": " + ec.message());
   }
-  RemoveAbandonedTemporaries(data_dir / "tmp");
+  RemoveAbandoned(data_dir / "tmp", kPrivateTempPrefix);
+  RemoveAbandoned(data_dir / local_layout::kLeaseDirectory, "");
   return std::unique_ptr<LocalBlobStore>(new LocalBlobStore(data_dir));
 }
 
@@ -375,7 +378,7 @@ std::string LocalBlobStore::BlobFileName(const std::string& sha256) const {
 }
 
 Result<std::unique_ptr<BlobWriter>> LocalBlobStore::NewWriter(const BlobExpectation& expectation) {
-  if (!expectation.sha256.empty()) HM_RETURN_IF_ERROR(CheckDigestArgument(expectation.sha256));
+  if (!expectation.sha256.empty()) HM_RETURN_IF_ERROR(CheckDigest(expectation.sha256));
   if (!expectation.git_sha1.empty() && !IsSha1Hex(expectation.git_sha1)) {
     return InvalidArgument("not a git SHA-1 (40 lowercase hex digits): '" +
                            expectation.git_sha1.substr(0, 80) + "'");
@@ -383,8 +386,8 @@ Result<std::unique_ptr<BlobWriter>> LocalBlobStore::NewWriter(const BlobExpectat
   if (expectation.resumable) {
     const std::string& key = expectation.sha256.empty() ? expectation.git_sha1 : expectation.sha256;
     if (key.empty()) return InvalidArgument("a resumable blob writer needs an expected digest");
-    fs::path partial =
-        data_dir_ / "tmp" / ("partial-" + key + "-" + std::to_string(expectation.size));
+    fs::path partial = data_dir_ / "tmp" /
+                       (std::string(kPartialPrefix) + key + "-" + std::to_string(expectation.size));
     int fd = ::open(partial.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return ErrnoStatus("cannot open " + partial.string(), errno);
     // Another writer of the same content holds the partial: this one starts a private copy.
@@ -406,7 +409,7 @@ Result<std::unique_ptr<BlobWriter>> LocalBlobStore::NewWriter(const BlobExpectat
 }
 
 Result<bool> LocalBlobStore::Contains(const std::string& sha256) {
-  HM_RETURN_IF_ERROR(CheckDigestArgument(sha256));
+  HM_RETURN_IF_ERROR(CheckDigest(sha256));
   struct stat info {};
   if (::stat(BlobFileName(sha256).c_str(), &info) == 0) return true;
   if (errno == ENOENT) return false;
@@ -414,7 +417,7 @@ Result<bool> LocalBlobStore::Contains(const std::string& sha256) {
 }
 
 Result<std::string> LocalBlobStore::Fingerprint(const std::string& sha256) {
-  HM_RETURN_IF_ERROR(CheckDigestArgument(sha256));
+  HM_RETURN_IF_ERROR(CheckDigest(sha256));
   std::string path = BlobFileName(sha256);
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
@@ -436,7 +439,7 @@ Result<std::string> LocalBlobStore::Fingerprint(const std::string& sha256) {
 }
 
 Result<BlobFile> LocalBlobStore::Open(const std::string& sha256) {
-  HM_RETURN_IF_ERROR(CheckDigestArgument(sha256));
+  HM_RETURN_IF_ERROR(CheckDigest(sha256));
   std::string path = BlobFileName(sha256);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -453,7 +456,7 @@ Result<BlobFile> LocalBlobStore::Open(const std::string& sha256) {
 }
 
 Status LocalBlobStore::Quarantine(const std::string& sha256) {
-  HM_RETURN_IF_ERROR(CheckDigestArgument(sha256));
+  HM_RETURN_IF_ERROR(CheckDigest(sha256));
   fs::path path = BlobPath(sha256);
   // Named with the time too: the same digest may be quarantined more than once.
   fs::path target = data_dir_ / "quarantine" / (sha256 + "." + std::to_string(NowUnixMillis()));
@@ -476,29 +479,10 @@ Result<std::vector<bool>> LocalBlobStore::ContainsEach(const std::vector<std::st
   return stored;
 }
 
-Status LocalBlobStore::ForEach(const std::function<Status(const std::string& sha256)>& blob) {
-  fs::path root = data_dir_ / "blobs" / "sha256";
-  std::error_code error;
-  for (fs::recursive_directory_iterator it(root, error), end; !error && it != end;
-       it.increment(error)) {
-    std::string name = it->path().filename().string();
-    // Only files at their digest's address are blobs; anything else there is not the store's.
-    if (it.depth() != 2 || !it->is_regular_file(error) || !CheckDigestArgument(name).ok() ||
-        BlobPath(name) != it->path()) {
-      continue;
-    }
-    HM_RETURN_IF_ERROR(blob(name));
-  }
-  if (error) return IoError("cannot list " + root.string() + ": " + error.message());
-  return Status::Ok();
-}
-
-Status LocalBlobStore::Delete(const std::string& sha256) {
-  HM_RETURN_IF_ERROR(CheckDigestArgument(sha256));
-  fs::path path = BlobPath(sha256);
-  if (::unlink(path.c_str()) != 0) {
-    if (errno == ENOENT) return NotFound("blob " + sha256 + " is not in the store");
-    return ErrnoStatus("cannot delete " + path.string(), errno);
+Status local_layout::CheckDigest(const std::string& sha256) {
+  if (!IsSha256Hex(sha256)) {
+    return InvalidArgument("not a SHA-256 digest (64 lowercase hex digits): '" +
+                           sha256.substr(0, 80) + "'");
   }
   return Status::Ok();
 }

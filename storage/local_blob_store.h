@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "storage/blob_store.h"
 
@@ -11,6 +12,7 @@ namespace hubmirror::storage {
 //   blobs/sha256/ab/cd/<64 hex>   published blobs, read-only files
 //   tmp/                          writers' temporary files (same file system, so rename is atomic)
 //   quarantine/                   blobs found corrupt (moved here by verification jobs)
+//   leases/                       the WriteLeases of live jobs
 // Thread-safe: no mutable state besides the file system, whose rename is the commit point.
 class LocalBlobStore : public BlobStore {
  public:
@@ -22,8 +24,16 @@ class LocalBlobStore : public BlobStore {
   Result<std::unique_ptr<BlobWriter>> NewWriter(const BlobExpectation& expectation) override;
   Result<bool> Contains(const std::string& sha256) override;
   Result<std::vector<bool>> ContainsEach(const std::vector<std::string>& sha256s) override;
-  Status ForEach(const std::function<Status(const std::string& sha256)>& blob) override;
+  Status ForEach(const std::function<Status(const BlobListing& blob)>& blob) override;
   Status Delete(const std::string& sha256) override;
+  // Garbage collection's support (local_store_upkeep.cc). Leases are files leases/lease-* that
+  // their job holds locked (flock), so that a dead process's lease is seen free.
+  Status Touch(const std::string& sha256) override;
+  Result<bool> DeleteUnusedSince(const std::string& sha256, int64_t unused_since_ms) override;
+  Result<std::unique_ptr<WriteLease>> LeaseWrites() override;
+  Result<std::optional<int64_t>> OldestLease() override;
+  Result<SweepReport> SweepTemporaries(int64_t unused_since_ms, bool dry_run) override;
+  Result<SweepReport> SweepQuarantine(int64_t quarantined_before_ms, bool dry_run) override;
   Result<BlobFile> Open(const std::string& sha256) override;
   // Device, inode, size, modification and change times; empty within two seconds of a change,
   // since file system timestamps are coarser than the time between two writes.

@@ -45,9 +45,10 @@ Status StoreBlobs(storage::BlobStore& store, const fs::path& dir, const BundleCo
   std::vector<const BundleBlob*> to_store;
   uint64_t to_store_bytes = 0;
   for (const auto& blob : bundle.blobs) {
-    auto contains = store.Contains(blob.sha256);
-    if (!contains.ok()) return contains.status();
-    if (*contains) {
+    // Stored content the bundle's commits count on is marked used, for garbage collection.
+    Status touched = store.Touch(blob.sha256);
+    if (!touched.ok() && touched.code() != StatusCode::kNotFound) return touched;
+    if (touched.ok()) {
       ++report->skipped_blobs;
     } else {
       to_store.push_back(&blob);
@@ -206,6 +207,9 @@ Result<ImportBundleReport> ImportBundle(storage::BlobStore& store, registry::Reg
   if (!bundle.ok()) return bundle.status();
   // Every volume must be there, whole, before anything is stored.
   HM_RETURN_IF_ERROR(CheckVolumes(options.bundle, bundle->volume_size, bundle->bytes));
+  // Held until the commits naming the blobs are published: garbage collection keeps them.
+  auto lease = store.LeaseWrites();
+  if (!lease.ok()) return lease.status();
   HM_RETURN_IF_ERROR(StoreBlobs(store, options.bundle, *bundle, observer, &report));
 
   Planner planner(store, registry, *bundle);

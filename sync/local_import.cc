@@ -177,6 +177,9 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
   HM_RETURN_IF_ERROR(ValidateImportOptions(options));
   auto scanned = ScanSource(options.source);
   if (!scanned.ok()) return scanned.status();
+  // Held until the revision naming the stored files is published: garbage collection keeps them.
+  auto lease = store.LeaseWrites();
+  if (!lease.ok()) return lease.status();
   const std::vector<SourceFile>& files = scanned.value();
 
   std::vector<std::string> lfs_patterns = DefaultLfsPatterns();

@@ -82,12 +82,14 @@ Status AddMissing(storage::BlobStore& store, const std::vector<std::string>& sha
 // (LFS files declare theirs; other files are known by git id, which the registry maps), and
 // `revision->blobs` with rows for content stored without one (a crash between the two).
 // Returns the indexes of the files to download, each distinct content once; `same_content_as`
-// maps the other files of that content to the index that fetches it.
+// maps the other files of that content to the index that fetches it, and `reused` lists the
+// stored content the revision counts on instead.
 Result<std::vector<size_t>> PlanDownloads(registry::Registry& registry, storage::BlobStore& store,
                                           const std::vector<RemoteEntry>& files,
                                           const std::set<std::string>& damaged,
                                           std::vector<std::string>* sha256s,
                                           std::vector<size_t>* same_content_as,
+                                          std::vector<std::string>* reused,
                                           registry::NewRevision* revision) {
   std::vector<std::string> lfs_digests;
   std::vector<std::pair<std::string, uint64_t>> git_ids;
@@ -133,7 +135,13 @@ Result<std::vector<size_t>> PlanDownloads(registry::Registry& registry, storage:
     if (stored_here && file.lfs && !rows->contains(sha256) && rows_added.insert(sha256).second) {
       revision->blobs.push_back({sha256, file.size, ""});
     }
-    if (stored_here && !damaged.contains(sha256)) continue;
+    if (stored_here && !damaged.contains(sha256)) {
+      // Content stored for other files is counted on, not written again: marked used, so that a
+      // garbage collection running meanwhile keeps it.
+      HM_RETURN_IF_ERROR(store.Touch(sha256));
+      reused->push_back(sha256);
+      continue;
+    }
     std::string key = (file.lfs ? "sha256:" + file.sha256 : "git:" + file.git_oid) + ":" +
                       std::to_string(file.size);
     auto [first, inserted] = first_with_content.emplace(key, i);
@@ -350,8 +358,9 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   revision.ref = *target;
   std::vector<std::string> sha256s;
   std::vector<size_t> same_content_as;
-  auto to_fetch =
-      PlanDownloads(registry, store, tree.files, damaged, &sha256s, &same_content_as, &revision);
+  std::vector<std::string> reused;
+  auto to_fetch = PlanDownloads(registry, store, tree.files, damaged, &sha256s, &same_content_as,
+                                &reused, &revision);
   if (!to_fetch.ok()) return to_fetch.status();
   std::vector<bool> fetching(tree.files.size(), false);
   std::vector<RemoteEntry> downloads;
@@ -395,6 +404,14 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
     if (same_content_as[i] == SIZE_MAX) continue;
     sha256s[i] = sha256s[same_content_as[i]];
     if (observer != nullptr) observer->OnFileStored(tree.files[i].path, tree.files[i].size, false);
+  }
+  // What was counted on must still be there: only a collection that looked at a blob just before
+  // it was marked used could have removed it.
+  std::set<std::string> vanished;
+  HM_RETURN_IF_ERROR(AddMissing(store, reused, &vanished));
+  if (!vanished.empty()) {
+    return IoError(Describe(spec, remote->commit_id) + ": content " + *vanished.begin() +
+                   " left the store while the revision was synced; the next sync fetches it");
   }
   report.files = tree.files.size();
   HM_RETURN_IF_ERROR(BuildRevision(registry, local.ok() ? &local.value() : nullptr, parent_id, spec,
@@ -449,6 +466,14 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
   outcome.state.revision = spec.revision;
   outcome.state.upstream = upstream.Name();
   outcome.state.pull_through = spec.content_on_demand;
+  // Held until the revision is published, so that garbage collection keeps the blobs this job
+  // stores or counts on before any row names them. Recording metadata alone stores nothing.
+  std::unique_ptr<storage::WriteLease> lease;
+  if (!spec.content_on_demand) {
+    auto leased = store.LeaseWrites();
+    if (!leased.ok()) return leased.status();
+    lease = std::move(leased.value());
+  }
   bool revision_gone = false;
   auto report = MirrorRevision(upstream, store, registry, spec, observer, &outcome, &revision_gone);
   outcome.state.last_check_ms = NowUnixMillis();

@@ -313,7 +313,11 @@ Result<std::shared_ptr<api::ContentStream>> UpstreamPullThrough::Fill(
   std::shared_ptr<ContentFill> fill;
   {
     std::lock_guard lock(mutex_);
-    if (auto live = fills_[key].lock()) return std::shared_ptr<api::ContentStream>(live);
+    // A fill that failed is not joined, even in the moment before its thread forgets it.
+    if (auto live = fills_[key].lock();
+        live && live->progress_.Poll(UINT64_MAX, {}).state != api::ContentStream::State::kFailed) {
+      return std::shared_ptr<api::ContentStream>(live);
+    }
     fill = std::make_shared<ContentFill>(file);
     fills_[key] = fill;
   }
@@ -338,6 +342,9 @@ Status UpstreamPullThrough::FillNow(ContentFill& fill) {
   auto registry = registry::Registry::Open(registry_path_, registry::Registry::Mode::kReadWrite);
   if (!registry.ok()) return registry.status();
   registry::FilledContent filled{file.type, file.repo, file.commit_id, file.path, {}};
+  // Held until the filled content's row is written: garbage collection keeps it meanwhile.
+  auto lease = store_.LeaseWrites();
+  if (!lease.ok()) return lease.status();
   // Content stored already (another file has the same bytes) only needs its record.
   std::string known = file.sha256;
   if (!file.lfs) {
@@ -346,7 +353,8 @@ Status UpstreamPullThrough::FillNow(ContentFill& fill) {
     known = found->value_or("");
   }
   if (!known.empty()) {
-    if (auto stored = store_.Open(known); stored.ok() && stored->size() == file.size) {
+    if (auto stored = store_.Open(known);
+        stored.ok() && stored->size() == file.size && store_.Touch(known).ok()) {
       fill.SetReadable(std::move(stored.value()));
       filled.blob = {known, file.size, file.lfs ? "" : file.git_oid};
       HM_RETURN_IF_ERROR((*registry)->RecordFilledContent(filled));

@@ -35,10 +35,25 @@ class FaultyBlobStore : public storage::BlobStore {
   Result<std::string> Fingerprint(const std::string& sha256) override {
     return inner_.Fingerprint(sha256);
   }
-  Status ForEach(const std::function<Status(const std::string& sha256)>& blob) override {
+  Status ForEach(const std::function<Status(const storage::BlobListing& blob)>& blob) override {
     return inner_.ForEach(blob);
   }
   Status Delete(const std::string& sha256) override { return inner_.Delete(sha256); }
+  Status Touch(const std::string& sha256) override { return inner_.Touch(sha256); }
+  Result<bool> DeleteUnusedSince(const std::string& sha256, int64_t unused_since_ms) override {
+    return inner_.DeleteUnusedSince(sha256, unused_since_ms);
+  }
+  Result<std::unique_ptr<storage::WriteLease>> LeaseWrites() override {
+    return inner_.LeaseWrites();
+  }
+  Result<std::optional<int64_t>> OldestLease() override { return inner_.OldestLease(); }
+  Result<storage::SweepReport> SweepTemporaries(int64_t unused_since_ms, bool dry_run) override {
+    return inner_.SweepTemporaries(unused_since_ms, dry_run);
+  }
+  Result<storage::SweepReport> SweepQuarantine(int64_t quarantined_before_ms,
+                                               bool dry_run) override {
+    return inner_.SweepQuarantine(quarantined_before_ms, dry_run);
+  }
 
  private:
   // Takes one queued failure of a kind, if any: a copy of `*status`, read under the lock.

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <random>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/digest.h"
 #include "storage/blob_store.h"
 
@@ -288,15 +290,16 @@ TEMPLATE_TEST_CASE("blobs are listed, asked for by the batch, and deleted", "[co
   }
   std::set<std::string> listed;
   REQUIRE(store
-              .ForEach([&](const std::string& sha256) {
-                listed.insert(sha256);
+              .ForEach([&](const BlobListing& blob) {
+                listed.insert(blob.sha256);
+                CHECK(blob.modified_ms > 0);
                 return Status::Ok();
               })
               .ok());
   CHECK(listed == stored);
   // The callback's error stops the listing and is returned.
   size_t calls = 0;
-  Status stopped = store.ForEach([&](const std::string&) {
+  Status stopped = store.ForEach([&](const BlobListing&) {
     ++calls;
     return IoError("enough");
   });
@@ -316,6 +319,122 @@ TEMPLATE_TEST_CASE("blobs are listed, asked for by the batch, and deleted", "[co
   // Content deleted can be stored again.
   REQUIRE(Put(store, "two").ok());
   CHECK(ReadAll(store, Sha256Hex("two")) == "two");
+}
+
+// The time a listing gives a blob, by digest.
+inline int64_t ModifiedMs(BlobStore& store, const std::string& sha256) {
+  int64_t modified = -1;
+  REQUIRE(store
+              .ForEach([&](const BlobListing& blob) {
+                if (blob.sha256 == sha256) modified = blob.modified_ms;
+                return Status::Ok();
+              })
+              .ok());
+  return modified;
+}
+
+TEMPLATE_TEST_CASE("a blob used since a time is kept; touching one marks it used", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  BlobStore& store = *fixture.store;
+  REQUIRE(Put(store, "old").ok());
+  REQUIRE(Put(store, "new").ok());
+  int64_t written = ModifiedMs(store, Sha256Hex("old"));
+  REQUIRE(written > 0);
+  // Nothing is removed that was written at or after the time given.
+  auto kept = store.DeleteUnusedSince(Sha256Hex("old"), written);
+  REQUIRE(kept.ok());
+  CHECK_FALSE(*kept);
+  CHECK(store.Contains(Sha256Hex("old")).value());
+  // A touch moves the time forward: a collection that started before it keeps the blob.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(store.Touch(Sha256Hex("new")).ok());
+  int64_t touched = ModifiedMs(store, Sha256Hex("new"));
+  CHECK(touched > written);
+  auto still = store.DeleteUnusedSince(Sha256Hex("new"), touched);
+  REQUIRE(still.ok());
+  CHECK_FALSE(*still);
+  auto removed = store.DeleteUnusedSince(Sha256Hex("old"), written + 1);
+  REQUIRE(removed.ok());
+  CHECK(*removed);
+  CHECK_FALSE(store.Contains(Sha256Hex("old")).value());
+  CHECK(store.DeleteUnusedSince(Sha256Hex("old"), written + 1).status().code() ==
+        StatusCode::kNotFound);
+  CHECK(store.Touch(Sha256Hex("old")).code() == StatusCode::kNotFound);
+  // Writing content that is stored already counts as using it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(Put(store, "new").ok());
+  CHECK(ModifiedMs(store, Sha256Hex("new")) > touched);
+}
+
+TEMPLATE_TEST_CASE("write leases are seen while held, and gone once released", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  BlobStore& store = *fixture.store;
+  auto none = store.OldestLease();
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  auto first = store.LeaseWrites();
+  REQUIRE(first.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto second = store.LeaseWrites();
+  REQUIRE(second.ok());
+  auto oldest = store.OldestLease();
+  REQUIRE(oldest.ok());
+  REQUIRE(oldest->has_value());
+  int64_t first_began = **oldest;
+  first->reset();
+  auto later = store.OldestLease();
+  REQUIRE(later.ok());
+  REQUIRE(later->has_value());
+  CHECK(**later > first_began);
+  second->reset();
+  auto after = store.OldestLease();
+  REQUIRE(after.ok());
+  CHECK_FALSE(after->has_value());
+}
+
+TEMPLATE_TEST_CASE("sweeps leave what live writers hold and what is recent", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  BlobStore& store = *fixture.store;
+  std::string content = RandomBytes(10000, 9);
+  // An interrupted resumable write leaves bytes behind; a live writer holds its own.
+  {
+    auto writer = store.NewWriter({content.size(), Sha256Hex(content), "", true});
+    REQUIRE(writer.ok());
+    REQUIRE((*writer)->Append(content.data(), 4000).ok());
+  }
+  auto live = store.NewWriter({5, "", ""});
+  REQUIRE(live.ok());
+  REQUIRE((*live)->Append("abc", 3).ok());
+  auto recent = store.SweepTemporaries(NowUnixMillis() - 60000, false);
+  REQUIRE(recent.ok());
+  CHECK(recent->files == 0);
+  auto dry = store.SweepTemporaries(NowUnixMillis() + 1000, true);
+  REQUIRE(dry.ok());
+  CHECK(dry->files == 1);
+  CHECK(dry->bytes == 4000);
+  auto swept = store.SweepTemporaries(NowUnixMillis() + 1000, false);
+  REQUIRE(swept.ok());
+  CHECK(swept->files == 1);
+  CHECK(swept->bytes == 4000);
+  // The live writer still finishes, and nothing is left to resume from.
+  REQUIRE((*live)->Append("de", 2).ok());
+  REQUIRE((*live)->Commit().ok());
+  auto resumed = store.NewWriter({content.size(), Sha256Hex(content), "", true});
+  REQUIRE(resumed.ok());
+  CHECK((*resumed)->resumed_bytes() == 0);
+
+  REQUIRE(Put(store, "rotten").ok());
+  REQUIRE(store.Quarantine(Sha256Hex("rotten")).ok());
+  auto young = store.SweepQuarantine(NowUnixMillis() - 60000, false);
+  REQUIRE(young.ok());
+  CHECK(young->files == 0);
+  auto old = store.SweepQuarantine(NowUnixMillis() + 1000, false);
+  REQUIRE(old.ok());
+  CHECK(old->files == 1);
+  CHECK(old->bytes == 6);
 }
 
 }  // namespace hubmirror::storage::conformance
