@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
   nlohmann-json3-dev catch2 libcli11-dev libtomlplusplus-dev libyaml-cpp-dev
   curl nginx-light wrk time
+  systemd procps strace
   clang-14 libclang-rt-14-dev
 )
 

@@ -106,16 +106,8 @@ rm -rf -- "$tmp/src"
 
 # The outer instance's public key, as an operator gets it: from its server.
 log "fetching the outer instance's public key from /api/integrity/key"
-"$HM" serve --data "$outer" --listen 127.0.0.1:0 >"$tmp/serve.out" 2>"$tmp/serve.err" &
-srv_pid=$!
-base=""
-for ((i = 0; i < 200; i++)); do
-  base=$(grep -o -m1 'http://127\.0\.0\.1:[0-9][0-9]*' "$tmp/serve.out" 2>/dev/null || true)
-  [[ -n $base ]] && break
-  kill -0 "$srv_pid" 2>/dev/null || break
-  sleep 0.05
-done
-[[ -n $base ]] || { cat "$tmp/serve.out" "$tmp/serve.err" >&2; die "hubmirror serve did not report a listening address"; }
+start_serve serve "$outer"
+base=$srv_base
 curl -sSf --max-time 30 "$base/api/integrity/key" >"$tmp/outer.pem" || die "cannot fetch $base/api/integrity/key"
 stop "$srv_pid"
 srv_pid=""

@@ -88,3 +88,99 @@ make_model_source() {  # make_model_source DIR: SMALL_FILES small JSON files (4-
   total_bytes=$((small_bytes + large_each * LARGE_FILES))
   nblobs=$((SMALL_FILES + LARGE_FILES))
 }
+
+free_port() {  # free_port -> a TCP port free on 127.0.0.1 (for servers that cannot take port 0)
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+    return
+  fi
+  local p i
+  for ((i = 0; i < 100; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+  die "could not find a free port"
+}
+
+start_serve() {  # start_serve NAME DATA_DIR [SERVE_ARGS...]: `$HM serve` on a free loopback port,
+  # its output in $tmp/NAME.out and $tmp/NAME.err; sets srv_pid and srv_base
+  local name=$1 data=$2 i
+  shift 2
+  "$HM" serve --data "$data" --listen 127.0.0.1:0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  srv_pid=$!
+  srv_base=""
+  for ((i = 0; i < 200; i++)); do
+    srv_base=$(grep -o -m1 'http://127\.0\.0\.1:[0-9][0-9]*' "$tmp/$name.out" 2>/dev/null || true)
+    [[ -n $srv_base ]] && break
+    kill -0 "$srv_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -z $srv_base ]]; then
+    stop "$srv_pid"
+    cat "$tmp/$name.out" "$tmp/$name.err" >&2 || true
+    die "hubmirror serve ($name) did not report a listening address"
+  fi
+}
+
+start_nginx() {  # start_nginx ROOT: $NGINX_BIN serving ROOT with sendfile on, on a free loopback
+  # port, its files under $tmp/nginx (errors in $tmp/nginx/error.log); sets ng_pid and ng_base
+  local root=$1 port nginx_user="" i
+  mkdir -p "$tmp/nginx"
+  port=$(free_port)
+  if [[ $EUID -eq 0 ]]; then
+    # Workers would otherwise drop to "nobody", which cannot read the temp dir.
+    nginx_user="user $(id -un) $(id -gn);"
+  fi
+  cat >"$tmp/nginx/nginx.conf" <<EOF
+$nginx_user
+daemon off;
+master_process on;
+worker_processes auto;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events {
+    worker_connections 1024;
+}
+http {
+    access_log off;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 100000;
+    client_body_temp_path $tmp/nginx/client_body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        server_name localhost;
+        root $root;
+        location / {
+        }
+    }
+}
+EOF
+  log "starting nginx on 127.0.0.1:$port"
+  "$NGINX_BIN" -p "$tmp/nginx/" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf" \
+    >"$tmp/nginx/stdout.log" 2>&1 &
+  ng_pid=$!
+  ng_base="http://127.0.0.1:$port"
+  # Any HTTP answer (a 403 for the folder itself too) means it listens.
+  for ((i = 0; i < 100; i++)); do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "$ng_base/" 2>/dev/null) != 000 ]] && return 0
+    kill -0 "$ng_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$tmp/nginx/stdout.log" "$tmp/nginx/error.log" >&2 2>/dev/null || true
+  die "nginx did not start"
+}

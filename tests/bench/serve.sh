@@ -63,26 +63,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-  if command -v python3 >/dev/null 2>&1; then
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-    return
-  fi
-  local p i
-  for ((i = 0; i < 100; i++)); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  die "could not find a free port"
-}
-
 alive() {  # alive WHEN
   check_alive hubmirror "$hm_pid" "$tmp/hubmirror.err" "$1"
   check_alive nginx "$ng_pid" "$tmp/nginx/error.log" "$1"
@@ -123,77 +103,17 @@ padding_header="X-Bench-Padding: $(printf 'p%.0s' $(seq 1 $((${#auth_header} - 1
 ((${#padding_header} == ${#auth_header})) || die "the padding header is not as long as the token's"
 
 log "starting hubmirror serve"
-"$BIN" serve --data "$tmp/data" --listen 127.0.0.1:0 >"$tmp/hubmirror.out" 2>"$tmp/hubmirror.err" &
-hm_pid=$!
-hm_base=""
-for ((i = 0; i < 200; i++)); do
-  hm_base=$(grep -o -m1 'http://127\.0\.0\.1:[0-9][0-9]*' "$tmp/hubmirror.out" 2>/dev/null || true)
-  [[ -n $hm_base ]] && break
-  kill -0 "$hm_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [[ -z $hm_base ]]; then
-  cat "$tmp/hubmirror.out" "$tmp/hubmirror.err" >&2 || true
-  die "hubmirror serve did not report a listening address"
-fi
+HM=$BIN
+start_serve hubmirror "$tmp/data"
+hm_pid=$srv_pid
+hm_base=$srv_base
 hm_big="$hm_base/$REPO/resolve/main/$BIG"
 hm_small="$hm_base/$REPO/resolve/main/$SMALL"
 
 # ---------------------------------------------------------------- nginx
-ng_port=$(free_port)
-nginx_user=""
-if [[ $EUID -eq 0 ]]; then
-  # Workers would otherwise drop to "nobody", which cannot read the temp dir.
-  nginx_user="user $(id -un) $(id -gn);"
-fi
-cat >"$tmp/nginx/nginx.conf" <<EOF
-$nginx_user
-daemon off;
-master_process on;
-worker_processes auto;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-events {
-    worker_connections 1024;
-}
-http {
-    access_log off;
-    default_type application/octet-stream;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_timeout 65;
-    keepalive_requests 100000;
-    client_body_temp_path $tmp/nginx/client_body;
-    proxy_temp_path $tmp/nginx/proxy;
-    fastcgi_temp_path $tmp/nginx/fastcgi;
-    uwsgi_temp_path $tmp/nginx/uwsgi;
-    scgi_temp_path $tmp/nginx/scgi;
-    server {
-        listen 127.0.0.1:$ng_port;
-        server_name localhost;
-        root $tmp/www;
-        location / {
-        }
-    }
-}
-EOF
-log "starting nginx on 127.0.0.1:$ng_port"
-"$NGINX_BIN" -p "$tmp/nginx/" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf" \
-  >"$tmp/nginx/stdout.log" 2>&1 &
-ng_pid=$!
-ng_base="http://127.0.0.1:$ng_port"
+start_nginx "$tmp/www"
 ng_big="$ng_base/$BIG"
 ng_small="$ng_base/$SMALL"
-for ((i = 0; i < 100; i++)); do
-  curl -sf -o /dev/null "$ng_small" 2>/dev/null && break
-  kill -0 "$ng_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! curl -sf -o /dev/null "$ng_small"; then
-  cat "$tmp/nginx/stdout.log" "$tmp/nginx/error.log" >&2 2>/dev/null || true
-  die "nginx did not start"
-fi
 
 # ---------------------------------------------------------------- correctness
 check_sha() {  # check_sha NAME URL EXPECTED [CURL_ARGS...]

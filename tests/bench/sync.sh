@@ -99,23 +99,6 @@ avail_mib=$(($(df -Pk -- "$tmp" | awk 'NR == 2 { print $4 }') / 1024))
 
 alive() { check_alive "upstream hubmirror serve" "$up_pid" "$tmp/upstream.err" "$1"; }
 
-start_server() {  # start_server DATA_DIR NAME -> sets srv_pid and srv_base
-  local data=$1 name=$2 i
-  "$HM" serve --data "$data" --listen 127.0.0.1:0 >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  srv_pid=$!
-  srv_base=""
-  for ((i = 0; i < 200; i++)); do
-    srv_base=$(grep -o -m1 'http://127\.0\.0\.1:[0-9][0-9]*' "$tmp/$name.out" 2>/dev/null || true)
-    [[ -n $srv_base ]] && break
-    kill -0 "$srv_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [[ -z $srv_base ]]; then
-    cat "$tmp/$name.out" "$tmp/$name.err" >&2 || true
-    die "hubmirror serve ($name) did not report a listening address"
-  fi
-}
-
 max_of() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b) ? a : b }'; }
 
 # ---------------------------------------------------------------- source repo
@@ -164,7 +147,7 @@ done < <(openssl dgst -sha256 -r "${src_paths[@]}")
 log "importing into the upstream hubmirror ($REPO)"
 "$HM" import --data "$tmp/upstream" --repo "$REPO" "$tmp/src" >"$tmp/import.log" 2>&1 ||
   { cat "$tmp/import.log" >&2; die "hubmirror import failed"; }
-start_server "$tmp/upstream" upstream
+start_serve upstream "$tmp/upstream"
 up_pid=$srv_pid
 up_base=$srv_base
 mapfile -t upstream_blobs < <(find "$tmp/upstream/blobs" -type f)
@@ -325,7 +308,7 @@ done
 # The last round's mirror serves the source bytes: the first large file, the
 # first small file and the last small file (in a subfolder when there is one).
 log "verifying the mirror's served bytes (sha256)"
-start_server "$mirror_dir" mirror
+start_serve mirror "$mirror_dir"
 mirror_pid=$srv_pid
 check=("${files[nfiles - 1]}")
 ((SMALL_FILES > 0)) && check+=("${files[0]}" "${files[SMALL_FILES - 1]}")
