@@ -77,12 +77,7 @@ Response AfterFailedFetch(Response response, const Status& fetched, const PullTh
     return ErrorResponse(ApiError::kGatedRepoForbidden, fetched.message(), api_route);
   }
   if (fetched.code() != StatusCode::kIoError) return response;
-  if (int64_t wait = pull.RetryAfterSeconds(); wait > 0) {
-    Response limited = ErrorResponse(ApiError::kUpstreamRateLimited, fetched.message(), api_route);
-    limited.Set("Retry-After", std::to_string(wait));
-    return limited;
-  }
-  return ErrorResponse(ApiError::kUpstreamUnavailable, fetched.message(), api_route);
+  return UpstreamErrorResponse(fetched, pull, api_route);
 }
 
 // The endpoint's handler, once the request may be answered.

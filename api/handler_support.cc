@@ -47,6 +47,15 @@ void QuarantineServedBlob(storage::BlobStore& store, const std::string& sha256,
                             (moved.ok() ? "quarantined" : "not quarantined: " + moved.message()));
 }
 
+Response UpstreamErrorResponse(const Status& failure, const PullThrough& pull, bool json_body) {
+  if (int64_t wait = pull.RetryAfterSeconds(); wait > 0) {
+    Response limited = ErrorResponse(ApiError::kUpstreamRateLimited, failure.message(), json_body);
+    limited.Set("Retry-After", std::to_string(wait));
+    return limited;
+  }
+  return ErrorResponse(ApiError::kUpstreamUnavailable, failure.message(), json_body);
+}
+
 Response JsonResponse(const nlohmann::json& body) {
   Response response;
   response.Set("Content-Type", "application/json; charset=utf-8");

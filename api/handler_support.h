@@ -86,6 +86,10 @@ void QuarantineServedBlob(storage::BlobStore& store, const std::string& sha256,
 // /api routes or a text/plain body for file routes.
 Response ErrorResponse(ApiError error, const std::string& message, bool json_body);
 Response ErrorFromStatus(const Status& status, bool json_body);
+// What the upstream failing (kIoError) means to a client of pull-through: 503
+// UpstreamRateLimited with Retry-After while the upstream asked the mirror to wait, else 504
+// UpstreamUnavailable; both with `failure`'s message, which names the upstream.
+Response UpstreamErrorResponse(const Status& failure, const PullThrough& pull, bool json_body);
 Response JsonResponse(const nlohmann::json& body);
 
 // The `Link` header value `<origin + path-of-request + ?query>; rel="next"`, with the named

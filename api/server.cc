@@ -198,6 +198,30 @@ net::awaitable<beast::error_code> SendStreamBody(beast::tcp_stream& stream,
   co_return beast::error_code();
 }
 
+// Waits until a fetch has its first byte or has ended; the failure of one that ended before
+// sending anything (or sent nothing for `idle`), so that it is answered as an error rather than a
+// 200 cut short.
+net::awaitable<std::optional<Status>> AwaitFirstBytes(ContentStream& content,
+                                                      net::any_io_executor executor,
+                                                      std::chrono::seconds idle) {
+  auto timer = std::make_shared<net::steady_timer>(executor, idle);
+  for (;;) {
+    auto progress =
+        content.Poll(0, [executor, timer] { net::post(executor, [timer] { timer->cancel(); }); });
+    if (progress.state == ContentStream::State::kFailed) {
+      co_return IoError(content.failure());
+    }
+    if (progress.ready > 0 || progress.state == ContentStream::State::kDone) {
+      co_return std::nullopt;
+    }
+    auto [waited] = co_await timer->async_wait(kNoThrow);
+    if (!waited) {
+      co_return IoError("no byte from the upstream in " + std::to_string(idle.count()) + " s");
+    }
+    timer->expires_after(idle);
+  }
+}
+
 // Writes a serialised head and an in-memory body with one system call.
 net::awaitable<beast::error_code> WriteHeadAndBody(beast::tcp_stream& stream,
                                                    const std::string& head,
@@ -605,6 +629,11 @@ net::awaitable<void> Server::Session(tcp::socket socket,
             net::use_awaitable);
         response = Serve(request, options_.registry_path, lineage_index_, store_, options_, local,
                          client, &fetched);
+      }
+      if (response.stream && options_.pull_through) {
+        auto failed = co_await AwaitFirstBytes(*response.stream, stream.get_executor(),
+                                               options_.idle_timeout);
+        if (failed) response = UpstreamErrorResponse(*failed, *options_.pull_through, false);
       }
     } catch (const std::exception& e) {
       // Handlers report errors as Status; this only guards the process against the unforeseen

@@ -20,8 +20,9 @@ using registry::Registry;
 struct SettingsArgs {
   std::string repo;
   RepoType type = RepoType::kModel;
-  std::string is_private;  // "true", "false", or "" to keep
-  std::string gated;       // "false", "auto", "manual", or "" to keep
+  std::string is_private;                // "true", "false", or "" to keep
+  std::string gated;                     // "false", "auto", "manual", or "" to keep
+  std::optional<size_t> keep_revisions;  // 0: keep every revision
 };
 
 // Prints the visibility and gating in force, and which of them the operator set (the others are
@@ -34,14 +35,21 @@ int ShowSettings(const CommonOptions& common, const SettingsArgs& args) {
   auto settings = (*registry)->AccessSettings(args.type, args.repo);
   if (!settings.ok()) return ReportFailure(settings.status());
   auto origin = [](bool set) { return set ? " (set here)" : " (as synced or imported)"; };
+  auto keep = (*registry)->KeepRevisions(args.type, args.repo);
+  if (!keep.ok()) return ReportFailure(keep.status());
   std::cout << api::RepoTarget(*repo) << ": private " << (repo->is_private ? "true" : "false")
             << origin(settings->is_private.has_value()) << ", gated " << repo->gated
-            << origin(settings->gated.has_value()) << std::endl;
+            << origin(settings->gated.has_value()) << ", keeps "
+            << (*keep ? "the newest " + std::to_string(**keep) + " revisions of each branch"
+                      : std::string("every revision"))
+            << std::endl;
   return kExitOk;
 }
 
 int RunRepoSettings(const CommonOptions& common, const SettingsArgs& args) {
-  if (args.is_private.empty() && args.gated.empty()) return ShowSettings(common, args);
+  if (args.is_private.empty() && args.gated.empty() && !args.keep_revisions) {
+    return ShowSettings(common, args);
+  }
   registry::RepoAccessSettings settings;
   nlohmann::json detail = nlohmann::json::object();
   if (!args.is_private.empty()) {
@@ -52,10 +60,23 @@ int RunRepoSettings(const CommonOptions& common, const SettingsArgs& args) {
     settings.gated = args.gated;
     detail["gated"] = args.gated;
   }
+  if (args.keep_revisions) detail["keep_revisions"] = *args.keep_revisions;
   Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<api::AdminAction> {
     auto repo = registry.FindRepo(args.type, args.repo);
     if (!repo.ok()) return repo.status();
     HM_RETURN_IF_ERROR(registry.SetAccessSettings(args.type, args.repo, settings));
+    if (args.keep_revisions) {
+      std::optional<size_t> keep;
+      if (*args.keep_revisions > 0) keep = *args.keep_revisions;
+      HM_RETURN_IF_ERROR(registry.SetKeepRevisions(args.type, args.repo, keep));
+      // Applied at once: the revisions released become garbage for the next `hubmirror gc`.
+      if (keep) {
+        auto released = registry.ReleaseRevisions(args.type, args.repo, *keep);
+        if (!released.ok()) return released.status();
+        detail["released_revisions"] = *released;
+        std::cout << "released " << *released << " revisions" << std::endl;
+      }
+    }
     return api::AdminAction{"repo.settings", api::RepoTarget(*repo), detail};
   });
   if (!done.ok()) return ReportFailure(done);
@@ -122,10 +143,11 @@ int RunAudit(const CommonOptions& common, const AuditArgs& args) {
 // ------------------------------------------------------------------------------ registration
 
 void AddRepoSettingsCommand(CLI::App& app, const CommonOptions& common, int* exit_code) {
-  CLI::App* repo = AddCommandGroup(app, "repo", "a repo's access settings");
+  CLI::App* repo = AddCommandGroup(app, "repo", "a repo's access and retention settings");
   auto args = std::make_shared<SettingsArgs>();
   CLI::App* settings = repo->add_subcommand(
-      "settings", "show a repo's visibility and gating, or change them with the options");
+      "settings",
+      "show a repo's visibility, gating and retention, or change them with the options");
   settings->add_option("REPO", args->repo, "repo id, ORG/NAME")->required()->check(RepoId());
   AddRepoTypeOption(settings, &args->type, "model or dataset");
   settings
@@ -136,6 +158,9 @@ void AddRepoSettingsCommand(CLI::App& app, const CommonOptions& common, int* exi
       ->add_option("--gated", args->gated,
                    "auto or manual: files need a grant (given at once on request, or by an admin)")
       ->check(CLI::IsMember({"false", "auto", "manual"}));
+  settings->add_option("--keep-revisions", args->keep_revisions,
+                       "keep each branch's newest N revisions and release older ones no ref "
+                       "points at, now and after every sync (0: keep every revision)");
   settings->callback([&common, args, exit_code] { *exit_code = RunRepoSettings(common, *args); });
 }
 

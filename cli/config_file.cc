@@ -229,10 +229,11 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
     for (const auto& node : *mirrors->as_array()) {
       const toml::table& table = *node.as_table();
       std::string where = "mirror[" + std::to_string(index++) + "]";
-      HM_RETURN_IF_ERROR(reader.CheckKeys(
-          table, where,
-          {"repo", "revision", "revisions", "type", "include", "exclude", "access", "grant",
-           "ancestors", "descendants", "min_downloads", "max_count", "lineage_metadata_only"}));
+      HM_RETURN_IF_ERROR(
+          reader.CheckKeys(table, where,
+                           {"repo", "revision", "revisions", "type", "include", "exclude", "access",
+                            "grant", "ancestors", "descendants", "min_downloads", "max_count",
+                            "lineage_metadata_only", "keep_revisions"}));
       sync::MirrorSpec spec;
       spec.concurrency = concurrency;
       HM_RETURN_IF_ERROR(reader.String(table, where, "repo", &spec.repo));
@@ -270,6 +271,11 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
         }
       }
       HM_RETURN_IF_ERROR(reader.Strings(table, where, "exclude", &spec.exclude));
+      if (table.contains("keep_revisions")) {
+        size_t keep = 1;
+        HM_RETURN_IF_ERROR(reader.Integer(table, where, "keep_revisions", &keep, 1, INT32_MAX));
+        spec.keep_revisions = keep;
+      }
       sync::LineageRules& lineage = spec.lineage;
       HM_RETURN_IF_ERROR(reader.Bool(table, where, "ancestors", &lineage.ancestors));
       HM_RETURN_IF_ERROR(

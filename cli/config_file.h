@@ -15,7 +15,8 @@ namespace hubmirror::cli {
 //   [sync] concurrency, retries, stall_timeout_seconds, limit_rate
 //   [[mirror]] repo (an id, or ORG/GLOB), revision or revisions (names or patterns such as "*",
 //              "tags/*", "refs/pr/*", "refs/convert/*"), type, include, exclude, access
-//              (upstream, public, private, gated-auto, gated-manual), grant (users or orgs)
+//              (upstream, public, private, gated-auto, gated-manual), grant (users or orgs),
+//              keep_revisions (retention: each branch's newest N)
 //   [access] anonymous (read by LoadAccessPolicy)
 //   [pull_through] enabled, allow, deny, max_age_seconds, gated, anonymous (read by
 //              LoadPullThroughPolicy)

@@ -79,6 +79,9 @@ Result<std::shared_ptr<api::PullThrough>> StartPullThrough(const sync::PullThrou
   upstream.max_attempts = 2;
   upstream.connect_timeout_seconds = 5;
   upstream.stall_timeout_seconds = 8;
+  // Several fills at once each keep a chunk per range helper in memory: smaller chunks keep the
+  // server's memory flat however many clients start fills.
+  upstream.range_chunk_bytes = 4u << 20;
   upstream.rate_limited_until_ms = std::make_shared<std::atomic<int64_t>>(0);
   auto hub = sync::CurlUpstreamHub::Create(upstream);
   if (!hub.ok()) return hub.status();

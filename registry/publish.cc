@@ -117,8 +117,9 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
   if (!unchanged) {
     Statement s(*statements_,
                 "INSERT INTO commits (repo_id, id, parent_id, tree_id, title, message, author, "
-                "date, card_data, tags, pipeline_tag, library_name, config, safetensors) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+                "date, card_data, tags, pipeline_tag, library_name, config, safetensors, "
+                "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING");
     const Commit& c = rev.commit;
     s.Bind(1, repo_id).Bind(2, c.id).BindNullIfEmpty(3, c.parent_id);
     s.Bind(4, c.tree_id).Bind(5, c.title).Bind(6, c.message).Bind(7, c.author).Bind(8, c.date_ms);
@@ -126,6 +127,7 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
     s.Bind(10, CompactJson(c.tags));
     s.Bind(11, c.pipeline_tag).Bind(12, c.library_name);
     s.BindNullIfEmpty(13, c.config_json).BindNullIfEmpty(14, c.safetensors_json);
+    s.Bind(15, now);
     HM_RETURN_IF_ERROR(s.Run());
   }
   {

@@ -379,6 +379,19 @@ class Registry {
       std::optional<RepoType> type, std::string_view repo);
   // The files that use a blob, at most `limit` of them, for messages.
   Result<std::vector<BlobUse>> BlobUses(std::string_view sha256, size_t limit);
+  // ---- Retention ----
+
+  // Sets how many revisions each branch of a repo keeps (nullopt: all). kRepoNotFound.
+  Status SetKeepRevisions(RepoType type, std::string_view repo, std::optional<size_t> keep);
+  Result<std::optional<size_t>> KeepRevisions(RepoType type, std::string_view repo);
+  // Releases (deletes, with their entries) the commits of a repo that retention no longer keeps:
+  // each branch keeps its newest `keep` commits along first parents, and the repo the `keep` it
+  // recorded last (mirrored commits have no parent links); commits any ref points at, and
+  // commits a sync pinned by id, are always kept. Released commits are no longer readable by
+  // id; their content is garbage unless another commit uses it. Returns how many were released;
+  // kInvalidArgument for keep 0. One transaction.
+  Result<size_t> ReleaseRevisions(RepoType type, std::string_view repo, size_t keep);
+
   // Forgets the rows of blobs that garbage collection removed from the store, in one
   // transaction; a row that a file names stays (its content is then missing, as verify reports).
   Status ForgetBlobs(const std::vector<std::string>& sha256s);

@@ -419,6 +419,25 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
   return report;
 }
 
+// Releases the revisions retention no longer keeps: the spec's rule, else the repo's setting.
+Status ApplyRetention(registry::Registry& registry, const MirrorSpec& spec) {
+  std::optional<size_t> keep = spec.keep_revisions;
+  if (!keep) {
+    auto set = registry.KeepRevisions(spec.type, spec.repo);
+    if (!set.ok()) return set.status();
+    keep = *set;
+  }
+  if (!keep) return Status::Ok();
+  auto released = registry.ReleaseRevisions(spec.type, spec.repo, *keep);
+  if (!released.ok()) return released.status();
+  if (*released > 0) {
+    Log(LogLevel::kInfo, Describe(spec, spec.revision) + ": released " + std::to_string(*released) +
+                             " revisions older than the newest " + std::to_string(*keep) +
+                             " of each branch");
+  }
+  return Status::Ok();
+}
+
 // Applies a spec's access rule to its mirrored repo: the settings, then access for each user
 // named and for every member of each organization named (users already granted are left alone).
 Status ApplyAccessRule(registry::Registry& registry, const MirrorSpec& spec) {
@@ -483,6 +502,7 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
     auto recorded = registry.RecordSyncOutcome(outcome);
     if (recorded.ok()) {
       Status applied = ApplyAccessRule(registry, spec);
+      if (applied.ok()) applied = ApplyRetention(registry, spec);
       if (applied.ok()) return report;
       return applied;
     }

@@ -48,6 +48,9 @@ struct MirrorSpec {
   // organizations (each member) given access, applied after every successful sync.
   registry::RepoAccessSettings access;
   std::vector<std::string> grants;
+  // Retention: after a successful sync, each branch of the repo keeps its newest N revisions
+  // (Registry::ReleaseRevisions). Unset: the repo's own setting, if any.
+  std::optional<size_t> keep_revisions;
   // Pull-through: record the revision from its metadata alone, each file's content absent until
   // a client asks for it (registry::BlobState::kAbsent), and mark the sync state as kept current
   // by requests. The job then costs the upstream calls of a sync and no download.
@@ -88,8 +91,10 @@ class MirrorObserver {
 // one upstream request (none when `spec.resolved` is set) and one registry transaction, and
 // still refreshes the repo's flags and details. A ref the upstream no longer has
 // (kRevisionNotFound) is deleted here too; its commits stay readable by id. The spec's access
-// rule is applied last: kNotFound when a grant names neither a user nor an organization here
-// (the revision is published all the same). Interrupted downloads
+// rule is applied next: kNotFound when a grant names neither a user nor an organization here
+// (the revision is published all the same); then retention (keep_revisions). The job holds a
+// WriteLease from before its first blob until its revision is published, and touches stored
+// content it reuses, so that garbage collection can run meanwhile. Interrupted downloads
 // (even by a killed process) leave partial files that the next run resumes from. Errors name the
 // repo, the file, and the expected and actual digests; a failure is recorded in the sync state too.
 Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store,

@@ -131,6 +131,56 @@ TEST_CASE("content pull-through has not fetched yet is not garbage, and its rows
   CHECK(resolved->entry->blob_state == registry::BlobState::kAbsent);
 }
 
+TEST_CASE("Retention releases old revisions; gc then frees what only they used", "[gc]") {
+  MirrorFixture f;
+  std::vector<std::string> commits;
+  for (const std::string version : {"v1", "v2", "v3"}) {
+    commits.push_back(
+        f.hub.Publish(RepoType::kModel, kRepo, "main", {}, ModelFiles("weights " + version)));
+    REQUIRE(f.Sync(kRepo).ok());
+  }
+  // A tag keeps the first revision whatever the branch keeps.
+  f.hub.Publish(RepoType::kModel, kRepo, "refs/tags/v1", {}, ModelFiles("weights v1"));
+  REQUIRE(f.Sync(kRepo, "v1").ok());
+  auto released = f.registry->ReleaseRevisions(RepoType::kModel, kRepo, 1);
+  REQUIRE(released.ok());
+  CHECK(*released == 1);  // v2: neither the branch's newest nor tagged
+  auto repo = f.registry->FindRepo(RepoType::kModel, kRepo);
+  REQUIRE(repo.ok());
+  CHECK(f.registry->ResolveRevision(*repo, commits[0]).ok());
+  CHECK(f.registry->ResolveRevision(*repo, commits[1]).status().code() ==
+        StatusCode::kRevisionNotFound);
+  CHECK(f.registry->ResolveRevision(*repo, commits[2]).ok());
+
+  auto report = CollectGarbage(f.store, *f.registry, NoGrace());
+  REQUIRE(report.ok());
+  CHECK(report->blobs == 1);
+  CHECK(report->blob_bytes == std::string("weights v2").size());
+  CHECK_FALSE(f.local_store->Contains(Sha256Hex("weights v2")).value());
+  CHECK(f.local_store->Contains(Sha256Hex("weights v1")).value());
+  CHECK(f.local_store->Contains(Sha256Hex("weights v3")).value());
+  CHECK(f.registry->ReleaseRevisions(RepoType::kModel, kRepo, 0).status().code() ==
+        StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("A rule's keep_revisions is applied after each sync", "[gc]") {
+  MirrorFixture f;
+  MirrorSpec spec;
+  spec.repo = kRepo;
+  spec.keep_revisions = 2;
+  std::vector<std::string> commits;
+  for (const std::string version : {"v1", "v2", "v3"}) {
+    commits.push_back(
+        f.hub.Publish(RepoType::kModel, kRepo, "main", {}, ModelFiles("weights " + version)));
+    REQUIRE(MirrorRepo(f.hub, f.store, *f.registry, spec).ok());
+  }
+  auto repo = f.registry->FindRepo(RepoType::kModel, kRepo);
+  REQUIRE(repo.ok());
+  CHECK_FALSE(f.registry->ResolveRevision(*repo, commits[0]).ok());
+  CHECK(f.registry->ResolveRevision(*repo, commits[1]).ok());
+  CHECK(f.registry->ResolveRevision(*repo, commits[2]).ok());
+}
+
 TEST_CASE("gc forgets the rows of blobs it removed", "[gc]") {
   MirrorFixture f;
   std::string orphan = StoreOrphan(f.store, "row without a file");
