@@ -83,9 +83,9 @@ Response AfterFailedFetch(Response response, const Status& fetched, const PullTh
 // The endpoint's handler, once the request may be answered.
 Response Answer(const RequestContext& context, bool api_route);
 
-}  // namespace
-
-Response Dispatch(const Request& request, const DispatchEnvironment& environment) {
+// Dispatch, which also says which endpoint the request matched (for metrics).
+Response DispatchRoute(const Request& request, const DispatchEnvironment& environment,
+                       std::optional<Endpoint>* endpoint) {
   std::string_view target = request.target();
   bool api_route = target.substr(0, 5) == "/api/";
   if (request.method() == http::verb::options) {
@@ -99,6 +99,7 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
   }
   auto route = MatchRoute(target);
   if (!route.ok()) return ErrorFromStatus(route.status(), api_route);
+  *endpoint = route->endpoint;
   if (!MethodAllowed(route->endpoint, request.method())) {
     Response response = ErrorResponse(
         ApiError::kMethodNotAllowed,
@@ -109,6 +110,8 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
   switch (route->endpoint) {
     case Endpoint::kHealth:
       return JsonResponse({{"status", "ok"}});
+    case Endpoint::kReady:
+      return HandleReady(environment.registry, environment.data_dir);
     case Endpoint::kTelemetry:
       return JsonResponse(nlohmann::json::object());
     case Endpoint::kAgentHarnesses:
@@ -168,10 +171,20 @@ Response Dispatch(const Request& request, const DispatchEnvironment& environment
                          access,
                          pull,
                          pulled};
+  if (route->endpoint == Endpoint::kMetrics) return HandleMetrics(context, environment);
   Response response = Answer(context, api_route);
   if (pulled && environment.fetched != nullptr && !environment.fetched->ok()) {
     return AfterFailedFetch(std::move(response), *environment.fetched, *pull, api_route);
   }
+  return response;
+}
+
+}  // namespace
+
+Response Dispatch(const Request& request, const DispatchEnvironment& environment) {
+  std::optional<Endpoint> endpoint;
+  Response response = DispatchRoute(request, environment, &endpoint);
+  response.endpoint = endpoint;
   return response;
 }
 

@@ -1,9 +1,13 @@
 #pragma once
 
+#include <filesystem>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "api/access.h"
 #include "api/handler_support.h"
+#include "api/metrics.h"
 #include "common/signing.h"
 #include "registry/registry.h"
 #include "storage/blob_store.h"
@@ -26,6 +30,11 @@ struct DispatchEnvironment {
   // Response asked for a fetch first, how that fetch ended.
   PullThrough* pull_through = nullptr;
   const Status* fetched = nullptr;
+  // /metrics and /readyz: the server's request metrics and its own samples (connections, jobs),
+  // and the data directory whose writability /readyz checks. Null or empty: those answer 503.
+  const RequestMetrics* metrics = nullptr;
+  std::function<std::vector<MetricSample>()> server_samples{};
+  std::filesystem::path data_dir{};
 };
 
 // Answers one request: CORS preflight, routing (4xx for malformed or hostile targets), the
@@ -39,5 +48,8 @@ struct DispatchEnvironment {
 // Retry-After, 403 for a gated repo the mirror does not pull). Never throws for bad input; uses
 // the registry connection on the calling thread only.
 Response Dispatch(const Request& request, const DispatchEnvironment& environment);
+
+// /metrics: the request metrics, the server's samples, the store's totals and pull-through's.
+Response HandleMetrics(const RequestContext& context, const DispatchEnvironment& environment);
 
 }  // namespace hubmirror::api

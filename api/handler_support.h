@@ -1,6 +1,7 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -44,6 +45,8 @@ struct Response {
   std::shared_ptr<ContentStream> stream;
   // A HEAD of content not stored: the headers announce file_length bytes; there is no body.
   bool length_only = false;
+  // The endpoint the request matched (none when it matched none), for metrics.
+  std::optional<Endpoint> endpoint;
   // Pull-through: the upstream must be asked about this revision before the request can be
   // answered. The server asks off its I/O threads, then dispatches the request again.
   std::optional<RevisionToFetch> fetch_first;
@@ -127,6 +130,8 @@ Response HandlePathsInfo(const RequestContext& context);
 Response HandleRefs(const RequestContext& context);
 Response HandleCommits(const RequestContext& context);
 Response HandleMirrorStatus(const RequestContext& context);
+// /readyz: 200 when this thread's registry can be read and the data directory written, else 503.
+Response HandleReady(registry::Registry* registry, const std::filesystem::path& data_dir);
 Response HandleLineage(const RequestContext& context);
 Response HandleIntegrityKey(const RequestContext& context);
 Response HandleIntegrityManifest(const RequestContext& context);

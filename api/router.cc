@@ -265,8 +265,10 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route, ActionAft
 
 // Matches decoded segments, reading ids before action keywords as `reading` says.
 Result<Route> MatchSegments(const std::vector<std::string>& s, Route route, ActionAfterId reading) {
-  if (s.size() == 1 && s[0] == "healthz") {
-    route.endpoint = Endpoint::kHealth;
+  if (s.size() == 1 && (s[0] == "healthz" || s[0] == "readyz" || s[0] == "metrics")) {
+    route.endpoint = s[0] == "healthz"  ? Endpoint::kHealth
+                     : s[0] == "readyz" ? Endpoint::kReady
+                                        : Endpoint::kMetrics;
     return route;
   }
   if (!s.empty() && s[0] == "api") return MatchApi(s, std::move(route), reading);

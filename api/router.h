@@ -14,6 +14,8 @@ inline constexpr size_t kMaxTargetBytes = 8192;
 
 enum class Endpoint {
   kHealth,
+  kReady,      // /readyz: the server can read its registry and write its data directory
+  kMetrics,    // /metrics: Prometheus text format
   kResolve,    // /{prefix}{repo}/resolve/{rev}/{path}
   kRaw,        // /{prefix}{repo}/raw/{rev}/{path}
   kRepoInfo,   // /api/{type}s/{repo}[/revision/{rev}]

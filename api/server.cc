@@ -66,27 +66,6 @@ std::string RequestOrigin(const Request& request, const tcp::endpoint& local) {
   return (https ? "https://" : "http://") + host;
 }
 
-// The registry connection of this thread, then the handlers.
-Response Serve(const Request& request, const std::filesystem::path& registry_path,
-               const std::shared_ptr<registry::LineageIndexCache>& lineage_index,
-               storage::BlobStore& store, const ServerOptions& options, const tcp::endpoint& local,
-               const std::string& client, const Status* fetched) {
-  auto registry = ThreadRegistry(registry_path, lineage_index);
-  if (!registry.ok()) Log(LogLevel::kError, "cannot open registry: " + registry.status().message());
-  thread_local VerifiedBlobCache verified_blobs;
-  DispatchEnvironment environment{registry.ok() ? *registry : nullptr,
-                                  store,
-                                  options.verify_below_bytes,
-                                  *options.signing_key,
-                                  RequestOrigin(request, local),
-                                  &verified_blobs,
-                                  options.access.get(),
-                                  client,
-                                  options.pull_through.get(),
-                                  fetched};
-  return Dispatch(request, environment);
-}
-
 // One sendfile call moves at most this much (nginx's sendfile_max_chunk default): larger calls
 // hold the socket longer and measurably slowed loopback transfers.
 constexpr uint64_t kSendfileChunkBytes = 2 << 20;
@@ -198,9 +177,9 @@ net::awaitable<beast::error_code> SendStreamBody(beast::tcp_stream& stream,
   co_return beast::error_code();
 }
 
-// Waits until a fetch has its first byte or has ended; the failure of one that ended before
-// sending anything (or sent nothing for `idle`), so that it is answered as an error rather than a
-// 200 cut short.
+// Waits until a fetch has its first byte or has ended; the failure of one that ended before any
+// byte arrived (or had none for `idle`), so that it is answered as an error rather than a 200
+// cut short.
 net::awaitable<std::optional<Status>> AwaitFirstBytes(ContentStream& content,
                                                       net::any_io_executor executor,
                                                       std::chrono::seconds idle) {
@@ -208,11 +187,13 @@ net::awaitable<std::optional<Status>> AwaitFirstBytes(ContentStream& content,
   for (;;) {
     auto progress =
         content.Poll(0, [executor, timer] { net::post(executor, [timer] { timer->cancel(); }); });
-    if (progress.state == ContentStream::State::kFailed) {
-      co_return IoError(content.failure());
-    }
+    // Bytes that arrived make it a download, cut short if they prove wrong, as the client's own
+    // check expects; an upstream that sent none is an error the client can read.
     if (progress.ready > 0 || progress.state == ContentStream::State::kDone) {
       co_return std::nullopt;
+    }
+    if (progress.state == ContentStream::State::kFailed) {
+      co_return IoError(content.failure());
     }
     auto [waited] = co_await timer->async_wait(kNoThrow);
     if (!waited) {
@@ -521,6 +502,40 @@ void Server::Stop() {
   });
 }
 
+Response Server::Serve(const Request& request, const tcp::endpoint& local,
+                       const std::string& client, const Status* fetched) {
+  auto registry = ThreadRegistry(options_.registry_path, lineage_index_);
+  if (!registry.ok()) Log(LogLevel::kError, "cannot open registry: " + registry.status().message());
+  thread_local VerifiedBlobCache verified_blobs;
+  DispatchEnvironment environment{registry.ok() ? *registry : nullptr,
+                                  store_,
+                                  options_.verify_below_bytes,
+                                  *options_.signing_key,
+                                  RequestOrigin(request, local),
+                                  &verified_blobs,
+                                  options_.access.get(),
+                                  client,
+                                  options_.pull_through.get(),
+                                  fetched,
+                                  &metrics_,
+                                  [this] { return ServerSamples(); },
+                                  options_.registry_path.parent_path()};
+  return Dispatch(request, environment);
+}
+
+std::vector<MetricSample> Server::ServerSamples() const {
+  std::vector<MetricSample> samples = {
+      {"hubmirror_http_connections", "gauge", "Client connections open now.", "",
+       static_cast<double>(limiter_.connections())},
+      {"hubmirror_http_connections_refused_total", "counter",
+       "Connections refused over the per-address or global limits.", "",
+       static_cast<double>(limiter_.refused())}};
+  if (options_.job_samples) {
+    for (auto& sample : options_.job_samples()) samples.push_back(std::move(sample));
+  }
+  return samples;
+}
+
 void Server::Run() {
   // sendfile() cannot take MSG_NOSIGNAL: without this a client that disconnects mid-body would
   // kill the whole process. Writes then fail with EPIPE, which ends only that session.
@@ -612,10 +627,11 @@ net::awaitable<void> Server::Session(tcp::socket socket,
     if (read_error) break;
     if (!co_await AwaitRequestSlot(limiter_, *lease, options_.idle_timeout)) break;
     const Request& request = parser.get();
+    auto started = std::chrono::steady_clock::now();
+    metrics_.Started();
     Response response;
     try {
-      response = Serve(request, options_.registry_path, lineage_index_, store_, options_, local,
-                       client, nullptr);
+      response = Serve(request, local, client, nullptr);
       if (response.fetch_first && options_.pull_through) {
         // The upstream is asked on a thread of the fetch pool: this thread serves other
         // connections meanwhile.
@@ -627,8 +643,7 @@ net::awaitable<void> Server::Session(tcp::socket socket,
               co_return pull.FetchRevision(fetch.type, fetch.repo, fetch.revision);
             },
             net::use_awaitable);
-        response = Serve(request, options_.registry_path, lineage_index_, store_, options_, local,
-                         client, &fetched);
+        response = Serve(request, local, client, &fetched);
       }
       if (response.stream && options_.pull_through) {
         auto failed = co_await AwaitFirstBytes(*response.stream, stream.get_executor(),
@@ -645,6 +660,13 @@ net::awaitable<void> Server::Session(tcp::socket socket,
     auto write_error = co_await WriteResponse(stream, request, response, keep_alive,
                                               options_.idle_timeout, store_);
     limiter_.FinishRequest(*lease);
+    bool bodiless = request.method() == http::verb::head || response.length_only;
+    uint64_t body_bytes = bodiless                           ? 0
+                          : response.file || response.stream ? response.file_length
+                                                             : response.body.size();
+    metrics_.Finished(
+        response.endpoint, static_cast<unsigned>(response.status), body_bytes,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (write_error || !keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "api/handler_support.h"
+#include "api/metrics.h"
 #include "api/pull_through.h"
 #include "common/signing.h"
 #include "common/status.h"
@@ -52,6 +54,8 @@ struct ServerOptions {
   // Fetches what the registry lacks from an upstream when clients ask (null: the mirror serves
   // only what it holds).
   std::shared_ptr<PullThrough> pull_through;
+  // Samples of the daemon's background jobs (gc, scrub, sync) for /metrics; may be empty.
+  std::function<std::vector<MetricSample>()> job_samples;
 };
 
 // "host:port" of an endpoint, with IPv6 addresses in brackets ("[::1]:8080").
@@ -163,6 +167,11 @@ class Server {
   boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Session(boost::asio::ip::tcp::socket socket,
                                        std::unique_ptr<ConnectionLimiter::Lease> lease);
+  // The registry connection of this thread, then Dispatch. `fetched`: see DispatchEnvironment.
+  Response Serve(const Request& request, const boost::asio::ip::tcp::endpoint& local,
+                 const std::string& client, const Status* fetched);
+  // The server's own /metrics samples: connections, and the background jobs'.
+  std::vector<MetricSample> ServerSamples() const;
   // Logs refused connections, at most once per kRefusalLogInterval. Accept loop only.
   void ReportRefusal(const boost::asio::ip::address& address);
 
@@ -174,6 +183,7 @@ class Server {
   std::shared_ptr<registry::LineageIndexCache> lineage_index_;
   // Outlives the workers: sessions they still hold when destroyed release their leases.
   ConnectionLimiter limiter_;
+  RequestMetrics metrics_;
   std::vector<std::unique_ptr<boost::asio::io_context>> workers_;
   // Where requests wait for the upstream (pull-through), off the workers' threads; blocking
   // calls, so more threads than cores.

@@ -168,6 +168,39 @@ Result<std::optional<sync::PullThroughPolicy>> LoadPullThroughPolicy(
   return std::optional<sync::PullThroughPolicy>(std::move(policy));
 }
 
+Result<sync::MaintenanceConfig> LoadMaintenanceConfig(const std::filesystem::path& path) {
+  auto root = ParseFile(path);
+  if (!root.ok()) return root.status();
+  ConfigReader reader(path.string());
+  sync::MaintenanceConfig config;
+  constexpr int64_t kMaxInterval = 365 * 86400;
+  if (const toml::table* gc = Table(*root, "gc")) {
+    HM_RETURN_IF_ERROR(
+        reader.CheckKeys(*gc, "gc", {"interval_seconds", "grace_seconds", "quarantine_seconds"}));
+    int64_t interval = 0;
+    HM_RETURN_IF_ERROR(reader.Integer(*gc, "gc", "interval_seconds", &interval, 1, kMaxInterval));
+    if (interval > 0) config.gc_interval = std::chrono::seconds(interval);
+    int64_t grace = config.gc.grace.count();
+    HM_RETURN_IF_ERROR(reader.Integer(*gc, "gc", "grace_seconds", &grace, 0, kMaxInterval));
+    config.gc.grace = std::chrono::seconds(grace);
+    int64_t quarantine = config.gc.quarantine_age.count();
+    HM_RETURN_IF_ERROR(
+        reader.Integer(*gc, "gc", "quarantine_seconds", &quarantine, 0, 10 * kMaxInterval));
+    config.gc.quarantine_age = std::chrono::seconds(quarantine);
+  }
+  if (const toml::table* verify = Table(*root, "verify")) {
+    HM_RETURN_IF_ERROR(
+        reader.CheckKeys(*verify, "verify", {"interval_seconds", "max_bytes_per_second"}));
+    int64_t interval = 0;
+    HM_RETURN_IF_ERROR(
+        reader.Integer(*verify, "verify", "interval_seconds", &interval, 1, kMaxInterval));
+    if (interval > 0) config.verify_interval = std::chrono::seconds(interval);
+    HM_RETURN_IF_ERROR(reader.Integer(*verify, "verify", "max_bytes_per_second",
+                                      &config.verify_max_bytes_per_second, 0, INT64_MAX));
+  }
+  return config;
+}
+
 Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
   auto parsed = ParseFile(path);
   if (!parsed.ok()) return parsed.status();
@@ -175,15 +208,17 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
   ConfigReader reader(path.string());
   sync::ScheduleConfig config;
   HM_RETURN_IF_ERROR(reader.CheckKeys(
-      root, "", {"upstream", "schedule", "sync", "mirror", "access", "pull_through"}));
+      root, "",
+      {"upstream", "schedule", "sync", "mirror", "access", "pull_through", "gc", "verify"}));
 
   const toml::table* upstream = Table(root, "upstream");
-  // A config may only set the server's access policy; one that mirrors or pulls through needs an
-  // upstream (LoadPullThroughPolicy says so for the latter).
-  bool access_only = Table(root, "access") != nullptr && root.get("mirror") == nullptr;
-  if (upstream == nullptr && (access_only || Table(root, "pull_through") != nullptr)) {
-    return config;
+  // A config that only sets access or upkeep may leave [upstream] out; one that mirrors needs it,
+  // and so does pull-through (LoadPullThroughPolicy says so).
+  bool other_tables = false;
+  for (const char* table : {"access", "pull_through", "gc", "verify"}) {
+    other_tables = other_tables || Table(root, table) != nullptr;
   }
+  if (upstream == nullptr && root.get("mirror") == nullptr && other_tables) return config;
   if (upstream == nullptr) return reader.Fail("upstream", "missing table [upstream]");
   HM_RETURN_IF_ERROR(reader.CheckKeys(*upstream, "upstream", {"url", "token_env"}));
   HM_RETURN_IF_ERROR(reader.String(*upstream, "upstream", "url", &config.upstream.base_url));

@@ -5,6 +5,7 @@
 
 #include "api/access.h"
 #include "common/status.h"
+#include "sync/maintenance.h"
 #include "sync/pull_through.h"
 #include "sync/scheduler.h"
 
@@ -20,10 +21,12 @@ namespace hubmirror::cli {
 //   [access] anonymous (read by LoadAccessPolicy)
 //   [pull_through] enabled, allow, deny, max_age_seconds, gated, anonymous (read by
 //              LoadPullThroughPolicy)
+//   [gc] interval_seconds, grace_seconds, quarantine_seconds; [verify] interval_seconds,
+//              max_bytes_per_second (read by LoadMaintenanceConfig)
 // kInvalidArgument, naming the file, the key and the problem, for anything malformed or unknown
 // (a misspelt key must not silently change what is mirrored); an unset token variable too.
-// [upstream] may be left out of a file that only sets [access] (and mirrors nothing); and
-// [schedule] of a file that only pulls through.
+// [upstream] may be left out of a file without [[mirror]] rules (LoadPullThroughPolicy asks for
+// it when pull-through is on); [schedule] too.
 Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path);
 
 // The [access] table of the same file: `anonymous = "read"` (the default: requests without a
@@ -37,5 +40,9 @@ Result<api::AccessPolicy> LoadAccessPolicy(const std::filesystem::path& path);
 // when pull-through is enabled without an [upstream].
 Result<std::optional<sync::PullThroughPolicy>> LoadPullThroughPolicy(
     const std::filesystem::path& path);
+
+// The [gc] and [verify] tables of the same file: the daemon's upkeep (no interval: the job does
+// not run). kInvalidArgument, naming the file and key, for anything malformed or unknown.
+Result<sync::MaintenanceConfig> LoadMaintenanceConfig(const std::filesystem::path& path);
 
 }  // namespace hubmirror::cli

@@ -11,6 +11,7 @@
 #include "registry/registry.h"
 #include "storage/local_blob_store.h"
 #include "sync/curl_upstream_hub.h"
+#include "sync/maintenance.h"
 #include "sync/pull_through.h"
 
 namespace hubmirror::cli {
@@ -21,6 +22,7 @@ struct ServeArgs {
   unsigned threads = 0;
   std::string config;
   bool verify_on_read = false;
+  std::string log_format = "text";
   size_t max_connections_per_address = api::ServerOptions().max_connections_per_address;
   size_t max_requests_per_address = api::ServerOptions().max_requests_per_address;
 };
@@ -69,6 +71,42 @@ Status ParseListen(const std::string& text, api::ServerOptions* options) {
   return Status::Ok();
 }
 
+// The daemon's upkeep for /metrics.
+std::vector<api::MetricSample> MaintenanceSamples(const sync::MaintenanceStatus& status) {
+  auto counter = [](std::string name, std::string help, double value) {
+    return api::MetricSample{std::move(name), "counter", std::move(help), "", value};
+  };
+  auto gauge = [](std::string name, std::string help, double value) {
+    return api::MetricSample{std::move(name), "gauge", std::move(help), "", value};
+  };
+  return {
+      counter("hubmirror_gc_runs_total", "Scheduled garbage collections run.",
+              static_cast<double>(status.gc_runs)),
+      counter("hubmirror_gc_failures_total", "Scheduled garbage collections that failed.",
+              static_cast<double>(status.gc_failures)),
+      counter("hubmirror_gc_freed_blobs_total", "Blobs removed by scheduled garbage collection.",
+              static_cast<double>(status.gc_freed_blobs)),
+      counter("hubmirror_gc_freed_bytes_total",
+              "Bytes freed by scheduled garbage collection (blobs, temporary files, quarantine).",
+              static_cast<double>(status.gc_freed_bytes)),
+      gauge("hubmirror_gc_last_duration_seconds", "How long the last garbage collection took.",
+            status.gc_last_seconds),
+      counter("hubmirror_verify_runs_total", "Scheduled scrubs (verify) run to the end.",
+              static_cast<double>(status.verify_runs)),
+      counter("hubmirror_verify_failures_total", "Scheduled scrubs that failed.",
+              static_cast<double>(status.verify_failures)),
+      counter("hubmirror_verify_bytes_total", "Bytes read and hashed by scheduled scrubs.",
+              static_cast<double>(status.verify_bytes)),
+      counter("hubmirror_verify_corrupt_blobs_total",
+              "Blobs scheduled scrubs found corrupt (quarantined, refused until repaired).",
+              static_cast<double>(status.verify_corrupt)),
+      counter("hubmirror_verify_missing_blobs_total", "Blobs scheduled scrubs found missing.",
+              static_cast<double>(status.verify_missing)),
+      gauge("hubmirror_verify_last_duration_seconds", "How long the last scrub took.",
+            status.verify_last_seconds),
+  };
+}
+
 // Pull-through asks the upstream while a client waits: a failure must come back in seconds (one
 // retry, short timeouts; hub-protocol §2.7: clients give up after 10 s without a byte), and a
 // 429 is not slept on but shared by every request until its time has passed.
@@ -95,6 +133,7 @@ Result<std::shared_ptr<api::PullThrough>> StartPullThrough(const sync::PullThrou
 }
 
 int RunServe(const CommonOptions& common, const ServeArgs& args) {
+  SetLogFormat(args.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   api::ServerOptions options;
   if (Status parsed = ParseListen(args.listen, &options); !parsed.ok())
     return ReportFailure(parsed);
@@ -105,6 +144,7 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   std::optional<sync::ScheduleConfig> schedule;
   api::AccessPolicy policy;
   std::optional<sync::PullThroughPolicy> pull_through;
+  sync::MaintenanceConfig upkeep;
   if (!args.config.empty()) {
     auto loaded = LoadConfig(args.config);
     if (!loaded.ok()) return ReportFailure(loaded.status());
@@ -115,6 +155,9 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
     auto pulled = LoadPullThroughPolicy(args.config);
     if (!pulled.ok()) return ReportFailure(pulled.status());
     pull_through = std::move(pulled.value());
+    auto maintenance = LoadMaintenanceConfig(args.config);
+    if (!maintenance.ok()) return ReportFailure(maintenance.status());
+    upkeep = std::move(maintenance.value());
   }
   auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
@@ -134,6 +177,8 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
     if (!pulling.ok()) return ReportFailure(pulling.status());
     options.pull_through = std::move(pulling.value());
   }
+  auto maintenance = std::make_shared<sync::Maintenance>(upkeep, options.registry_path, **store);
+  options.job_samples = [maintenance] { return MaintenanceSamples(maintenance->Status()); };
   auto server = api::Server::Create(options, **store);
   if (!server.ok()) return ReportFailure(server.status());
   RaiseFileLimit(options.max_connections);
@@ -154,6 +199,7 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   }
   (*server)->Run();
   if (scheduler) scheduler->Stop();
+  maintenance->Stop();
   Log(LogLevel::kInfo, "stopped");
   return kExitOk;
 }
@@ -180,6 +226,9 @@ void AddServeCommand(CLI::App& app, const CommonOptions& common, int* exit_code)
                    "requests of one client address served at once; more wait (0: no limit)")
       ->capture_default_str()
       ->check(per_address_range);
+  command->add_option("--log-format", args->log_format, "text, or json: one object per line")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   command->add_option("--config", args->config,
                       "TOML config: upstream, schedule and repos to keep mirrored");
   command->callback([&common, args, exit_code] { *exit_code = RunServe(common, *args); });

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config git
   libboost1.81-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
   nlohmann-json3-dev catch2 libcli11-dev libtomlplusplus-dev libyaml-cpp-dev
-  curl nginx-light wrk time
+  curl nginx-light wrk time prometheus
   systemd procps strace
   clang-14 libclang-rt-14-dev
 )

@@ -155,6 +155,13 @@ Result<std::vector<BlobUse>> Registry::BlobUses(std::string_view sha256, size_t 
   return uses;
 }
 
+Result<Registry::BlobTotals> Registry::StoredBlobTotals() {
+  Statement s(*statements_,
+              "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs WHERE state = 'ok'");
+  if (!s.Step()) return s.status().ok() ? Internal("no totals row") : s.status();
+  return BlobTotals{static_cast<uint64_t>(s.Int(0)), static_cast<uint64_t>(s.Int(1))};
+}
+
 Status Registry::ForgetBlobs(const std::vector<std::string>& sha256s) {
   WriteTransaction transaction(db_);
   HM_RETURN_IF_ERROR(transaction.Begin());

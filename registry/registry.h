@@ -392,6 +392,12 @@ class Registry {
   // kInvalidArgument for keep 0. One transaction.
   Result<size_t> ReleaseRevisions(RepoType type, std::string_view repo, size_t keep);
 
+  // How many blobs are stored intact, and their bytes (for metrics).
+  struct BlobTotals {
+    uint64_t blobs = 0;
+    uint64_t bytes = 0;
+  };
+  Result<BlobTotals> StoredBlobTotals();
   // Forgets the rows of blobs that garbage collection removed from the store, in one
   // transaction; a row that a file names stays (its content is then missing, as verify reports).
   Status ForgetBlobs(const std::vector<std::string>& sha256s);

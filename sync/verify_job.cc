@@ -20,9 +20,40 @@ namespace {
 constexpr size_t kReadBytes = 1 << 20;
 constexpr size_t kUsesShown = 3;
 
+// Keeps the reads of every thread of a run under a byte rate, and stops them when cancelled.
+// Thread-safe.
+class ReadPace {
+ public:
+  explicit ReadPace(const VerifyOptions& options)
+      : rate_(options.max_bytes_per_second), cancel_(options.cancel) {}
+
+  // Counts `bytes` read, sleeping as long as the run is ahead of its rate; false when cancelled.
+  bool Read(uint64_t bytes) {
+    if (cancel_ != nullptr && cancel_->load()) return false;
+    if (rate_ == 0) return true;
+    uint64_t total = read_.fetch_add(bytes) + bytes;
+    auto due = started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(static_cast<double>(total) / rate_));
+    // Slept in steps, so that a cancel is seen within a fraction of a second.
+    while (std::chrono::steady_clock::now() < due) {
+      if (cancel_ != nullptr && cancel_->load()) return false;
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          due - std::chrono::steady_clock::now(), std::chrono::milliseconds(100)));
+    }
+    return true;
+  }
+
+ private:
+  const uint64_t rate_;
+  const std::atomic<bool>* cancel_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::atomic<uint64_t> read_{0};
+};
+
 // What hashing one stored blob found: nullopt when it matches its record.
 std::optional<BlobProblem> CheckBlob(storage::BlobStore& store, const registry::BlobRecord& blob,
-                                     std::vector<char>& buffer, MirrorObserver* observer) {
+                                     std::vector<char>& buffer, MirrorObserver* observer,
+                                     ReadPace& pace) {
   auto file = store.Open(blob.sha256);
   if (!file.ok()) {
     if (file.status().code() == StatusCode::kNotFound) {
@@ -46,6 +77,7 @@ std::optional<BlobProblem> CheckBlob(storage::BlobStore& store, const registry::
                          {}};
     }
     if (got == 0) break;
+    if (!pace.Read(static_cast<uint64_t>(got))) throw std::runtime_error("verification stopped");
     hasher.Update(buffer.data(), static_cast<size_t>(got));
     read_total += static_cast<uint64_t>(got);
     if (observer != nullptr) observer->OnBytes(blob.sha256, blob.size, static_cast<uint64_t>(got));
@@ -92,11 +124,12 @@ Result<VerifyReport> VerifyStore(storage::BlobStore& store, registry::Registry& 
   std::atomic<bool> failed{false};
   std::mutex failure_mutex;  // guards failure
   Status failure;
+  ReadPace pace(options);
   auto worker = [&] {
     std::vector<char> buffer(kReadBytes);
     for (size_t k; !failed && (k = next++) < blobs->size();) {
       try {
-        found[k] = CheckBlob(store, (*blobs)[k], buffer, observer);
+        found[k] = CheckBlob(store, (*blobs)[k], buffer, observer, pace);
       } catch (const std::exception& e) {
         std::lock_guard lock(failure_mutex);
         if (!failed.exchange(true)) failure = IoError(e.what());

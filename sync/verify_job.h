@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,6 +18,11 @@ struct VerifyOptions {
   std::optional<RepoType> type;  // with `repo`: only the blobs that repo's files use
   std::string repo;
   size_t threads = 0;  // 0: one per core
+  // Reads at most this many bytes a second in all (0: as fast as it can), so that a scrub in the
+  // background leaves the disk to serving.
+  uint64_t max_bytes_per_second = 0;
+  // When set and true, the run stops early with kIoError (nothing is marked).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // A blob that failed verification, and some of the files that use it.

@@ -73,6 +73,44 @@ anonymous = false
   CHECK_FALSE(off->has_value());
 }
 
+TEST_CASE("The daemon's upkeep is read from [gc] and [verify]", "[config]") {
+  TempDir dir;
+  WriteFile(dir / "upkeep.toml", R"(
+[access]
+anonymous = "read"
+[gc]
+interval_seconds = 3600
+grace_seconds = 0
+quarantine_seconds = 86400
+[verify]
+interval_seconds = 86400
+max_bytes_per_second = 50000000
+)");
+  REQUIRE(LoadConfig(dir / "upkeep.toml").ok());
+  auto upkeep = LoadMaintenanceConfig(dir / "upkeep.toml");
+  REQUIRE(upkeep.ok());
+  CHECK(upkeep->gc_interval == std::chrono::seconds(3600));
+  CHECK(upkeep->gc.grace == std::chrono::seconds(0));
+  CHECK(upkeep->gc.quarantine_age == std::chrono::seconds(86400));
+  CHECK(upkeep->verify_interval == std::chrono::seconds(86400));
+  CHECK(upkeep->verify_max_bytes_per_second == 50000000);
+
+  WriteFile(dir / "none.toml", "[access]\nanonymous = \"read\"\n");
+  auto none = LoadMaintenanceConfig(dir / "none.toml");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->gc_interval);
+  CHECK_FALSE(none->verify_interval);
+
+  WriteFile(dir / "bad.toml", "[gc]\ninterval_seconds = 0\n");
+  auto bad = LoadMaintenanceConfig(dir / "bad.toml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("gc.interval_seconds") != std::string::npos);
+  WriteFile(dir / "typo.toml", "[verify]\nmax_rate = 1\n");
+  auto typo = LoadMaintenanceConfig(dir / "typo.toml");
+  REQUIRE_FALSE(typo.ok());
+  CHECK(typo.status().message().find("max_rate") != std::string::npos);
+}
+
 TEST_CASE("A malformed pull-through config names the key", "[config]") {
   TempDir dir;
   auto refused = [&](const std::string& text, const std::string& key) {
