@@ -114,7 +114,7 @@ Response Fetched(const RequestContext& context, const FileToFetch& file, Respons
     outcome = CacheOutcome::kPass;
   }
   response.Set("X-Mirror-Cache", std::string(CacheOutcomeName(outcome)));
-  pull.Count(outcome);
+  pull.Count(outcome, file.type, file.repo);
   return response;
 }
 
@@ -205,7 +205,7 @@ Response HandleResolve(const RequestContext& context, bool raw) {
   }
   if (context.pull_through != nullptr && !fetch) {
     response.Set("X-Mirror-Cache", std::string(CacheOutcomeName(CacheOutcome::kHit)));
-    context.pull_through->Count(CacheOutcome::kHit);
+    context.pull_through->Count(CacheOutcome::kHit, route.type, resolved->repo.name);
   }
 
   ByteRange range{0, size == 0 ? 0 : size - 1};

@@ -102,8 +102,9 @@ class PullThrough {
                                                            uint64_t length) = 0;
   // Seconds the upstream asked the mirror to wait (429), 0 when it did not.
   virtual int64_t RetryAfterSeconds() const = 0;
-  // Counts a request answered so (for /api/mirror/status).
-  virtual void Count(CacheOutcome outcome) = 0;
+  // Counts a file request answered so (for /api/mirror/status and /metrics), and notes that the
+  // repo was used now (the storage budget evicts the least recently used first).
+  virtual void Count(CacheOutcome outcome, RepoType type, const std::string& repo) = 0;
   // Ends the fetches in progress (their streams fail; a fill's partial bytes are kept for the
   // next one to resume) and waits for their threads. Later calls start nothing.
   virtual void Stop() = 0;

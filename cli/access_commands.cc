@@ -23,6 +23,7 @@ struct SettingsArgs {
   std::string is_private;                // "true", "false", or "" to keep
   std::string gated;                     // "false", "auto", "manual", or "" to keep
   std::optional<size_t> keep_revisions;  // 0: keep every revision
+  std::string pinned;                    // "true", "false", or "" to keep
 };
 
 // Prints the visibility and gating in force, and which of them the operator set (the others are
@@ -37,17 +38,20 @@ int ShowSettings(const CommonOptions& common, const SettingsArgs& args) {
   auto origin = [](bool set) { return set ? " (set here)" : " (as synced or imported)"; };
   auto keep = (*registry)->KeepRevisions(args.type, args.repo);
   if (!keep.ok()) return ReportFailure(keep.status());
+  auto pinned = (*registry)->Pinned(args.type, args.repo);
+  if (!pinned.ok()) return ReportFailure(pinned.status());
   std::cout << api::RepoTarget(*repo) << ": private " << (repo->is_private ? "true" : "false")
             << origin(settings->is_private.has_value()) << ", gated " << repo->gated
             << origin(settings->gated.has_value()) << ", keeps "
             << (*keep ? "the newest " + std::to_string(**keep) + " revisions of each branch"
                       : std::string("every revision"))
-            << std::endl;
+            << (*pinned ? ", pinned" : "") << std::endl;
   return kExitOk;
 }
 
 int RunRepoSettings(const CommonOptions& common, const SettingsArgs& args) {
-  if (args.is_private.empty() && args.gated.empty() && !args.keep_revisions) {
+  if (args.is_private.empty() && args.gated.empty() && !args.keep_revisions &&
+      args.pinned.empty()) {
     return ShowSettings(common, args);
   }
   registry::RepoAccessSettings settings;
@@ -61,10 +65,14 @@ int RunRepoSettings(const CommonOptions& common, const SettingsArgs& args) {
     detail["gated"] = args.gated;
   }
   if (args.keep_revisions) detail["keep_revisions"] = *args.keep_revisions;
+  if (!args.pinned.empty()) detail["pinned"] = args.pinned == "true";
   Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<api::AdminAction> {
     auto repo = registry.FindRepo(args.type, args.repo);
     if (!repo.ok()) return repo.status();
     HM_RETURN_IF_ERROR(registry.SetAccessSettings(args.type, args.repo, settings));
+    if (!args.pinned.empty()) {
+      HM_RETURN_IF_ERROR(registry.SetPinned(args.type, args.repo, args.pinned == "true"));
+    }
     if (args.keep_revisions) {
       std::optional<size_t> keep;
       if (*args.keep_revisions > 0) keep = *args.keep_revisions;
@@ -158,6 +166,10 @@ void AddRepoSettingsCommand(CLI::App& app, const CommonOptions& common, int* exi
       ->add_option("--gated", args->gated,
                    "auto or manual: files need a grant (given at once on request, or by an admin)")
       ->check(CLI::IsMember({"false", "auto", "manual"}));
+  settings
+      ->add_option("--pinned", args->pinned,
+                   "true: the storage budget never evicts the content of this pulled-through repo")
+      ->check(CLI::IsMember({"true", "false"}));
   settings->add_option("--keep-revisions", args->keep_revisions,
                        "keep each branch's newest N revisions and release older ones no ref "
                        "points at, now and after every sync (0: keep every revision)");

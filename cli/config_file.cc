@@ -198,6 +198,17 @@ Result<sync::MaintenanceConfig> LoadMaintenanceConfig(const std::filesystem::pat
     HM_RETURN_IF_ERROR(reader.Integer(*verify, "verify", "max_bytes_per_second",
                                       &config.verify_max_bytes_per_second, 0, INT64_MAX));
   }
+  if (const toml::table* storage = Table(*root, "storage")) {
+    HM_RETURN_IF_ERROR(
+        reader.CheckKeys(*storage, "storage", {"max_bytes", "check_interval_seconds"}));
+    uint64_t max_bytes = 0;
+    HM_RETURN_IF_ERROR(reader.Integer(*storage, "storage", "max_bytes", &max_bytes, 1, INT64_MAX));
+    if (max_bytes > 0) config.max_store_bytes = max_bytes;
+    int64_t interval = config.budget_interval.count();
+    HM_RETURN_IF_ERROR(
+        reader.Integer(*storage, "storage", "check_interval_seconds", &interval, 1, kMaxInterval));
+    config.budget_interval = std::chrono::seconds(interval);
+  }
   return config;
 }
 
@@ -207,15 +218,15 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
   const toml::table& root = *parsed;
   ConfigReader reader(path.string());
   sync::ScheduleConfig config;
-  HM_RETURN_IF_ERROR(reader.CheckKeys(
-      root, "",
-      {"upstream", "schedule", "sync", "mirror", "access", "pull_through", "gc", "verify"}));
+  HM_RETURN_IF_ERROR(reader.CheckKeys(root, "",
+                                      {"upstream", "schedule", "sync", "mirror", "access",
+                                       "pull_through", "gc", "verify", "storage"}));
 
   const toml::table* upstream = Table(root, "upstream");
   // A config that only sets access or upkeep may leave [upstream] out; one that mirrors needs it,
   // and so does pull-through (LoadPullThroughPolicy says so).
   bool other_tables = false;
-  for (const char* table : {"access", "pull_through", "gc", "verify"}) {
+  for (const char* table : {"access", "pull_through", "gc", "verify", "storage"}) {
     other_tables = other_tables || Table(root, table) != nullptr;
   }
   if (upstream == nullptr && root.get("mirror") == nullptr && other_tables) return config;

@@ -22,7 +22,8 @@ namespace hubmirror::cli {
 //   [pull_through] enabled, allow, deny, max_age_seconds, gated, anonymous (read by
 //              LoadPullThroughPolicy)
 //   [gc] interval_seconds, grace_seconds, quarantine_seconds; [verify] interval_seconds,
-//              max_bytes_per_second (read by LoadMaintenanceConfig)
+//              max_bytes_per_second; [storage] max_bytes, check_interval_seconds (read by
+//              LoadMaintenanceConfig)
 // kInvalidArgument, naming the file, the key and the problem, for anything malformed or unknown
 // (a misspelt key must not silently change what is mirrored); an unset token variable too.
 // [upstream] may be left out of a file without [[mirror]] rules (LoadPullThroughPolicy asks for
@@ -41,8 +42,9 @@ Result<api::AccessPolicy> LoadAccessPolicy(const std::filesystem::path& path);
 Result<std::optional<sync::PullThroughPolicy>> LoadPullThroughPolicy(
     const std::filesystem::path& path);
 
-// The [gc] and [verify] tables of the same file: the daemon's upkeep (no interval: the job does
-// not run). kInvalidArgument, naming the file and key, for anything malformed or unknown.
+// The [gc], [verify] and [storage] tables of the same file: the daemon's upkeep (no interval or
+// budget: the job does not run). kInvalidArgument, naming the file and key, for anything malformed
+// or unknown.
 Result<sync::MaintenanceConfig> LoadMaintenanceConfig(const std::filesystem::path& path);
 
 }  // namespace hubmirror::cli

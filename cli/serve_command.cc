@@ -104,16 +104,23 @@ std::vector<api::MetricSample> MaintenanceSamples(const sync::MaintenanceStatus&
               static_cast<double>(status.verify_missing)),
       gauge("hubmirror_verify_last_duration_seconds", "How long the last scrub took.",
             status.verify_last_seconds),
+      counter("hubmirror_budget_evicted_blobs_total",
+              "Pulled-through blobs evicted to keep the store within [storage] max_bytes.",
+              static_cast<double>(status.evicted_blobs)),
+      counter("hubmirror_budget_evicted_bytes_total",
+              "Bytes evicted to keep the store within [storage] max_bytes.",
+              static_cast<double>(status.evicted_bytes)),
+      counter("hubmirror_budget_failures_total", "Storage budget checks that failed.",
+              static_cast<double>(status.budget_failures)),
   };
 }
 
 // Pull-through asks the upstream while a client waits: a failure must come back in seconds (one
 // retry, short timeouts; hub-protocol §2.7: clients give up after 10 s without a byte), and a
 // 429 is not slept on but shared by every request until its time has passed.
-Result<std::shared_ptr<api::PullThrough>> StartPullThrough(const sync::PullThroughPolicy& policy,
-                                                           sync::UpstreamOptions upstream,
-                                                           storage::BlobStore& store,
-                                                           const std::filesystem::path& data_dir) {
+Result<std::shared_ptr<sync::UpstreamPullThrough>> StartPullThrough(
+    const sync::PullThroughPolicy& policy, sync::UpstreamOptions upstream,
+    storage::BlobStore& store, const std::filesystem::path& data_dir) {
   upstream.max_attempts = 2;
   upstream.connect_timeout_seconds = 5;
   upstream.stall_timeout_seconds = 8;
@@ -127,9 +134,9 @@ Result<std::shared_ptr<api::PullThrough>> StartPullThrough(const sync::PullThrou
       "pulling through from " + (*hub)->Name() + " what clients ask for (" +
           std::to_string(policy.allow.size()) + " allow and " + std::to_string(policy.deny.size()) +
           " deny patterns, metadata trusted " + std::to_string(policy.max_age.count()) + " s)");
-  return std::shared_ptr<api::PullThrough>(std::make_shared<sync::UpstreamPullThrough>(
-      policy, std::move(hub.value()), upstream.rate_limited_until_ms, store,
-      data_dir / "registry.db", data_dir / "tmp"));
+  return std::make_shared<sync::UpstreamPullThrough>(policy, std::move(hub.value()),
+                                                     upstream.rate_limited_until_ms, store,
+                                                     data_dir / "registry.db", data_dir / "tmp");
 }
 
 int RunServe(const CommonOptions& common, const ServeArgs& args) {
@@ -175,7 +182,11 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   if (pull_through) {
     auto pulling = StartPullThrough(*pull_through, schedule->upstream, **store, common.data_dir);
     if (!pulling.ok()) return ReportFailure(pulling.status());
+    upkeep.take_repo_uses = [pulling = *pulling] { return pulling->TakeRepoUses(); };
     options.pull_through = std::move(pulling.value());
+  }
+  if (schedule && upkeep.max_store_bytes) {
+    for (auto& rule : schedule->mirrors) rule.max_store_bytes = upkeep.max_store_bytes;
   }
   auto maintenance = std::make_shared<sync::Maintenance>(upkeep, options.registry_path, **store);
   options.job_samples = [maintenance] { return MaintenanceSamples(maintenance->Status()); };

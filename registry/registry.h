@@ -205,6 +205,13 @@ struct NewRevision {
   std::vector<LineageEdge> lineage;
 };
 
+// When a repo was last used by a client of pull-through (unix ms).
+struct RepoUse {
+  RepoType type = RepoType::kModel;
+  std::string repo;
+  int64_t at_ms = 0;
+};
+
 // Sync's record of one mirrored repo revision (see the sync_state table).
 struct SyncState {
   RepoType type = RepoType::kModel;
@@ -379,6 +386,24 @@ class Registry {
       std::optional<RepoType> type, std::string_view repo);
   // The files that use a blob, at most `limit` of them, for messages.
   Result<std::vector<BlobUse>> BlobUses(std::string_view sha256, size_t limit);
+  // ---- Storage budget ----
+
+  // Pins a repo (its content is never evicted) or unpins it. kRepoNotFound.
+  Status SetPinned(RepoType type, std::string_view repo, bool pinned);
+  Result<bool> Pinned(RepoType type, std::string_view repo);
+  // Records when clients last asked pull-through for repos' files (later times win). One
+  // transaction; unknown repos are skipped.
+  Status RecordRepoUses(const std::vector<RepoUse>& uses);
+  // The repos whose content the budget may evict, least recently used first: those only
+  // pull-through put here, unpinned. (Mirror rules', synced, imported and pinned repos are kept.)
+  Result<std::vector<RepoUse>> EvictionOrder();
+  // The stored blobs a repo's files use that no kept repo's file uses: what evicting it frees.
+  Result<std::vector<BlobRow>> EvictableBlobs(RepoType type, std::string_view repo);
+  // Bytes of stored blobs that kept repos use: what the budget can never free.
+  Result<uint64_t> KeptBytes();
+  // Marks evicted content absent again (pull-through fetches it anew when asked for).
+  Status MarkEvicted(const std::vector<std::string>& sha256s);
+
   // ---- Retention ----
 
   // Sets how many revisions each branch of a repo keeps (nullopt: all). kRepoNotFound.

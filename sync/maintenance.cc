@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "registry/registry.h"
+#include "sync/storage_budget.h"
 #include "sync/verify_job.h"
 
 namespace hubmirror::sync {
@@ -14,6 +15,9 @@ Maintenance::Maintenance(MaintenanceConfig config, std::filesystem::path registr
   }
   if (config_.verify_interval) {
     threads_.emplace_back([this] { Loop(*config_.verify_interval, &Maintenance::RunVerify); });
+  }
+  if (config_.max_store_bytes) {
+    threads_.emplace_back([this] { Loop(config_.budget_interval, &Maintenance::RunBudget); });
   }
 }
 
@@ -90,6 +94,25 @@ void Maintenance::RunVerify() {
                                 std::string(registry::BlobStateName(problem.state)) + ": " +
                                 problem.detail + "; refused until a sync fetches it again");
   }
+}
+
+void Maintenance::RunBudget() {
+  auto registry = registry::Registry::Open(registry_path_, registry::Registry::Mode::kReadWrite);
+  auto report = [&]() -> Result<EvictionReport> {
+    if (!registry.ok()) return registry.status();
+    if (config_.take_repo_uses) {
+      HM_RETURN_IF_ERROR((*registry)->RecordRepoUses(config_.take_repo_uses()));
+    }
+    return EnforceStorageBudget(store_, **registry, *config_.max_store_bytes);
+  }();
+  std::lock_guard lock(mutex_);
+  if (!report.ok()) {
+    ++status_.budget_failures;
+    Log(LogLevel::kWarning, "storage budget check failed: " + report.status().message());
+    return;
+  }
+  status_.evicted_blobs += report->blobs;
+  status_.evicted_bytes += report->bytes;
 }
 
 }  // namespace hubmirror::sync

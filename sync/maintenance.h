@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "registry/registry.h"
 #include "storage/blob_store.h"
 #include "sync/gc_job.h"
 
@@ -24,6 +26,11 @@ struct MaintenanceConfig {
   GcOptions gc;
   std::optional<std::chrono::seconds> verify_interval;
   uint64_t verify_max_bytes_per_second = 0;  // 0: no limit
+  // The storage budget ([storage] max_bytes), checked every budget_interval.
+  std::optional<uint64_t> max_store_bytes;
+  std::chrono::seconds budget_interval{60};
+  // Where the budget learns which pull-through repos clients used, and when (may be empty).
+  std::function<std::vector<registry::RepoUse>()> take_repo_uses;
 };
 
 // What the jobs did since the daemon started, for metrics. Value type.
@@ -39,14 +46,17 @@ struct MaintenanceStatus {
   uint64_t verify_corrupt = 0;
   uint64_t verify_missing = 0;
   double verify_last_seconds = 0;
+  uint64_t evicted_blobs = 0;
+  uint64_t evicted_bytes = 0;
+  uint64_t budget_failures = 0;
 };
 
-// Runs garbage collection and the scrub (verify at a bounded rate, one thread) on their
-// schedules, each on a thread of its own with its own registry connection; the first run of each
-// comes one interval after Start. What a scrub finds is marked as `hubmirror verify` marks it:
-// the server refuses those files and the next sync repairs them. Failures are logged and counted.
-// Thread-safe; Stop (or destruction) interrupts waits and a scrub in progress, and lets a gc run
-// finish.
+// Runs garbage collection, the scrub (verify at a bounded rate, one thread) and the storage
+// budget's eviction (EnforceStorageBudget) on their schedules, each on a thread of its own with its
+// own registry connection; the first run of each comes one interval after Start. What a scrub finds
+// is marked as `hubmirror verify` marks it: the server refuses those files and the next sync
+// repairs them. Failures are logged and counted. Thread-safe; Stop (or destruction) interrupts
+// waits and a scrub in progress, and lets a gc run finish.
 class Maintenance {
  public:
   Maintenance(MaintenanceConfig config, std::filesystem::path registry_path,
@@ -60,6 +70,7 @@ class Maintenance {
   void Loop(std::chrono::seconds interval, void (Maintenance::*job)());
   void RunGc();
   void RunVerify();
+  void RunBudget();
 
   const MaintenanceConfig config_;
   const std::filesystem::path registry_path_;

@@ -389,6 +389,18 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
       }
     }
   } else {
+    if (spec.max_store_bytes && planned_bytes > 0) {
+      auto kept = registry.KeptBytes();
+      if (!kept.ok()) return kept.status();
+      if (*kept + planned_bytes > *spec.max_store_bytes) {
+        return Status(StatusCode::kFailedPrecondition,
+                      Describe(spec, remote->commit_id) +
+                          ": refused by the storage budget: " + std::to_string(planned_bytes) +
+                          " bytes to download beside " + std::to_string(*kept) +
+                          " bytes that may not be evicted exceed [storage] max_bytes " +
+                          std::to_string(*spec.max_store_bytes) + "; nothing was downloaded");
+      }
+    }
     std::vector<storage::StoredBlob> stored;
     HM_RETURN_IF_ERROR(
         DownloadFiles(upstream, store, spec, remote->commit_id, downloads, observer, &stored));

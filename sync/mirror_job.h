@@ -48,6 +48,10 @@ struct MirrorSpec {
   // organizations (each member) given access, applied after every successful sync.
   registry::RepoAccessSettings access;
   std::vector<std::string> grants;
+  // The storage budget ([storage] max_bytes): a sync whose downloads would take the content the
+  // budget can never evict (see Registry::KeptBytes) over it is refused before downloading
+  // (kFailedPrecondition, recorded in the sync state). Unset: no budget.
+  std::optional<uint64_t> max_store_bytes;
   // Retention: after a successful sync, each branch of the repo keeps its newest N revisions
   // (Registry::ReleaseRevisions). Unset: the repo's own setting, if any.
   std::optional<size_t> keep_revisions;

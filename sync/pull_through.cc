@@ -472,8 +472,18 @@ int64_t UpstreamPullThrough::RetryAfterSeconds() const {
   return left > 0 ? (left + 999) / 1000 : 0;
 }
 
-void UpstreamPullThrough::Count(api::CacheOutcome outcome) {
+void UpstreamPullThrough::Count(api::CacheOutcome outcome, RepoType type, const std::string& repo) {
   counts_[static_cast<size_t>(outcome)].fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(mutex_);
+  repo_uses_[{type, repo}] = NowUnixMillis();
+}
+
+std::vector<registry::RepoUse> UpstreamPullThrough::TakeRepoUses() {
+  std::lock_guard lock(mutex_);
+  std::vector<registry::RepoUse> uses;
+  for (const auto& [key, at_ms] : repo_uses_) uses.push_back({key.first, key.second, at_ms});
+  repo_uses_.clear();
+  return uses;
 }
 
 void UpstreamPullThrough::AddFilledBytes(RepoType type, const std::string& repo, uint64_t bytes) {

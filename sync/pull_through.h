@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/pull_through.h"
+#include "registry/registry.h"
 #include "storage/blob_store.h"
 #include "sync/upstream_hub.h"
 
@@ -61,7 +62,9 @@ class UpstreamPullThrough : public api::PullThrough {
   Result<std::shared_ptr<api::ContentStream>> PassRange(const api::FileToFetch& file,
                                                         uint64_t first, uint64_t length) override;
   int64_t RetryAfterSeconds() const override;
-  void Count(api::CacheOutcome outcome) override;
+  void Count(api::CacheOutcome outcome, RepoType type, const std::string& repo) override;
+  // The repos used since the last call, with when (for the storage budget's eviction order).
+  std::vector<registry::RepoUse> TakeRepoUses();
   void Stop() override;
   bool AnonymousMayFetch() const override { return policy_.anonymous; }
   nlohmann::json Report() const override;
@@ -101,8 +104,9 @@ class UpstreamPullThrough : public api::PullThrough {
   mutable std::mutex mutex_;                                // guards everything below
   std::map<std::string, Clock::time_point> trusted_until_;  // by revision key
   std::map<std::string, std::shared_ptr<RevisionFetch>> fetches_;
-  std::map<std::string, std::weak_ptr<ContentFill>> fills_;  // by content key
-  std::map<std::string, uint64_t> filled_bytes_;             // by "type repo"
+  std::map<std::string, std::weak_ptr<ContentFill>> fills_;        // by content key
+  std::map<std::string, uint64_t> filled_bytes_;                   // by "type repo"
+  std::map<std::pair<RepoType, std::string>, int64_t> repo_uses_;  // unix ms, since taken
   std::list<Worker> threads_;
 };
 
