@@ -69,6 +69,7 @@ int RunCommandLine(int argc, const char* const* argv) {
   AddManifestCommand(app, common, &exit_code);
   AddCheckCommand(app, common, &exit_code);
   AddGcCommand(app, common, &exit_code);
+  AddDuCommand(app, common, &exit_code);
   AddBundleCommands(app, common, &exit_code);
   AddIdentityCommands(app, common, &exit_code);
   AddAccessCommands(app, common, &exit_code);

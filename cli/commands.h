@@ -41,6 +41,7 @@ void AddVerifyCommand(CLI::App& app, const CommonOptions& common, int* exit_code
 void AddManifestCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 void AddCheckCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 void AddGcCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
+void AddDuCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 // inventory, export and import-bundle.
 void AddBundleCommands(CLI::App& app, const CommonOptions& common, int* exit_code);
 // user, org and token.

@@ -162,6 +162,21 @@ Result<Registry::BlobTotals> Registry::StoredBlobTotals() {
   return BlobTotals{static_cast<uint64_t>(s.Int(0)), static_cast<uint64_t>(s.Int(1))};
 }
 
+Status Registry::ForEachRepoBlob(
+    const std::function<void(RepoType type, const std::string& repo, const std::string& sha256,
+                             uint64_t size)>& use) {
+  Statement s(*statements_,
+              "SELECT r.type, r.name, b.sha256, b.size FROM repos r JOIN entries e "
+              "ON e.repo_id = r.id JOIN blobs b ON b.sha256 = e.sha256 WHERE b.state = 'ok' "
+              "GROUP BY r.id, b.sha256 ORDER BY r.id");
+  while (s.Step()) {
+    RepoType type = RepoType::kModel;
+    ParseRepoType(s.Text(0), &type);
+    use(type, s.Text(1), s.Text(2), static_cast<uint64_t>(s.Int(3)));
+  }
+  return s.status();
+}
+
 Status Registry::ForgetBlobs(const std::vector<std::string>& sha256s) {
   WriteTransaction transaction(db_);
   HM_RETURN_IF_ERROR(transaction.Begin());

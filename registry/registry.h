@@ -423,6 +423,10 @@ class Registry {
     uint64_t bytes = 0;
   };
   Result<BlobTotals> StoredBlobTotals();
+  // Calls `use` once for every (repo, stored intact blob) pair where a file of a commit of the repo
+  // uses the blob, by repo. `use` must not use this registry.
+  Status ForEachRepoBlob(const std::function<void(RepoType type, const std::string& repo,
+                                                  const std::string& sha256, uint64_t size)>& use);
   // Forgets the rows of blobs that garbage collection removed from the store, in one
   // transaction; a row that a file names stays (its content is then missing, as verify reports).
   Status ForgetBlobs(const std::vector<std::string>& sha256s);
