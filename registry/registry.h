@@ -292,6 +292,9 @@ class Registry {
   Status RecordSync(const SyncState& state);
   // Every recorded (repo, revision), by type, repo (case-insensitive) and revision.
   Result<std::vector<SyncState>> ListSyncStates();
+  // Whether sync or pull-through ever recorded any revision of the repo (an imported or bundled
+  // repo has no record).
+  Result<bool> HasSyncState(RepoType type, std::string_view repo);
   // The record of one (repo, revision); nullopt when there is none.
   Result<std::optional<SyncState>> FindSyncState(RepoType type, std::string_view repo,
                                                  std::string_view revision);

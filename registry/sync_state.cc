@@ -53,6 +53,14 @@ SyncState ReadSyncState(const Statement& s) {
 
 }  // namespace
 
+Result<bool> Registry::HasSyncState(RepoType type, std::string_view repo) {
+  Statement s(*statements_, "SELECT 1 FROM sync_state WHERE type = ? AND repo_lower = ? LIMIT 1");
+  s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(repo));
+  if (s.Step()) return true;
+  HM_RETURN_IF_ERROR(s.status());
+  return false;
+}
+
 Result<std::optional<SyncState>> Registry::FindSyncState(RepoType type, std::string_view repo,
                                                          std::string_view revision) {
   Statement s(*statements_, std::string(kSyncStateColumns) +

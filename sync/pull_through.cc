@@ -258,6 +258,14 @@ Status UpstreamPullThrough::FetchNow(RepoType type, const std::string& repo,
   bool commit_id = IsSha1Hex(revision);
   bool answerable = false;
   if (auto local = (*registry)->FindRepo(type, repo); local.ok()) {
+    // A repo imported here (or carried by a bundle) is this instance's own, whatever the
+    // upstream has under the same name: nothing of the upstream's is mixed into it.
+    auto synced = (*registry)->HasSyncState(type, local->name);
+    if (!synced.ok()) return synced.status();
+    if (!*synced) {
+      *trusted_for = policy_.max_age;
+      return Status::Ok();
+    }
     answerable = (*registry)->ResolveRevision(*local, revision).ok();
     if (answerable && commit_id) {
       *trusted_for = kCommitTrust;

@@ -240,6 +240,22 @@ TEST_CASE("A repo gated upstream is not pulled through unless the policy says so
   CHECK(repo->gated == "manual");
 }
 
+TEST_CASE("A repo of this instance's own is never mixed with the upstream's", "[pull]") {
+  PullFixture f;
+  // Imported here (no sync record); the upstream has a repo of the same name with another branch.
+  registry::NewRevision own;
+  own.repo_name = kRepo;
+  own.ref = RefName{RefKind::kBranch, "main"};
+  own.commit.id = std::string(40, 'a');
+  own.commit.tree_id = std::string(40, 'b');
+  REQUIRE(f.registry->PublishRevision(own).ok());
+  f.hub.Publish(RepoType::kModel, kRepo, "dev", {}, ModelFiles());
+  REQUIRE(f.pull.FetchRevision(RepoType::kModel, kRepo, "dev").ok());
+  CHECK(f.hub.TotalCalls() == 0);
+  CHECK(f.LocalHead(kRepo, "dev").empty());
+  CHECK(f.LocalHead(kRepo) == std::string(40, 'a'));
+}
+
 TEST_CASE("An unreachable upstream is named, and an unknown repo leaves no record", "[pull]") {
   PullFixture f;
   f.hub.FailNext(Call::kGetRevision, IoError("connection refused"));
