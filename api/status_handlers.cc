@@ -43,21 +43,16 @@ Response HandleMirrorStatus(const RequestContext& context) {
   json status = {{"generated_at", FormatIsoMillis(now)}, {"repos", repos}};
   if (context.pull_through != nullptr) {
     json report = context.pull_through->Report();
-    // Fills of repos hidden from the caller are left out, as the repos are.
-    json fills = json::array();
-    for (auto& fill : report["fills"]) {
-      RepoType type = fill["type"] == "dataset" ? RepoType::kDataset : RepoType::kModel;
-      auto hidden = HiddenFrom(context, type, fill["repo"].get<std::string>());
-      if (hidden.ok() && !*hidden) fills.push_back(std::move(fill));
+    // What pull-through says of repos hidden from the caller is left out, as the repos are.
+    for (const char* list : {"fills", "filled_bytes"}) {
+      json visible = json::array();
+      for (auto& item : report[list]) {
+        RepoType type = item["type"] == "dataset" ? RepoType::kDataset : RepoType::kModel;
+        auto hidden = HiddenFrom(context, type, item["repo"].get<std::string>());
+        if (hidden.ok() && !*hidden) visible.push_back(std::move(item));
+      }
+      report[list] = std::move(visible);
     }
-    report["fills"] = std::move(fills);
-    json filled = json::array();
-    for (auto& repo : report["filled_bytes"]) {
-      RepoType type = repo["type"] == "dataset" ? RepoType::kDataset : RepoType::kModel;
-      auto hidden = HiddenFrom(context, type, repo["repo"].get<std::string>());
-      if (hidden.ok() && !*hidden) filled.push_back(std::move(repo));
-    }
-    report["filled_bytes"] = std::move(filled);
     status["pull_through"] = std::move(report);
   }
   return JsonResponse(status);

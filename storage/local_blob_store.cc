@@ -416,14 +416,19 @@ Result<bool> LocalBlobStore::Contains(const std::string& sha256) {
   return ErrnoStatus("cannot stat " + BlobPath(sha256).string(), errno);
 }
 
-Result<std::string> LocalBlobStore::Fingerprint(const std::string& sha256) {
+Status LocalBlobStore::StatBlob(const std::string& sha256, struct stat* info) const {
   HM_RETURN_IF_ERROR(CheckDigest(sha256));
   std::string path = BlobFileName(sha256);
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
+  if (::stat(path.c_str(), info) != 0) {
     if (errno == ENOENT) return NotFound("blob " + sha256 + " is not in the store");
     return ErrnoStatus("cannot stat " + path, errno);
   }
+  return Status::Ok();
+}
+
+Result<std::string> LocalBlobStore::Fingerprint(const std::string& sha256) {
+  struct stat info {};
+  HM_RETURN_IF_ERROR(StatBlob(sha256, &info));
   constexpr int64_t kTimestampDoubtMs = 2000;
   auto millis = [](const struct timespec& t) {
     return static_cast<int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1000000;

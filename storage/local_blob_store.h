@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -46,6 +48,8 @@ class LocalBlobStore : public BlobStore {
  private:
   explicit LocalBlobStore(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
   std::string BlobFileName(const std::string& sha256) const;  // BlobPath, as text
+  // stat(2) of a stored blob: kNotFound when absent, kInvalidArgument for bad hex.
+  Status StatBlob(const std::string& sha256, struct stat* info) const;
   std::filesystem::path data_dir_;
 };
 

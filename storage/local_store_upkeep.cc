@@ -109,13 +109,8 @@ Status LocalBlobStore::Touch(const std::string& sha256) {
 }
 
 Result<bool> LocalBlobStore::DeleteUnusedSince(const std::string& sha256, int64_t unused_since_ms) {
-  HM_RETURN_IF_ERROR(CheckDigest(sha256));
-  std::string path = BlobFileName(sha256);
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
-    if (errno == ENOENT) return NotFound("blob " + sha256 + " is not in the store");
-    return ErrnoStatus("cannot stat " + path, errno);
-  }
+  HM_RETURN_IF_ERROR(StatBlob(sha256, &info));
   if (Millis(info.st_mtim) >= unused_since_ms) return false;
   HM_RETURN_IF_ERROR(Delete(sha256));
   return true;
