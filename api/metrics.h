@@ -22,6 +22,16 @@ struct MetricSample {
   double value = 0;
 };
 
+// A counter's or a gauge's sample, as MetricSample describes it.
+inline MetricSample Counter(std::string name, std::string help, double value,
+                            std::string labels = "") {
+  return {std::move(name), "counter", std::move(help), std::move(labels), value};
+}
+inline MetricSample Gauge(std::string name, std::string help, double value,
+                          std::string labels = "") {
+  return {std::move(name), "gauge", std::move(help), std::move(labels), value};
+}
+
 // The server's request metrics in the Prometheus text format (version 0.0.4): requests by route
 // family and status code, response bytes by family, latency histograms by family, requests in
 // flight. Labels are bounded: route families are fixed, status codes outside a fixed list count

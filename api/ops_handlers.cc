@@ -6,31 +6,26 @@
 namespace hubmirror::api {
 namespace {
 
-MetricSample Sample(std::string name, std::string type, std::string help, double value,
-                    std::string labels = "") {
-  return {std::move(name), std::move(type), std::move(help), std::move(labels), value};
-}
-
 // Pull-through's counters and gauges, from its status report.
 void AddPullThroughSamples(const PullThrough& pull, std::vector<MetricSample>* samples) {
   nlohmann::json report = pull.Report();
-  samples->push_back(Sample("hubmirror_pull_through_fills_in_progress", "gauge",
-                            "Files being fetched from the upstream for clients now.",
-                            static_cast<double>(report["fills"].size())));
+  samples->push_back(Gauge("hubmirror_pull_through_fills_in_progress",
+                           "Files being fetched from the upstream for clients now.",
+                           static_cast<double>(report["fills"].size())));
   double filled = 0;
   for (const auto& repo : report["filled_bytes"]) filled += repo["bytes"].get<double>();
-  samples->push_back(Sample("hubmirror_pull_through_filled_bytes_total", "counter",
-                            "Bytes fetched from the upstream, verified and stored for clients.",
-                            filled));
+  samples->push_back(Counter("hubmirror_pull_through_filled_bytes_total",
+                             "Bytes fetched from the upstream, verified and stored for clients.",
+                             filled));
   for (const auto& [outcome, count] : report["requests"].items()) {
-    samples->push_back(Sample("hubmirror_pull_through_requests_total", "counter",
-                              "File requests of pull-through: from the store (hit), filled now "
-                              "(fill) or relayed (pass).",
-                              count.get<double>(), "outcome=\"" + outcome + "\""));
+    samples->push_back(Counter("hubmirror_pull_through_requests_total",
+                               "File requests of pull-through: from the store (hit), filled now "
+                               "(fill) or relayed (pass).",
+                               count.get<double>(), "outcome=\"" + outcome + "\""));
   }
-  samples->push_back(Sample("hubmirror_upstream_rate_limited_seconds", "gauge",
-                            "Seconds the upstream still asks the mirror to wait (429).",
-                            static_cast<double>(pull.RetryAfterSeconds())));
+  samples->push_back(Gauge("hubmirror_upstream_rate_limited_seconds",
+                           "Seconds the upstream still asks the mirror to wait (429).",
+                           static_cast<double>(pull.RetryAfterSeconds())));
 }
 
 }  // namespace
@@ -56,10 +51,10 @@ Response HandleMetrics(const RequestContext& context, const DispatchEnvironment&
   std::vector<MetricSample> samples;
   if (environment.server_samples) samples = environment.server_samples();
   if (auto totals = context.registry.StoredBlobTotals(); totals.ok()) {
-    samples.push_back(Sample("hubmirror_store_blobs", "gauge", "Blobs stored intact.",
-                             static_cast<double>(totals->blobs)));
-    samples.push_back(Sample("hubmirror_store_bytes", "gauge", "Bytes of the blobs stored intact.",
-                             static_cast<double>(totals->bytes)));
+    samples.push_back(
+        Gauge("hubmirror_store_blobs", "Blobs stored intact.", static_cast<double>(totals->blobs)));
+    samples.push_back(Gauge("hubmirror_store_bytes", "Bytes of the blobs stored intact.",
+                            static_cast<double>(totals->bytes)));
   }
   if (context.pull_through != nullptr) AddPullThroughSamples(*context.pull_through, &samples);
   Response response;

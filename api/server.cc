@@ -386,11 +386,11 @@ Response Server::Serve(const Request& request, const tcp::endpoint& local,
 
 std::vector<MetricSample> Server::ServerSamples() const {
   std::vector<MetricSample> samples = {
-      {"hubmirror_http_connections", "gauge", "Client connections open now.", "",
-       static_cast<double>(limiter_.connections())},
-      {"hubmirror_http_connections_refused_total", "counter",
-       "Connections refused over the per-address or global limits.", "",
-       static_cast<double>(limiter_.refused())}};
+      Gauge("hubmirror_http_connections", "Client connections open now.",
+            static_cast<double>(limiter_.connections())),
+      Counter("hubmirror_http_connections_refused_total",
+              "Connections refused over the per-address or global limits.",
+              static_cast<double>(limiter_.refused()))};
   if (options_.job_samples) {
     for (auto& sample : options_.job_samples()) samples.push_back(std::move(sample));
   }
