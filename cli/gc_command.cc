@@ -16,10 +16,6 @@ struct GcArgs {
   bool json = false;
 };
 
-nlohmann::json SweepJson(const storage::SweepReport& sweep) {
-  return {{"files", sweep.files}, {"bytes", sweep.bytes}};
-}
-
 int RunGc(const CommonOptions& common, const GcArgs& args) {
   auto registry = OpenExistingRegistry(common, registry::Registry::Mode::kReadWrite);
   if (!registry.ok()) return ReportFailure(registry.status());
@@ -32,17 +28,7 @@ int RunGc(const CommonOptions& common, const GcArgs& args) {
   auto report = sync::CollectGarbage(**store, **registry, options);
   if (!report.ok()) return ReportFailure(report.status());
   if (args.json) {
-    std::cout << nlohmann::json{{"dry_run", args.dry_run},
-                                {"blobs", report->blobs},
-                                {"bytes", report->bytes()},
-                                {"blob_bytes", report->blob_bytes},
-                                {"temporaries", SweepJson(report->temporaries)},
-                                {"quarantine", SweepJson(report->quarantine)},
-                                {"live_blobs", report->live_blobs},
-                                {"recent_blobs", report->recent_blobs},
-                                {"seconds", report->seconds}}
-                     .dump(2)
-              << std::endl;
+    std::cout << sync::GcReportJson(*report, args.dry_run).dump(2) << std::endl;
     return kExitOk;
   }
   const char* verb = args.dry_run ? "would free" : "freed";

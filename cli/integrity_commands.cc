@@ -56,39 +56,8 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
     return sync::VerifyStore(**store, **registry, options, &progress);
   }();
   if (!report.ok()) return ReportFailure(report.status());
-  size_t corrupt = 0, missing = 0;
-  for (const auto& problem : report->problems)
-    ++(problem.state == registry::BlobState::kCorrupt ? corrupt : missing);
-  double throughput = report->seconds > 0 ? report->bytes / report->seconds : 0;
   if (args.json) {
-    nlohmann::json inconsistent = nlohmann::json::array();
-    for (const auto& [use, detail] : report->inconsistent_files) {
-      inconsistent.push_back({{"type", RepoTypeName(use.type)},
-                              {"repo", use.repo},
-                              {"commit", use.commit_id},
-                              {"path", use.path},
-                              {"detail", detail}});
-    }
-    nlohmann::json problems = nlohmann::json::array();
-    for (const auto& problem : report->problems) {
-      nlohmann::json files = nlohmann::json::array();
-      for (const auto& use : problem.uses) {
-        files.push_back({{"type", RepoTypeName(use.type)},
-                         {"repo", use.repo},
-                         {"commit", use.commit_id},
-                         {"path", use.path}});
-      }
-      problems.push_back({{"sha256", problem.sha256},
-                          {"state", registry::BlobStateName(problem.state)},
-                          {"detail", problem.detail},
-                          {"files", files}});
-    }
-    std::cout << nlohmann::json{{"blobs", report->blobs},     {"bytes", report->bytes},
-                                {"corrupt", corrupt},         {"missing", missing},
-                                {"seconds", report->seconds}, {"bytes_per_second", throughput},
-                                {"problems", problems},       {"inconsistent", inconsistent}}
-                     .dump(2)
-              << std::endl;
+    std::cout << sync::VerifyReportJson(*report).dump(2) << std::endl;
   } else {
     for (const auto& problem : report->problems) {
       std::cout << registry::BlobStateName(problem.state) << ": " << Where(problem)
@@ -104,7 +73,9 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
     std::snprintf(line, sizeof line,
                   "verified %zu blobs (%llu bytes) in %.2f s, %.1f MiB/s: %zu corrupt, %zu missing",
                   report->blobs, static_cast<unsigned long long>(report->bytes), report->seconds,
-                  throughput / (1 << 20), corrupt, missing);
+                  report->BytesPerSecond() / (1 << 20),
+                  report->Count(registry::BlobState::kCorrupt),
+                  report->Count(registry::BlobState::kMissing));
     std::cout << line << std::endl;
     if (!report->problems.empty()) {
       std::cout << "the next sync of the affected repos fetches their content again" << std::endl;

@@ -63,4 +63,24 @@ Result<GcReport> CollectGarbage(storage::BlobStore& store, registry::Registry& r
   return report;
 }
 
+namespace {
+
+nlohmann::json SweepJson(const storage::SweepReport& sweep) {
+  return {{"files", sweep.files}, {"bytes", sweep.bytes}};
+}
+
+}  // namespace
+
+nlohmann::json GcReportJson(const GcReport& report, bool dry_run) {
+  return {{"dry_run", dry_run},
+          {"blobs", report.blobs},
+          {"bytes", report.bytes()},
+          {"blob_bytes", report.blob_bytes},
+          {"temporaries", SweepJson(report.temporaries)},
+          {"quarantine", SweepJson(report.quarantine)},
+          {"live_blobs", report.live_blobs},
+          {"recent_blobs", report.recent_blobs},
+          {"seconds", report.seconds}};
+}
+
 }  // namespace hubmirror::sync

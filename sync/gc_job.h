@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "registry/registry.h"
@@ -28,6 +29,10 @@ struct GcReport {
 
   uint64_t bytes() const { return blob_bytes + temporaries.bytes + quarantine.bytes; }
 };
+
+// The report as `hubmirror gc --json` prints it and the admin jobs show it: `blobs` and `bytes`
+// (what was, or with `dry_run` would be, freed), then the details.
+nlohmann::json GcReportJson(const GcReport& report, bool dry_run);
 
 // Garbage collection of one data directory: marks every blob a file of a stored commit names
 // (pull-through's absent content included), then removes the other blobs unless they were

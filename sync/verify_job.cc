@@ -176,4 +176,42 @@ Result<VerifyReport> VerifyStore(storage::BlobStore& store, registry::Registry& 
   return report;
 }
 
+size_t VerifyReport::Count(registry::BlobState state) const {
+  return static_cast<size_t>(
+      std::count_if(problems.begin(), problems.end(),
+                    [state](const BlobProblem& p) { return p.state == state; }));
+}
+
+nlohmann::json VerifyReportJson(const VerifyReport& report) {
+  auto file_json = [](const registry::BlobUse& use) {
+    return nlohmann::json{{"type", RepoTypeName(use.type)},
+                          {"repo", use.repo},
+                          {"commit", use.commit_id},
+                          {"path", use.path}};
+  };
+  nlohmann::json inconsistent = nlohmann::json::array();
+  for (const auto& [use, detail] : report.inconsistent_files) {
+    nlohmann::json file = file_json(use);
+    file["detail"] = detail;
+    inconsistent.push_back(std::move(file));
+  }
+  nlohmann::json problems = nlohmann::json::array();
+  for (const auto& problem : report.problems) {
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& use : problem.uses) files.push_back(file_json(use));
+    problems.push_back({{"sha256", problem.sha256},
+                        {"state", registry::BlobStateName(problem.state)},
+                        {"detail", problem.detail},
+                        {"files", std::move(files)}});
+  }
+  return {{"blobs", report.blobs},
+          {"bytes", report.bytes},
+          {"corrupt", report.Count(registry::BlobState::kCorrupt)},
+          {"missing", report.Count(registry::BlobState::kMissing)},
+          {"seconds", report.seconds},
+          {"bytes_per_second", report.BytesPerSecond()},
+          {"problems", std::move(problems)},
+          {"inconsistent", std::move(inconsistent)}};
+}
+
 }  // namespace hubmirror::sync

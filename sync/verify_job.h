@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,7 +43,13 @@ struct VerifyReport {
   std::vector<std::pair<registry::BlobUse, std::string>> inconsistent_files;
 
   bool clean() const { return problems.empty() && inconsistent_files.empty(); }
+  size_t Count(registry::BlobState state) const;  // problems in that state
+  double BytesPerSecond() const { return seconds > 0 ? bytes / seconds : 0; }
 };
+
+// The report as `hubmirror verify --json` prints it and the admin jobs show it: counts, then
+// each problem with the files it touches.
+nlohmann::json VerifyReportJson(const VerifyReport& report);
 
 // Re-hashes stored blobs (all, or one repo's) with SHA-256, and with git's blob SHA-1 where the
 // registry knows it, streaming, on several threads, and checks their sizes and that every file
