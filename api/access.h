@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -31,9 +32,11 @@ class AccessServices {
 
   // `writer` may be null: writes then answer 503, and audit events only go to the log.
   AccessServices(AccessPolicy policy, std::unique_ptr<RegistryWriter> writer)
-      : policy_(policy), writer_(std::move(writer)) {}
+      : anonymous_read_(policy.anonymous_read), writer_(std::move(writer)) {}
 
-  const AccessPolicy& policy() const { return policy_; }
+  AccessPolicy policy() const { return {anonymous_read_.load()}; }
+  // A reloaded config's policy, for the requests that follow.
+  void SetPolicy(AccessPolicy policy) { anonymous_read_ = policy.anonymous_read; }
   RegistryWriter* writer() { return writer_.get(); }
   AddressLimiter& bad_tokens() { return bad_tokens_; }
 
@@ -44,7 +47,7 @@ class AccessServices {
   void AuditRefusal(registry::AuditEvent event);
 
  private:
-  AccessPolicy policy_;
+  std::atomic<bool> anonymous_read_;  // AccessPolicy's field, which a reload may change
   std::unique_ptr<RegistryWriter> writer_;
   AddressLimiter bad_tokens_{kBadTokensPerMinute, std::chrono::seconds(60)};
   AddressLimiter refusals_{kRefusalsRecordedPerMinute, std::chrono::seconds(60)};

@@ -25,10 +25,9 @@ bool IsChange(const RequestContext& context) {
   return method != http::verb::get && method != http::verb::head;
 }
 
-// Why the caller may not make this request, in this order: no token (401), not a server admin
-// (403), a read-only token for a change (403), a server that cannot write (503). nullopt when
-// they may. The 403s are recorded as refusals.
-std::optional<Response> Refusal(const RequestContext& context) {
+}  // namespace
+
+std::optional<Response> AdminRefusal(const RequestContext& context) {
   const Caller& caller = context.caller;
   if (caller.anonymous()) {
     return ErrorResponse(ApiError::kUnauthorized,
@@ -53,6 +52,8 @@ std::optional<Response> Refusal(const RequestContext& context) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 // Answers what `read` finds on this thread's connection, in one read transaction.
 Response Read(const RequestContext& context, const std::function<Result<json>(Registry&)>& read) {
@@ -127,7 +128,7 @@ Status ReadBody(const RequestContext& context, const std::function<Status(const 
 }  // namespace
 
 Response HandleAdminUsers(const RequestContext& context) {
-  if (auto refusal = Refusal(context)) return std::move(*refusal);
+  if (auto refusal = AdminRefusal(context)) return std::move(*refusal);
   if (!IsChange(context)) {
     return Read(context, [](Registry& registry) {
       return Listing("users", registry.ListUsers(), UserJson);
@@ -153,14 +154,14 @@ Response HandleAdminUsers(const RequestContext& context) {
 }
 
 Response HandleAdminUser(const RequestContext& context) {
-  if (auto refusal = Refusal(context)) return std::move(*refusal);
+  if (auto refusal = AdminRefusal(context)) return std::move(*refusal);
   return Apply(context, [&](Registry& registry, json*) {
     return RemoveUser(registry, context.route.account);
   });
 }
 
 Response HandleAdminOrgs(const RequestContext& context) {
-  if (auto refusal = Refusal(context)) return std::move(*refusal);
+  if (auto refusal = AdminRefusal(context)) return std::move(*refusal);
   if (!IsChange(context)) {
     return Read(context,
                 [](Registry& registry) { return Listing("orgs", registry.ListOrgs(), OrgJson); });
@@ -182,7 +183,7 @@ Response HandleAdminOrgs(const RequestContext& context) {
 }
 
 Response HandleAdminOrgMember(const RequestContext& context) {
-  if (auto refusal = Refusal(context)) return std::move(*refusal);
+  if (auto refusal = AdminRefusal(context)) return std::move(*refusal);
   const std::string& org = context.route.account;
   const std::string& user = context.route.item;
   if (context.request.method() == http::verb::delete_) {
@@ -204,7 +205,7 @@ Response HandleAdminOrgMember(const RequestContext& context) {
 }
 
 Response HandleAdminTokens(const RequestContext& context) {
-  if (auto refusal = Refusal(context)) return std::move(*refusal);
+  if (auto refusal = AdminRefusal(context)) return std::move(*refusal);
   if (!IsChange(context)) {
     std::string user = QueryValue(context.route.query, "user").value_or("");
     return Read(context, [&user](Registry& registry) {
@@ -243,14 +244,14 @@ Response HandleAdminTokens(const RequestContext& context) {
 }
 
 Response HandleAdminToken(const RequestContext& context) {
-  if (auto refusal = Refusal(context)) return std::move(*refusal);
+  if (auto refusal = AdminRefusal(context)) return std::move(*refusal);
   return Apply(context, [&](Registry& registry, json*) {
     return RevokeToken(registry, context.route.account, context.route.item);
   });
 }
 
 Response HandleAdminAccess(const RequestContext& context) {
-  if (auto refusal = Refusal(context)) return std::move(*refusal);
+  if (auto refusal = AdminRefusal(context)) return std::move(*refusal);
   std::string repo;
   std::string user;
   RepoType type = RepoType::kModel;
@@ -275,7 +276,7 @@ Response HandleAdminAccess(const RequestContext& context) {
 }
 
 Response HandleAdminAudit(const RequestContext& context) {
-  if (auto refusal = Refusal(context)) return std::move(*refusal);
+  if (auto refusal = AdminRefusal(context)) return std::move(*refusal);
   auto since = DurationSeconds(QueryValue(context.route.query, "since"), "since");
   if (!since.ok()) return ErrorFromStatus(since.status(), true);
   auto limit = IntegerParam(context.route.query, "limit");

@@ -13,6 +13,7 @@ std::string_view AllowedMethods(Endpoint endpoint) {
     case Endpoint::kRepoSettings:
       return "PUT, OPTIONS";
     case Endpoint::kTelemetry:
+    case Endpoint::kAdminJobs:
     case Endpoint::kAdminUsers:
     case Endpoint::kAdminOrgs:
     case Endpoint::kAdminTokens:
@@ -24,6 +25,10 @@ std::string_view AllowedMethods(Endpoint endpoint) {
       return "PUT, DELETE, OPTIONS";
     case Endpoint::kAdminAccess:
       return "POST, DELETE, OPTIONS";
+    case Endpoint::kAdminJob:
+      return "GET, HEAD, DELETE, OPTIONS";
+    case Endpoint::kAdminReload:
+      return "POST, OPTIONS";
     default:
       return "GET, HEAD, OPTIONS";
   }
@@ -170,7 +175,8 @@ Response DispatchRoute(const Request& request, const DispatchEnvironment& enviro
                          *caller,
                          access,
                          pull,
-                         pulled};
+                         pulled,
+                         environment.jobs};
   if (route->endpoint == Endpoint::kMetrics) return HandleMetrics(context, environment);
   Response response = Answer(context, api_route);
   if (pulled && environment.fetched != nullptr && !environment.fetched->ok()) {
@@ -218,6 +224,14 @@ Response Answer(const RequestContext& context, bool api_route) {
       return HandleAdminAccess(context);
     case Endpoint::kAdminAudit:
       return HandleAdminAudit(context);
+    case Endpoint::kAdminJobs:
+      return HandleAdminJobs(context);
+    case Endpoint::kAdminJob:
+      return HandleAdminJob(context);
+    case Endpoint::kAdminConfig:
+      return HandleAdminConfig(context);
+    case Endpoint::kAdminReload:
+      return HandleAdminReload(context);
     default:
       break;
   }

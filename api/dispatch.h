@@ -35,6 +35,9 @@ struct DispatchEnvironment {
   const RequestMetrics* metrics = nullptr;
   std::function<std::vector<MetricSample>()> server_samples{};
   std::filesystem::path data_dir{};
+  // The daemon's jobs and config for /api/admin/jobs and /api/admin/config; nullptr: those
+  // answer 503.
+  JobControl* jobs = nullptr;
 };
 
 // Answers one request: CORS preflight, routing (4xx for malformed or hostile targets), the

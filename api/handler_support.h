@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/errors.h"
+#include "api/job_control.h"
 #include "api/pull_through.h"
 #include "api/router.h"
 #include "api/verified_blobs.h"
@@ -78,6 +79,7 @@ struct RequestContext {
   // (content not stored is then filled).
   PullThrough* pull_through = nullptr;
   bool may_fetch = false;
+  JobControl* jobs = nullptr;  // the daemon's jobs and config, if any
 };
 
 // Moves a blob whose bytes did not hash to `sha256` as they were served to quarantine, and logs
@@ -113,6 +115,10 @@ Response HandleAuthCheck(const RequestContext& context);
 Response HandleAccessRequests(const RequestContext& context);
 Response HandleAccessDecision(const RequestContext& context);
 Response HandleRepoSettings(const RequestContext& context);
+// Why the caller may not use an /api/admin/ route, in this order: no token (401), not a server
+// admin (403), a read-only token for a change (403), a server that cannot write (503); nullopt
+// when they may. The 403s are recorded as refusals.
+std::optional<Response> AdminRefusal(const RequestContext& context);
 // /api/admin/...: the people, tokens, grants and audit log of the instance, for server admins.
 Response HandleAdminUsers(const RequestContext& context);
 Response HandleAdminUser(const RequestContext& context);
@@ -122,6 +128,11 @@ Response HandleAdminTokens(const RequestContext& context);
 Response HandleAdminToken(const RequestContext& context);
 Response HandleAdminAccess(const RequestContext& context);
 Response HandleAdminAudit(const RequestContext& context);
+// /api/admin/jobs and /api/admin/config: the daemon's jobs and configuration (job_control.h).
+Response HandleAdminJobs(const RequestContext& context);
+Response HandleAdminJob(const RequestContext& context);
+Response HandleAdminConfig(const RequestContext& context);
+Response HandleAdminReload(const RequestContext& context);
 Response HandleResolve(const RequestContext& context, bool raw);
 Response HandleRepoInfo(const RequestContext& context);
 Response HandleListRepos(const RequestContext& context);

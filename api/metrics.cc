@@ -67,6 +67,10 @@ size_t RequestMetrics::FamilyIndex(std::optional<Endpoint> endpoint) {
     case Endpoint::kAdminToken:
     case Endpoint::kAdminAccess:
     case Endpoint::kAdminAudit:
+    case Endpoint::kAdminJobs:
+    case Endpoint::kAdminJob:
+    case Endpoint::kAdminConfig:
+    case Endpoint::kAdminReload:
       return 11;
     case Endpoint::kHealth:
     case Endpoint::kReady:
@@ -155,6 +159,20 @@ std::string RequestMetrics::Render(const std::vector<MetricSample>& extra) const
     }
   }
   return out;
+}
+
+std::string EscapeLabelValue(std::string_view value) {
+  std::string escaped;
+  escaped.reserve(value.size());
+  for (char c : value) {
+    if (c == '\n') {
+      escaped += "\\n";
+      continue;
+    }
+    if (c == '\\' || c == '"') escaped += '\\';
+    escaped += c;
+  }
+  return escaped;
 }
 
 }  // namespace hubmirror::api

@@ -22,6 +22,9 @@ struct MetricSample {
   double value = 0;
 };
 
+// A label value as the text format needs it: backslash, double quote and newline escaped.
+std::string EscapeLabelValue(std::string_view value);
+
 // A counter's or a gauge's sample, as MetricSample describes it.
 inline MetricSample Counter(std::string name, std::string help, double value,
                             std::string labels = "") {

@@ -126,11 +126,10 @@ Result<Route> MatchAdmin(const std::vector<std::string>& s, Route route) {
   const std::string& collection = s[2];
   if (n == 3) {
     static constexpr std::pair<std::string_view, Endpoint> kCollections[] = {
-        {"users", Endpoint::kAdminUsers},
-        {"orgs", Endpoint::kAdminOrgs},
-        {"tokens", Endpoint::kAdminTokens},
-        {"access", Endpoint::kAdminAccess},
-        {"audit", Endpoint::kAdminAudit}};
+        {"users", Endpoint::kAdminUsers},   {"orgs", Endpoint::kAdminOrgs},
+        {"tokens", Endpoint::kAdminTokens}, {"access", Endpoint::kAdminAccess},
+        {"audit", Endpoint::kAdminAudit},   {"jobs", Endpoint::kAdminJobs},
+        {"config", Endpoint::kAdminConfig}};
     for (const auto& [name, endpoint] : kCollections) {
       if (collection == name) {
         route.endpoint = endpoint;
@@ -138,6 +137,19 @@ Result<Route> MatchAdmin(const std::vector<std::string>& s, Route route) {
       }
     }
     return NoRoute();
+  }
+  if (collection == "jobs" && n == 4) {
+    if (s[3].empty() || s[3].size() > 19 ||
+        s[3].find_first_not_of("0123456789") != std::string::npos) {
+      return NoRoute();
+    }
+    route.endpoint = Endpoint::kAdminJob;
+    route.item = s[3];
+    return route;
+  }
+  if (collection == "config" && n == 4 && s[3] == "reload") {
+    route.endpoint = Endpoint::kAdminReload;
+    return route;
   }
   bool user = collection == "users" && n == 4;
   bool member = collection == "orgs" && n == 6 && s[4] == "members";

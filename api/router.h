@@ -45,6 +45,10 @@ enum class Endpoint {
   kAdminToken,      // DELETE /api/admin/tokens/{account: a user}/{item: the token's name}
   kAdminAccess,     // POST, DELETE /api/admin/access
   kAdminAudit,      // GET /api/admin/audit
+  kAdminJobs,       // GET, POST /api/admin/jobs
+  kAdminJob,        // GET, DELETE /api/admin/jobs/{item: the job's id, decimal}
+  kAdminConfig,     // GET /api/admin/config: the effective config
+  kAdminReload,     // POST /api/admin/config/reload
 };
 
 // A request target matched to an endpoint, with every component decoded and validated.

@@ -380,7 +380,8 @@ Response Server::Serve(const Request& request, const tcp::endpoint& local,
                                   fetched,
                                   &metrics_,
                                   [this] { return ServerSamples(); },
-                                  options_.registry_path.parent_path()};
+                                  options_.registry_path.parent_path(),
+                                  options_.jobs.get()};
   return Dispatch(request, environment);
 }
 
@@ -391,6 +392,18 @@ std::vector<MetricSample> Server::ServerSamples() const {
       Counter("hubmirror_http_connections_refused_total",
               "Connections refused over the per-address or global limits.",
               static_cast<double>(limiter_.refused()))};
+  registry::LineageIndexCache::Stats lineage = lineage_index_->stats();
+  samples.push_back(Gauge("hubmirror_lineage_index_models",
+                          "Models in the in-memory lineage index (0 until first built).",
+                          static_cast<double>(lineage.models)));
+  samples.push_back(Gauge("hubmirror_lineage_index_edges", "Edges in the in-memory lineage index.",
+                          static_cast<double>(lineage.edges)));
+  samples.push_back(Counter("hubmirror_lineage_index_builds_total",
+                            "Times the lineage index was rebuilt after lineage changed.",
+                            static_cast<double>(lineage.builds)));
+  samples.push_back(Gauge("hubmirror_lineage_index_build_seconds",
+                          "How long the last rebuild of the lineage index took.",
+                          lineage.last_build_seconds));
   if (options_.job_samples) {
     for (auto& sample : options_.job_samples()) samples.push_back(std::move(sample));
   }

@@ -56,6 +56,9 @@ struct ServerOptions {
   std::shared_ptr<PullThrough> pull_through;
   // Samples of the daemon's background jobs (gc, scrub, sync) for /metrics; may be empty.
   std::function<std::vector<MetricSample>()> job_samples;
+  // The daemon's jobs and config, for /api/admin/jobs and /api/admin/config (null: they answer
+  // 503).
+  std::shared_ptr<JobControl> jobs;
 };
 
 // "host:port" of an endpoint, with IPv6 addresses in brackets ("[::1]:8080").

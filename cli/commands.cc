@@ -70,6 +70,7 @@ int RunCommandLine(int argc, const char* const* argv) {
   AddCheckCommand(app, common, &exit_code);
   AddGcCommand(app, common, &exit_code);
   AddDuCommand(app, common, &exit_code);
+  AddJobsCommand(app, common, &exit_code);
   AddBundleCommands(app, common, &exit_code);
   AddIdentityCommands(app, common, &exit_code);
   AddAccessCommands(app, common, &exit_code);

@@ -42,6 +42,8 @@ void AddManifestCommand(CLI::App& app, const CommonOptions& common, int* exit_co
 void AddCheckCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 void AddGcCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 void AddDuCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
+// jobs [list|show|start|cancel|wait|reload|config]: a running server's, over its admin API.
+void AddJobsCommand(CLI::App& app, const CommonOptions& common, int* exit_code);
 // inventory, export and import-bundle.
 void AddBundleCommands(CLI::App& app, const CommonOptions& common, int* exit_code);
 // user, org and token.

@@ -242,6 +242,7 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
       return reader.Fail("upstream.token_env", "environment variable " + token_env + " is not set");
     }
     config.upstream.token = token;
+    config.token_env = token_env;
   }
 
   if (const toml::table* schedule = Table(root, "schedule")) {
@@ -342,9 +343,28 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
       for (const auto& revision : revisions) {
         spec.revision = revision;
         config.mirrors.push_back(spec);
+        config.rule_numbers.push_back(index);
       }
     }
   }
+  return config;
+}
+
+Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& path) {
+  DaemonConfig config;
+  auto schedule = LoadConfig(path);
+  if (!schedule.ok()) return schedule.status();
+  config.schedule = std::move(schedule.value());
+  auto access = LoadAccessPolicy(path);
+  if (!access.ok()) return access.status();
+  config.access = *access;
+  auto pull_through = LoadPullThroughPolicy(path);
+  if (!pull_through.ok()) return pull_through.status();
+  config.pull_through = std::move(pull_through.value());
+  auto upkeep = LoadMaintenanceConfig(path);
+  if (!upkeep.ok()) return upkeep.status();
+  config.upkeep = std::move(upkeep.value());
+  for (auto& rule : config.schedule.mirrors) rule.max_store_bytes = config.upkeep.max_store_bytes;
   return config;
 }
 

@@ -47,4 +47,14 @@ Result<std::optional<sync::PullThroughPolicy>> LoadPullThroughPolicy(
 // or unknown.
 Result<sync::MaintenanceConfig> LoadMaintenanceConfig(const std::filesystem::path& path);
 
+// Everything `serve --config FILE` reads, as one value: the loaders above, with the storage
+// budget given to every rule (MirrorSpec::max_store_bytes). Their errors as they are.
+struct DaemonConfig {
+  sync::ScheduleConfig schedule;
+  api::AccessPolicy access;
+  std::optional<sync::PullThroughPolicy> pull_through;
+  sync::MaintenanceConfig upkeep;
+};
+Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& path);
+
 }  // namespace hubmirror::cli

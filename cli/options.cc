@@ -71,12 +71,6 @@ CLI::Option* AddDurationOption(CLI::App* command, const std::string& name, int64
                              "a duration such as 30s, 15m, 24h or 90d", "DURATION"));
 }
 
-std::optional<int64_t> ParseDurationOrZero(std::string_view text) {
-  bool zero = text.size() >= 2 && text.find_first_not_of('0') == text.size() - 1 &&
-              std::string_view("smhd").find(text.back()) != std::string_view::npos;
-  return zero ? std::optional<int64_t>(0) : ParseDuration(text);
-}
-
 CLI::Validator AccountName() {
   return CLI::Validator(
       [](const std::string& value) { return Problem(ValidateAccountName(value)); }, "NAME");

@@ -30,9 +30,6 @@ std::optional<uint64_t> ParseByteSize(std::string_view text);
 CLI::Option* AddDurationOption(CLI::App* command, const std::string& name, int64_t* seconds,
                                const std::string& description, bool zero_allowed = false);
 
-// ParseDuration, and zero for "0s", "0m", "0h" or "0d".
-std::optional<int64_t> ParseDurationOrZero(std::string_view text);
-
 // Checks a user, organization or token name (ValidateAccountName).
 CLI::Validator AccountName();
 

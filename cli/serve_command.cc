@@ -7,12 +7,10 @@
 #include "api/server.h"
 #include "cli/commands.h"
 #include "cli/config_file.h"
+#include "cli/daemon.h"
 #include "common/log.h"
 #include "registry/registry.h"
 #include "storage/local_blob_store.h"
-#include "sync/curl_upstream_hub.h"
-#include "sync/maintenance.h"
-#include "sync/pull_through.h"
 
 namespace hubmirror::cli {
 namespace {
@@ -71,70 +69,6 @@ Status ParseListen(const std::string& text, api::ServerOptions* options) {
   return Status::Ok();
 }
 
-// The daemon's upkeep for /metrics.
-std::vector<api::MetricSample> MaintenanceSamples(const sync::MaintenanceStatus& status) {
-  return {
-      api::Counter("hubmirror_gc_runs_total", "Scheduled garbage collections run.",
-                   static_cast<double>(status.gc_runs)),
-      api::Counter("hubmirror_gc_failures_total", "Scheduled garbage collections that failed.",
-                   static_cast<double>(status.gc_failures)),
-      api::Counter("hubmirror_gc_freed_blobs_total",
-                   "Blobs removed by scheduled garbage collection.",
-                   static_cast<double>(status.gc_freed_blobs)),
-      api::Counter(
-          "hubmirror_gc_freed_bytes_total",
-          "Bytes freed by scheduled garbage collection (blobs, temporary files, quarantine).",
-          static_cast<double>(status.gc_freed_bytes)),
-      api::Gauge("hubmirror_gc_last_duration_seconds", "How long the last garbage collection took.",
-                 status.gc_last_seconds),
-      api::Counter("hubmirror_verify_runs_total", "Scheduled scrubs (verify) run to the end.",
-                   static_cast<double>(status.verify_runs)),
-      api::Counter("hubmirror_verify_failures_total", "Scheduled scrubs that failed.",
-                   static_cast<double>(status.verify_failures)),
-      api::Counter("hubmirror_verify_bytes_total", "Bytes read and hashed by scheduled scrubs.",
-                   static_cast<double>(status.verify_bytes)),
-      api::Counter("hubmirror_verify_corrupt_blobs_total",
-                   "Blobs scheduled scrubs found corrupt (quarantined, refused until repaired).",
-                   static_cast<double>(status.verify_corrupt)),
-      api::Counter("hubmirror_verify_missing_blobs_total", "Blobs scheduled scrubs found missing.",
-                   static_cast<double>(status.verify_missing)),
-      api::Gauge("hubmirror_verify_last_duration_seconds", "How long the last scrub took.",
-                 status.verify_last_seconds),
-      api::Counter("hubmirror_budget_evicted_blobs_total",
-                   "Pulled-through blobs evicted to keep the store within [storage] max_bytes.",
-                   static_cast<double>(status.evicted_blobs)),
-      api::Counter("hubmirror_budget_evicted_bytes_total",
-                   "Bytes evicted to keep the store within [storage] max_bytes.",
-                   static_cast<double>(status.evicted_bytes)),
-      api::Counter("hubmirror_budget_failures_total", "Storage budget checks that failed.",
-                   static_cast<double>(status.budget_failures)),
-  };
-}
-
-// Pull-through asks the upstream while a client waits: a failure must come back in seconds (one
-// retry, short timeouts; hub-protocol §2.7: clients give up after 10 s without a byte), and a
-// 429 is not slept on but shared by every request until its time has passed.
-Result<std::shared_ptr<sync::UpstreamPullThrough>> StartPullThrough(
-    const sync::PullThroughPolicy& policy, sync::UpstreamOptions upstream,
-    storage::BlobStore& store, const std::filesystem::path& data_dir) {
-  upstream.max_attempts = 2;
-  upstream.connect_timeout_seconds = 5;
-  upstream.stall_timeout_seconds = 8;
-  // Several fills at once each keep a chunk per range helper in memory: smaller chunks keep the
-  // server's memory flat however many clients start fills.
-  upstream.range_chunk_bytes = 4u << 20;
-  upstream.rate_limited_until_ms = std::make_shared<std::atomic<int64_t>>(0);
-  auto hub = sync::CurlUpstreamHub::Create(upstream);
-  if (!hub.ok()) return hub.status();
-  Log(LogLevel::kInfo,
-      "pulling through from " + (*hub)->Name() + " what clients ask for (" +
-          std::to_string(policy.allow.size()) + " allow and " + std::to_string(policy.deny.size()) +
-          " deny patterns, metadata trusted " + std::to_string(policy.max_age.count()) + " s)");
-  return std::make_shared<sync::UpstreamPullThrough>(policy, std::move(hub.value()),
-                                                     upstream.rate_limited_until_ms, store,
-                                                     data_dir / "registry.db", data_dir / "tmp");
-}
-
 int RunServe(const CommonOptions& common, const ServeArgs& args) {
   SetLogFormat(args.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   api::ServerOptions options;
@@ -144,23 +78,11 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   options.max_connections_per_address = args.max_connections_per_address;
   options.max_requests_per_address = args.max_requests_per_address;
   if (args.verify_on_read) options.verify_below_bytes = UINT64_MAX;
-  std::optional<sync::ScheduleConfig> schedule;
-  api::AccessPolicy policy;
-  std::optional<sync::PullThroughPolicy> pull_through;
-  sync::MaintenanceConfig upkeep;
+  DaemonConfig config;
   if (!args.config.empty()) {
-    auto loaded = LoadConfig(args.config);
+    auto loaded = LoadDaemonConfig(args.config);
     if (!loaded.ok()) return ReportFailure(loaded.status());
-    schedule = std::move(loaded.value());
-    auto access = LoadAccessPolicy(args.config);
-    if (!access.ok()) return ReportFailure(access.status());
-    policy = *access;
-    auto pulled = LoadPullThroughPolicy(args.config);
-    if (!pulled.ok()) return ReportFailure(pulled.status());
-    pull_through = std::move(pulled.value());
-    auto maintenance = LoadMaintenanceConfig(args.config);
-    if (!maintenance.ok()) return ReportFailure(maintenance.status());
-    upkeep = std::move(maintenance.value());
+    config = std::move(loaded.value());
   }
   auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
   if (!store.ok()) return ReportFailure(store.status());
@@ -174,39 +96,21 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
       registry::Registry::Open(options.registry_path, registry::Registry::Mode::kReadWrite);
   if (!registry.ok()) return ReportFailure(registry.status());
   options.access = std::make_shared<api::AccessServices>(
-      policy, std::make_unique<api::RegistryWriter>(std::move(registry.value())));
-  if (pull_through) {
-    auto pulling = StartPullThrough(*pull_through, schedule->upstream, **store, common.data_dir);
-    if (!pulling.ok()) return ReportFailure(pulling.status());
-    upkeep.take_repo_uses = [pulling = *pulling] { return pulling->TakeRepoUses(); };
-    options.pull_through = std::move(pulling.value());
-  }
-  if (schedule && upkeep.max_store_bytes) {
-    for (auto& rule : schedule->mirrors) rule.max_store_bytes = upkeep.max_store_bytes;
-  }
-  auto maintenance = std::make_shared<sync::Maintenance>(upkeep, options.registry_path, **store);
-  options.job_samples = [maintenance] { return MaintenanceSamples(maintenance->Status()); };
+      config.access, std::make_unique<api::RegistryWriter>(std::move(registry.value())));
+  auto daemon =
+      Daemon::Start(args.config, std::move(config), common.data_dir, **store, options.access);
+  if (!daemon.ok()) return ReportFailure(daemon.status());
+  options.pull_through = (*daemon)->pull_through();
+  options.jobs = *daemon;
+  options.job_samples = [daemon = *daemon] { return daemon->Samples(); };
   auto server = api::Server::Create(options, **store);
   if (!server.ok()) return ReportFailure(server.status());
   RaiseFileLimit(options.max_connections);
   std::string address = api::HostPort((*server)->endpoint());
   std::cout << "listening on http://" << address << std::endl;
   Log(LogLevel::kInfo, "serving " + common.data_dir.string() + " on " + address);
-  std::unique_ptr<sync::Scheduler> scheduler;
-  if (schedule && !schedule->mirrors.empty()) {
-    Log(LogLevel::kInfo, "syncing " + std::to_string(schedule->mirrors.size()) + " repos from " +
-                             schedule->upstream.base_url + " every " +
-                             std::to_string(schedule->interval.count()) + " s");
-    auto upstream = sync::CurlUpstreamHub::Create(schedule->upstream);
-    if (!upstream.ok()) return ReportFailure(upstream.status());
-    auto started = sync::Scheduler::Start(std::move(*schedule), std::move(upstream.value()),
-                                          options.registry_path, **store);
-    if (!started.ok()) return ReportFailure(started.status());
-    scheduler = std::move(started.value());
-  }
   (*server)->Run();
-  if (scheduler) scheduler->Stop();
-  maintenance->Stop();
+  (*daemon)->Stop();
   Log(LogLevel::kInfo, "stopped");
   return kExitOk;
 }

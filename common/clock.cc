@@ -74,4 +74,10 @@ std::optional<int64_t> ParseDuration(std::string_view text) {
   return number * scale;
 }
 
+std::optional<int64_t> ParseDurationOrZero(std::string_view text) {
+  bool zero = text.size() >= 2 && text.find_first_not_of('0') == text.size() - 1 &&
+              std::string_view("smhd").find(text.back()) != std::string_view::npos;
+  return zero ? std::optional<int64_t>(0) : ParseDuration(text);
+}
+
 }  // namespace hubmirror

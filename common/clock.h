@@ -16,5 +16,7 @@ std::optional<int64_t> ParseIsoMillis(std::string_view text);
 // The seconds a duration means: a whole number and a unit, "30s", "15m", "24h" or "90d"; at least
 // a second, at most 36500 days. nullopt for anything else.
 std::optional<int64_t> ParseDuration(std::string_view text);
+// ParseDuration, and zero for "0s", "0m", "0h" or "0d".
+std::optional<int64_t> ParseDurationOrZero(std::string_view text);
 
 }  // namespace hubmirror

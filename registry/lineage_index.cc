@@ -1,6 +1,7 @@
 #include "registry/lineage_index.h"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -327,7 +328,20 @@ std::shared_ptr<const LineageIndex> LineageIndexCache::Current(int64_t generatio
   return nullptr;
 }
 
+LineageIndexCache::Stats LineageIndexCache::stats() const {
+  std::lock_guard lock(mutex_);
+  Stats stats;
+  if (index_ != nullptr) {
+    stats.models = index_->model_count();
+    stats.edges = index_->edge_count();
+  }
+  stats.builds = builds_;
+  stats.last_build_seconds = last_build_seconds_;
+  return stats;
+}
+
 void LineageIndexCache::Rebuild() {
+  auto started = std::chrono::steady_clock::now();
   std::shared_ptr<const LineageIndex> built;
   auto registry = Registry::Open(db_path_, Registry::Mode::kReadOnly);
   if (registry.ok()) {
@@ -341,7 +355,12 @@ void LineageIndexCache::Rebuild() {
     Log(LogLevel::kWarning, "lineage index not rebuilt: " + registry.status().message());
   }
   std::lock_guard lock(mutex_);
-  if (built != nullptr) index_ = std::move(built);
+  if (built != nullptr) {
+    index_ = std::move(built);
+    ++builds_;
+    last_build_seconds_ =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
   building_ = false;
 }
 

@@ -26,6 +26,7 @@ class LineageIndex {
 
   int64_t generation() const { return generation_; }
   size_t model_count() const { return models_.size(); }
+  size_t edge_count() const { return edges_.size(); }
   LineageGraph Lineage(std::string_view model, LineageDirection direction, int max_depth,
                        std::string_view relation) const;
 
@@ -86,12 +87,23 @@ class LineageIndexCache {
   // is running.
   std::shared_ptr<const LineageIndex> Current(int64_t generation);
 
+  // The index's size and builds, for metrics.
+  struct Stats {
+    size_t models = 0;  // of the current index (0 before the first build)
+    size_t edges = 0;
+    uint64_t builds = 0;
+    double last_build_seconds = 0;
+  };
+  Stats stats() const;
+
  private:
   void Rebuild();
 
   const std::filesystem::path db_path_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::shared_ptr<const LineageIndex> index_;
+  uint64_t builds_ = 0;
+  double last_build_seconds_ = 0;
   bool building_ = false;
   std::thread builder_;
 };

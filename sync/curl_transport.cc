@@ -323,42 +323,63 @@ struct Attempt {
   std::string resumes_at;  // for the log: where a retry resumes; "" when it starts over
 };
 
+// Counts an attempt, and the rate-limit budget its response announced.
+void CountAttempt(const Exchange& exchange, UpstreamCounters& counters) {
+  ++counters.requests;
+  std::string limit = exchange.Header("ratelimit");
+  if (size_t r = limit.find("r="); r != std::string::npos) {
+    counters.rate_limit_remaining = std::atol(limit.c_str() + r + 2);
+  }
+}
+
 // Runs `attempt` until it settles the request or fails in a way no retry mends, and returns how
 // the request ended: a failure the sink or a check reported as it is, other answers mapped by
 // HttpError or to kIoError, and kIoError once max_attempts attempts are spent.
 Status RetryLoop(const UpstreamOptions& options, const std::string& what,
                  const std::function<Attempt()>& attempt) {
-  for (int attempts = 0;;) {
-    Attempt tried = attempt();
-    if (tried.outcome) return *tried.outcome;
-    const Exchange& exchange = tried.exchange;
-    if (!exchange.sink_status.ok()) return exchange.sink_status;
-    if (tried.again_at_once) continue;
-    if (exchange.status == 429 && options.rate_limited_until_ms) {
-      auto delay = std::max<std::chrono::milliseconds>(RetryDelay(options, 0, exchange),
-                                                       kRateLimitDefaultWait);
-      int64_t until = NowUnixMillis() + delay.count();
-      int64_t known = options.rate_limited_until_ms->load();
-      while (known < until && !options.rate_limited_until_ms->compare_exchange_weak(known, until)) {
+  UpstreamCounters* counters = options.counters.get();
+  bool sink_failed = false;
+  Status ended = [&]() -> Status {
+    for (int attempts = 0;;) {
+      Attempt tried = attempt();
+      const Exchange& exchange = tried.exchange;
+      if (counters != nullptr) CountAttempt(exchange, *counters);
+      if (tried.outcome) return *tried.outcome;
+      if (!exchange.sink_status.ok()) {
+        sink_failed = true;
+        return exchange.sink_status;
       }
-      return IoError(what + ": " + exchange.Describe() + "; the upstream asks to wait " +
-                     std::to_string((delay.count() + 999) / 1000) + " s");
+      if (tried.again_at_once) continue;
+      if (exchange.status == 429 && options.rate_limited_until_ms) {
+        auto delay = std::max<std::chrono::milliseconds>(RetryDelay(options, 0, exchange),
+                                                         kRateLimitDefaultWait);
+        int64_t until = NowUnixMillis() + delay.count();
+        int64_t known = options.rate_limited_until_ms->load();
+        while (known < until &&
+               !options.rate_limited_until_ms->compare_exchange_weak(known, until)) {
+        }
+        return IoError(what + ": " + exchange.Describe() + "; the upstream asks to wait " +
+                       std::to_string((delay.count() + 999) / 1000) + " s");
+      }
+      if (!exchange.Retryable()) {
+        return exchange.TransportFailed() ? IoError(what + ": " + exchange.Describe())
+                                          : HttpError(exchange, what);
+      }
+      if (++attempts >= options.max_attempts) {
+        return IoError(what + ": " + exchange.Describe() + " after " + std::to_string(attempts) +
+                       " attempts");
+      }
+      if (counters != nullptr) ++counters->retries;
+      auto delay = RetryDelay(options, attempts - 1, exchange);
+      std::string next =
+          tried.resumes_at.empty() ? "; retrying in " : " " + tried.resumes_at + "; resuming in ";
+      Log(LogLevel::kWarning,
+          what + ": " + exchange.Describe() + next + std::to_string(delay.count()) + " ms");
+      std::this_thread::sleep_for(delay);
     }
-    if (!exchange.Retryable()) {
-      return exchange.TransportFailed() ? IoError(what + ": " + exchange.Describe())
-                                        : HttpError(exchange, what);
-    }
-    if (++attempts >= options.max_attempts) {
-      return IoError(what + ": " + exchange.Describe() + " after " + std::to_string(attempts) +
-                     " attempts");
-    }
-    auto delay = RetryDelay(options, attempts - 1, exchange);
-    std::string next =
-        tried.resumes_at.empty() ? "; retrying in " : " " + tried.resumes_at + "; resuming in ";
-    Log(LogLevel::kWarning,
-        what + ": " + exchange.Describe() + next + std::to_string(delay.count()) + " ms");
-    std::this_thread::sleep_for(delay);
-  }
+  }();
+  if (counters != nullptr && !ended.ok() && !sink_failed) ++counters->failures;
+  return ended;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "sync/upstream_counters.h"
 #include "sync/upstream_hub.h"
 
 namespace hubmirror::sync {
@@ -30,6 +31,8 @@ struct UpstreamOptions {
   // milliseconds, is recorded here for the caller to honour across requests. Serving clients
   // (pull-through) cannot sleep on their behalf.
   std::shared_ptr<std::atomic<int64_t>> rate_limited_until_ms;
+  // When set, requests, retries, failures and the rate-limit budget are counted here.
+  std::shared_ptr<UpstreamCounters> counters;
 };
 
 class ChunkedDownloader;

@@ -16,6 +16,7 @@
 #include "registry/registry.h"
 #include "storage/blob_store.h"
 #include "sync/gc_job.h"
+#include "sync/job_board.h"
 
 namespace hubmirror::sync {
 
@@ -52,32 +53,46 @@ struct MaintenanceStatus {
 };
 
 // Runs garbage collection, the scrub (verify at a bounded rate, one thread) and the storage
-// budget's eviction (EnforceStorageBudget) on their schedules, each on a thread of its own with its
-// own registry connection; the first run of each comes one interval after Start. What a scrub finds
-// is marked as `hubmirror verify` marks it: the server refuses those files and the next sync
-// repairs them. Failures are logged and counted. Thread-safe; Stop (or destruction) interrupts
-// waits and a scrub in progress, and lets a gc run finish.
+// budget's eviction (EnforceStorageBudget) on their schedules, each as a job on `board` from a
+// thread of its own, with its own registry connection; the first run of each comes one interval
+// after Start or the last Reconfigure. What a scrub finds is marked as `hubmirror verify` marks
+// it: the server refuses those files and the next sync repairs them. Failures are logged and
+// counted, as are the runs of the same work that admins queue (GcWork, VerifyWork, BudgetWork).
+// Thread-safe. Stop the board first: Stop waits for the schedules' threads, and a running job
+// ends only when it finishes or the board cancels it.
 class Maintenance {
  public:
   Maintenance(MaintenanceConfig config, std::filesystem::path registry_path,
-              storage::BlobStore& store);
+              storage::BlobStore& store, JobBoard& board);
   ~Maintenance();
 
+  // Applies a new config; each schedule starts its wait over.
+  void Reconfigure(MaintenanceConfig config);
+  MaintenanceConfig Config() const;
   void Stop();
   MaintenanceStatus Status() const;
 
- private:
-  void Loop(std::chrono::seconds interval, void (Maintenance::*job)());
-  void RunGc();
-  void RunVerify();
-  void RunBudget();
+  // The jobs' work, for the board. A budget job needs a budget: kFailedPrecondition without one.
+  JobWork GcWork(GcOptions options);
+  JobWork VerifyWork();
+  Result<JobWork> BudgetWork();
 
-  const MaintenanceConfig config_;
+ private:
+  void Loop(api::JobKind kind);
+  // The interval of a kind's schedule, if it runs. Needs mutex_.
+  std::optional<std::chrono::seconds> IntervalOf(api::JobKind kind) const;
+  Result<nlohmann::json> RunGc(const GcOptions& options);
+  Result<nlohmann::json> RunVerify(JobContext& context);
+  Result<nlohmann::json> RunBudget(uint64_t max_bytes);
+
   const std::filesystem::path registry_path_;
   storage::BlobStore& store_;
-  std::atomic<bool> stopping_{false};
-  mutable std::mutex mutex_;  // guards status_
-  std::condition_variable stopped_;
+  JobBoard& board_;
+  mutable std::mutex mutex_;  // guards what follows
+  MaintenanceConfig config_;
+  uint64_t generation_ = 0;  // counts Reconfigure calls
+  bool stopping_ = false;
+  std::condition_variable changed_;
   MaintenanceStatus status_;
   std::vector<std::thread> threads_;
 };

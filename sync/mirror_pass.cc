@@ -20,7 +20,7 @@ Result<std::vector<MirrorSpec>> ExpandRepos(UpstreamHub& upstream, const MirrorS
   if (!ids.ok()) return ids.status();
   std::vector<MirrorSpec> specs;
   for (const auto& id : *ids) {
-    if (::fnmatch(rule.repo.c_str(), id.c_str(), FNM_PATHNAME) != 0) continue;
+    if (!RuleCovers(rule, rule.type, id)) continue;
     MirrorSpec spec = rule;
     spec.repo = id;
     specs.push_back(std::move(spec));
@@ -99,6 +99,12 @@ std::string DeletedRefsMessage(const MirrorSpec& rule, const std::vector<RefName
 
 bool IsRepoPattern(const std::string& repo) {
   return repo.find_first_of(kGlobCharacters) != std::string::npos;
+}
+
+bool RuleCovers(const MirrorSpec& rule, RepoType type, const std::string& repo) {
+  if (rule.type != type) return false;
+  if (!IsRepoPattern(rule.repo)) return AsciiLower(rule.repo) == AsciiLower(repo);
+  return ::fnmatch(rule.repo.c_str(), repo.c_str(), FNM_PATHNAME) == 0;
 }
 
 Status ValidateRepoRule(const std::string& repo) {

@@ -16,6 +16,9 @@ namespace hubmirror::sync {
 // A mirror rule's repo may be a pattern, "ORG/GLOB" (e.g. "HuggingFaceTB/SmolLM2-*"): the
 // namespace is literal, so the upstream's listing of that author bounds the search.
 bool IsRepoPattern(const std::string& repo);
+// Whether a rule names the repo `type` `repo`: the same id (case-insensitive) or one its pattern
+// matches.
+bool RuleCovers(const MirrorSpec& rule, RepoType type, const std::string& repo);
 // kInvalidArgument unless `repo` is a valid repo id or a valid pattern.
 Status ValidateRepoRule(const std::string& repo);
 

@@ -181,7 +181,8 @@ Status PullThroughPolicy::ValidatePattern(const std::string& pattern) {
 
 UpstreamPullThrough::UpstreamPullThrough(
     PullThroughPolicy policy, std::shared_ptr<UpstreamHub> upstream,
-    std::shared_ptr<std::atomic<int64_t>> rate_limited_until_ms, storage::BlobStore& store,
+    std::shared_ptr<std::atomic<int64_t>> rate_limited_until_ms,
+    std::shared_ptr<UpstreamCounters> counters, storage::BlobStore& store,
     std::filesystem::path registry_path, std::filesystem::path spool_dir)
     : policy_(std::move(policy)),
       upstream_(std::move(upstream)),
@@ -189,7 +190,8 @@ UpstreamPullThrough::UpstreamPullThrough(
       registry_path_(std::move(registry_path)),
       spool_dir_(std::move(spool_dir)),
       backoff_until_ms_(rate_limited_until_ms ? std::move(rate_limited_until_ms)
-                                              : std::make_shared<std::atomic<int64_t>>(0)) {}
+                                              : std::make_shared<std::atomic<int64_t>>(0)),
+      counters_(std::move(counters)) {}
 
 UpstreamPullThrough::~UpstreamPullThrough() { Stop(); }
 
@@ -335,6 +337,7 @@ Result<std::shared_ptr<api::ContentStream>> UpstreamPullThrough::Fill(
       fill->progress_.Finish(api::ContentStream::State::kDone, "");
     } else {
       Log(LogLevel::kWarning, "pull-through: " + status.message());
+      if (counters_ != nullptr) ++counters_->fill_errors;
       fill->progress_.Finish(api::ContentStream::State::kFailed, status.message());
     }
     std::lock_guard lock(mutex_);
@@ -404,6 +407,10 @@ Status UpstreamPullThrough::FillNow(ContentFill& fill) {
   filled.blob = {committed->sha256, committed->size, committed->git_sha1};
   HM_RETURN_IF_ERROR((*registry)->RecordFilledContent(filled));
   AddFilledBytes(file.type, file.repo, fetched);
+  if (counters_ != nullptr) {
+    ++counters_->fill_files;
+    counters_->fill_bytes += fetched;
+  }
   fill.progress_.Advance(file.size);
   Log(LogLevel::kInfo, "pull-through: stored " + Describe(file) + " (" + std::to_string(file.size) +
                            " bytes, sha256 " + committed->sha256 + ")");

@@ -14,6 +14,7 @@
 #include "api/pull_through.h"
 #include "registry/registry.h"
 #include "storage/blob_store.h"
+#include "sync/upstream_counters.h"
 #include "sync/upstream_hub.h"
 
 namespace hubmirror::sync {
@@ -47,11 +48,12 @@ class UpstreamPullThrough : public api::PullThrough {
  public:
   // `spool_dir` holds the relayed ranges' bytes (unnamed files, gone when closed).
   // `rate_limited_until_ms` is where the upstream's transport records a 429's wait
-  // (UpstreamOptions::rate_limited_until_ms); null when it records none.
+  // (UpstreamOptions::rate_limited_until_ms); null when it records none. Fills are counted in
+  // `counters` when given.
   UpstreamPullThrough(PullThroughPolicy policy, std::shared_ptr<UpstreamHub> upstream,
                       std::shared_ptr<std::atomic<int64_t>> rate_limited_until_ms,
-                      storage::BlobStore& store, std::filesystem::path registry_path,
-                      std::filesystem::path spool_dir);
+                      std::shared_ptr<UpstreamCounters> counters, storage::BlobStore& store,
+                      std::filesystem::path registry_path, std::filesystem::path spool_dir);
   ~UpstreamPullThrough() override;
 
   bool Covers(RepoType type, std::string_view repo) const override;
@@ -100,6 +102,7 @@ class UpstreamPullThrough : public api::PullThrough {
   // the upstream's transport, which records it.
   std::shared_ptr<std::atomic<int64_t>> backoff_until_ms_;
   std::atomic<uint64_t> counts_[3] = {};
+  const std::shared_ptr<UpstreamCounters> counters_;  // may be null
 
   mutable std::mutex mutex_;                                // guards everything below
   std::map<std::string, Clock::time_point> trusted_until_;  // by revision key

@@ -117,7 +117,7 @@ TEST_CASE("gc keeps stored content a new job counts on instead of writing it", "
 TEST_CASE("content pull-through has not fetched yet is not garbage, and its rows stay", "[gc]") {
   MirrorFixture f;
   f.hub.Publish(RepoType::kModel, kRepo, "main", {}, ModelFiles("pulled"));
-  UpstreamPullThrough pull({}, f.shared_hub, nullptr, f.store, f.dir / "data/registry.db",
+  UpstreamPullThrough pull({}, f.shared_hub, nullptr, nullptr, f.store, f.dir / "data/registry.db",
                            f.dir / "data/tmp");
   REQUIRE(pull.FetchRevision(RepoType::kModel, kRepo, "main").ok());
   auto report = CollectGarbage(f.store, *f.registry, NoGrace());

@@ -28,7 +28,7 @@ std::map<std::string, FakeHub::File> ModelFiles(const std::string& weights = kWe
 // A pull-through over the fixture's data directory and fake upstream.
 struct PullFixture : MirrorFixture {
   explicit PullFixture(PullThroughPolicy policy = {})
-      : pull(std::move(policy), shared_hub, nullptr, store, dir / "data/registry.db",
+      : pull(std::move(policy), shared_hub, nullptr, counters, store, dir / "data/registry.db",
              dir / "data/tmp") {}
 
   registry::Entry File(const std::string& path, const std::string& revision = "main") {
@@ -50,7 +50,8 @@ struct PullFixture : MirrorFixture {
             entry.git_oid};
   }
 
-  UpstreamPullThrough pull;
+  std::shared_ptr<UpstreamCounters> counters = std::make_shared<UpstreamCounters>();
+  UpstreamPullThrough pull;  // after `counters`, which it is given
 };
 
 // Waits until a stream's fetch ends; its final state.
@@ -148,6 +149,9 @@ TEST_CASE("A fill stores verified content and gives a git-stored file its digest
   auto blobs = f.registry->ListBlobs(std::nullopt, "");
   REQUIRE(blobs.ok());
   CHECK(blobs->size() == 2);
+  CHECK(f.counters->fill_files == 2);
+  CHECK(f.counters->fill_bytes == kWeights.size() + ModelFiles().at("config.json").content.size());
+  CHECK(f.counters->fill_errors == 0);
 }
 
 TEST_CASE("A fill whose bytes do not match fails, stores nothing, and the next one succeeds",
@@ -162,12 +166,15 @@ TEST_CASE("A fill whose bytes do not match fails, stores nothing, and the next o
   CHECK((*bad)->failure().find("sha256 mismatch") != std::string::npos);
   CHECK(f.StoredBlobCount() == 0);
   CHECK(f.File("model.safetensors").blob_state == registry::BlobState::kAbsent);
+  CHECK(f.counters->fill_errors == 1);
+  CHECK(f.counters->fill_files == 0);
 
   auto good = f.pull.Fill(f.ToFetch("model.safetensors"));
   REQUIRE(good.ok());
   REQUIRE(WaitForEnd(**good) == api::ContentStream::State::kDone);
   CHECK(ReadAll(**good) == kWeights);
   CHECK(f.File("model.safetensors").blob_state == registry::BlobState::kOk);
+  CHECK(f.counters->fill_files == 1);
 }
 
 TEST_CASE("Content already stored is recorded without another download", "[pull]") {

@@ -44,12 +44,14 @@ struct FakeClock {
   std::promise<void> done;
 };
 
-// Runs a scheduler over the fixture for `passes` passes; returns the waits it asked for.
+// Runs a scheduler over the fixture for `passes` passes; returns the waits it asked for. The
+// passes' jobs stay on `board`.
 std::vector<std::chrono::seconds> RunPasses(testing::MirrorFixture& f, const ScheduleConfig& config,
-                                            size_t passes) {
+                                            size_t passes, JobBoard& board,
+                                            std::shared_ptr<UpstreamCounters> counters = nullptr) {
   FakeClock clock(passes);
-  auto scheduler =
-      Scheduler::Start(config, f.shared_hub, f.dir / "data/registry.db", f.store, clock.Wait());
+  auto scheduler = Scheduler::Start(config, f.shared_hub, f.dir / "data/registry.db", f.store,
+                                    board, std::move(counters), clock.Wait());
   REQUIRE(scheduler.ok());
   REQUIRE(clock.done.get_future().wait_for(30s) == std::future_status::ready);
   (*scheduler)->Stop();
@@ -67,10 +69,31 @@ TEST_CASE("The daemon retries failed passes with backoff, without sleeping", "[s
   MirrorSpec spec;
   spec.repo = "acme/model";
   config.mirrors = {spec};
-  CHECK(RunPasses(f, config, 4) == std::vector<std::chrono::seconds>{30s, 60s, 3600s, 3600s});
+  JobBoard board;
+  auto counters = std::make_shared<UpstreamCounters>();
+  CHECK(RunPasses(f, config, 4, board, counters) ==
+        std::vector<std::chrono::seconds>{30s, 60s, 3600s, 3600s});
   CHECK(f.hub.Calls(Call::kGetRevision) == 4);
   CHECK(f.hub.Calls(Call::kListTree) == 1);
   CHECK_FALSE(f.LocalHead("acme/model").empty());
+  // Each pass is a job, newest first: two failed ones name the repo and the upstream's error.
+  auto jobs = board.List();
+  REQUIRE(jobs.size() == 4);
+  CHECK(jobs[0].state == api::JobState::kSucceeded);
+  CHECK(jobs[0].result["downloaded_files"] == 0);
+  CHECK(jobs[1].state == api::JobState::kSucceeded);
+  CHECK(jobs[1].result["downloaded_files"] == 2);
+  CHECK(jobs[1].progress.done_items == 2);
+  CHECK(jobs[1].progress.done_bytes == std::string("{}weights").size());
+  for (size_t i : {2, 3}) {
+    CHECK(jobs[i].state == api::JobState::kFailed);
+    CHECK(jobs[i].trigger == "schedule");
+    CHECK(jobs[i].error.find("acme/model") != std::string::npos);
+    CHECK(jobs[i].error.find("upstream unreachable") != std::string::npos);
+  }
+  CHECK(counters->sync_errors == 2);
+  CHECK(counters->sync_files == 2);
+  CHECK(counters->sync_bytes == std::string("{}weights").size());
 }
 
 TEST_CASE("A pattern rule mirrors the upstream repos it matches", "[scheduler]") {
@@ -82,7 +105,8 @@ TEST_CASE("A pattern rule mirrors the upstream repos it matches", "[scheduler]")
   MirrorSpec spec;
   spec.repo = "acme/SmolLM2-*";
   config.mirrors = {spec};
-  CHECK(RunPasses(f, config, 1) == std::vector<std::chrono::seconds>{3600s});
+  JobBoard board;
+  CHECK(RunPasses(f, config, 1, board) == std::vector<std::chrono::seconds>{3600s});
   CHECK_FALSE(f.LocalHead("acme/SmolLM2-135M").empty());
   CHECK_FALSE(f.LocalHead("acme/SmolLM2-360M").empty());
   CHECK(f.LocalHead("acme/other").empty());

@@ -22,7 +22,7 @@ std::map<std::string, FakeHub::File> Files(const std::string& weights) {
 // one (1000 bytes), every file stored.
 struct BudgetFixture : MirrorFixture {
   BudgetFixture()
-      : pull({}, shared_hub, nullptr, store, dir / "data/registry.db", dir / "data/tmp") {
+      : pull({}, shared_hub, nullptr, nullptr, store, dir / "data/registry.db", dir / "data/tmp") {
     for (const std::string repo : {"acme/old", "acme/recent"}) {
       hub.Publish(RepoType::kModel, repo, "main", {}, Files(std::string(1000, repo.back())));
       REQUIRE(pull.FetchRevision(RepoType::kModel, repo, "main").ok());
