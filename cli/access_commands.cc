@@ -22,9 +22,24 @@ struct SettingsArgs {
   RepoType type = RepoType::kModel;
   std::string is_private;                // "true", "false", or "" to keep
   std::string gated;                     // "false", "auto", "manual", or "" to keep
-  std::optional<size_t> keep_revisions;  // 0: keep every revision
+  std::optional<size_t> keep_revisions;  // 0: no count rule
+  int64_t keep_within_seconds = -1;      // 0: no age rule; -1: keep as set
   std::string pinned;                    // "true", "false", or "" to keep
 };
+
+// What a repo's retention keeps, as `repo settings` prints it.
+std::string RetentionText(const registry::Retention& retention) {
+  if (!retention.Any()) return "every revision";
+  std::string text;
+  if (retention.revisions) {
+    text = "the newest " + std::to_string(*retention.revisions) + " revisions of each branch";
+  }
+  if (retention.within_seconds) {
+    text += (text.empty() ? "" : " and ") + std::string("revisions dated within ") +
+            std::to_string(*retention.within_seconds) + " s";
+  }
+  return text;
+}
 
 // Prints the visibility and gating in force, and which of them the operator set (the others are
 // the upstream's flags, or an imported repo's defaults).
@@ -36,22 +51,20 @@ int ShowSettings(const CommonOptions& common, const SettingsArgs& args) {
   auto settings = (*registry)->AccessSettings(args.type, args.repo);
   if (!settings.ok()) return ReportFailure(settings.status());
   auto origin = [](bool set) { return set ? " (set here)" : " (as synced or imported)"; };
-  auto keep = (*registry)->KeepRevisions(args.type, args.repo);
-  if (!keep.ok()) return ReportFailure(keep.status());
+  auto retention = (*registry)->GetRetention(args.type, args.repo);
+  if (!retention.ok()) return ReportFailure(retention.status());
   auto pinned = (*registry)->Pinned(args.type, args.repo);
   if (!pinned.ok()) return ReportFailure(pinned.status());
   std::cout << api::RepoTarget(*repo) << ": private " << (repo->is_private ? "true" : "false")
             << origin(settings->is_private.has_value()) << ", gated " << repo->gated
-            << origin(settings->gated.has_value()) << ", keeps "
-            << (*keep ? "the newest " + std::to_string(**keep) + " revisions of each branch"
-                      : std::string("every revision"))
+            << origin(settings->gated.has_value()) << ", keeps " << RetentionText(*retention)
             << (*pinned ? ", pinned" : "") << std::endl;
   return kExitOk;
 }
 
 int RunRepoSettings(const CommonOptions& common, const SettingsArgs& args) {
-  if (args.is_private.empty() && args.gated.empty() && !args.keep_revisions &&
-      args.pinned.empty()) {
+  bool retention_changes = args.keep_revisions || args.keep_within_seconds >= 0;
+  if (args.is_private.empty() && args.gated.empty() && !retention_changes && args.pinned.empty()) {
     return ShowSettings(common, args);
   }
   registry::RepoAccessSettings settings;
@@ -65,6 +78,7 @@ int RunRepoSettings(const CommonOptions& common, const SettingsArgs& args) {
     detail["gated"] = args.gated;
   }
   if (args.keep_revisions) detail["keep_revisions"] = *args.keep_revisions;
+  if (args.keep_within_seconds >= 0) detail["keep_within_seconds"] = args.keep_within_seconds;
   if (!args.pinned.empty()) detail["pinned"] = args.pinned == "true";
   Status done = ApplyOperatorAction(common, [&](Registry& registry) -> Result<api::AdminAction> {
     auto repo = registry.FindRepo(args.type, args.repo);
@@ -73,13 +87,21 @@ int RunRepoSettings(const CommonOptions& common, const SettingsArgs& args) {
     if (!args.pinned.empty()) {
       HM_RETURN_IF_ERROR(registry.SetPinned(args.type, args.repo, args.pinned == "true"));
     }
-    if (args.keep_revisions) {
-      std::optional<size_t> keep;
-      if (*args.keep_revisions > 0) keep = *args.keep_revisions;
-      HM_RETURN_IF_ERROR(registry.SetKeepRevisions(args.type, args.repo, keep));
+    if (retention_changes) {
+      auto retention = registry.GetRetention(args.type, args.repo);
+      if (!retention.ok()) return retention.status();
+      if (args.keep_revisions) {
+        retention->revisions.reset();
+        if (*args.keep_revisions > 0) retention->revisions = *args.keep_revisions;
+      }
+      if (args.keep_within_seconds >= 0) {
+        retention->within_seconds.reset();
+        if (args.keep_within_seconds > 0) retention->within_seconds = args.keep_within_seconds;
+      }
+      HM_RETURN_IF_ERROR(registry.SetRetention(args.type, args.repo, *retention));
       // Applied at once: the revisions released become garbage for the next `hubmirror gc`.
-      if (keep) {
-        auto released = registry.ReleaseRevisions(args.type, args.repo, *keep);
+      if (retention->Any()) {
+        auto released = registry.ReleaseRevisions(args.type, args.repo, *retention);
         if (!released.ok()) return released.status();
         detail["released_revisions"] = *released;
         std::cout << "released " << *released << " revisions" << std::endl;
@@ -172,7 +194,9 @@ void AddRepoSettingsCommand(CLI::App& app, const CommonOptions& common, int* exi
       ->check(CLI::IsMember({"true", "false"}));
   settings->add_option("--keep-revisions", args->keep_revisions,
                        "keep each branch's newest N revisions and release older ones no ref "
-                       "points at, now and after every sync (0: keep every revision)");
+                       "points at, now and after every sync (0: no count rule)");
+  AddDurationOption(settings, "--keep-within", &args->keep_within_seconds,
+                    "also keep revisions dated within this long (e.g. 90d; 0s: no age rule)", true);
   settings->callback([&common, args, exit_code] { *exit_code = RunRepoSettings(common, *args); });
 }
 

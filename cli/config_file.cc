@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "common/clock.h"
 #include "sync/lineage_sync.h"
 
 namespace hubmirror::cli {
@@ -280,7 +281,7 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
           reader.CheckKeys(table, where,
                            {"repo", "revision", "revisions", "type", "include", "exclude", "access",
                             "grant", "ancestors", "descendants", "min_downloads", "max_count",
-                            "lineage_metadata_only", "keep_revisions"}));
+                            "lineage_metadata_only", "keep_revisions", "keep_within"}));
       sync::MirrorSpec spec;
       spec.concurrency = concurrency;
       HM_RETURN_IF_ERROR(reader.String(table, where, "repo", &spec.repo));
@@ -321,7 +322,16 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
       if (table.contains("keep_revisions")) {
         size_t keep = 1;
         HM_RETURN_IF_ERROR(reader.Integer(table, where, "keep_revisions", &keep, 1, INT32_MAX));
-        spec.keep_revisions = keep;
+        spec.retention.revisions = keep;
+      }
+      if (table.contains("keep_within")) {
+        std::string within;
+        HM_RETURN_IF_ERROR(reader.String(table, where, "keep_within", &within));
+        std::optional<int64_t> seconds = ParseDuration(within);
+        if (!seconds) {
+          return reader.Fail(where + ".keep_within", "must be a duration such as 12h or 90d");
+        }
+        spec.retention.within_seconds = *seconds;
       }
       sync::LineageRules& lineage = spec.lineage;
       HM_RETURN_IF_ERROR(reader.Bool(table, where, "ancestors", &lineage.ancestors));

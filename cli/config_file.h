@@ -17,7 +17,8 @@ namespace hubmirror::cli {
 //   [[mirror]] repo (an id, or ORG/GLOB), revision or revisions (names or patterns such as "*",
 //              "tags/*", "refs/pr/*", "refs/convert/*"), type, include, exclude, access
 //              (upstream, public, private, gated-auto, gated-manual), grant (users or orgs),
-//              keep_revisions (retention: each branch's newest N)
+//              keep_revisions (retention: each branch's newest N), keep_within (retention:
+//              revisions dated within a duration such as "90d")
 //   [access] anonymous (read by LoadAccessPolicy)
 //   [pull_through] enabled, allow, deny, max_age_seconds, gated, anonymous (read by
 //              LoadPullThroughPolicy)

@@ -198,6 +198,15 @@ struct NewRevision {
   std::vector<LineageEdge> lineage;
 };
 
+// What retention keeps of a repo's revisions, besides those refs point at and those a sync pinned.
+// Nothing set: every revision. Value type.
+struct Retention {
+  std::optional<size_t> revisions;        // each branch's newest N (N > 0)
+  std::optional<int64_t> within_seconds;  // revisions dated less than this long ago (> 0)
+
+  bool Any() const { return revisions || within_seconds; }
+};
+
 // When a repo was last used by a client of pull-through (unix ms).
 struct RepoUse {
   RepoType type = RepoType::kModel;

@@ -146,16 +146,18 @@ class Registry {
 
   // ---- Retention ----
 
-  // Sets how many revisions each branch of a repo keeps (nullopt: all). kRepoNotFound.
-  Status SetKeepRevisions(RepoType type, std::string_view repo, std::optional<size_t> keep);
-  Result<std::optional<size_t>> KeepRevisions(RepoType type, std::string_view repo);
-  // Releases (deletes, with their entries) the commits of a repo that retention no longer keeps:
-  // each branch keeps its newest `keep` commits along first parents, and the repo the `keep` it
-  // recorded last (mirrored commits have no parent links); commits any ref points at, and
-  // commits a sync pinned by id, are always kept. Released commits are no longer readable by
-  // id; their content is garbage unless another commit uses it. Returns how many were released;
-  // kInvalidArgument for keep 0. One transaction.
-  Result<size_t> ReleaseRevisions(RepoType type, std::string_view repo, size_t keep);
+  // Sets what a repo's retention keeps (nothing set: every revision). kRepoNotFound.
+  Status SetRetention(RepoType type, std::string_view repo, const Retention& retention);
+  Result<Retention> GetRetention(RepoType type, std::string_view repo);
+  // Releases (deletes, with their entries) the commits of a repo that `retention` no longer keeps.
+  // Kept: with `revisions` N, each branch's newest N commits along first parents and the repo's N
+  // recorded last (mirrored commits have no parent links); with `within_seconds`, commits dated
+  // less than that long ago (the upstream's date, else when recorded here); with both, what either
+  // keeps. Commits any ref points at, and commits a sync pinned by id, are always kept. Released
+  // commits are no longer readable by id; their content is garbage unless another commit uses
+  // it. Returns how many were released; kInvalidArgument when nothing is set, or for 0 of either.
+  // One transaction.
+  Result<size_t> ReleaseRevisions(RepoType type, std::string_view repo, const Retention& retention);
 
   // How many blobs are stored intact, and their bytes (for metrics).
   struct BlobTotals {

@@ -433,19 +433,18 @@ Result<MirrorReport> MirrorRevision(UpstreamHub& upstream, storage::BlobStore& s
 
 // Releases the revisions retention no longer keeps: the spec's rule, else the repo's setting.
 Status ApplyRetention(registry::Registry& registry, const MirrorSpec& spec) {
-  std::optional<size_t> keep = spec.keep_revisions;
-  if (!keep) {
-    auto set = registry.KeepRevisions(spec.type, spec.repo);
+  registry::Retention retention = spec.retention;
+  if (!retention.Any()) {
+    auto set = registry.GetRetention(spec.type, spec.repo);
     if (!set.ok()) return set.status();
-    keep = *set;
+    retention = *set;
   }
-  if (!keep) return Status::Ok();
-  auto released = registry.ReleaseRevisions(spec.type, spec.repo, *keep);
+  if (!retention.Any()) return Status::Ok();
+  auto released = registry.ReleaseRevisions(spec.type, spec.repo, retention);
   if (!released.ok()) return released.status();
   if (*released > 0) {
     Log(LogLevel::kInfo, Describe(spec, spec.revision) + ": released " + std::to_string(*released) +
-                             " revisions older than the newest " + std::to_string(*keep) +
-                             " of each branch");
+                             " revisions that retention no longer keeps");
   }
   return Status::Ok();
 }

@@ -52,9 +52,9 @@ struct MirrorSpec {
   // budget can never evict (see Registry::KeptBytes) over it is refused before downloading
   // (kFailedPrecondition, recorded in the sync state). Unset: no budget.
   std::optional<uint64_t> max_store_bytes;
-  // Retention: after a successful sync, each branch of the repo keeps its newest N revisions
-  // (Registry::ReleaseRevisions). Unset: the repo's own setting, if any.
-  std::optional<size_t> keep_revisions;
+  // Retention: after a successful sync, the revisions it does not keep are released
+  // (Registry::ReleaseRevisions). Nothing set: the repo's own setting, if any.
+  registry::Retention retention;
   // Pull-through: record the revision from its metadata alone, each file's content absent until
   // a client asks for it (registry::BlobState::kAbsent), and mark the sync state as kept current
   // by requests. The job then costs the upstream calls of a sync and no download.
@@ -96,7 +96,7 @@ class MirrorObserver {
 // still refreshes the repo's flags and details. A ref the upstream no longer has
 // (kRevisionNotFound) is deleted here too; its commits stay readable by id. The spec's access
 // rule is applied next: kNotFound when a grant names neither a user nor an organization here
-// (the revision is published all the same); then retention (keep_revisions). The job holds a
+// (the revision is published all the same); then retention. The job holds a
 // WriteLease from before its first blob until its revision is published, and touches stored
 // content it reuses, so that garbage collection can run meanwhile. Interrupted downloads
 // (even by a killed process) leave partial files that the next run resumes from. Errors name the

@@ -142,7 +142,7 @@ TEST_CASE("Retention releases old revisions; gc then frees what only they used",
   // A tag keeps the first revision whatever the branch keeps.
   f.hub.Publish(RepoType::kModel, kRepo, "refs/tags/v1", {}, ModelFiles("weights v1"));
   REQUIRE(f.Sync(kRepo, "v1").ok());
-  auto released = f.registry->ReleaseRevisions(RepoType::kModel, kRepo, 1);
+  auto released = f.registry->ReleaseRevisions(RepoType::kModel, kRepo, {1, std::nullopt});
   REQUIRE(released.ok());
   CHECK(*released == 1);  // v2: neither the branch's newest nor tagged
   auto repo = f.registry->FindRepo(RepoType::kModel, kRepo);
@@ -159,7 +159,47 @@ TEST_CASE("Retention releases old revisions; gc then frees what only they used",
   CHECK_FALSE(f.local_store->Contains(Sha256Hex("weights v2")).value());
   CHECK(f.local_store->Contains(Sha256Hex("weights v1")).value());
   CHECK(f.local_store->Contains(Sha256Hex("weights v3")).value());
-  CHECK(f.registry->ReleaseRevisions(RepoType::kModel, kRepo, 0).status().code() ==
+  CHECK(f.registry->ReleaseRevisions(RepoType::kModel, kRepo, {0, std::nullopt}).status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(f.registry->ReleaseRevisions(RepoType::kModel, kRepo, {}).status().code() ==
+        StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("Retention by age keeps revisions dated within the duration, and refs' targets", "[gc]") {
+  MirrorFixture f;
+  std::vector<std::string> commits;
+  for (const std::string version : {"v1", "v2", "v3"}) {
+    commits.push_back(
+        f.hub.Publish(RepoType::kModel, kRepo, "main", {}, ModelFiles("weights " + version)));
+    REQUIRE(f.Sync(kRepo).ok());
+  }
+  auto repo = f.registry->FindRepo(RepoType::kModel, kRepo);
+  REQUIRE(repo.ok());
+  // The fake upstream dates every commit 2024-10-01: a century keeps them all.
+  constexpr int64_t kCentury = 36500LL * 86400;
+  auto kept_all = f.registry->ReleaseRevisions(RepoType::kModel, kRepo, {std::nullopt, kCentury});
+  REQUIRE(kept_all.ok());
+  CHECK(*kept_all == 0);
+  // With both rules, what either keeps stays: the newest two, though older than a day.
+  auto by_count = f.registry->ReleaseRevisions(RepoType::kModel, kRepo, {2, 86400});
+  REQUIRE(by_count.ok());
+  CHECK(*by_count == 1);
+  CHECK_FALSE(f.registry->ResolveRevision(*repo, commits[0]).ok());
+  // A day alone keeps only what the branch points at.
+  auto by_age = f.registry->ReleaseRevisions(RepoType::kModel, kRepo, {std::nullopt, 86400});
+  REQUIRE(by_age.ok());
+  CHECK(*by_age == 1);
+  CHECK_FALSE(f.registry->ResolveRevision(*repo, commits[1]).ok());
+  CHECK(f.registry->ResolveRevision(*repo, commits[2]).ok());
+  // The setting round-trips, and clears.
+  REQUIRE(f.registry->SetRetention(RepoType::kModel, kRepo, {3, 86400}).ok());
+  auto set = f.registry->GetRetention(RepoType::kModel, kRepo);
+  REQUIRE(set.ok());
+  CHECK(set->revisions == size_t{3});
+  CHECK(set->within_seconds == int64_t{86400});
+  REQUIRE(f.registry->SetRetention(RepoType::kModel, kRepo, {}).ok());
+  CHECK_FALSE(f.registry->GetRetention(RepoType::kModel, kRepo).value().Any());
+  CHECK(f.registry->SetRetention(RepoType::kModel, kRepo, {std::nullopt, -5}).code() ==
         StatusCode::kInvalidArgument);
 }
 
@@ -167,7 +207,7 @@ TEST_CASE("A rule's keep_revisions is applied after each sync", "[gc]") {
   MirrorFixture f;
   MirrorSpec spec;
   spec.repo = kRepo;
-  spec.keep_revisions = 2;
+  spec.retention.revisions = 2;
   std::vector<std::string> commits;
   for (const std::string version : {"v1", "v2", "v3"}) {
     commits.push_back(
