@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "cli/effective_config.h"
 #include "cli/options.h"
 #include "tests/support/temp_dir.h"
 
@@ -157,9 +158,14 @@ descendants = ["adapter", "quantized"]
 min_downloads = 10
 max_count = 3
 lineage_metadata_only = true
+keep_revisions = 5
+keep_within = "90d"
 )");
   REQUIRE(config.ok());
   CHECK(config->upstream.token == "hf_secret");
+  CHECK(config->token_env == "HUBMIRROR_TEST_TOKEN");
+  // Rules are numbered as in the file, whatever revisions each expands to.
+  CHECK(config->rule_numbers == std::vector<size_t>{1, 2, 2, 2});
   CHECK(config->interval == std::chrono::seconds(60));
   CHECK(config->upstream.max_attempts == 3);
   CHECK(config->upstream.stall_timeout_seconds == 5);
@@ -184,6 +190,9 @@ lineage_metadata_only = true
   CHECK(lineage.min_downloads == 10);
   CHECK(lineage.max_count == 3);
   CHECK(lineage.metadata_only);
+  CHECK(config->mirrors[3].retention.revisions == size_t{5});
+  CHECK(config->mirrors[3].retention.within_seconds == int64_t{90 * 86400});
+  CHECK_FALSE(config->mirrors[0].retention.Any());
 }
 
 TEST_CASE("The access policy is read from [access]", "[config]") {
@@ -203,6 +212,34 @@ TEST_CASE("The access policy is read from [access]", "[config]") {
              Catch::Contains("access.anonymus"));
   // Mirroring still needs an upstream.
   CHECK_FALSE(Load(dir, "[access]\n[[mirror]]\nrepo = \"a/b\"\n").ok());
+}
+
+TEST_CASE("The daemon's config gives the budget to every rule; its JSON hides the token",
+          "[config]") {
+  TempDir dir;
+  ::setenv("HUBMIRROR_TEST_TOKEN", "hf_secret_value", 1);
+  WriteFile(dir / "hubmirror.toml", R"(
+[upstream]
+url = "http://127.0.0.1:9"
+token_env = "HUBMIRROR_TEST_TOKEN"
+[[mirror]]
+repo = "acme/model"
+keep_within = "12h"
+[storage]
+max_bytes = 4096
+)");
+  auto config = LoadDaemonConfig(dir / "hubmirror.toml");
+  REQUIRE(config.ok());
+  REQUIRE(config->schedule.mirrors.size() == 1);
+  CHECK(config->schedule.mirrors[0].max_store_bytes == uint64_t{4096});
+  nlohmann::json effective = EffectiveConfigJson(dir / "hubmirror.toml", *config);
+  CHECK(effective.dump().find("hf_secret_value") == std::string::npos);
+  CHECK(effective["upstream"]["token_env"] == "HUBMIRROR_TEST_TOKEN");
+  CHECK(effective["upstream"]["token"].is_string());
+  CHECK(effective["mirror"][0]["rule"] == 1);
+  CHECK(effective["mirror"][0]["keep_within_seconds"] == 12 * 3600);
+  CHECK(effective["storage"]["max_bytes"] == 4096);
+  CHECK(effective["pull_through"]["enabled"] == false);
 }
 
 TEST_CASE("A malformed config is refused naming the file, key and problem", "[config]") {
@@ -239,6 +276,8 @@ TEST_CASE("A malformed config is refused naming the file, key and problem", "[co
       {upstream + "[[mirror]]\nrepo = \"a/b\"\nrevisions = [\"refs/pr/one\"]\n", "pull request"},
       {upstream + "[[mirror]]\nrepo = \"a/b\"\naccess = \"open\"\n", "mirror[0].access"},
       {upstream + "[[mirror]]\nrepo = \"a/b\"\ngrant = [\"a/b\"]\n", "mirror[0].grant"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\nkeep_within = \"soon\"\n", "mirror[0].keep_within"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\nkeep_within = 90\n", "keep_within"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
@@ -295,6 +334,11 @@ TEST_CASE("Usage errors exit 2 before anything runs", "[config][cli]") {
       {"hubmirror", "--data", data.c_str(), "repo", "settings", "a/b", "--private", "yes"},
       {"hubmirror", "--data", data.c_str(), "repo", "settings", "a/b", "--gated", "sometimes"},
       {"hubmirror", "--data", data.c_str(), "repo", "settings", "a/b", "--gated", "auto"},
+      {"hubmirror", "--data", data.c_str(), "repo", "settings", "a/b", "--keep-within", "soon"},
+      {"hubmirror", "jobs", "start", "reindex"},
+      {"hubmirror", "jobs", "start", "sync", "--rule", "1", "--repo", "a/b"},
+      {"hubmirror", "jobs", "show"},
+      {"hubmirror", "jobs", "--server", "ftp://127.0.0.1:9"},
       {"hubmirror", "--data", data.c_str(), "access", "grant", "a/b"},
       {"hubmirror", "--data", data.c_str(), "access", "grant", "a/b", "--user", "alice", "--type",
        "space"},
