@@ -418,6 +418,21 @@ void Server::Run() {
   signals.async_wait([this](const beast::error_code& ec, int) {
     if (!ec) Stop();
   });
+  // SIGHUP reloads the config (systemd's ExecReload), as POST /api/admin/config/reload does.
+  net::signal_set reloads(*workers_.front());
+  std::function<void()> await_reload = [&] {
+    reloads.async_wait([&](const beast::error_code& ec, int) {
+      if (ec) return;
+      if (auto reloaded = options_.jobs->Reload(); !reloaded.ok()) {
+        Log(LogLevel::kWarning, "SIGHUP: " + reloaded.status().message());
+      }
+      await_reload();
+    });
+  };
+  if (options_.jobs) {
+    reloads.add(SIGHUP);
+    await_reload();
+  }
   net::co_spawn(*workers_.front(), Accept(), net::detached);
   std::vector<std::thread> threads;
   for (size_t i = 1; i < workers_.size(); ++i) {

@@ -362,7 +362,15 @@ test("a reload that adds a rule starts a pass that mirrors it; an invalid file i
 	assert.equal(config.schedule.interval_seconds, 3600);
 	const reloads = await audit("config.reload");
 	assert.deepEqual(reloads.slice(-2).map((e) => [e.actor, e.outcome]), [[ADMIN, "ok"], [ADMIN, "failed"]]);
+
+	// SIGHUP (systemd's ExecReload) reloads the same way.
+	await writeFile(configFile, configText([ALPHA, GAMMA], 7200));
+	process.kill(mirror.pid, "SIGHUP");
+	await eventually("the interval SIGHUP reloaded", async () => (await expect(200, "GET", "/api/admin/config")).schedule.interval_seconds === 7200);
+	assert.ok(mirror.alive(), "SIGHUP does not stop the server");
 	await writeFile(configFile, configText([ALPHA, GAMMA]));
+	process.kill(mirror.pid, "SIGHUP");
+	await eventually("the interval reloaded back", async () => (await expect(200, "GET", "/api/admin/config")).schedule.interval_seconds === 3600);
 });
 
 test("the effective config shows the upstream's token variable, never its value", async (t) => {

@@ -171,6 +171,7 @@ export async function serveHubmirror(bin, dataDir, { args = [], keepStderr = 400
 	assert.ok(Number(m[2]) > 0 && Number(m[2]) < 65536, `bad port in ${JSON.stringify(line)}`);
 	return {
 		url: m[1],
+		pid: child.pid,
 		alive: () => child.exitCode === null && child.signalCode === null,
 		stderr: () => stderr,
 		async stop() {
