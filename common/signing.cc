@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/base64.h"
 #include "common/digest.h"
 #include "common/files.h"
 
@@ -25,14 +26,10 @@ std::string Base64(const unsigned char* data, size_t size) {
 }
 
 std::optional<std::vector<unsigned char>> FromBase64(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  std::vector<unsigned char> out(3 * text.size() / 4 + 1);
-  int written = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (written < 0) return std::nullopt;
-  size_t padding = (text.back() == '=') + (text.size() > 1 && text[text.size() - 2] == '=');
-  out.resize(static_cast<size_t>(written) - padding);
-  return out;
+  if (text.empty()) return std::nullopt;
+  std::optional<std::string> decoded = DecodeBase64(text);
+  if (!decoded) return std::nullopt;
+  return std::vector<unsigned char>(decoded->begin(), decoded->end());
 }
 
 // The key in PEM: its public half (SubjectPublicKeyInfo) or, unencrypted, the private key.

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "common/base64.h"
 #include "common/digest.h"
 #include "common/names.h"
 
@@ -56,17 +57,11 @@ std::optional<std::string> TokenFromAuthorization(std::string_view header) {
       credentials.size() % 4 != 0) {
     return std::nullopt;
   }
-  std::string decoded(credentials.size() / 4 * 3, '\0');
-  int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
-                               reinterpret_cast<const unsigned char*>(credentials.data()),
-                               static_cast<int>(credentials.size()));
-  // EVP_DecodeBlock counts the padding as bytes: trim what '=' stood for.
-  size_t padding = credentials.ends_with("==") ? 2 : credentials.ends_with("=") ? 1 : 0;
-  if (length < 0 || static_cast<size_t>(length) < padding) return std::nullopt;
-  decoded.resize(static_cast<size_t>(length) - padding);
-  size_t colon = decoded.find(':');
+  std::optional<std::string> decoded = DecodeBase64(credentials);
+  if (!decoded) return std::nullopt;
+  size_t colon = decoded->find(':');
   if (colon == std::string::npos) return std::nullopt;
-  return decoded.substr(colon + 1);
+  return decoded->substr(colon + 1);
 }
 
 std::string TokenSecretHash(std::string_view secret) { return Sha256Hex(secret); }

@@ -1,19 +1,18 @@
 #include "sync/local_import.h"
 
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
 #include <map>
-#include <sstream>
 
 #include "common/clock.h"
 #include "common/digest.h"
 #include "common/files.h"
 #include "common/json_text.h"
+#include "common/lfs_rules.h"
 #include "sync/git_objects.h"
 #include "sync/model_card.h"
 #include "sync/revision_entries.h"
@@ -22,7 +21,6 @@ namespace hubmirror::sync {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr uint64_t kLfsSizeThreshold = 10ull << 20;
 constexpr size_t kReadChunk = 1 << 20;
 constexpr const char* kCommitIdentity = "hubmirror <hubmirror@localhost>";
 
@@ -117,53 +115,7 @@ Result<storage::StoredBlob> StoreFile(storage::BlobStore& store, const SourceFil
   return stored;
 }
 
-bool MatchesLfsPattern(const std::string& path, const std::string& pattern) {
-  if (pattern.find('/') != std::string::npos) {
-    std::string anchored = pattern.front() == '/' ? pattern.substr(1) : pattern;
-    return ::fnmatch(anchored.c_str(), path.c_str(), 0) == 0;
-  }
-  std::string name = path.substr(path.rfind('/') + 1);
-  return ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
-}
-
 }  // namespace
-
-std::vector<std::string> DefaultLfsPatterns() {
-  return {"*.7z",      "*.arrow",       "*.bin",
-          "*.bz2",     "*.ckpt",        "*.ftz",
-          "*.gguf",    "*.gz",          "*.h5",
-          "*.joblib",  "*.lfs.*",       "*.mlmodel",
-          "*.model",   "*.msgpack",     "*.npy",
-          "*.npz",     "*.onnx",        "*.ot",
-          "*.parquet", "*.pb",          "*.pickle",
-          "*.pkl",     "*.pt",          "*.pth",
-          "*.rar",     "*.safetensors", "saved_model/**/*",
-          "*.tar.*",   "*.tar",         "*.tflite",
-          "*.tgz",     "*.wasm",        "*.xz",
-          "*.zip",     "*.zst",         "*tfevents*"};
-}
-
-std::vector<std::string> ParseLfsPatterns(std::string_view gitattributes) {
-  std::vector<std::string> patterns;
-  std::istringstream lines{std::string(gitattributes)};
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream words(line);
-    std::string pattern;
-    if (!(words >> pattern) || pattern[0] == '#') continue;
-    for (std::string attribute; words >> attribute;) {
-      if (attribute == "filter=lfs") patterns.push_back(pattern);
-    }
-  }
-  return patterns;
-}
-
-bool IsLfsFile(const std::string& path, uint64_t size, const std::vector<std::string>& patterns) {
-  if (size > kLfsSizeThreshold) return true;
-  for (const auto& pattern : patterns) {
-    if (MatchesLfsPattern(path, pattern)) return true;
-  }
-  return false;
-}
 
 Status ValidateImportOptions(const ImportOptions& options) {
   HM_RETURN_IF_ERROR(ValidateRepoId(options.repo));

@@ -43,12 +43,4 @@ Status ValidateImportOptions(const ImportOptions& options);
 Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry& registry,
                                   const ImportOptions& options);
 
-// Whether the Hub would store this file with Git LFS: the Hub's default `.gitattributes`
-// patterns, extra `filter=lfs` patterns from the folder's own `.gitattributes`, and any file
-// over 10 MiB.
-bool IsLfsFile(const std::string& path, uint64_t size, const std::vector<std::string>& patterns);
-std::vector<std::string> DefaultLfsPatterns();
-// The `filter=lfs` patterns of a `.gitattributes` file.
-std::vector<std::string> ParseLfsPatterns(std::string_view gitattributes);
-
 }  // namespace hubmirror::sync

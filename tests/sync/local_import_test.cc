@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/digest.h"
+#include "common/lfs_rules.h"
 #include "storage/local_blob_store.h"
 #include "tests/support/temp_dir.h"
 
