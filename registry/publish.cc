@@ -63,6 +63,12 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
         .Bind(8, now);
     HM_RETURN_IF_ERROR(s.Run());
   }
+  if (rev.private_if_created && sqlite3_changes(db_) > 0) {
+    Statement s(*statements_,
+                "UPDATE repos SET private_setting = 1 WHERE type = ? AND name_lower = ?");
+    s.Bind(1, RepoTypeName(rev.type)).Bind(2, name_lower);
+    HM_RETURN_IF_ERROR(s.Run());
+  }
   int64_t repo_id = 0;
   bool default_branch = false;
   {
@@ -89,8 +95,15 @@ Result<bool> Registry::PublishInTransaction(const NewRevision& rev) {
     Statement s(*statements_,
                 "SELECT commit_id FROM refs WHERE repo_id = ? AND kind = ? AND name = ?");
     s.Bind(1, repo_id).Bind(2, RefKindName(rev.ref->kind)).Bind(3, RefRevision(*rev.ref));
-    unchanged = s.Step() && s.Text(0) == rev.commit.id;
+    std::string head = s.Step() ? s.Text(0) : "";
     HM_RETURN_IF_ERROR(s.status());
+    if (rev.expected_head && *rev.expected_head != head) {
+      return Status(StatusCode::kFailedPrecondition,
+                    std::string(RepoTypeName(rev.type)) + " " + rev.repo_name + ": " +
+                        RefRevision(*rev.ref) + " moved to " + (head.empty() ? "nothing" : head) +
+                        " meanwhile");
+    }
+    unchanged = head == rev.commit.id;
   } else {  // a commit without a ref: unchanged when already stored
     Statement s(*statements_, "SELECT 1 FROM commits WHERE repo_id = ? AND id = ?");
     s.Bind(1, repo_id).Bind(2, rev.commit.id);

@@ -196,6 +196,12 @@ struct NewRevision {
   std::vector<Entry> entries;
   std::vector<BlobRow> blobs;
   std::vector<LineageEdge> lineage;
+  // When set, the ref must point at this commit now ("": the ref must not exist yet), or nothing
+  // is published (kFailedPrecondition): a commit built on a head that moved meanwhile never
+  // replaces the other writer's work.
+  std::optional<std::string> expected_head;
+  // A repo this creates is private from its first moment (the `private` setting), when true.
+  bool private_if_created = false;
 };
 
 // What retention keeps of a repo's revisions, besides those refs point at and those a sync pinned.

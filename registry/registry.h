@@ -313,6 +313,13 @@ class Registry {
   // (by the revision or the full name), in one transaction; refs that do not exist are skipped.
   // Returns how many refs were deleted.
   Result<size_t> DeleteRefs(RepoType type, std::string_view repo, const std::vector<RefName>& refs);
+  // Points a new ref at a commit of the repo. kAlreadyExists when the ref exists (whatever it
+  // points at), kRevisionNotFound when the repo has no such commit, kRepoNotFound.
+  Status CreateRef(RepoType type, std::string_view repo, const RefName& ref,
+                   const std::string& commit_id);
+  // Deletes a repo with its commits, refs, files, access records, sync records and the lineage its
+  // cards declared; its content becomes garbage unless another repo uses it. kRepoNotFound.
+  Status DeleteRepo(RepoType type, std::string_view repo);
 
  private:
   explicit Registry(sqlite3* db);

@@ -153,4 +153,9 @@ class BlobStore {
   virtual Status Quarantine(const std::string& sha256) = 0;
 };
 
+// The whole content of a stored blob, for small files the server reads itself (a README's card,
+// a .gitattributes): kNotFound when it is not stored, kInvalidArgument when it is larger than
+// `max_bytes`.
+Result<std::string> ReadWholeBlob(BlobStore& store, const std::string& sha256, uint64_t max_bytes);
+
 }  // namespace hubmirror::storage

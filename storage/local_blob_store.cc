@@ -335,6 +335,25 @@ class LocalBlobWriter : public BlobWriter {
 
 }  // namespace
 
+Result<std::string> ReadWholeBlob(BlobStore& store, const std::string& sha256, uint64_t max_bytes) {
+  auto file = store.Open(sha256);
+  if (!file.ok()) return file.status();
+  if (file->size() > max_bytes) {
+    return InvalidArgument("blob " + sha256 + " is larger than " + std::to_string(max_bytes) +
+                           " bytes");
+  }
+  std::string bytes(file->size(), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n =
+        ::pread(file->fd(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return ErrnoStatus("cannot read blob " + sha256, n < 0 ? errno : EIO);
+    done += static_cast<size_t>(n);
+  }
+  return bytes;
+}
+
 BlobFile::~BlobFile() {
   if (fd_ >= 0) ::close(fd_);
 }

@@ -1,0 +1,50 @@
+// Changes to a repo as a whole, which publishing makes: new refs, and deletion.
+#include "common/git_refs.h"
+#include "registry/registry.h"
+#include "registry/sqlite.h"
+
+namespace hubmirror::registry {
+
+Status Registry::CreateRef(RepoType type, std::string_view repo, const RefName& ref,
+                           const std::string& commit_id) {
+  auto found = FindRepo(type, repo);
+  if (!found.ok()) return found.status();
+  WriteTransaction transaction(db_);
+  HM_RETURN_IF_ERROR(transaction.Begin());
+  {
+    Statement s(*statements_, "SELECT 1 FROM commits WHERE repo_id = ? AND id = ?");
+    s.Bind(1, found->id).Bind(2, commit_id);
+    if (!s.Step()) {
+      HM_RETURN_IF_ERROR(s.status());
+      return Status(StatusCode::kRevisionNotFound, "Invalid rev id: " + commit_id);
+    }
+  }
+  Statement s(*statements_,
+              "INSERT INTO refs (repo_id, kind, name, commit_id) VALUES (?, ?, ?, ?) "
+              "ON CONFLICT (repo_id, kind, name) DO NOTHING");
+  s.Bind(1, found->id).Bind(2, RefKindName(ref.kind)).Bind(3, RefRevision(ref)).Bind(4, commit_id);
+  HM_RETURN_IF_ERROR(s.Run());
+  if (sqlite3_changes(db_) == 0) {
+    return Status(StatusCode::kAlreadyExists, "Reference " + FullRefName(ref) + " already exists");
+  }
+  return transaction.Commit();
+}
+
+Status Registry::DeleteRepo(RepoType type, std::string_view repo) {
+  auto found = FindRepo(type, repo);
+  if (!found.ok()) return found.status();
+  std::string lower = AsciiLower(repo);
+  WriteTransaction transaction(db_);
+  HM_RETURN_IF_ERROR(transaction.Begin());
+  for (const char* sql :
+       {"DELETE FROM sync_state WHERE type = ?1 AND repo_lower = ?2",
+        "DELETE FROM lineage_edges WHERE child_lower = ?2 AND source IN ('card', 'baseModels')",
+        "DELETE FROM repos WHERE type = ?1 AND name_lower = ?2"}) {
+    Statement s(*statements_, sql);
+    s.Bind(1, RepoTypeName(type)).Bind(2, lower);
+    HM_RETURN_IF_ERROR(s.Run());
+  }
+  return transaction.Commit();
+}
+
+}  // namespace hubmirror::registry
