@@ -1,0 +1,84 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/names.h"
+#include "common/status.h"
+
+namespace hubmirror::api {
+
+// Publishing, as the write routes of the API need it (hub-protocol §12): repos created and
+// deleted, commits made. The API owns this interface and checks who may write; the sync layer
+// implements it with the blob store and the registry, and `serve` wires it in. Implementations
+// are thread-safe.
+
+// One change of a commit (the NDJSON lines after the header).
+struct CommitOperation {
+  enum class Kind {
+    kAddFile,       // `file`: `content` holds the bytes (decoded from base64)
+    kAddLfsFile,    // `lfsFile`: content already stored, named by `sha256` (and `size`, if given)
+    kDeleteFile,    // `deletedFile`: a file, or every file under a folder of that name
+    kDeleteFolder,  // `deletedFolder`: every file under the folder
+  };
+  Kind kind = Kind::kAddFile;
+  std::string path;  // validated repo path; a folder's without its trailing '/'
+  std::string content;
+  std::string sha256;
+  std::optional<uint64_t> size;
+};
+
+struct CommitRequest {
+  RepoType type = RepoType::kModel;
+  std::string repo;
+  std::string branch;
+  // A commit id or its prefix (5-40 hex): the commit must be made on top of it, or it is refused.
+  std::optional<std::string> parent_commit;
+  std::string summary;
+  std::string description;
+  std::string author;  // the caller's user name
+  std::vector<CommitOperation> operations;
+};
+
+// Where the bytes of one LFS upload go as they arrive. Used by one request at a time.
+class UploadSink {
+ public:
+  virtual ~UploadSink() = default;
+  virtual Status Append(const char* data, size_t size) = 0;
+  // Checks that the bytes were exactly the announced size and SHA-256 and stores them
+  // (kCorrupt naming both digests or sizes otherwise; nothing is stored then). Once stored, the
+  // uploader may name the content in commits.
+  virtual Status Finish() = 0;
+};
+
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+
+  // Creates a repo whose `main` has one commit with the Hub's default `.gitattributes`, by
+  // `author`. kAlreadyExists when it exists.
+  virtual Status CreateRepo(RepoType type, const std::string& repo, bool is_private,
+                            const std::string& author) = 0;
+  // Deletes a repo (its content becomes garbage for gc). kRepoNotFound.
+  virtual Status DeleteRepo(RepoType type, const std::string& repo) = 0;
+  // Makes a commit on a branch and returns its id. A file added with the content of the same
+  // path at the parent changes nothing; a commit that changes nothing returns the head. Errors:
+  // kRevisionNotFound (no such branch), kFailedPrecondition (`parent_commit` is not the head, or
+  // the branch moved meanwhile), kEntryNotFound (a deleted path that does not exist), kCorrupt
+  // (an LFS file whose content is not stored, or has another size), kInvalidArgument (a file
+  // and a folder of one name). Nothing is visible unless the whole commit is.
+  virtual Result<std::string> Commit(const CommitRequest& request) = 0;
+
+  // Starts receiving the content `sha256` of `size` bytes from `uploader`. Content stored
+  // already is received all the same: the bytes prove that the uploader has it.
+  virtual Result<std::unique_ptr<UploadSink>> BeginUpload(const std::string& sha256, uint64_t size,
+                                                          const std::string& uploader) = 0;
+  // Whether `user` uploaded this content (for the last day): they may name it in a commit even
+  // when no file they can read uses it yet.
+  virtual bool Uploaded(const std::string& user, const std::string& sha256) = 0;
+};
+
+}  // namespace hubmirror::api
