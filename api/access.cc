@@ -154,11 +154,18 @@ Result<RepoRight> ReadRight(const Caller& caller, registry::Registry& registry,
   return repo.is_private ? RepoRight::kNone : RepoRight::kMetadata;
 }
 
-bool MayManage(const Caller& caller, const registry::Repo& repo) {
-  if (!caller.principal) return false;
-  if (caller.principal->user.is_admin || IsNamespaceUser(caller, repo)) return true;
-  auto role = caller.RoleIn(std::string(RepoNamespace(repo.name)));
+bool MayWriteNamespace(const Caller& caller, std::string_view space) {
+  if (!caller.principal || space.empty()) return false;
+  if (caller.principal->user.is_admin || EqualsIgnoringCase(space, caller.principal->user.name)) {
+    return true;
+  }
+  auto role = caller.RoleIn(std::string(space));
   return role && *role != registry::OrgRole::kRead;
+}
+
+bool MayManage(const Caller& caller, const registry::Repo& repo) {
+  if (caller.principal && caller.principal->user.is_admin) return true;
+  return MayWriteNamespace(caller, RepoNamespace(repo.name));
 }
 
 Result<registry::Repo> FindVisibleRepo(const RequestContext& context, RepoType type,

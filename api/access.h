@@ -108,6 +108,9 @@ Result<RepoRight> ReadRight(const Caller& caller, registry::Registry& registry,
 // namespace's own user, or a member of its organization with write or admin. Changes also need a
 // write token.
 bool MayManage(const Caller& caller, const registry::Repo& repo);
+// Whether the caller may create and change repos in a namespace: an admin, the user of that name,
+// or a member of that organization with write or admin.
+bool MayWriteNamespace(const Caller& caller, std::string_view space);
 
 // The repo a request names, when the caller may see it, with the caller's right to it (at least
 // kMetadata): kRepoNotFound otherwise, a private repo hidden from the caller answering exactly as

@@ -10,9 +10,18 @@ namespace {
 
 using nlohmann::json;
 
-// The repo a manager's request names, or nullopt with the refusal in `refusal`, in the Hub's
-// order: no token (401), a repo the caller cannot see (404), no right to manage it (403), a
-// read-only token for a write (403). `write` says whether the request changes anything.
+// The terms a user accepts by asking: the card's gate prompt, as the Hub shows it on the form.
+std::string TermsOf(const registry::Repo& repo) {
+  json card = json::parse(repo.card_data_json, nullptr, false);
+  if (card.is_object()) {
+    auto prompt = card.find("extra_gated_prompt");
+    if (prompt != card.end() && prompt->is_string()) return prompt->get<std::string>();
+  }
+  return "The access conditions of " + RepoTarget(repo) + ".";
+}
+
+}  // namespace
+
 std::optional<registry::Repo> ManagedRepo(const RequestContext& context, bool write,
                                           Response* refusal) {
   if (context.caller.anonymous()) {
@@ -38,18 +47,6 @@ std::optional<registry::Repo> ManagedRepo(const RequestContext& context, bool wr
   }
   return std::move(repo.value());
 }
-
-// The terms a user accepts by asking: the card's gate prompt, as the Hub shows it on the form.
-std::string TermsOf(const registry::Repo& repo) {
-  json card = json::parse(repo.card_data_json, nullptr, false);
-  if (card.is_object()) {
-    auto prompt = card.find("extra_gated_prompt");
-    if (prompt != card.end() && prompt->is_string()) return prompt->get<std::string>();
-  }
-  return "The access conditions of " + RepoTarget(repo) + ".";
-}
-
-}  // namespace
 
 Response HandleAskAccess(const RequestContext& context) {
   bool json_body = false;

@@ -12,6 +12,21 @@ std::string_view AllowedMethods(Endpoint endpoint) {
       return "POST, OPTIONS";
     case Endpoint::kRepoSettings:
       return "PUT, OPTIONS";
+    case Endpoint::kCreateRepo:
+    case Endpoint::kValidateYaml:
+    case Endpoint::kPreupload:
+    case Endpoint::kCommit:
+      return "POST, OPTIONS";
+    case Endpoint::kDeleteRepo:
+      return "DELETE, OPTIONS";
+    case Endpoint::kLfsBatch:
+    case Endpoint::kLfsVerify:
+      return "POST, OPTIONS";
+    case Endpoint::kLfsUpload:
+      return "PUT, OPTIONS";
+    case Endpoint::kBranch:
+    case Endpoint::kTag:
+      return "POST, DELETE, OPTIONS";
     case Endpoint::kTelemetry:
     case Endpoint::kAdminJobs:
     case Endpoint::kAdminUsers:
@@ -176,7 +191,8 @@ Response DispatchRoute(const Request& request, const DispatchEnvironment& enviro
                          access,
                          pull,
                          pulled,
-                         environment.jobs};
+                         environment.jobs,
+                         environment.publisher};
   if (route->endpoint == Endpoint::kMetrics) return HandleMetrics(context, environment);
   Response response = Answer(context, api_route);
   if (pulled && environment.fetched != nullptr && !environment.fetched->ok()) {
@@ -232,6 +248,28 @@ Response Answer(const RequestContext& context, bool api_route) {
       return HandleAdminConfig(context);
     case Endpoint::kAdminReload:
       return HandleAdminReload(context);
+    case Endpoint::kCreateRepo:
+      return HandleCreateRepo(context);
+    case Endpoint::kDeleteRepo:
+      return HandleDeleteRepo(context);
+    case Endpoint::kValidateYaml:
+      return HandleValidateYaml(context);
+    case Endpoint::kPreupload:
+      return HandlePreupload(context);
+    case Endpoint::kCommit:
+      return HandleCommit(context);
+    case Endpoint::kBranch:
+      return HandleBranch(context);
+    case Endpoint::kTag:
+      return HandleTag(context);
+    case Endpoint::kXetWriteToken:
+      return HandleXetWriteToken(context);
+    case Endpoint::kLfsBatch:
+      return HandleLfsBatch(context);
+    case Endpoint::kLfsUpload:
+      return HandleLfsUpload(context);
+    case Endpoint::kLfsVerify:
+      return HandleLfsVerify(context);
     default:
       break;
   }

@@ -38,6 +38,8 @@ struct DispatchEnvironment {
   // The daemon's jobs and config for /api/admin/jobs and /api/admin/config; nullptr: those
   // answer 503.
   JobControl* jobs = nullptr;
+  // Publishing (repos, commits, refs); nullptr: writes answer 503.
+  Publisher* publisher = nullptr;
 };
 
 // Answers one request: CORS preflight, routing (4xx for malformed or hostile targets), the

@@ -11,6 +11,7 @@
 
 #include "api/errors.h"
 #include "api/job_control.h"
+#include "api/publisher.h"
 #include "api/pull_through.h"
 #include "api/router.h"
 #include "api/verified_blobs.h"
@@ -48,6 +49,9 @@ struct Response {
   bool length_only = false;
   // The endpoint the request matched (none when it matched none), for metrics.
   std::optional<Endpoint> endpoint;
+  // An LFS upload accepted on its headers: the server streams the request's body into it, then
+  // answers 200, or the sink's failure.
+  std::shared_ptr<UploadSink> upload;
   // Pull-through: the upstream must be asked about this revision before the request can be
   // answered. The server asks off its I/O threads, then dispatches the request again.
   std::optional<RevisionToFetch> fetch_first;
@@ -79,7 +83,8 @@ struct RequestContext {
   // (content not stored is then filled).
   PullThrough* pull_through = nullptr;
   bool may_fetch = false;
-  JobControl* jobs = nullptr;  // the daemon's jobs and config, if any
+  JobControl* jobs = nullptr;      // the daemon's jobs and config, if any
+  Publisher* publisher = nullptr;  // publishing, if this server takes writes
 };
 
 // Moves a blob whose bytes did not hash to `sha256` as they were served to quarantine, and logs
@@ -109,6 +114,12 @@ nlohmann::json EntryJson(const registry::Entry& entry, bool expand);
 // malformed.
 Result<std::optional<int64_t>> IntegerParam(const QueryParams& query, std::string_view key);
 
+// The repo a manager's request names, or nullopt with the refusal in `refusal`, in the Hub's
+// order: no token (401), a repo the caller cannot see (404), no right to manage it (403), a
+// read-only token for a write (403). `write` says whether the request changes anything.
+std::optional<registry::Repo> ManagedRepo(const RequestContext& context, bool write,
+                                          Response* refusal);
+
 Response HandleWhoami(const RequestContext& context);
 Response HandleAskAccess(const RequestContext& context);
 Response HandleAuthCheck(const RequestContext& context);
@@ -133,6 +144,21 @@ Response HandleAdminJobs(const RequestContext& context);
 Response HandleAdminJob(const RequestContext& context);
 Response HandleAdminConfig(const RequestContext& context);
 Response HandleAdminReload(const RequestContext& context);
+// Publishing (publish_handlers.cc): repos, preupload, commits, branches and tags.
+Response HandleCreateRepo(const RequestContext& context);
+Response HandleDeleteRepo(const RequestContext& context);
+Response HandleValidateYaml(const RequestContext& context);
+Response HandlePreupload(const RequestContext& context);
+Response HandleCommit(const RequestContext& context);
+Response HandleBranch(const RequestContext& context);
+Response HandleTag(const RequestContext& context);
+Response HandleXetWriteToken(const RequestContext& context);
+// LFS uploads (lfs_handlers.cc): the batch API, the upload target and verify.
+Response HandleLfsBatch(const RequestContext& context);
+// Answers the headers of an upload PUT, before its body is read: a refusal, or a Response whose
+// `upload` takes the body.
+Response HandleLfsUpload(const RequestContext& context);
+Response HandleLfsVerify(const RequestContext& context);
 Response HandleResolve(const RequestContext& context, bool raw);
 Response HandleRepoInfo(const RequestContext& context);
 Response HandleListRepos(const RequestContext& context);

@@ -28,7 +28,7 @@ void Header(std::string* out, std::string_view name, std::string_view type, std:
 }  // namespace
 
 size_t RequestMetrics::FamilyIndex(std::optional<Endpoint> endpoint) {
-  if (!endpoint) return 15;
+  if (!endpoint) return 16;
   switch (*endpoint) {
     case Endpoint::kResolve:
     case Endpoint::kRaw:
@@ -80,8 +80,20 @@ size_t RequestMetrics::FamilyIndex(std::optional<Endpoint> endpoint) {
     case Endpoint::kTelemetry:
     case Endpoint::kAgentHarnesses:
       return 14;
+    case Endpoint::kCreateRepo:
+    case Endpoint::kDeleteRepo:
+    case Endpoint::kValidateYaml:
+    case Endpoint::kPreupload:
+    case Endpoint::kCommit:
+    case Endpoint::kBranch:
+    case Endpoint::kTag:
+    case Endpoint::kXetWriteToken:
+    case Endpoint::kLfsBatch:
+    case Endpoint::kLfsUpload:
+    case Endpoint::kLfsVerify:
+      return 15;
   }
-  return 15;
+  return 16;
 }
 
 void RequestMetrics::Finished(std::optional<Endpoint> endpoint, unsigned status, uint64_t bytes,

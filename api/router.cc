@@ -3,10 +3,12 @@
 #include <array>
 #include <utility>
 
+#include "common/digest.h"
+
 namespace hubmirror::api {
 namespace {
 
-constexpr std::array<std::string_view, 12> kRepoActions = {"resolve",
+constexpr std::array<std::string_view, 17> kRepoActions = {"resolve",
                                                            "raw",
                                                            "tree",
                                                            "blob",
@@ -17,7 +19,12 @@ constexpr std::array<std::string_view, 12> kRepoActions = {"resolve",
                                                            "ask-access",
                                                            "auth-check",
                                                            "user-access-request",
-                                                           "settings"};
+                                                           "settings",
+                                                           "preupload",
+                                                           "commit",
+                                                           "branch",
+                                                           "tag",
+                                                           "xet-write-token"};
 
 bool IsRepoAction(std::string_view segment) {
   for (auto action : kRepoActions) {
@@ -211,6 +218,24 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route, ActionAft
     return route;
   }
   if (s.size() >= 3 && s[1] == "admin") return MatchAdmin(s, std::move(route));
+  if (s.size() == 3 && s[1] == "repos" && (s[2] == "create" || s[2] == "delete")) {
+    route.endpoint = s[2] == "create" ? Endpoint::kCreateRepo : Endpoint::kDeleteRepo;
+    return route;
+  }
+  if (s.size() == 3 && s[1] == "lfs-upload") {
+    if (!IsSha256Hex(s[2])) return NoRoute();
+    route.endpoint = Endpoint::kLfsUpload;
+    route.item = s[2];
+    return route;
+  }
+  if (s.size() == 2 && s[1] == "lfs-verify") {
+    route.endpoint = Endpoint::kLfsVerify;
+    return route;
+  }
+  if (s.size() == 2 && s[1] == "validate-yaml") {
+    route.endpoint = Endpoint::kValidateYaml;
+    return route;
+  }
   if (s.size() == 2 && s[1] == "agent-harnesses") {
     route.endpoint = Endpoint::kAgentHarnesses;
     return route;
@@ -255,7 +280,14 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route, ActionAft
     route.path = what;
     return route;
   }
-  if (action != "revision" && action != "tree" && action != "paths-info" && action != "commits") {
+  if ((action == "branch" || action == "tag") && i + 1 == s.size()) {
+    // The name as sent, one segment (refs/... names are not branches or tags to create).
+    route.endpoint = action == "branch" ? Endpoint::kBranch : Endpoint::kTag;
+    route.path = s[i];
+    return route;
+  }
+  if (action != "revision" && action != "tree" && action != "paths-info" && action != "commits" &&
+      action != "preupload" && action != "commit" && action != "xet-write-token") {
     return NoRoute();
   }
   auto revision = TakeRevision(s, &i);
@@ -269,9 +301,12 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route, ActionAft
     return route;
   }
   if (i != s.size()) return NoRoute();
-  route.endpoint = action == "revision"     ? Endpoint::kRepoInfo
-                   : action == "paths-info" ? Endpoint::kPathsInfo
-                                            : Endpoint::kCommits;
+  route.endpoint = action == "revision"          ? Endpoint::kRepoInfo
+                   : action == "paths-info"      ? Endpoint::kPathsInfo
+                   : action == "preupload"       ? Endpoint::kPreupload
+                   : action == "commit"          ? Endpoint::kCommit
+                   : action == "xet-write-token" ? Endpoint::kXetWriteToken
+                                                 : Endpoint::kCommits;
   return route;
 }
 
@@ -296,6 +331,18 @@ Result<Route> MatchSegments(const std::vector<std::string>& s, Route route, Acti
     if (i + 1 != s.size()) return NoRoute();
     route.endpoint = Endpoint::kAskAccess;
     route.repo = std::move(repo.value());
+    return route;
+  }
+  // git-lfs's batch API: {prefix}{repo}.git/info/lfs/objects/batch, the id's last part with ".git".
+  constexpr std::string_view kGit = ".git";
+  if (s.size() >= i + 5 && s.size() <= i + 6 && s[s.size() - 4] == "info" &&
+      s[s.size() - 3] == "lfs" && s[s.size() - 2] == "objects" && s.back() == "batch" &&
+      s[s.size() - 5].ends_with(kGit) && s[s.size() - 5].size() > kGit.size()) {
+    std::string id = s.size() == i + 6 ? s[i] + "/" : "";
+    id += s[s.size() - 5].substr(0, s[s.size() - 5].size() - kGit.size());
+    HM_RETURN_IF_ERROR(ValidateRepoId(id));
+    route.endpoint = Endpoint::kLfsBatch;
+    route.repo = std::move(id);
     return route;
   }
   if (i + 2 >= s.size()) return NoRoute();

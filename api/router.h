@@ -49,6 +49,18 @@ enum class Endpoint {
   kAdminJob,        // GET, DELETE /api/admin/jobs/{item: the job's id, decimal}
   kAdminConfig,     // GET /api/admin/config: the effective config
   kAdminReload,     // POST /api/admin/config/reload
+  // Publishing (hub-protocol §12).
+  kCreateRepo,     // POST /api/repos/create
+  kDeleteRepo,     // DELETE /api/repos/delete
+  kValidateYaml,   // POST /api/validate-yaml
+  kPreupload,      // POST /api/{type}s/{repo}/preupload/{rev}
+  kCommit,         // POST /api/{type}s/{repo}/commit/{rev}
+  kBranch,         // POST, DELETE /api/{type}s/{repo}/branch/{path: the name}
+  kTag,            // POST (path: the revision tagged), DELETE (path: the tag) .../tag/{path}
+  kXetWriteToken,  // GET /api/{type}s/{repo}/xet-write-token/{rev}: refused (no Xet here)
+  kLfsBatch,       // POST /{prefix}{repo}.git/info/lfs/objects/batch
+  kLfsUpload,      // PUT /api/lfs-upload/{item: the sha256}?size=&user=&expires=&sig=
+  kLfsVerify,      // POST /api/lfs-verify
 };
 
 // A request target matched to an endpoint, with every component decoded and validated.

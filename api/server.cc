@@ -34,6 +34,8 @@ using namespace net::experimental::awaitable_operators;
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
 // The most a single read of a request takes from the socket, as in Beast's own reads.
 constexpr size_t kReadBytes = 65536;
+// An LFS upload is streamed to the store in chunks of this size.
+constexpr size_t kUploadChunkBytes = 1u << 20;
 
 // Each pool thread opens its own registry connection on first use: SQLite connections must not
 // be shared between threads, and opening one per request would dominate small requests.
@@ -263,10 +265,12 @@ net::awaitable<void> WriteReadError(beast::tcp_stream& stream, ApiError error,
 }
 
 // Reads the next request of a connection: waits up to the idle timeout for its first byte, then
-// allows the header timeout for the rest of its header and the idle timeout for its body.
+// allows the header timeout for the rest of its header and the idle timeout for its body, of at
+// most max_body_bytes (max_commit_body_bytes for a commit). An LFS upload's body is left unread,
+// and `*body_left` set: ReceiveUpload streams it to the store once its URL is checked.
 net::awaitable<beast::error_code> ReadRequest(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                               http::request_parser<http::string_body>& parser,
-                                              const ServerOptions& options) {
+                                              const ServerOptions& options, bool* body_left) {
   if (buffer.size() == 0) {
     stream.expires_after(options.idle_timeout);
     auto [ec, bytes] = co_await stream.async_read_some(
@@ -278,9 +282,48 @@ net::awaitable<beast::error_code> ReadRequest(beast::tcp_stream& stream, beast::
   auto [header_error, header_bytes] =
       co_await http::async_read_header(stream, buffer, parser, kNoThrow);
   if (header_error || parser.is_done()) co_return header_error;
+  // The parser took the header with no body limit: which limit applies depends on the request.
+  const Request& head = parser.get();
+  if (head.method() == http::verb::put && head.target().starts_with("/api/lfs-upload/")) {
+    *body_left = true;
+    co_return beast::error_code{};
+  }
+  // A commit carries its regular files inline (ServerOptions::max_commit_body_bytes).
+  bool commit =
+      head.method() == http::verb::post && head.target().find("/commit/") != std::string_view::npos;
+  uint64_t limit = commit ? options.max_commit_body_bytes : options.max_body_bytes;
+  if (auto length = parser.content_length(); length && *length > limit) {
+    co_return http::error::body_limit;
+  }
+  parser.body_limit(limit);
   stream.expires_after(options.idle_timeout);
   auto [body_error, body_bytes] = co_await http::async_read(stream, buffer, parser, kNoThrow);
   co_return body_error;
+}
+
+// Streams an LFS upload's body into `sink` as it arrives, in chunks of a fixed size, so that an
+// upload of any size keeps the server's memory flat; then lets the sink check and store it. The
+// idle timeout applies to each chunk.
+net::awaitable<Status> ReceiveUpload(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                     http::request_parser<http::string_body>&& header_parser,
+                                     UploadSink& sink, const ServerOptions& options) {
+  http::request_parser<http::buffer_body> parser(std::move(header_parser));
+  // The Content-Length was checked against the signed URL.
+  parser.body_limit(boost::none);
+  std::vector<char> chunk(kUploadChunkBytes);
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    stream.expires_after(options.idle_timeout);
+    auto [ec, bytes] = co_await http::async_read_some(stream, buffer, parser, kNoThrow);
+    if (ec == http::error::need_buffer) ec = {};
+    size_t got = chunk.size() - parser.get().body().size;
+    if (got > 0) {
+      if (Status appended = sink.Append(chunk.data(), got); !appended.ok()) co_return appended;
+    }
+    if (ec) co_return IoError("the upload ended early: " + ec.message());
+  }
+  co_return sink.Finish();
 }
 
 // Waits until the lease's address has a request slot for this connection's request, for at most
@@ -381,7 +424,8 @@ Response Server::Serve(const Request& request, const tcp::endpoint& local,
                                   &metrics_,
                                   [this] { return ServerSamples(); },
                                   options_.registry_path.parent_path(),
-                                  options_.jobs.get()};
+                                  options_.jobs.get(),
+                                  options_.publisher.get()};
   return Dispatch(request, environment);
 }
 
@@ -496,8 +540,10 @@ net::awaitable<void> Server::Session(tcp::socket socket,
   while (true) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
-    parser.body_limit(options_.max_body_bytes);
-    auto read_error = co_await ReadRequest(stream, buffer, parser, options_);
+    // ReadRequest sets the body's limit once it knows what the request is.
+    parser.body_limit(boost::none);
+    bool body_left = false;
+    auto read_error = co_await ReadRequest(stream, buffer, parser, options_, &body_left);
     if (read_error == http::error::header_limit) {
       co_await WriteReadError(stream, ApiError::kHeadersTooLarge, "request headers too large");
       break;
@@ -515,7 +561,10 @@ net::awaitable<void> Server::Session(tcp::socket socket,
     }
     if (read_error) break;
     if (!co_await AwaitRequestSlot(limiter_, *lease, options_.idle_timeout)) break;
-    const Request& request = parser.get();
+    // An upload's header outlives its parser, which its body is read with.
+    Request upload_head;
+    if (body_left) upload_head = parser.get();
+    const Request& request = body_left ? upload_head : parser.get();
     auto started = std::chrono::steady_clock::now();
     metrics_.Started();
     Response response;
@@ -546,6 +595,22 @@ net::awaitable<void> Server::Session(tcp::socket socket,
       response = ErrorResponse(ApiError::kInternal, "internal error", true);
     }
     bool keep_alive = request.keep_alive();
+    if (body_left) {
+      if (response.upload) {
+        Status received =
+            co_await ReceiveUpload(stream, buffer, std::move(parser), *response.upload, options_);
+        if (!received.ok()) {
+          Log(LogLevel::kWarning, "upload refused: " + received.message());
+          response = ErrorFromStatus(received.code() == StatusCode::kIoError
+                                         ? received
+                                         : Status(StatusCode::kInvalidArgument, received.message()),
+                                     true);
+          keep_alive = false;
+        }
+      } else {
+        keep_alive = false;  // the body was not read: the connection cannot carry another request
+      }
+    }
     auto write_error = co_await WriteResponse(stream, request, response, keep_alive,
                                               options_.idle_timeout, store_);
     limiter_.FinishRequest(*lease);

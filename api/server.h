@@ -59,6 +59,11 @@ struct ServerOptions {
   // The daemon's jobs and config, for /api/admin/jobs and /api/admin/config (null: they answer
   // 503).
   std::shared_ptr<JobControl> jobs;
+  // Publishing with the Hub's clients (null: writes answer 503).
+  std::shared_ptr<Publisher> publisher;
+  // A commit's NDJSON carries its regular files inline, base64: it may be larger than other
+  // bodies (the official client caps a commit's inline content at 100 MiB).
+  size_t max_commit_body_bytes = 160u << 20;
 };
 
 // "host:port" of an endpoint, with IPv6 addresses in brackets ("[::1]:8080").
