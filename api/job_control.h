@@ -104,7 +104,8 @@ class JobControl {
   // unknown id; kFailedPrecondition for a job already finished.
   virtual Result<JobView> CancelJob(uint64_t id) = 0;
   // Reads the config file again and applies it: the schedule and its rules (a pass starts at
-  // once when they changed), upkeep ([gc], [verify], [storage]) and [access]. Returns what changed
+  // once when they changed), upkeep ([gc], [verify], [storage]), [access] and [publish]. Returns
+  // what changed
   // and what only a restart applies. kFailedPrecondition when the server was started without a
   // config file; kInvalidArgument, naming the file and key, for an invalid file (nothing is
   // changed).

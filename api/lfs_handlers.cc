@@ -97,11 +97,15 @@ Response HandleLfsBatch(const RequestContext& context) {
         true);
   }
   json answer = json::array();
+  uint64_t adding = 0;
   for (const auto& object : *objects) {
     auto entry = BatchObject(context, object);
     if (!entry.ok()) return ErrorFromStatus(entry.status(), true);
+    if (entry->contains("actions")) adding += (*entry)["size"].get<uint64_t>();
     answer.push_back(std::move(entry.value()));
   }
+  // Refused before any byte is sent: the uploads would take the namespace over its quota.
+  if (auto refusal = QuotaRefusal(context, *repo, adding)) return std::move(*refusal);
   // Never "xet": the clients would then upload through Xet, which this server does not have.
   return LfsJson({{"transfer", "basic"}, {"objects", std::move(answer)}, {"hash_algo", "sha256"}});
 }

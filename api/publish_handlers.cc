@@ -198,6 +198,9 @@ Response HandleCommit(const RequestContext& context) {
   request->repo = repo->name;
   request->branch = context.route.revision;
   request->author = context.caller.name();
+  uint64_t inline_bytes = 0;
+  for (const auto& op : request->operations) inline_bytes += op.content.size();
+  if (auto refusal = QuotaRefusal(context, *repo, inline_bytes)) return std::move(*refusal);
   for (const auto& op : request->operations) {
     if (op.kind != CommitOperation::Kind::kAddLfsFile) continue;
     auto may = MayReferenceContent(context, op.sha256);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,16 @@ namespace hubmirror::api {
 // deleted, commits made. The API owns this interface and checks who may write; the sync layer
 // implements it with the blob store and the registry, and `serve` wires it in. Implementations
 // are thread-safe.
+
+// Storage quotas of publishing (`[publish]` in the config): the bytes of content a namespace's
+// repos may use. Value type.
+struct PublishQuotas {
+  std::optional<uint64_t> default_bytes;            // every namespace without its own
+  std::map<std::string, uint64_t> namespace_bytes;  // by lower-cased namespace
+
+  // The quota of a namespace, if any.
+  std::optional<uint64_t> For(std::string_view space) const;
+};
 
 // One change of a commit (the NDJSON lines after the header).
 struct CommitOperation {
@@ -79,6 +90,14 @@ class Publisher {
   // Whether `user` uploaded this content (for the last day): they may name it in a commit even
   // when no file they can read uses it yet.
   virtual bool Uploaded(const std::string& user, const std::string& sha256) = 0;
+  // The quotas in force (a reload may change them).
+  virtual PublishQuotas Quotas() = 0;
 };
+
+inline std::optional<uint64_t> PublishQuotas::For(std::string_view space) const {
+  auto found = namespace_bytes.find(AsciiLower(space));
+  if (found != namespace_bytes.end()) return found->second;
+  return default_bytes;
+}
 
 }  // namespace hubmirror::api

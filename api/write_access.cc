@@ -60,4 +60,19 @@ Result<bool> MayReferenceContent(const RequestContext& context, const std::strin
   return false;
 }
 
+std::optional<Response> QuotaRefusal(const RequestContext& context, const registry::Repo& repo,
+                                     uint64_t adding) {
+  std::string space(RepoNamespace(repo.name));
+  std::optional<uint64_t> quota = context.publisher->Quotas().For(space);
+  if (!quota || adding == 0) return std::nullopt;
+  auto used = context.registry.NamespaceBytes(space);
+  if (!used.ok()) return ErrorFromStatus(used.status(), true);
+  if (*used + adding <= *quota) return std::nullopt;
+  return ErrorResponse(ApiError::kForbidden,
+                       "Storage quota of " + space + " exceeded: its repos use " +
+                           std::to_string(*used) + " of " + std::to_string(*quota) +
+                           " bytes, and this upload needs " + std::to_string(adding) + " more",
+                       true);
+}
+
 }  // namespace hubmirror::api

@@ -19,6 +19,11 @@ std::optional<Response> WriterRefusal(const RequestContext& context);
 std::optional<registry::Repo> WritableRepo(const RequestContext& context, RepoType type,
                                            const std::string& name, Response* refusal);
 
+// 403 when `adding` more bytes would take the repo's namespace over its publishing quota
+// (PublishQuotas), with what it uses and may use; nullopt when within it, or without a quota.
+std::optional<Response> QuotaRefusal(const RequestContext& context, const registry::Repo& repo,
+                                     uint64_t adding);
+
 // Whether the caller may name content by its digest alone, without uploading it: some file they
 // can read uses it. Content nobody may show them is never theirs to claim by a guessed digest.
 Result<bool> MayReferenceContent(const RequestContext& context, const std::string& sha256);

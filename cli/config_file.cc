@@ -221,13 +221,13 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
   sync::ScheduleConfig config;
   HM_RETURN_IF_ERROR(reader.CheckKeys(root, "",
                                       {"upstream", "schedule", "sync", "mirror", "access",
-                                       "pull_through", "gc", "verify", "storage"}));
+                                       "pull_through", "gc", "verify", "storage", "publish"}));
 
   const toml::table* upstream = Table(root, "upstream");
   // A config that only sets access or upkeep may leave [upstream] out; one that mirrors needs it,
   // and so does pull-through (LoadPullThroughPolicy says so).
   bool other_tables = false;
-  for (const char* table : {"access", "pull_through", "gc", "verify", "storage"}) {
+  for (const char* table : {"access", "pull_through", "gc", "verify", "storage", "publish"}) {
     other_tables = other_tables || Table(root, table) != nullptr;
   }
   if (upstream == nullptr && root.get("mirror") == nullptr && other_tables) return config;
@@ -360,6 +360,37 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
   return config;
 }
 
+Result<api::PublishQuotas> LoadPublishQuotas(const std::filesystem::path& path) {
+  auto root = ParseFile(path);
+  if (!root.ok()) return root.status();
+  ConfigReader reader(path.string());
+  api::PublishQuotas quotas;
+  const toml::table* publish = Table(*root, "publish");
+  if (publish == nullptr) return quotas;
+  HM_RETURN_IF_ERROR(reader.CheckKeys(*publish, "publish", {"quota_bytes", "quotas"}));
+  if (publish->contains("quota_bytes")) {
+    uint64_t bytes = 0;
+    HM_RETURN_IF_ERROR(reader.Integer(*publish, "publish", "quota_bytes", &bytes, 1, INT64_MAX));
+    quotas.default_bytes = bytes;
+  }
+  if (const toml::node* node = publish->get("quotas")) {
+    const toml::table* table = node->as_table();
+    if (table == nullptr)
+      return reader.Fail("publish.quotas", "must be a table of NAMESPACE = BYTES");
+    for (const auto& [key, value] : *table) {
+      std::string space(key.str());
+      if (!ValidateAccountName(space).ok()) {
+        return reader.Fail("publish.quotas", "'" + space + "' is not a user or organization name");
+      }
+      uint64_t bytes = 0;
+      HM_RETURN_IF_ERROR(
+          reader.Integer(*table, "publish.quotas", space.c_str(), &bytes, 1, INT64_MAX));
+      quotas.namespace_bytes[AsciiLower(space)] = bytes;
+    }
+  }
+  return quotas;
+}
+
 Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& path) {
   DaemonConfig config;
   auto schedule = LoadConfig(path);
@@ -374,6 +405,9 @@ Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& path) {
   auto upkeep = LoadMaintenanceConfig(path);
   if (!upkeep.ok()) return upkeep.status();
   config.upkeep = std::move(upkeep.value());
+  auto quotas = LoadPublishQuotas(path);
+  if (!quotas.ok()) return quotas.status();
+  config.quotas = std::move(quotas.value());
   for (auto& rule : config.schedule.mirrors) rule.max_store_bytes = config.upkeep.max_store_bytes;
   return config;
 }

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "api/access.h"
+#include "api/publisher.h"
 #include "common/status.h"
 #include "sync/maintenance.h"
 #include "sync/pull_through.h"
@@ -22,6 +23,7 @@ namespace hubmirror::cli {
 //   [access] anonymous (read by LoadAccessPolicy)
 //   [pull_through] enabled, allow, deny, max_age_seconds, gated, anonymous (read by
 //              LoadPullThroughPolicy)
+//   [publish] quota_bytes, [publish.quotas] (read by LoadPublishQuotas)
 //   [gc] interval_seconds, grace_seconds, quarantine_seconds; [verify] interval_seconds,
 //              max_bytes_per_second; [storage] max_bytes, check_interval_seconds (read by
 //              LoadMaintenanceConfig)
@@ -48,6 +50,10 @@ Result<std::optional<sync::PullThroughPolicy>> LoadPullThroughPolicy(
 // or unknown.
 Result<sync::MaintenanceConfig> LoadMaintenanceConfig(const std::filesystem::path& path);
 
+// The [publish] table of the same file: `quota_bytes` for every namespace, `[publish.quotas]`
+// NAMESPACE = BYTES for some. kInvalidArgument, naming the file and key, for anything malformed.
+Result<api::PublishQuotas> LoadPublishQuotas(const std::filesystem::path& path);
+
 // Everything `serve --config FILE` reads, as one value: the loaders above, with the storage
 // budget given to every rule (MirrorSpec::max_store_bytes). Their errors as they are.
 struct DaemonConfig {
@@ -55,6 +61,7 @@ struct DaemonConfig {
   api::AccessPolicy access;
   std::optional<sync::PullThroughPolicy> pull_through;
   sync::MaintenanceConfig upkeep;
+  api::PublishQuotas quotas;
 };
 Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& path);
 

@@ -140,6 +140,9 @@ Result<std::shared_ptr<Daemon>> Daemon::Start(std::filesystem::path config_file,
     if (!pulling.ok()) return pulling.status();
     daemon->pull_through_ = std::move(pulling.value());
   }
+  daemon->publisher_ =
+      std::make_shared<sync::RegistryPublisher>(store, daemon->data_dir_ / "registry.db");
+  daemon->publisher_->SetQuotas(config.quotas);
   daemon->maintenance_ = std::make_unique<sync::Maintenance>(
       daemon->Upkeep(config.upkeep), daemon->data_dir_ / "registry.db", store, daemon->board_);
   HM_RETURN_IF_ERROR(daemon->ApplySchedule(config.schedule));
@@ -296,6 +299,7 @@ Result<json> Daemon::Reload() {
   }
   if (schedule_changed) HM_RETURN_IF_ERROR(ApplySchedule(loaded->schedule));
   access_->SetPolicy(loaded->access);
+  publisher_->SetQuotas(loaded->quotas);
   maintenance_->Reconfigure(Upkeep(loaded->upkeep));
   // Pull-through keeps serving as it started; the effective config says so until a restart.
   loaded->pull_through = config_.pull_through;

@@ -14,6 +14,7 @@
 #include "storage/blob_store.h"
 #include "sync/job_board.h"
 #include "sync/maintenance.h"
+#include "sync/publisher.h"
 #include "sync/pull_through.h"
 #include "sync/scheduler.h"
 #include "sync/upstream_counters.h"
@@ -21,7 +22,7 @@
 namespace hubmirror::cli {
 
 // What `serve` runs beside the server: the job board, the sync schedule, upkeep (gc, scrub,
-// budget) and pull-through, and the config file they come from. It is the admin API's
+// budget), pull-through and publishing, and the config file they come from. It is the admin API's
 // JobControl: admins queue syncs, gc, verify and budget runs, cancel jobs, reload the config and
 // read it. Thread-safe; Stop (or destruction) cancels every job and ends the schedules.
 class Daemon : public api::JobControl {
@@ -38,6 +39,8 @@ class Daemon : public api::JobControl {
 
   // Pull-through for the server, or null when the config does not enable it.
   std::shared_ptr<api::PullThrough> pull_through() const { return pull_through_; }
+  // Publishing for the server, with the config's quotas.
+  std::shared_ptr<api::Publisher> publisher() const { return publisher_; }
   // The jobs', upkeep's and upstreams' samples for /metrics.
   std::vector<api::MetricSample> Samples() const;
 
@@ -72,6 +75,7 @@ class Daemon : public api::JobControl {
   sync::JobBoard board_;
   std::shared_ptr<sync::UpstreamPullThrough> pull_through_;  // set once, at Start
   std::unique_ptr<sync::Maintenance> maintenance_;           // set once, at Start
+  std::shared_ptr<sync::RegistryPublisher> publisher_;       // set once, at Start
 
   mutable std::mutex mutex_;  // guards what follows
   DaemonConfig config_;

@@ -80,6 +80,9 @@ json EffectiveConfigJson(const std::filesystem::path& config_file, const DaemonC
       {"storage",
        {{"max_bytes", upkeep.max_store_bytes ? json(*upkeep.max_store_bytes) : json()},
         {"check_interval_seconds", upkeep.budget_interval.count()}}},
+      {"publish",
+       {{"quota_bytes", config.quotas.default_bytes ? json(*config.quotas.default_bytes) : json()},
+        {"quotas", config.quotas.namespace_bytes}}},
   };
 }
 

@@ -11,7 +11,6 @@
 #include "common/log.h"
 #include "registry/registry.h"
 #include "storage/local_blob_store.h"
-#include "sync/publisher.h"
 
 namespace hubmirror::cli {
 namespace {
@@ -103,7 +102,7 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   if (!daemon.ok()) return ReportFailure(daemon.status());
   options.pull_through = (*daemon)->pull_through();
   options.jobs = *daemon;
-  options.publisher = std::make_shared<sync::RegistryPublisher>(**store, options.registry_path);
+  options.publisher = (*daemon)->publisher();
   options.job_samples = [daemon = *daemon] { return daemon->Samples(); };
   auto server = api::Server::Create(options, **store);
   if (!server.ok()) return ReportFailure(server.status());

@@ -317,6 +317,9 @@ class Registry {
   // points at), kRevisionNotFound when the repo has no such commit, kRepoNotFound.
   Status CreateRef(RepoType type, std::string_view repo, const RefName& ref,
                    const std::string& commit_id);
+  // Bytes of the distinct content the repos of a namespace (user or organization, any case) use
+  // in any of their commits: what a publishing quota counts.
+  Result<uint64_t> NamespaceBytes(std::string_view space);
   // Deletes a repo with its commits, refs, files, access records, sync records and the lineage its
   // cards declared; its content becomes garbage unless another repo uses it. kRepoNotFound.
   Status DeleteRepo(RepoType type, std::string_view repo);

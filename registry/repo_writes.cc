@@ -1,4 +1,5 @@
-// Changes to a repo as a whole, which publishing makes: new refs, and deletion.
+// Changes to a repo as a whole, which publishing makes (new refs, deletion), and what a
+// namespace's repos hold.
 #include "common/git_refs.h"
 #include "registry/registry.h"
 #include "registry/sqlite.h"
@@ -28,6 +29,16 @@ Status Registry::CreateRef(RepoType type, std::string_view repo, const RefName& 
     return Status(StatusCode::kAlreadyExists, "Reference " + FullRefName(ref) + " already exists");
   }
   return transaction.Commit();
+}
+
+Result<uint64_t> Registry::NamespaceBytes(std::string_view space) {
+  Statement s(*statements_,
+              "SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE b.sha256 IN ("
+              "  SELECT e.sha256 FROM entries e JOIN repos r ON r.id = e.repo_id "
+              "  WHERE r.author = ?1 COLLATE NOCASE AND e.sha256 IS NOT NULL)");
+  s.Bind(1, space);
+  if (!s.Step()) return s.status().ok() ? Internal("no sum row") : s.status();
+  return static_cast<uint64_t>(s.Int(0));
 }
 
 Status Registry::DeleteRepo(RepoType type, std::string_view repo) {

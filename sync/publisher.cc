@@ -353,4 +353,14 @@ bool RegistryPublisher::Uploaded(const std::string& user, const std::string& sha
   return found != uploads_.end() && NowUnixMillis() - found->second <= kUploadMemoryMs;
 }
 
+api::PublishQuotas RegistryPublisher::Quotas() {
+  std::lock_guard lock(uploads_mutex_);
+  return quotas_;
+}
+
+void RegistryPublisher::SetQuotas(api::PublishQuotas quotas) {
+  std::lock_guard lock(uploads_mutex_);
+  quotas_ = std::move(quotas);
+}
+
 }  // namespace hubmirror::sync

@@ -32,6 +32,8 @@ class RegistryPublisher : public api::Publisher {
   Result<std::unique_ptr<api::UploadSink>> BeginUpload(const std::string& sha256, uint64_t size,
                                                        const std::string& uploader) override;
   bool Uploaded(const std::string& user, const std::string& sha256) override;
+  api::PublishQuotas Quotas() override;
+  void SetQuotas(api::PublishQuotas quotas);
 
  private:
   // This publisher's connection, opened on first use. Needs mutex_.
@@ -43,9 +45,10 @@ class RegistryPublisher : public api::Publisher {
   const std::filesystem::path registry_path_;
   std::mutex mutex_;  // one write at a time; guards registry_
   std::unique_ptr<registry::Registry> registry_;
-  std::mutex uploads_mutex_;  // guards uploads_
+  std::mutex uploads_mutex_;  // guards uploads_ and quotas_
   // Who uploaded what, and when (unix ms): forgotten after a day, or with the process.
   std::map<std::pair<std::string, std::string>, int64_t> uploads_;  // (user, sha256)
+  api::PublishQuotas quotas_;                                       // guarded by uploads_mutex_
 };
 
 }  // namespace hubmirror::sync

@@ -227,6 +227,10 @@ repo = "acme/model"
 keep_within = "12h"
 [storage]
 max_bytes = 4096
+[publish]
+quota_bytes = 1000
+[publish.quotas]
+Lab = 5000
 )");
   auto config = LoadDaemonConfig(dir / "hubmirror.toml");
   REQUIRE(config.ok());
@@ -240,6 +244,11 @@ max_bytes = 4096
   CHECK(effective["mirror"][0]["keep_within_seconds"] == 12 * 3600);
   CHECK(effective["storage"]["max_bytes"] == 4096);
   CHECK(effective["pull_through"]["enabled"] == false);
+  // Quotas: a namespace's own, else the default; names match in any case.
+  CHECK(config->quotas.For("lab") == uint64_t{5000});
+  CHECK(config->quotas.For("LAB") == uint64_t{5000});
+  CHECK(config->quotas.For("alice") == uint64_t{1000});
+  CHECK(effective["publish"]["quotas"]["lab"] == 5000);
 }
 
 TEST_CASE("A malformed config is refused naming the file, key and problem", "[config]") {
@@ -278,10 +287,16 @@ TEST_CASE("A malformed config is refused naming the file, key and problem", "[co
       {upstream + "[[mirror]]\nrepo = \"a/b\"\ngrant = [\"a/b\"]\n", "mirror[0].grant"},
       {upstream + "[[mirror]]\nrepo = \"a/b\"\nkeep_within = \"soon\"\n", "mirror[0].keep_within"},
       {upstream + "[[mirror]]\nrepo = \"a/b\"\nkeep_within = 90\n", "keep_within"},
+      {upstream + "[publish]\nquota = 1\n", "quota"},
+      {upstream + "[publish]\nquota_bytes = 0\n", "publish.quota_bytes"},
+      {upstream + "[publish.quotas]\n\"a/b\" = 10\n", "publish.quotas"},
+      {upstream + "[publish.quotas]\nlab = \"big\"\n", "must be an integer"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
-    auto config = Load(dir, c.text);
+    // Everything serve reads: the schedule's loader, then those of the other tables.
+    WriteFile(dir / "hubmirror.toml", c.text);
+    auto config = LoadDaemonConfig(dir / "hubmirror.toml");
     REQUIRE_FALSE(config.ok());
     CHECK(config.status().code() == StatusCode::kInvalidArgument);
     CHECK_THAT(config.status().message(), Catch::Contains(c.message));
