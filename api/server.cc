@@ -301,6 +301,13 @@ net::awaitable<beast::error_code> ReadRequest(beast::tcp_stream& stream, beast::
   co_return body_error;
 }
 
+// The body of an upload refused on its headers: read, and dropped.
+class DroppedBody : public UploadSink {
+ public:
+  Status Append(const char*, size_t) override { return Status::Ok(); }
+  Status Finish() override { return Status::Ok(); }
+};
+
 // Streams an LFS upload's body into `sink` as it arrives, in chunks of a fixed size, so that an
 // upload of any size keeps the server's memory flat; then lets the sink check and store it. The
 // idle timeout applies to each chunk.
@@ -308,7 +315,8 @@ net::awaitable<Status> ReceiveUpload(beast::tcp_stream& stream, beast::flat_buff
                                      http::request_parser<http::string_body>&& header_parser,
                                      UploadSink& sink, const ServerOptions& options) {
   http::request_parser<http::buffer_body> parser(std::move(header_parser));
-  // The Content-Length was checked against the signed URL.
+  // An upload's Content-Length was checked against its signed URL; a refused one is read only
+  // while the client keeps sending (the idle timeout applies to each chunk).
   parser.body_limit(boost::none);
   std::vector<char> chunk(kUploadChunkBytes);
   while (!parser.is_done()) {
@@ -595,6 +603,7 @@ net::awaitable<void> Server::Session(tcp::socket socket,
       response = ErrorResponse(ApiError::kInternal, "internal error", true);
     }
     bool keep_alive = request.keep_alive();
+    bool drain_after_answer = false;
     if (body_left) {
       if (response.upload) {
         Status received =
@@ -608,11 +617,20 @@ net::awaitable<void> Server::Session(tcp::socket socket,
           keep_alive = false;
         }
       } else {
-        keep_alive = false;  // the body was not read: the connection cannot carry another request
+        // Refused on its headers: the answer goes first, then the body is read and dropped, so
+        // that a client that sends it all before reading sees the answer, not a reset.
+        keep_alive = false;
+        drain_after_answer = true;
       }
     }
     auto write_error = co_await WriteResponse(stream, request, response, keep_alive,
                                               options_.idle_timeout, store_);
+    if (drain_after_answer && !write_error) {
+      DroppedBody dropped;
+      // Its outcome does not matter: the answer was sent.
+      static_cast<void>(
+          co_await ReceiveUpload(stream, buffer, std::move(parser), dropped, options_));
+    }
     limiter_.FinishRequest(*lease);
     bool bodiless = request.method() == http::verb::head || response.length_only;
     uint64_t body_bytes = bodiless                           ? 0
