@@ -105,10 +105,9 @@ class JobControl {
   virtual Result<JobView> CancelJob(uint64_t id) = 0;
   // Reads the config file again and applies it: the schedule and its rules (a pass starts at
   // once when they changed), upkeep ([gc], [verify], [storage]), [access] and [publish]. Returns
-  // what changed
-  // and what only a restart applies. kFailedPrecondition when the server was started without a
-  // config file; kInvalidArgument, naming the file and key, for an invalid file (nothing is
-  // changed).
+  // what changed and what only a restart applies. kFailedPrecondition when the server was started
+  // without a config file; kInvalidArgument, naming the file and key, for an invalid file (nothing
+  // is changed).
   virtual Result<nlohmann::json> Reload() = 0;
   // The configuration in effect, as JSON, with every secret redacted.
   virtual nlohmann::json EffectiveConfig() const = 0;
