@@ -82,6 +82,39 @@ Response CommitError(const Status& status) {
   }
 }
 
+// Deletes a branch or tag of a writable repo: 404 RevisionNotFound when it does not exist.
+Response DeleteRef(const RequestContext& context, const registry::Repo& repo, const RefName& ref) {
+  Result<size_t> deleted = size_t{0};
+  Status written = Write(context, [&](registry::Registry& registry) {
+    deleted = registry.DeleteRefs(repo.type, repo.name, {ref});
+    return deleted.status();
+  });
+  if (!written.ok()) return ErrorFromStatus(written, true);
+  if (*deleted == 0) {
+    return ErrorResponse(ApiError::kRevisionNotFound, "Invalid rev id: " + ref.name, true);
+  }
+  std::string kind(RefKindName(ref.kind));
+  context.access.Audit(
+      CallerEvent(context, kind + ".delete", RepoTarget(repo), "ok", {{kind, ref.name}}));
+  return JsonResponse(json::object());
+}
+
+// Creates a branch or tag of a writable repo at `revision`: 404 when the revision does not
+// resolve, 409 when the name is taken.
+Response CreateRefAt(const RequestContext& context, const registry::Repo& repo, const RefName& ref,
+                     const std::string& revision) {
+  auto commit = context.registry.ResolveRevision(repo, revision);
+  if (!commit.ok()) return ErrorFromStatus(commit.status(), true);
+  Status created = Write(context, [&](registry::Registry& registry) {
+    return registry.CreateRef(repo.type, repo.name, ref, commit->id);
+  });
+  if (!created.ok()) return ErrorFromStatus(created, true);
+  std::string kind(RefKindName(ref.kind));
+  context.access.Audit(CallerEvent(context, kind + ".create", RepoTarget(repo), "ok",
+                                   {{kind, ref.name}, {"commit", commit->id}}));
+  return JsonResponse(json::object());
+}
+
 }  // namespace
 
 Response HandleCreateRepo(const RequestContext& context) {
@@ -233,18 +266,7 @@ Response HandleBranch(const RequestContext& context) {
     if (branch.name == repo->default_branch) {
       return ErrorResponse(ApiError::kForbidden, "Cannot delete " + FullRefName(branch), true);
     }
-    Result<size_t> deleted = size_t{0};
-    Status written = Write(context, [&](registry::Registry& registry) {
-      deleted = registry.DeleteRefs(repo->type, repo->name, {branch});
-      return deleted.status();
-    });
-    if (!written.ok()) return ErrorFromStatus(written, true);
-    if (*deleted == 0) {
-      return ErrorResponse(ApiError::kRevisionNotFound, "Invalid rev id: " + branch.name, true);
-    }
-    context.access.Audit(
-        CallerEvent(context, "branch.delete", RepoTarget(*repo), "ok", {{"branch", branch.name}}));
-    return JsonResponse(json::object());
+    return DeleteRef(context, *repo, branch);
   }
   std::string start = repo->default_branch;
   if (!context.request.body().empty()) {
@@ -254,15 +276,7 @@ Response HandleBranch(const RequestContext& context) {
       start = from->get<std::string>();
     }
   }
-  auto commit = context.registry.ResolveRevision(*repo, start);
-  if (!commit.ok()) return ErrorFromStatus(commit.status(), true);
-  Status created = Write(context, [&](registry::Registry& registry) {
-    return registry.CreateRef(repo->type, repo->name, branch, commit->id);
-  });
-  if (!created.ok()) return ErrorFromStatus(created, true);
-  context.access.Audit(CallerEvent(context, "branch.create", RepoTarget(*repo), "ok",
-                                   {{"branch", branch.name}, {"commit", commit->id}}));
-  return JsonResponse(json::object());
+  return CreateRefAt(context, *repo, branch, start);
 }
 
 Response HandleTag(const RequestContext& context) {
@@ -270,19 +284,7 @@ Response HandleTag(const RequestContext& context) {
   auto repo = WritableRepo(context, context.route.type, context.route.repo, &refusal);
   if (!repo) return refusal;
   if (context.request.method() == http::verb::delete_) {
-    RefName tag{RefKind::kTag, context.route.path};
-    Result<size_t> deleted = size_t{0};
-    Status written = Write(context, [&](registry::Registry& registry) {
-      deleted = registry.DeleteRefs(repo->type, repo->name, {tag});
-      return deleted.status();
-    });
-    if (!written.ok()) return ErrorFromStatus(written, true);
-    if (*deleted == 0) {
-      return ErrorResponse(ApiError::kRevisionNotFound, "Invalid rev id: " + tag.name, true);
-    }
-    context.access.Audit(
-        CallerEvent(context, "tag.delete", RepoTarget(*repo), "ok", {{"tag", tag.name}}));
-    return JsonResponse(json::object());
+    return DeleteRef(context, *repo, RefName{RefKind::kTag, context.route.path});
   }
   auto body = JsonObjectBody(context);
   if (!body.ok()) return ErrorFromStatus(body.status(), true);
@@ -295,15 +297,7 @@ Response HandleTag(const RequestContext& context) {
     return ErrorResponse(ApiError::kBadRequest, "Invalid tag name: " + tag.name.substr(0, 100),
                          true);
   }
-  auto commit = context.registry.ResolveRevision(*repo, context.route.path);
-  if (!commit.ok()) return ErrorFromStatus(commit.status(), true);
-  Status created = Write(context, [&](registry::Registry& registry) {
-    return registry.CreateRef(repo->type, repo->name, tag, commit->id);
-  });
-  if (!created.ok()) return ErrorFromStatus(created, true);
-  context.access.Audit(CallerEvent(context, "tag.create", RepoTarget(*repo), "ok",
-                                   {{"tag", tag.name}, {"commit", commit->id}}));
-  return JsonResponse(json::object());
+  return CreateRefAt(context, *repo, tag, context.route.path);
 }
 
 Response HandleXetWriteToken(const RequestContext&) {
