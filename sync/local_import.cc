@@ -11,7 +11,6 @@
 #include "common/clock.h"
 #include "common/digest.h"
 #include "common/files.h"
-#include "common/json_text.h"
 #include "common/lfs_rules.h"
 #include "sync/git_objects.h"
 #include "sync/model_card.h"
@@ -184,13 +183,7 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
   }
   report.files = files.size();
   GitTrees trees = BuildGitTrees(tree_files);
-  for (const auto& [path, id] : trees.directory_ids) {
-    registry::Entry directory;
-    directory.path = path;
-    directory.is_directory = true;
-    directory.git_oid = id;
-    revision.entries.push_back(std::move(directory));
-  }
+  AppendDirectoryEntries(trees, &revision.entries);
 
   // The parent is the branch head, if the repo and branch exist.
   std::string parent_id;
@@ -227,12 +220,7 @@ Result<ImportReport> ImportFolder(storage::BlobStore& store, registry::Registry&
   commit.id = GitCommitId(trees.root_id, parent_id, kCommitIdentity, now_seconds, commit.message);
   HM_RETURN_IF_ERROR(AssignLastCommits(registry, repo.ok() ? &repo.value() : nullptr, parent_id,
                                        commit.id, &revision.entries));
-  // Card text is untrusted: invalid UTF-8 is replaced rather than failing the whole import.
-  commit.card_data_json = card_data.is_object() ? CompactJson(card_data) : "";
-  commit.tags = card.tags;
-  commit.pipeline_tag = card.pipeline_tag;
-  commit.library_name = card.library_name;
-  revision.lineage = card.lineage;
+  ApplyCard(card_data, card, &revision);
   auto published = registry.PublishRevision(revision);
   if (!published.ok()) return published.status();
   report.commit_id = commit.id;

@@ -5,7 +5,6 @@
 
 #include "common/clock.h"
 #include "common/digest.h"
-#include "common/json_text.h"
 #include "common/lfs_rules.h"
 #include "sync/git_objects.h"
 #include "sync/model_card.h"
@@ -277,22 +276,12 @@ Result<std::string> RegistryPublisher::CommitOnHead(registry::Registry& registry
   commit.parent_id = head_id;
   commit.id =
       GitCommitId(trees.root_id, head_id, Identity(request.author), seconds, commit.message);
-  commit.card_data_json = card_data.is_object() ? CompactJson(card_data) : "";
-  commit.tags = card.tags;
-  commit.pipeline_tag = card.pipeline_tag;
-  commit.library_name = card.library_name;
-  revision.lineage = card.lineage;
+  ApplyCard(card_data, card, &revision);
   for (auto& [path, file] : files) {
     revision.entries.push_back(file.entry);
     if (!file.blob.sha256.empty()) revision.blobs.push_back(file.blob);
   }
-  for (const auto& [path, id] : trees.directory_ids) {
-    registry::Entry directory;
-    directory.path = path;
-    directory.is_directory = true;
-    directory.git_oid = id;
-    revision.entries.push_back(std::move(directory));
-  }
+  AppendDirectoryEntries(trees, &revision.entries);
   HM_RETURN_IF_ERROR(
       AssignLastCommits(registry, &repo.value(), head_id, commit.id, &revision.entries));
   auto published = registry.PublishRevision(revision);

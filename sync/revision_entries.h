@@ -5,6 +5,8 @@
 
 #include "common/status.h"
 #include "registry/registry.h"
+#include "sync/git_objects.h"
+#include "sync/model_card.h"
 
 namespace hubmirror::sync {
 
@@ -14,5 +16,13 @@ namespace hubmirror::sync {
 Status AssignLastCommits(registry::Registry& registry, const registry::Repo* repo,
                          const std::string& parent_id, const std::string& commit_id,
                          std::vector<registry::Entry>* entries);
+
+// Appends the directory entries of `trees` (every folder but the root, with its tree id).
+void AppendDirectoryEntries(const GitTrees& trees, std::vector<registry::Entry>* entries);
+
+// Gives a new revision what its model card says: the card data (front matter, as JSON text), the
+// tags, pipeline and library it implies, and its lineage edges.
+void ApplyCard(const nlohmann::json& card_data, const CardInfo& card,
+               registry::NewRevision* revision);
 
 }  // namespace hubmirror::sync
