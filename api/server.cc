@@ -36,6 +36,8 @@ constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
 constexpr size_t kReadBytes = 65536;
 // An LFS upload is streamed to the store in chunks of this size.
 constexpr size_t kUploadChunkBytes = 1u << 20;
+// The most of a refused upload's body read (and dropped) after its answer.
+constexpr uint64_t kDroppedBodyBytes = 256u << 20;
 
 // Each pool thread opens its own registry connection on first use: SQLite connections must not
 // be shared between threads, and opening one per request would dominate small requests.
@@ -310,22 +312,25 @@ class DroppedBody : public UploadSink {
 
 // Streams an LFS upload's body into `sink` as it arrives, in chunks of a fixed size, so that an
 // upload of any size keeps the server's memory flat; then lets the sink check and store it. The
-// idle timeout applies to each chunk.
+// idle timeout applies to each chunk. Past `max_bytes` (when set) it stops with kIoError.
 net::awaitable<Status> ReceiveUpload(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                      http::request_parser<http::string_body>&& header_parser,
-                                     UploadSink& sink, const ServerOptions& options) {
+                                     UploadSink& sink, const ServerOptions& options,
+                                     std::optional<uint64_t> max_bytes = std::nullopt) {
   http::request_parser<http::buffer_body> parser(std::move(header_parser));
-  // An upload's Content-Length was checked against its signed URL; a refused one is read only
-  // while the client keeps sending (the idle timeout applies to each chunk).
+  // An upload's Content-Length was checked against its signed URL.
   parser.body_limit(boost::none);
   std::vector<char> chunk(kUploadChunkBytes);
+  uint64_t received = 0;
   while (!parser.is_done()) {
+    if (max_bytes && received > *max_bytes) co_return IoError("the body is too large to read");
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
     stream.expires_after(options.idle_timeout);
     auto [ec, bytes] = co_await http::async_read_some(stream, buffer, parser, kNoThrow);
     if (ec == http::error::need_buffer) ec = {};
     size_t got = chunk.size() - parser.get().body().size;
+    received += got;
     if (got > 0) {
       if (Status appended = sink.Append(chunk.data(), got); !appended.ok()) co_return appended;
     }
@@ -625,12 +630,6 @@ net::awaitable<void> Server::Session(tcp::socket socket,
     }
     auto write_error = co_await WriteResponse(stream, request, response, keep_alive,
                                               options_.idle_timeout, store_);
-    if (drain_after_answer && !write_error) {
-      DroppedBody dropped;
-      // Its outcome does not matter: the answer was sent.
-      static_cast<void>(
-          co_await ReceiveUpload(stream, buffer, std::move(parser), dropped, options_));
-    }
     limiter_.FinishRequest(*lease);
     bool bodiless = request.method() == http::verb::head || response.length_only;
     uint64_t body_bytes = bodiless                           ? 0
@@ -639,6 +638,12 @@ net::awaitable<void> Server::Session(tcp::socket socket,
     metrics_.Finished(
         response.endpoint, static_cast<unsigned>(response.status), body_bytes,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (drain_after_answer && !write_error) {
+      // At most kDroppedBodyBytes, like a lingering close: a larger body ends in a reset.
+      DroppedBody dropped;
+      static_cast<void>(co_await ReceiveUpload(stream, buffer, std::move(parser), dropped, options_,
+                                               kDroppedBodyBytes));
+    }
     if (write_error || !keep_alive) break;
   }
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
