@@ -1,12 +1,13 @@
 // Publishing with the Hub's clients (hub-protocol §12): repos created and deleted, preupload,
 // commits, branches and tags. These handlers check who may write and read the requests; the
 // Publisher (publisher.h) stores content and makes commits, and the writer connection moves refs.
-#include <sstream>
+#include <map>
 
 #include "api/access.h"
 #include "api/admin_actions.h"
 #include "api/commit_request.h"
 #include "api/write_access.h"
+#include "common/digest.h"
 #include "common/lfs_rules.h"
 
 namespace hubmirror::api {
@@ -61,6 +62,31 @@ Result<std::vector<std::string>> LfsPatterns(const RequestContext& context,
   }
   for (auto& pattern : ParseLfsPatterns(extra)) patterns.push_back(std::move(pattern));
   return patterns;
+}
+
+// The bytes of the content a commit adds that no repo of its namespace uses yet: what it adds to
+// the namespace's quota. LFS content not stored counts for nothing (the commit fails anyway).
+Result<uint64_t> NewContentBytes(const RequestContext& context, const registry::Repo& repo,
+                                 const std::vector<CommitOperation>& operations) {
+  std::map<std::string, uint64_t> added;  // by sha256
+  for (const auto& op : operations) {
+    if (op.kind == CommitOperation::Kind::kAddFile) {
+      added[Sha256Hex(op.content)] = op.content.size();
+    } else if (op.kind == CommitOperation::Kind::kAddLfsFile) {
+      if (auto stored = context.store.Open(op.sha256); stored.ok()) {
+        added[op.sha256] = stored->size();
+      }
+    }
+  }
+  std::vector<std::string> sha256s;
+  for (const auto& [sha256, size] : added) sha256s.push_back(sha256);
+  auto used = context.registry.NamespaceUses(RepoNamespace(repo.name), sha256s);
+  if (!used.ok()) return used.status();
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < sha256s.size(); ++i) {
+    if (!(*used)[i]) bytes += added[sha256s[i]];
+  }
+  return bytes;
 }
 
 // A commit's failure as the Hub answers it.
@@ -231,9 +257,11 @@ Response HandleCommit(const RequestContext& context) {
   request->repo = repo->name;
   request->branch = context.route.revision;
   request->author = context.caller.name();
-  uint64_t inline_bytes = 0;
-  for (const auto& op : request->operations) inline_bytes += op.content.size();
-  if (auto refusal = QuotaRefusal(context, *repo, inline_bytes)) return std::move(*refusal);
+  if (context.publisher->Quotas().For(RepoNamespace(repo->name))) {
+    auto adding = NewContentBytes(context, *repo, request->operations);
+    if (!adding.ok()) return ErrorFromStatus(adding.status(), true);
+    if (auto refusal = QuotaRefusal(context, *repo, *adding)) return std::move(*refusal);
+  }
   for (const auto& op : request->operations) {
     if (op.kind != CommitOperation::Kind::kAddLfsFile) continue;
     auto may = MayReferenceContent(context, op.sha256);

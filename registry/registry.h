@@ -320,6 +320,9 @@ class Registry {
   // Bytes of the distinct content the repos of a namespace (user or organization, any case) use
   // in any of their commits: what a publishing quota counts.
   Result<uint64_t> NamespaceBytes(std::string_view space);
+  // Which of `sha256s` some commit of the namespace's repos uses already, in the same order.
+  Result<std::vector<bool>> NamespaceUses(std::string_view space,
+                                          const std::vector<std::string>& sha256s);
   // Deletes a repo with its commits, refs, files, access records, sync records and the lineage its
   // cards declared; its content becomes garbage unless another repo uses it. kRepoNotFound.
   Status DeleteRepo(RepoType type, std::string_view repo);

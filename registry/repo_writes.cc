@@ -41,6 +41,22 @@ Result<uint64_t> Registry::NamespaceBytes(std::string_view space) {
   return static_cast<uint64_t>(s.Int(0));
 }
 
+Result<std::vector<bool>> Registry::NamespaceUses(std::string_view space,
+                                                  const std::vector<std::string>& sha256s) {
+  Statement s(*statements_,
+              "SELECT 1 FROM entries e JOIN repos r ON r.id = e.repo_id "
+              "WHERE e.sha256 = ?2 AND r.author = ?1 COLLATE NOCASE LIMIT 1");
+  std::vector<bool> used;
+  used.reserve(sha256s.size());
+  for (const auto& sha256 : sha256s) {
+    s.Reset();
+    s.Bind(1, space).Bind(2, sha256);
+    used.push_back(s.Step());
+    HM_RETURN_IF_ERROR(s.status());
+  }
+  return used;
+}
+
 Status Registry::DeleteRepo(RepoType type, std::string_view repo) {
   auto found = FindRepo(type, repo);
   if (!found.ok()) return found.status();
