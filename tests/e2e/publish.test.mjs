@@ -8,10 +8,19 @@
 //  - deleteFile and the history; the NDJSON commit route spoken directly: a stale parentCommit, a
 //    missing path, a path out of the repo, LFS content nobody uploaded, and LFS content the caller
 //    may read elsewhere (the base model's weights), with the head unchanged after each refusal;
+//  - LFS uploads: uploadFiles of a folder whose weights and tokenizer go through the batch API and
+//    its upload URLs, read back byte for byte; the batch API spoken directly (the basic transfer,
+//    URLs on this server, no upload asked for content the caller may read, 401 and 403); uploads
+//    checked against their URL (wrong bytes, a wrong length, a forged URL refused, and nothing
+//    of theirs committable), then the right bytes uploaded, verified and committed; a 64 MiB
+//    body sent to a forged URL, or with a wrong or no Content-Length, gets its 403 or 400;
 //  - branches and tags made and removed, seen at once in /refs;
-//  - the refusals: anonymous, read token, another user, another organization, a mirrored repo;
-//  - xet-write-token and validate-yaml; deleteRepo.
-// Only "regular" files are uploaded: the LFS batch route is not served yet.
+//  - the refusals: anonymous, read token, another user (who cannot claim what alice stored or
+//    uploaded for a private repo), another organization, a mirrored repo;
+//  - xet-write-token and validate-yaml; deleteRepo;
+//  - quotas, on a second instance served with `--config`: alice's LFS uploads and inline files
+//    are refused over her namespace's quota with nothing stored, others' namespaces are not
+//    limited by it, and a reload by an admin raises it at once.
 //
 // Run with: HUBMIRROR_BIN=/path/to/hubmirror node --test publish.test.mjs
 //
@@ -19,8 +28,12 @@
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { join } from "node:path";
 import { describe, test } from "node:test";
+import { pathToFileURL } from "node:url";
 
 import {
 	createBranch,
@@ -38,7 +51,7 @@ import {
 	whoAmI,
 } from "@huggingface/hub";
 
-import { BIN, createMirrorToken, gitBlobSha1, importRepo, pseudoRandomBytes, runHubmirror, serveHubmirror, sha256Hex, useWorkRoot, writeSource } from "../support/harness.mjs";
+import { BIN, createMirrorToken, filesUnder, gitBlobSha1, importRepo, lfsPointer, pseudoRandomBytes, runHubmirror, serveHubmirror, sha256Hex, useWorkRoot, writeSource } from "../support/harness.mjs";
 import { recordingFetch, withTrace } from "./fixture.mjs";
 
 const BASE = "acme-base/base-model";
@@ -55,19 +68,33 @@ const FILES = {
 	"notes/a.txt": Buffer.from("first run: loss 0.42\n"),
 };
 
+const LFS_REPO = "alice/lfs-model";
+const MiB = 1024 * 1024;
+/**
+ * What alice uploads to LFS_REPO from a folder: weights larger than the server's 1 MiB receive
+ * chunks and 4 MiB write-behind threshold (an odd size, so no piece is whole), a tokenizer that
+ * goes to LFS by the default `*.bin` pattern although small, and a regular config.
+ */
+const LFS_FILES = {
+	"weights/model.safetensors": pseudoRandomBytes("publish/lfs-weights", 5 * MiB + 7),
+	"tokenizer.bin": pseudoRandomBytes("publish/tokenizer", 4 * 1024 + 1),
+	"config.json": Buffer.from('{"model_type": "bert", "vocab_size": 1000}\n'),
+};
+const LFS_PATHS = ["tokenizer.bin", "weights/model.safetensors"];
+
 /** The data dir, its server and URL, the people's tokens, and what the tests learn on the way. */
 const world = { data: "", server: undefined, url: "", tokens: {}, initial: "", published: "" };
 
-/** `hubmirror --data DATA ARGS...` on the instance, which must succeed; its stdout. */
-async function cli(args) {
-	const run = await runHubmirror(BIN, ["--data", world.data, ...args]);
+/** `hubmirror --data DATA ARGS...` on the instance (or on `data`), which must succeed; its stdout. */
+async function cli(args, data = world.data) {
+	const run = await runHubmirror(BIN, ["--data", data, ...args]);
 	assert.equal(run.code, 0, `hubmirror ${args.join(" ")} failed (exit ${run.code}): ${run.stderr}`);
 	return run.stdout;
 }
 
-/** A write token of `user`: the secret, alone on the last line. */
-async function writeToken(user) {
-	const secret = (await cli(["token", "create", "--user", user, "--scope", "write"])).trimEnd().split("\n").at(-1);
+/** A write token of `user` (on the instance, or on `data`): the secret, alone on the last line. */
+async function writeToken(user, data = world.data) {
+	const secret = (await cli(["token", "create", "--user", user, "--scope", "write"], data)).trimEnd().split("\n").at(-1);
 	assert.match(secret, /^hf_[A-Za-z0-9]+$/, `token create --user ${user} printed no secret`);
 	return secret;
 }
@@ -109,20 +136,56 @@ const work = useWorkRoot("hubmirror-e2e-publish-", {
 	},
 });
 
-/** One request to the server: { status, headers, text, json() }. */
+/** One request to the server (`path` on it, or a URL it gave): { status, headers, text, json() }. */
 async function call(method, path, { token, body, contentType = "application/json" } = {}) {
 	const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": contentType } : {}) };
-	const res = await recordingFetch(world.url + path, { method, headers, body });
+	const res = await recordingFetch(path.startsWith("http") ? path : world.url + path, { method, headers, body });
 	const text = await res.text();
 	return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
 }
 
 const describeAnswer = (res) => `${res.status} X-Error-Code=${res.headers.get("x-error-code")} ${res.text.slice(0, 300)}`;
 
-/** A commit sent as the clients send it: NDJSON, a header line first, no trailing newline. */
-function commitLines(repo, token, header, operations, branch = "main") {
+/** A commit to main sent as the clients send it: NDJSON, a header line first, no trailing newline. */
+function commitLines(repo, token, header, operations, server = world.url) {
 	const body = [{ key: "header", value: { summary: "raw commit", ...header } }, ...operations].map((line) => JSON.stringify(line)).join("\n");
-	return call("POST", `/api/models/${repo}/commit/${branch}`, { token, body, contentType: "application/x-ndjson" });
+	return call("POST", `${server}/api/models/${repo}/commit/main`, { token, body, contentType: "application/x-ndjson" });
+}
+
+/** An LFS batch request for uploads, offering the transfers huggingface_hub offers without Xet. */
+function lfsBatch(repo, token, objects, server = world.url) {
+	const body = JSON.stringify({ operation: "upload", transfers: ["basic", "multipart"], hash_algo: "sha256", objects });
+	return call("POST", `${server}/${repo}.git/info/lfs/objects/batch`, { token, body, contentType: "application/vnd.git-lfs+json" });
+}
+
+/** A PUT of `bytes` to an upload URL: the URL authorises itself, so no token is sent. */
+const putBytes = (href, bytes) => call("PUT", href, { body: bytes, contentType: "application/octet-stream" });
+
+/**
+ * A PUT that writes all of `body` (Buffers, in order) before it looks at the answer, as
+ * huggingface_hub (requests) does: { status, text } once the server closes. A server that closes
+ * with the body unread resets the connection under the writes: this then rejects with their error
+ * (EPIPE, ECONNRESET). fetch reads the answer while it sends, so it cannot show the difference.
+ */
+async function putBeforeReading(href, headers, body) {
+	const url = new URL(href);
+	const socket = connect(Number(url.port), url.hostname);
+	await once(socket, "connect");
+	const received = [];
+	socket.on("data", (c) => received.push(c));
+	const ended = new Promise((resolve, reject) => socket.once("end", resolve).once("error", reject));
+	ended.catch(() => {}); // awaited below, once the writes are done
+	try {
+		const head = [`PUT ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), "", ""];
+		for (const part of [Buffer.from(head.join("\r\n")), ...body]) {
+			await new Promise((resolve, reject) => socket.write(part, (err) => (err ? reject(err) : resolve())));
+		}
+		await ended;
+	} finally {
+		socket.destroy();
+	}
+	const answer = Buffer.concat(received).toString();
+	return { status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1]), text: answer.slice(answer.indexOf("\r\n\r\n") + 4) };
 }
 
 /** The commit a branch of `repo` points at. */
@@ -304,6 +367,155 @@ describe("publishing to hubmirror with @huggingface/hub", () => {
 		});
 	});
 
+	test("uploadFiles of a folder sends its LFS files through the batch API; they read back byte for byte", { timeout: 30_000 }, async (t) => {
+		await withTrace(t, async () => {
+			await createRepo({ repo: LFS_REPO, ...asAlice() });
+			const src = work.dir("lfs-src");
+			await writeSource(src, Object.entries(LFS_FILES));
+			// The LFS content must reach the server as PUTs to the upload URLs the batch API gave.
+			const puts = [];
+			const fetchNotingPuts = (input, init) => {
+				if (init?.method === "PUT") puts.push(new URL(input));
+				return recordingFetch(input, init);
+			};
+			const files = ["weights", "tokenizer.bin", "config.json"].map((name) => pathToFileURL(join(src, name)));
+			const out = await uploadFiles({ repo: LFS_REPO, files, commitTitle: "Add LFS weights", ...asAlice(), fetch: fetchNotingPuts });
+			assert.match(out?.commit.oid ?? "", HEX40);
+			assert.equal(await headOf(LFS_REPO), out.commit.oid, "main moved to the new commit");
+			const sha = Object.fromEntries(LFS_PATHS.map((path) => [path, sha256Hex(LFS_FILES[path])]));
+			assert.deepEqual(puts.map((url) => `${url.origin}${url.pathname}`).sort(), LFS_PATHS.map((path) => `${world.url}/api/lfs-upload/${sha[path]}`).sort());
+
+			const listed = {};
+			for await (const entry of listFiles({ repo: LFS_REPO, recursive: true, ...asAlice() })) if (entry.type === "file") listed[entry.path] = entry;
+			assert.deepEqual(Object.keys(listed).sort(), [".gitattributes", ...Object.keys(LFS_FILES)].sort());
+			for (const path of LFS_PATHS) {
+				const size = LFS_FILES[path].length;
+				assert.deepEqual([listed[path].lfs?.oid, listed[path].lfs?.size, listed[path].size], [sha[path], size, size], `${path}: listFiles ${JSON.stringify(listed[path])}`);
+				assert.equal(listed[path].oid, gitBlobSha1(Buffer.from(lfsPointer(sha[path], size))), `${path}: the git id is the pointer's`);
+			}
+			assert.equal(listed["config.json"].lfs, undefined, "config.json is a regular file");
+			assert.equal(listed["config.json"].oid, gitBlobSha1(LFS_FILES["config.json"]));
+			for (const [path, content] of Object.entries(LFS_FILES)) {
+				const bytes = Buffer.from(await (await downloadFile({ repo: LFS_REPO, path, ...asAlice() })).arrayBuffer());
+				assert.equal(sha256Hex(bytes), sha256Hex(content), `${path}: sha256`);
+			}
+
+			const tree = await call("GET", `/api/models/${LFS_REPO}/tree/main?recursive=true`, { token: world.tokens.alice });
+			assert.equal(tree.status, 200, describeAnswer(tree));
+			const lfsOf = Object.fromEntries(tree.json().filter((e) => e.type === "file").map((e) => [e.path, e.lfs]));
+			for (const path of LFS_PATHS) assert.deepEqual([lfsOf[path]?.oid, lfsOf[path]?.size], [sha[path], LFS_FILES[path].length], `${path}: tree ${tree.text}`);
+			assert.equal(lfsOf["config.json"], undefined);
+		});
+	});
+
+	test("the LFS batch API: basic upload URLs on this server, none for readable content; 401 and 403", { timeout: 10_000 }, async (t) => {
+		await withTrace(t, async () => {
+			const fresh = pseudoRandomBytes("publish/fresh", 10 * 1024 + 3);
+			const objects = [fresh, BASE_WEIGHTS, LFS_FILES["weights/model.safetensors"]].map((bytes) => ({ oid: sha256Hex(bytes), size: bytes.length }));
+			const res = await lfsBatch(LFS_REPO, world.tokens.alice, objects);
+			assert.equal(res.status, 200, describeAnswer(res));
+			assert.match(res.headers.get("content-type") ?? "", /^application\/vnd\.git-lfs\+json/);
+			const answer = res.json();
+			assert.equal(answer.transfer, "basic");
+			assert.deepEqual(answer.objects.map((o) => ({ oid: o.oid, size: o.size })), objects);
+			const [upload, base, own] = answer.objects;
+			assert.ok(upload.actions?.upload?.href, `an upload action for new content: ${res.text}`);
+			const href = new URL(upload.actions.upload.href);
+			assert.equal(`${href.origin}${href.pathname}`, `${world.url}/api/lfs-upload/${objects[0].oid}`);
+			assert.equal(upload.actions.verify?.href, `${world.url}/api/lfs-verify`);
+			// The base model is public, and alice committed her weights: nothing to send for either.
+			assert.equal(base.actions, undefined, `the base model's weights: ${JSON.stringify(base)}`);
+			assert.equal(own.actions, undefined, `alice's own weights: ${JSON.stringify(own)}`);
+
+			const anonymous = await lfsBatch(LFS_REPO, undefined, objects);
+			assert.equal(anonymous.status, 401, describeAnswer(anonymous));
+			// git-lfs asks for credentials only when this header comes with the 401.
+			assert.match(anonymous.headers.get("lfs-authenticate") ?? "", /^Basic /);
+			const reader = await lfsBatch(LFS_REPO, world.tokens.aliceRead, objects);
+			assert.equal(reader.status, 403, describeAnswer(reader));
+			const bob = await lfsBatch(LFS_REPO, world.tokens.bob, objects);
+			assert.equal(bob.status, 403, describeAnswer(bob));
+		});
+	});
+
+	test("uploads are checked against their URL: wrong bytes are refused and not committable, the right ones are", { timeout: 20_000 }, async (t) => {
+		await withTrace(t, async () => {
+			const alice = world.tokens.alice;
+			const good = pseudoRandomBytes("publish/checked", 64 * 1024 + 5);
+			const bad = Buffer.from(good);
+			bad[1000] ^= 0xff; // the same length: only the digest can tell
+			const object = { oid: sha256Hex(good), size: good.length };
+			const batch = await lfsBatch(LFS_REPO, alice, [object]);
+			assert.equal(batch.status, 200, describeAnswer(batch));
+			const { upload, verify } = batch.json().objects[0].actions ?? {};
+			assert.ok(upload?.href && verify?.href, `upload and verify actions: ${batch.text}`);
+
+			const wrong = await putBytes(upload.href, bad);
+			assert.equal(wrong.status, 400, describeAnswer(wrong));
+			assert.match(wrong.json().error, new RegExp(`sha256 mismatch: expected ${object.oid}`));
+			const short = await putBytes(upload.href, good.subarray(0, -1));
+			assert.equal(short.status, 400, describeAnswer(short));
+			assert.match(short.json().error, new RegExp(`must send exactly ${good.length} bytes`));
+			// The URL is signed over the object, its size, its uploader and its expiry.
+			for (const [name, value] of [["sig", (sig) => (sig[0] === "0" ? "1" : "0") + sig.slice(1)], ["user", () => "bob"]]) {
+				const forged = new URL(upload.href);
+				forged.searchParams.set(name, value(forged.searchParams.get(name)));
+				const res = await putBytes(forged.href, good);
+				assert.equal(res.status, 403, `${name} changed: ${describeAnswer(res)}`);
+			}
+
+			// None of these stored anything alice could verify or commit.
+			const verifyBody = JSON.stringify(object);
+			const unverified = await call("POST", verify.href, { token: alice, body: verifyBody });
+			assert.equal(unverified.status, 404, describeAnswer(unverified));
+			const head = await headOf(LFS_REPO);
+			const line = { key: "lfsFile", value: { path: "checked.safetensors", algo: "sha256", ...object } };
+			const refused = await commitLines(LFS_REPO, alice, { summary: "Add checked weights" }, [line]);
+			assert.equal(refused.status, 422, describeAnswer(refused));
+			assert.equal(await headOf(LFS_REPO), head, "the refused commit changed nothing");
+			assert.ok(!("checked.safetensors" in (await filesOf(LFS_REPO))), "the refused file is not listed");
+
+			const stored = await putBytes(upload.href, good);
+			assert.equal(stored.status, 200, describeAnswer(stored));
+			const verified = await call("POST", verify.href, { token: alice, body: verifyBody });
+			assert.equal(verified.status, 200, describeAnswer(verified));
+			const committed = await commitLines(LFS_REPO, alice, { summary: "Add checked weights" }, [line]);
+			assert.equal(committed.status, 200, describeAnswer(committed));
+			assert.equal(await headOf(LFS_REPO), committed.json().commitOid);
+			const blob = await downloadFile({ repo: LFS_REPO, path: "checked.safetensors", ...asAlice() });
+			assert.ok(Buffer.from(await blob.arrayBuffer()).equals(good), "checked.safetensors downloads with the uploaded bytes");
+		});
+	});
+
+	test("an upload refused on its headers is answered, not reset, while its 64 MiB body is sent", { timeout: 60_000 }, async (t) => {
+		await withTrace(t, async () => {
+			const small = pseudoRandomBytes("publish/refused-put", 1000);
+			const batch = await lfsBatch(LFS_REPO, world.tokens.alice, [{ oid: sha256Hex(small), size: small.length }]);
+			assert.equal(batch.status, 200, describeAnswer(batch));
+			const href = batch.json().objects[0].actions?.upload?.href;
+			assert.ok(href, `an upload action: ${batch.text}`);
+			const forged = new URL(href);
+			const sig = forged.searchParams.get("sig");
+			forged.searchParams.set("sig", (sig[0] === "0" ? "1" : "0") + sig.slice(1));
+			const piece = Buffer.alloc(MiB, 0x5a);
+			const whole = Array(64).fill(piece);
+			const sized = { "content-type": "application/octet-stream", "content-length": String(64 * MiB) };
+			// The same 64 MiB sent chunked, with no Content-Length.
+			const chunks = [...whole.flatMap((p) => [Buffer.from(`${p.length.toString(16)}\r\n`), p, Buffer.from("\r\n")]), Buffer.from("0\r\n\r\n")];
+			const sizeRule = new RegExp(`must send exactly ${small.length} bytes with a Content-Length`);
+			for (const [what, url, headers, body, status, error] of [
+				["a forged URL", forged.href, sized, whole, 403, /this upload URL is not valid/],
+				["a wrong Content-Length", href, sized, whole, 400, sizeRule],
+				["no Content-Length", href, { "content-type": "application/octet-stream", "transfer-encoding": "chunked" }, chunks, 400, sizeRule],
+			]) {
+				const res = await putBeforeReading(url, headers, body).catch((err) => assert.fail(`${what}: the connection failed (${err.code ?? err.message}) instead of an answer`));
+				assert.equal(res.status, status, `${what}: ${res.status} ${res.text.slice(0, 300)}`);
+				assert.match(JSON.parse(res.text).error, error, what);
+			}
+			assert.ok(world.server.alive(), "the server still runs");
+		});
+	});
+
 	test("branches and tags are made and removed, and /refs shows them at once", { timeout: 20_000 }, async (t) => {
 		await withTrace(t, async () => {
 			const refs = async () => (await call("GET", `/api/models/${REPO}/refs`, { token: world.tokens.alice })).json();
@@ -355,15 +567,29 @@ describe("publishing to hubmirror with @huggingface/hub", () => {
 			await assert.rejects(deleteRepo({ repo: REPO, ...bob }), statusOf(403), "bob's deleteRepo of alice's repo");
 			assert.equal(await headOf(REPO), head, "bob changed nothing");
 
-			// Content stored for alice's private repo is not bob's to claim by its digest.
+			// Content stored for alice's private repo, inline or uploaded to LFS by her, is not bob's
+			// to claim by its digest, and the batch API does not tell him it is stored.
 			const secret = Buffer.from("alice's private notes\n");
+			const secretWeights = pseudoRandomBytes("publish/private-weights", 8 * 1024 + 1);
 			await createRepo({ repo: "alice/private-notes", private: true, ...asAlice() });
-			await uploadFiles({ repo: "alice/private-notes", files: blobsOf({ "notes.txt": secret }), ...asAlice() });
+			await uploadFiles({ repo: "alice/private-notes", files: blobsOf({ "notes.txt": secret, "adapter.safetensors": secretWeights }), ...asAlice() });
 			await createRepo({ repo: "bob/scratch", ...bob });
-			const claim = { key: "lfsFile", value: { path: "stolen.bin", algo: "sha256", oid: sha256Hex(secret), size: secret.length } };
-			const claimed = await commitLines("bob/scratch", world.tokens.bob, {}, [claim]);
-			assert.equal(claimed.status, 422, describeAnswer(claimed));
+			for (const content of [secret, secretWeights]) {
+				const claim = { key: "lfsFile", value: { path: "stolen.bin", algo: "sha256", oid: sha256Hex(content), size: content.length } };
+				const claimed = await commitLines("bob/scratch", world.tokens.bob, {}, [claim]);
+				assert.equal(claimed.status, 422, `a claim of ${content.length} bytes: ${describeAnswer(claimed)}`);
+			}
+			const weightsObject = { oid: sha256Hex(secretWeights), size: secretWeights.length };
+			const asked = await lfsBatch("bob/scratch", world.tokens.bob, [weightsObject]);
+			assert.equal(asked.status, 200, describeAnswer(asked));
+			const bobUpload = asked.json().objects[0].actions?.upload;
+			assert.ok(bobUpload?.href, `bob is asked to upload alice's private weights: ${asked.text}`);
 			assert.deepEqual(await titlesOf("bob/scratch"), ["initial commit"]);
+			// Bob may commit the same bytes once he has sent them himself: he shows he has them.
+			assert.equal((await putBytes(bobUpload.href, secretWeights)).status, 200);
+			const own = { key: "lfsFile", value: { path: "adapter.safetensors", algo: "sha256", ...weightsObject } };
+			const owned = await commitLines("bob/scratch", world.tokens.bob, {}, [own]);
+			assert.equal(owned.status, 200, describeAnswer(owned));
 
 			const shared = await createRepo({ repo: "lab/shared", ...asAlice() });
 			assert.equal(shared.repoUrl, `${world.url}/lab/shared`);
@@ -404,5 +630,88 @@ describe("publishing to hubmirror with @huggingface/hub", () => {
 			const base = await downloadFile({ repo: BASE, path: "model.safetensors", hubUrl: world.url });
 			assert.ok(Buffer.from(await base.arrayBuffer()).equals(BASE_WEIGHTS));
 		});
+	});
+	test("quotas: over alice's, her uploads and inline files are refused with nothing stored; others' are not; a reload raises it", { timeout: 90_000 }, async (t) => {
+		// An instance of its own: a quota counts all that alice's repos hold, which the tests above change.
+		const data = work.dir("quota-data");
+		const configFile = work.dir("quota.toml");
+		const setQuota = (aliceBytes) => writeFile(configFile, `[publish]\nquota_bytes = ${64 * MiB}\n\n[publish.quotas]\nalice = ${aliceBytes}\n`);
+		await setQuota(MiB);
+		// serve makes the registry; the people are added to it while it runs.
+		const server = await serveHubmirror(BIN, data, { args: ["--config", configFile], keepStderr: 8000 });
+		try {
+			for (const user of ["alice", "carol"]) await cli(["user", "add", user], data);
+			await cli(["user", "add", "root", "--admin"], data);
+			const tokens = { alice: await writeToken("alice", data), carol: await writeToken("carol", data), root: await writeToken("root", data) };
+			await withTrace(t, async () => {
+				const as = (who) => ({ hubUrl: server.url, accessToken: tokens[who], fetch: recordingFetch });
+				const repo = "alice/quota-model";
+				const headNow = async (name = repo) => (await modelInfo({ name, additionalFields: ["sha"], ...as("alice") })).sha;
+				const blobCount = async () => (await filesUnder(join(data, "blobs"))).length;
+				const refusal = (used, needs) => new RegExp(`^Storage quota of alice exceeded: its repos use ${used} of ${MiB} bytes, and this upload needs ${needs} more`);
+				const big = pseudoRandomBytes("publish/quota-big", 2 * MiB);
+				const small = pseudoRandomBytes("publish/quota-small", 200 * 1024);
+
+				await createRepo({ repo, ...as("alice") });
+				const initial = await headNow();
+				// All alice's repos hold so far is the initial commit's .gitattributes.
+				const attributes = await downloadFile({ repo, path: ".gitattributes", ...as("alice") });
+				const stored = await blobCount();
+				const upload = (files, who = "alice", name = repo) => uploadFiles({ repo: name, files: blobsOf(files), ...as(who) });
+				await assert.rejects(upload({ "big.safetensors": big }), statusOf(403, refusal(attributes.size, big.length)), "2 MiB over alice's 1 MiB");
+				assert.equal(await headNow(), initial, "the refused upload committed nothing");
+				assert.equal(await blobCount(), stored, "the refused upload stored nothing");
+
+				const fits = await upload({ "small.safetensors": small });
+				assert.equal(await headNow(), fits.commit.oid, "200 KiB fit in the quota");
+				assert.equal(await blobCount(), stored + 1, "the small weights were stored");
+
+				// Regular files go inline in the commit, which checks them against what is left.
+				const used = attributes.size + small.length;
+				const inlineFile = (path, size) => ({ key: "file", value: { path, content: Buffer.alloc(size, path).toString("base64"), encoding: "base64" } });
+				const inline = [inlineFile("notes/a.txt", 600 * 1024), inlineFile("notes/b.txt", 300 * 1024)];
+				const refused = await commitLines(repo, tokens.alice, { summary: "Add notes" }, inline, server.url);
+				assert.equal(refused.status, 403, describeAnswer(refused));
+				assert.match(refused.json().error, refusal(used, 900 * 1024));
+				assert.equal(await headNow(), fits.commit.oid, "the refused commit changed nothing");
+				assert.equal(await blobCount(), stored + 1, "the refused commit stored nothing");
+
+				// Two batches that each fit, uploaded, then one commit naming both: the commit counts
+				// the content it adds, and refuses what the batches could not see together.
+				const halves = ["half-a", "half-b"].map((name) => pseudoRandomBytes(`publish/quota-${name}`, 500 * 1024));
+				const lines = [];
+				for (const [i, half] of halves.entries()) {
+					const oid = sha256Hex(half);
+					const batch = await lfsBatch(repo, tokens.alice, [{ oid, size: half.length }], server.url);
+					assert.equal(batch.status, 200, describeAnswer(batch));
+					const put = await putBytes(batch.json().objects[0].actions.upload.href, half);
+					assert.equal(put.status, 200, describeAnswer(put));
+					lines.push({ key: "lfsFile", value: { path: `halves/${i}.safetensors`, algo: "sha256", oid, size: half.length } });
+				}
+				const together = await commitLines(repo, tokens.alice, { summary: "Both halves" }, lines, server.url);
+				assert.equal(together.status, 403, describeAnswer(together));
+				assert.match(together.json().error, refusal(used, 1000 * 1024));
+				assert.equal(await headNow(), fits.commit.oid, "the commit over the quota changed nothing");
+
+				// carol's namespace has the default quota: alice's does not limit her.
+				await createRepo({ repo: "carol/weights", ...as("carol") });
+				const carols = pseudoRandomBytes("publish/quota-carol", 2 * MiB);
+				const theirs = await upload({ "big.safetensors": carols }, "carol", "carol/weights");
+				assert.equal(await headNow("carol/weights"), theirs.commit.oid);
+
+				// Still refused, until an admin reloads the config with a larger quota.
+				await assert.rejects(upload({ "big.safetensors": big }), statusOf(403, refusal(used, big.length)), "2 MiB before the reload");
+				await setQuota(8 * MiB);
+				const reload = await call("POST", `${server.url}/api/admin/config/reload`, { token: tokens.root });
+				assert.equal(reload.status, 200, describeAnswer(reload));
+				assert.deepEqual(reload.json(), { reloaded: true, applied: ["publish"], restart_needed: [] });
+				const raised = await upload({ "big.safetensors": big });
+				assert.equal(await headNow(), raised.commit.oid, "the 2 MiB upload went in after the reload");
+				const bytes = Buffer.from(await (await downloadFile({ repo, path: "big.safetensors", ...as("alice") })).arrayBuffer());
+				assert.ok(bytes.equals(big), "big.safetensors downloads with the uploaded bytes");
+			});
+		} finally {
+			await server.stop();
+		}
 	});
 });
