@@ -163,7 +163,9 @@ Response DispatchRoute(const Request& request, const DispatchEnvironment& enviro
                          std::string(target.substr(0, 256)), "refused", environment.address, ""});
     return ErrorResponse(ApiError::kUnauthorized, caller.status().message(), api_route);
   }
-  if (caller->anonymous() && !access.policy().anonymous_read) {
+  // An LFS upload URL authorises itself (the clients send no token with it).
+  if (caller->anonymous() && !access.policy().anonymous_read &&
+      route->endpoint != Endpoint::kLfsUpload) {
     Response response = ErrorResponse(
         ApiError::kUnauthorized, "this server needs an access token for every request", api_route);
     response.Set("WWW-Authenticate", "Bearer realm=\"Authentication required\"");

@@ -635,7 +635,9 @@ describe("publishing to hubmirror with @huggingface/hub", () => {
 		// An instance of its own: a quota counts all that alice's repos hold, which the tests above change.
 		const data = work.dir("quota-data");
 		const configFile = work.dir("quota.toml");
-		const setQuota = (aliceBytes) => writeFile(configFile, `[publish]\nquota_bytes = ${64 * MiB}\n\n[publish.quotas]\nalice = ${aliceBytes}\n`);
+		// Every request needs a token here, but for the upload URLs, which carry their own authorisation.
+		const setQuota = (aliceBytes) =>
+			writeFile(configFile, `[access]\nanonymous = "none"\n\n[publish]\nquota_bytes = ${64 * MiB}\n\n[publish.quotas]\nalice = ${aliceBytes}\n`);
 		await setQuota(MiB);
 		// serve makes the registry; the people are added to it while it runs.
 		const server = await serveHubmirror(BIN, data, { args: ["--config", configFile], keepStderr: 8000 });
@@ -643,6 +645,7 @@ describe("publishing to hubmirror with @huggingface/hub", () => {
 			for (const user of ["alice", "carol"]) await cli(["user", "add", user], data);
 			await cli(["user", "add", "root", "--admin"], data);
 			const tokens = { alice: await writeToken("alice", data), carol: await writeToken("carol", data), root: await writeToken("root", data) };
+			assert.equal((await call("GET", `${server.url}/api/models`)).status, 401, "anonymous requests are refused here");
 			await withTrace(t, async () => {
 				const as = (who) => ({ hubUrl: server.url, accessToken: tokens[who], fetch: recordingFetch });
 				const repo = "alice/quota-model";
