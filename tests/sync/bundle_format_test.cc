@@ -136,9 +136,10 @@ TEST_CASE("refs of every kind, the flags and what a commit computes travel", "[b
   item.update(RefsJson(refs));
   item.update(RepoDetailsJson(repo));
   json content = ValidContent();
-  content["repos"] = {item};
+  content["repos"] = json::array({item});
 
   auto bundle = ParseBundleContent(content);
+  INFO(bundle.status().message());
   REQUIRE(bundle.ok());
   REQUIRE(bundle->repos.size() == 1);
   const BundleRepo& read = bundle->repos[0];
