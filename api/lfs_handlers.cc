@@ -86,7 +86,8 @@ Response HandleLfsBatch(const RequestContext& context) {
   }
   auto body = JsonObjectBody(context);
   if (!body.ok()) return ErrorFromStatus(body.status(), true);
-  if (body->value("operation", "") != "upload") {
+  auto operation = body->find("operation");
+  if (operation == body->end() || *operation != "upload") {
     return ErrorResponse(ApiError::kBadRequest, "only uploads go through this batch API", true);
   }
   auto objects = body->find("objects");
@@ -144,8 +145,10 @@ Response HandleLfsVerify(const RequestContext& context) {
   }
   auto body = JsonObjectBody(context);
   if (!body.ok()) return ErrorFromStatus(body.status(), true);
-  std::string oid = body->value("oid", "");
+  auto oid_field = body->find("oid");
   auto size = body->find("size");
+  std::string oid =
+      oid_field != body->end() && oid_field->is_string() ? oid_field->get<std::string>() : "";
   if (!IsSha256Hex(oid) || size == body->end() || !size->is_number_unsigned()) {
     return ErrorResponse(ApiError::kBadRequest, "the body needs \"oid\" and \"size\"", true);
   }

@@ -125,7 +125,9 @@ Response HandlePathsInfo(const RequestContext& context) {
       }
       paths.push_back(path.get<std::string>());
     }
-    expand = body.value("expand", false) == true;
+    // Compared, not converted: an "expand" of another type is false, never an exception.
+    auto flag = body.find("expand");
+    expand = flag != body.end() && *flag == true;
   } else {
     auto form = ParseQuery(context.request.body());
     if (!form.ok()) return ErrorFromStatus(form.status(), true);

@@ -352,6 +352,11 @@ TEST_CASE("paths-info: errors", "[paths-info][errors]") {
   CheckError(world.http().Post("/api/models/acme/nope/paths-info/main", form, "paths=config.json"),
              404, "RepoNotFound", true);
   CheckError(world.http().Get(target), 405, "MethodNotAllowed", true);
+  // An "expand" that is not a boolean is not true: a plain answer, not a server error.
+  auto odd = world.http().Post(target, "application/json",
+                               R"({"paths": ["config.json"], "expand": "yes"})");
+  CHECK(odd.status == 200);
+  CHECK(odd.body.find("lastCommit") == std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
