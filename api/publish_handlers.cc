@@ -125,6 +125,19 @@ Response DeleteRef(const RequestContext& context, const registry::Repo& repo, co
   return JsonResponse(json::object());
 }
 
+// The JSON body and repo id of a create or delete request, or the refusal to answer with.
+std::optional<Response> ReadRepoRequest(const RequestContext& context, json* body, RepoType* type,
+                                        std::string* id) {
+  if (auto refusal = WriterRefusal(context)) return refusal;
+  auto parsed = JsonObjectBody(context);
+  if (!parsed.ok()) return ErrorFromStatus(parsed.status(), true);
+  auto repo_id = BodyRepoId(context, *parsed, type);
+  if (!repo_id.ok()) return ErrorFromStatus(repo_id.status(), true);
+  *body = std::move(parsed.value());
+  *id = std::move(repo_id.value());
+  return std::nullopt;
+}
+
 // Creates a branch or tag of a writable repo at `revision`: 404 when the revision does not
 // resolve, 409 when the name is taken.
 Response CreateRefAt(const RequestContext& context, const registry::Repo& repo, const RefName& ref,
@@ -144,29 +157,27 @@ Response CreateRefAt(const RequestContext& context, const registry::Repo& repo, 
 }  // namespace
 
 Response HandleCreateRepo(const RequestContext& context) {
-  if (auto refusal = WriterRefusal(context)) return std::move(*refusal);
-  auto body = JsonObjectBody(context);
-  if (!body.ok()) return ErrorFromStatus(body.status(), true);
+  json body;
   RepoType type = RepoType::kModel;
-  auto id = BodyRepoId(context, *body, &type);
-  if (!id.ok()) return ErrorFromStatus(id.status(), true);
+  std::string id;
+  if (auto refusal = ReadRepoRequest(context, &body, &type, &id)) return std::move(*refusal);
   bool is_private = false;
-  if (auto hidden = body->find("private"); hidden != body->end() && hidden->is_boolean()) {
+  if (auto hidden = body.find("private"); hidden != body.end() && hidden->is_boolean()) {
     is_private = hidden->get<bool>();
   }
-  if (auto visibility = body->find("visibility"); visibility != body->end()) {
+  if (auto visibility = body.find("visibility"); visibility != body.end()) {
     is_private = *visibility == "private";
   }
-  std::string space(RepoNamespace(*id));
+  std::string space(RepoNamespace(id));
   if (!MayWriteNamespace(context.caller, space)) {
     return ErrorResponse(ApiError::kForbidden,
                          "You don't have the rights to create a repo in " + space, true);
   }
-  std::string url = RepoUrl(context, type, *id);
-  Status created = context.publisher->CreateRepo(type, *id, is_private, context.caller.name());
+  std::string url = RepoUrl(context, type, id);
+  Status created = context.publisher->CreateRepo(type, id, is_private, context.caller.name());
   if (created.code() == StatusCode::kAlreadyExists) {
     // The clients read the existing repo's URL from the 409, spelt as it was created.
-    if (auto existing = context.registry.FindRepo(type, *id); existing.ok()) {
+    if (auto existing = context.registry.FindRepo(type, id); existing.ok()) {
       url = RepoUrl(context, type, existing->name);
     }
     Response response = JsonResponse({{"error", created.message()}, {"url", url}});
@@ -175,7 +186,7 @@ Response HandleCreateRepo(const RequestContext& context) {
     return response;
   }
   if (!created.ok()) return ErrorFromStatus(created, true);
-  auto repo = context.registry.FindRepo(type, *id);
+  auto repo = context.registry.FindRepo(type, id);
   if (!repo.ok()) return ErrorFromStatus(repo.status(), true);
   context.access.Audit(
       CallerEvent(context, "repo.create", RepoTarget(*repo), "ok", {{"private", is_private}}));
@@ -183,14 +194,12 @@ Response HandleCreateRepo(const RequestContext& context) {
 }
 
 Response HandleDeleteRepo(const RequestContext& context) {
-  if (auto refusal = WriterRefusal(context)) return std::move(*refusal);
-  auto body = JsonObjectBody(context);
-  if (!body.ok()) return ErrorFromStatus(body.status(), true);
+  json body;
   RepoType type = RepoType::kModel;
-  auto id = BodyRepoId(context, *body, &type);
-  if (!id.ok()) return ErrorFromStatus(id.status(), true);
+  std::string id;
+  if (auto refused = ReadRepoRequest(context, &body, &type, &id)) return std::move(*refused);
   Response refusal;
-  auto repo = WritableRepo(context, type, *id, &refusal);
+  auto repo = WritableRepo(context, type, id, &refusal);
   if (!repo) return refusal;
   Status deleted = context.publisher->DeleteRepo(type, repo->name);
   if (!deleted.ok()) return ErrorFromStatus(deleted, true);
