@@ -76,19 +76,7 @@ if [[ -x /usr/bin/time ]] && /usr/bin/time -f %M -o /dev/null true 2>/dev/null; 
   GNU_TIME=/usr/bin/time
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubmirror-bench.XXXXXX")
-srv_pid=""
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop "$srv_pid"
-  rm -rf -- "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+start_bench_dir
 
 use_private_binary "$BIN" "$tmp"
 note_load

@@ -38,6 +38,21 @@ median() {  # median [DECIMALS] < numbers -> their median (default 2 decimals)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
+start_bench_dir() {  # start_bench_dir: a fresh temporary dir $tmp; on exit the server $srv_pid
+  # (if any) is stopped and $tmp removed
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubmirror-bench.XXXXXX")
+  srv_pid=""
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+bench_cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop "$srv_pid"
+  rm -rf -- "$tmp"
+  exit "$rc"
+}
 use_private_binary() {  # use_private_binary BIN DIR: copy BIN to DIR/bin and set HM to it, so a
   # rebuild during the run cannot mix two versions
   mkdir -p "$2/bin"

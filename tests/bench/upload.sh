@@ -59,19 +59,7 @@ done
 [[ $SMALL_FILES =~ ^[0-9]+$ ]] || die "SMALL_FILES must be a non-negative integer"
 [[ $LARGE_FILES =~ ^[1-9][0-9]*$ ]] || die "LARGE_FILES must be a positive integer"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubmirror-bench.XXXXXX")
-srv_pid=""
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  stop "$srv_pid"
-  rm -rf -- "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+start_bench_dir
 
 use_private_binary "$BIN" "$tmp"
 note_load
