@@ -178,7 +178,6 @@ void JobBoard::ReapThreads() {
 }
 
 void JobBoard::Stop() {
-  std::vector<std::thread> running;
   {
     std::lock_guard lock(mutex_);
     stopped_ = true;
