@@ -16,6 +16,8 @@ using nlohmann::json;
 const std::set<std::string> kRestartOnly = {"pull_through"};
 // Tables the sync schedule follows (the budget limits what a rule's sync may add).
 const std::set<std::string> kScheduleTables = {"upstream", "schedule", "sync", "mirror", "storage"};
+// Tables upkeep follows.
+const std::set<std::string> kUpkeepTables = {"gc", "verify", "storage"};
 
 // Pull-through asks the upstream while a client waits: a failure must come back in seconds (one
 // retry, short timeouts; hub-protocol §2.7: clients give up after 10 s without a byte), and a
@@ -292,15 +294,18 @@ Result<json> Daemon::Reload() {
     if (before[table] == value) continue;
     (kRestartOnly.count(table) ? restart : applied).push_back(table);
   }
-  // An unchanged schedule is left alone: a reload that changes no rule starts no pass.
-  bool schedule_changed = false;
-  for (const auto& table : applied) {
-    schedule_changed = schedule_changed || kScheduleTables.count(table.get<std::string>()) > 0;
-  }
-  if (schedule_changed) HM_RETURN_IF_ERROR(ApplySchedule(loaded->schedule));
+  // Whether any of `tables` changed: the schedule and upkeep start their waits over when
+  // reconfigured, so an unchanged one is left alone (a reload that changes no rule starts no pass).
+  auto changed = [&applied](const std::set<std::string>& tables) {
+    for (const auto& table : applied) {
+      if (tables.count(table.get<std::string>()) > 0) return true;
+    }
+    return false;
+  };
+  if (changed(kScheduleTables)) HM_RETURN_IF_ERROR(ApplySchedule(loaded->schedule));
   access_->SetPolicy(loaded->access);
   publisher_->SetQuotas(loaded->quotas);
-  maintenance_->Reconfigure(Upkeep(loaded->upkeep));
+  if (changed(kUpkeepTables)) maintenance_->Reconfigure(Upkeep(loaded->upkeep));
   // Pull-through keeps serving as it started; the effective config says so until a restart.
   loaded->pull_through = config_.pull_through;
   config_ = std::move(loaded.value());
