@@ -13,6 +13,7 @@ std::string_view AllowedMethods(Endpoint endpoint) {
     case Endpoint::kRepoSettings:
       return "PUT, OPTIONS";
     case Endpoint::kCreateRepo:
+    case Endpoint::kMoveRepo:
     case Endpoint::kValidateYaml:
     case Endpoint::kPreupload:
     case Endpoint::kCommit:
@@ -20,7 +21,9 @@ std::string_view AllowedMethods(Endpoint endpoint) {
     case Endpoint::kDeleteRepo:
       return "DELETE, OPTIONS";
     case Endpoint::kLfsBatch:
+    case Endpoint::kLfsComplete:
     case Endpoint::kLfsVerify:
+    case Endpoint::kDiscussions:
       return "POST, OPTIONS";
     case Endpoint::kLfsUpload:
       return "PUT, OPTIONS";
@@ -163,9 +166,9 @@ Response DispatchRoute(const Request& request, const DispatchEnvironment& enviro
                          std::string(target.substr(0, 256)), "refused", environment.address, ""});
     return ErrorResponse(ApiError::kUnauthorized, caller.status().message(), api_route);
   }
-  // An LFS upload URL authorises itself (the clients send no token with it).
+  // LFS upload and completion URLs authorise themselves (the clients send no token with them).
   if (caller->anonymous() && !access.policy().anonymous_read &&
-      route->endpoint != Endpoint::kLfsUpload) {
+      route->endpoint != Endpoint::kLfsUpload && route->endpoint != Endpoint::kLfsComplete) {
     Response response = ErrorResponse(
         ApiError::kUnauthorized, "this server needs an access token for every request", api_route);
     response.Set("WWW-Authenticate", "Bearer realm=\"Authentication required\"");
@@ -254,6 +257,8 @@ Response Answer(const RequestContext& context, bool api_route) {
       return HandleCreateRepo(context);
     case Endpoint::kDeleteRepo:
       return HandleDeleteRepo(context);
+    case Endpoint::kMoveRepo:
+      return HandleMoveRepo(context);
     case Endpoint::kValidateYaml:
       return HandleValidateYaml(context);
     case Endpoint::kPreupload:
@@ -266,10 +271,14 @@ Response Answer(const RequestContext& context, bool api_route) {
       return HandleTag(context);
     case Endpoint::kXetWriteToken:
       return HandleXetWriteToken(context);
+    case Endpoint::kDiscussions:
+      return HandleDiscussions(context);
     case Endpoint::kLfsBatch:
       return HandleLfsBatch(context);
     case Endpoint::kLfsUpload:
       return HandleLfsUpload(context);
+    case Endpoint::kLfsComplete:
+      return HandleLfsComplete(context);
     case Endpoint::kLfsVerify:
       return HandleLfsVerify(context);
     default:

@@ -153,11 +153,16 @@ Response HandleCommit(const RequestContext& context);
 Response HandleBranch(const RequestContext& context);
 Response HandleTag(const RequestContext& context);
 Response HandleXetWriteToken(const RequestContext& context);
-// LFS uploads (lfs_handlers.cc): the batch API, the upload target and verify.
+Response HandleMoveRepo(const RequestContext& context);
+// Opening a pull request or a discussion: refused clearly (this server keeps neither).
+Response HandleDiscussions(const RequestContext& context);
+// LFS uploads (lfs_handlers.cc): the batch API, the upload target (a whole object, or a part
+// of a multipart upload), the multipart completion and verify.
 Response HandleLfsBatch(const RequestContext& context);
 // Answers the headers of an upload PUT, before its body is read: a refusal, or a Response whose
 // `upload` takes the body.
 Response HandleLfsUpload(const RequestContext& context);
+Response HandleLfsComplete(const RequestContext& context);
 Response HandleLfsVerify(const RequestContext& context);
 Response HandleResolve(const RequestContext& context, bool raw);
 Response HandleRepoInfo(const RequestContext& context);

@@ -82,14 +82,17 @@ size_t RequestMetrics::FamilyIndex(std::optional<Endpoint> endpoint) {
       return 14;
     case Endpoint::kCreateRepo:
     case Endpoint::kDeleteRepo:
+    case Endpoint::kMoveRepo:
     case Endpoint::kValidateYaml:
     case Endpoint::kPreupload:
     case Endpoint::kCommit:
     case Endpoint::kBranch:
     case Endpoint::kTag:
     case Endpoint::kXetWriteToken:
+    case Endpoint::kDiscussions:
     case Endpoint::kLfsBatch:
     case Endpoint::kLfsUpload:
+    case Endpoint::kLfsComplete:
     case Endpoint::kLfsVerify:
       return 15;
   }

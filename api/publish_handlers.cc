@@ -23,6 +23,17 @@ std::string RepoUrl(const RequestContext& context, RepoType type, const std::str
   return context.origin + "/" + (type == RepoType::kDataset ? "datasets/" : "") + repo;
 }
 
+// The repo type a body names ("type"; a model when absent, as the Python client sends models).
+Status BodyRepoType(const json& body, RepoType* type) {
+  *type = RepoType::kModel;
+  if (auto kind = body.find("type"); kind != body.end() && !kind->is_null()) {
+    if (!kind->is_string() || !ParseRepoType(kind->get<std::string>(), type)) {
+      return InvalidArgument("\"type\" must be model or dataset (spaces are not hosted here)");
+    }
+  }
+  return Status::Ok();
+}
+
 // The repo id of a create or delete body: "organization/name", or the caller's own namespace.
 Result<std::string> BodyRepoId(const RequestContext& context, const json& body, RepoType* type) {
   auto name = body.find("name");
@@ -35,12 +46,7 @@ Result<std::string> BodyRepoId(const RequestContext& context, const json& body, 
   std::string id = name->get<std::string>();
   if (id.find('/') == std::string::npos) id = space + "/" + id;
   HM_RETURN_IF_ERROR(ValidateRepoId(id));
-  *type = RepoType::kModel;
-  if (auto kind = body.find("type"); kind != body.end() && !kind->is_null()) {
-    if (!kind->is_string() || !ParseRepoType(kind->get<std::string>(), type)) {
-      return InvalidArgument("\"type\" must be model or dataset (spaces are not hosted here)");
-    }
-  }
+  HM_RETURN_IF_ERROR(BodyRepoType(body, type));
   return id;
 }
 
@@ -142,7 +148,7 @@ std::optional<Response> ReadRepoRequest(const RequestContext& context, json* bod
 // resolve, 409 when the name is taken.
 Response CreateRefAt(const RequestContext& context, const registry::Repo& repo, const RefName& ref,
                      const std::string& revision) {
-  auto commit = context.registry.ResolveRevision(repo, revision);
+  auto commit = context.registry.ResolveRevisionOrPrefix(repo, revision);
   if (!commit.ok()) return ErrorFromStatus(commit.status(), true);
   Status created = Write(context, [&](registry::Registry& registry) {
     return registry.CreateRef(repo.type, repo.name, ref, commit->id);
@@ -152,6 +158,12 @@ Response CreateRefAt(const RequestContext& context, const registry::Repo& repo, 
   context.access.Audit(CallerEvent(context, kind + ".create", RepoTarget(repo), "ok",
                                    {{kind, ref.name}, {"commit", commit->id}}));
   return JsonResponse(json::object());
+}
+
+// What a client that opens a pull request (or a discussion) is told.
+Response PullRequestRefusal() {
+  return ErrorResponse(ApiError::kBadRequest,
+                       "pull requests are not supported here: commit to a branch instead", true);
 }
 
 }  // namespace
@@ -199,11 +211,56 @@ Response HandleDeleteRepo(const RequestContext& context) {
   std::string id;
   if (auto refused = ReadRepoRequest(context, &body, &type, &id)) return std::move(*refused);
   Response refusal;
-  auto repo = WritableRepo(context, type, id, &refusal);
+  auto repo = WritableRepo(context, type, id, &refusal, {.ref = "", .whole_repo = true});
   if (!repo) return refusal;
   Status deleted = context.publisher->DeleteRepo(type, repo->name);
   if (!deleted.ok()) return ErrorFromStatus(deleted, true);
   context.access.Audit(CallerEvent(context, "repo.delete", RepoTarget(*repo), "ok"));
+  return JsonResponse(json::object());
+}
+
+Response HandleMoveRepo(const RequestContext& context) {
+  if (auto refused = WriterRefusal(context)) return std::move(*refused);
+  auto body = JsonObjectBody(context);
+  if (!body.ok()) return ErrorFromStatus(body.status(), true);
+  RepoType type = RepoType::kModel;
+  std::string from = body->value("fromRepo", json()).is_string() ? (*body)["fromRepo"] : "";
+  std::string to = body->value("toRepo", json()).is_string() ? (*body)["toRepo"] : "";
+  Status valid = BodyRepoType(*body, &type);
+  if (valid.ok()) valid = ValidateRepoId(from);
+  if (valid.ok()) valid = ValidateRepoId(to);
+  if (!valid.ok()) {
+    return ErrorResponse(ApiError::kBadRequest,
+                         "the body needs \"fromRepo\" and \"toRepo\": " + valid.message(), true);
+  }
+  Response refusal;
+  auto repo = WritableRepo(context, type, from, &refusal, {.ref = "", .whole_repo = true});
+  if (!repo) return refusal;
+  std::string space(RepoNamespace(to));
+  if (!MayWriteNamespace(context.caller, space)) {
+    return ErrorResponse(ApiError::kForbidden,
+                         "You don't have the rights to create a repo in " + space, true);
+  }
+  if (!EqualsIgnoringCase(space, RepoNamespace(repo->name))) {
+    // What the namespace would hold with the repo, less what it holds: content it shares counts
+    // once.
+    auto used = context.registry.NamespaceBytes(space);
+    auto with = context.registry.NamespaceBytes(space, repo->id);
+    if (!used.ok() || !with.ok()) {
+      return ErrorFromStatus(used.ok() ? with.status() : used.status(), true);
+    }
+    if (auto refused = QuotaRefusal(context, space, *used, *with - *used, "moving " + repo->name)) {
+      return std::move(*refused);
+    }
+  }
+  Status moved = Write(context, [&](registry::Registry& registry) {
+    return registry.MoveRepo(type, repo->name, to);
+  });
+  if (moved.code() == StatusCode::kAlreadyExists) {
+    return ErrorResponse(ApiError::kConflict, moved.message(), true);
+  }
+  if (!moved.ok()) return ErrorFromStatus(moved, true);
+  context.access.Audit(CallerEvent(context, "repo.move", RepoTarget(*repo), "ok", {{"to", to}}));
   return JsonResponse(json::object());
 }
 
@@ -254,11 +311,11 @@ Response HandlePreupload(const RequestContext& context) {
 
 Response HandleCommit(const RequestContext& context) {
   Response refusal;
-  auto repo = WritableRepo(context, context.route.type, context.route.repo, &refusal);
+  auto repo = WritableRepo(context, context.route.type, context.route.repo, &refusal,
+                           {.ref = context.route.revision});
   if (!repo) return refusal;
   if (QueryValue(context.route.query, "create_pr").value_or("") == "1") {
-    return ErrorResponse(ApiError::kBadRequest,
-                         "pull requests are not supported here: commit to a branch instead", true);
+    return PullRequestRefusal();
   }
   auto request = ParseCommitRequest(context.request.body());
   if (!request.ok()) return CommitError(request.status());
@@ -293,7 +350,8 @@ Response HandleCommit(const RequestContext& context) {
 
 Response HandleBranch(const RequestContext& context) {
   Response refusal;
-  auto repo = WritableRepo(context, context.route.type, context.route.repo, &refusal);
+  auto repo = WritableRepo(context, context.route.type, context.route.repo, &refusal,
+                           {.ref = context.route.path});
   if (!repo) return refusal;
   RefName branch{RefKind::kBranch, context.route.path};
   if (!ValidateRefName(branch).ok() || branch.name.rfind("refs/", 0) == 0) {
@@ -317,24 +375,34 @@ Response HandleBranch(const RequestContext& context) {
 }
 
 Response HandleTag(const RequestContext& context) {
+  bool removing = context.request.method() == http::verb::delete_;
+  // The tag a creation names, read before the repo so that a mirrored repo's own tags are known.
+  Result<json> body = json::object();
+  if (!removing) body = JsonObjectBody(context);
+  std::string name = removing ? context.route.path : "";
+  if (body.ok() && body->contains("tag") && (*body)["tag"].is_string()) {
+    name = (*body)["tag"].get<std::string>();
+  }
   Response refusal;
-  auto repo = WritableRepo(context, context.route.type, context.route.repo, &refusal);
+  auto repo =
+      WritableRepo(context, context.route.type, context.route.repo, &refusal, {.ref = name});
   if (!repo) return refusal;
-  if (context.request.method() == http::verb::delete_) {
-    return DeleteRef(context, *repo, RefName{RefKind::kTag, context.route.path});
-  }
-  auto body = JsonObjectBody(context);
+  if (removing) return DeleteRef(context, *repo, RefName{RefKind::kTag, name});
   if (!body.ok()) return ErrorFromStatus(body.status(), true);
-  auto name = body->find("tag");
-  if (name == body->end() || !name->is_string()) {
-    return ErrorResponse(ApiError::kBadRequest, "the body needs \"tag\"", true);
-  }
-  RefName tag{RefKind::kTag, name->get<std::string>()};
+  if (name.empty()) return ErrorResponse(ApiError::kBadRequest, "the body needs \"tag\"", true);
+  RefName tag{RefKind::kTag, name};
   if (!ValidateRefName(tag).ok() || tag.name.rfind("refs/", 0) == 0) {
     return ErrorResponse(ApiError::kBadRequest, "Invalid tag name: " + tag.name.substr(0, 100),
                          true);
   }
   return CreateRefAt(context, *repo, tag, context.route.path);
+}
+
+Response HandleDiscussions(const RequestContext& context) {
+  // Who may not see the repo learns nothing more than from any other write.
+  Response refusal;
+  if (!WritableRepo(context, context.route.type, context.route.repo, &refusal)) return refusal;
+  return PullRequestRefusal();
 }
 
 Response HandleXetWriteToken(const RequestContext&) {

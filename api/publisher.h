@@ -87,6 +87,21 @@ class Publisher {
   // already is received all the same: the bytes prove that the uploader has it.
   virtual Result<std::unique_ptr<UploadSink>> BeginUpload(const std::string& sha256, uint64_t size,
                                                           const std::string& uploader) = 0;
+  // Multipart uploads (hub-protocol §12.6.4): the content sent as parts of `part_bytes` (the
+  // last may be shorter), numbered from 1, in any order and several at once. BeginMultipart
+  // starts one (again, if it was under way). BeginPart: where part `part` goes; the sink's Finish
+  // checks the part's size (kCorrupt). kNotFound when no such upload is under way (forgotten
+  // after a day or a restart), kInvalidArgument for a part out of range, kFailedPrecondition
+  // while the part is being received or once the upload failed (a part that broke off may have
+  // left part of its bytes: the object must be uploaded again). CompleteMultipart checks and
+  // stores the content as UploadSink::Finish does: kFailedPrecondition naming the parts missing,
+  // kCorrupt for the wrong bytes. Completing content that this uploader stored already succeeds.
+  virtual Status BeginMultipart(const std::string& sha256, uint64_t size, uint64_t part_bytes,
+                                const std::string& uploader) = 0;
+  virtual Result<std::unique_ptr<UploadSink>> BeginPart(const std::string& sha256,
+                                                        const std::string& uploader,
+                                                        uint32_t part) = 0;
+  virtual Status CompleteMultipart(const std::string& sha256, const std::string& uploader) = 0;
   // Whether `user` uploaded this content (for the last day): they may name it in a commit even
   // when no file they can read uses it yet.
   virtual bool Uploaded(const std::string& user, const std::string& sha256) = 0;

@@ -8,7 +8,7 @@
 namespace hubmirror::api {
 namespace {
 
-constexpr std::array<std::string_view, 17> kRepoActions = {"resolve",
+constexpr std::array<std::string_view, 18> kRepoActions = {"resolve",
                                                            "raw",
                                                            "tree",
                                                            "blob",
@@ -24,7 +24,8 @@ constexpr std::array<std::string_view, 17> kRepoActions = {"resolve",
                                                            "commit",
                                                            "branch",
                                                            "tag",
-                                                           "xet-write-token"};
+                                                           "xet-write-token",
+                                                           "discussions"};
 
 bool IsRepoAction(std::string_view segment) {
   for (auto action : kRepoActions) {
@@ -218,13 +219,16 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route, ActionAft
     return route;
   }
   if (s.size() >= 3 && s[1] == "admin") return MatchAdmin(s, std::move(route));
-  if (s.size() == 3 && s[1] == "repos" && (s[2] == "create" || s[2] == "delete")) {
-    route.endpoint = s[2] == "create" ? Endpoint::kCreateRepo : Endpoint::kDeleteRepo;
+  if (s.size() == 3 && s[1] == "repos" &&
+      (s[2] == "create" || s[2] == "delete" || s[2] == "move")) {
+    route.endpoint = s[2] == "create"   ? Endpoint::kCreateRepo
+                     : s[2] == "delete" ? Endpoint::kDeleteRepo
+                                        : Endpoint::kMoveRepo;
     return route;
   }
-  if (s.size() == 3 && s[1] == "lfs-upload") {
+  if (s.size() == 3 && (s[1] == "lfs-upload" || s[1] == "lfs-complete")) {
     if (!IsSha256Hex(s[2])) return NoRoute();
-    route.endpoint = Endpoint::kLfsUpload;
+    route.endpoint = s[1] == "lfs-upload" ? Endpoint::kLfsUpload : Endpoint::kLfsComplete;
     route.item = s[2];
     return route;
   }
@@ -257,6 +261,10 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route, ActionAft
   const std::string& action = s[i++];
   if (action == "refs" && i == s.size()) {
     route.endpoint = Endpoint::kRefs;
+    return route;
+  }
+  if (action == "discussions" && i == s.size()) {
+    route.endpoint = Endpoint::kDiscussions;
     return route;
   }
   if (action == "settings" && i == s.size()) {

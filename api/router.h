@@ -52,14 +52,17 @@ enum class Endpoint {
   // Publishing (hub-protocol §12).
   kCreateRepo,     // POST /api/repos/create
   kDeleteRepo,     // DELETE /api/repos/delete
+  kMoveRepo,       // POST /api/repos/move
   kValidateYaml,   // POST /api/validate-yaml
   kPreupload,      // POST /api/{type}s/{repo}/preupload/{rev}
   kCommit,         // POST /api/{type}s/{repo}/commit/{rev}
   kBranch,         // POST, DELETE /api/{type}s/{repo}/branch/{path: the name}
   kTag,            // POST (path: the revision tagged), DELETE (path: the tag) .../tag/{path}
   kXetWriteToken,  // GET /api/{type}s/{repo}/xet-write-token/{rev}: refused (no Xet here)
+  kDiscussions,    // POST /api/{type}s/{repo}/discussions: refused (no pull requests here)
   kLfsBatch,       // POST /{prefix}{repo}.git/info/lfs/objects/batch
-  kLfsUpload,      // PUT /api/lfs-upload/{item: the sha256}?size=&user=&expires=&sig=
+  kLfsUpload,      // PUT /api/lfs-upload/{item: the sha256}?size=&user=&expires=&sig=[&part=]
+  kLfsComplete,    // POST /api/lfs-complete/{item: the sha256}?size=&user=&expires=&sig=
   kLfsVerify,      // POST /api/lfs-verify
 };
 

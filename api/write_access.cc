@@ -19,8 +19,41 @@ std::optional<Response> WriterRefusal(const RequestContext& context) {
   return std::nullopt;
 }
 
+namespace {
+
+// Why a write to a mirrored repo is refused, or nullopt when its rule lets this one through.
+Result<std::optional<std::string>> MirroredRefusal(const RequestContext& context,
+                                                   const registry::Repo& repo,
+                                                   const WriteScope& scope) {
+  std::string what = RepoTarget(repo);
+  if (scope.whole_repo) {
+    return std::optional<std::string>(what +
+                                      " is mirrored from an upstream: its mirror rule decides "
+                                      "whether it is here, not the publishing API");
+  }
+  auto writable = context.registry.AllowsLocalWrites(repo.type, repo.name);
+  if (!writable.ok()) return writable.status();
+  if (!*writable) {
+    return std::optional<std::string>(
+        what +
+        " is mirrored from an upstream: its content must stay the upstream's; publish "
+        "under another name, or let its mirror rule say writable = true to add branches "
+        "and tags of your own");
+  }
+  if (scope.ref.empty()) return std::optional<std::string>();
+  auto synced = context.registry.FindSyncState(repo.type, repo.name, scope.ref);
+  if (!synced.ok()) return synced.status();
+  if (!*synced) return std::optional<std::string>();
+  return std::optional<std::string>(scope.ref + " of " + what +
+                                    " is mirrored from an upstream and stays the upstream's; "
+                                    "write to a branch or tag of your own");
+}
+
+}  // namespace
+
 std::optional<registry::Repo> WritableRepo(const RequestContext& context, RepoType type,
-                                           const std::string& name, Response* refusal) {
+                                           const std::string& name, Response* refusal,
+                                           const WriteScope& scope) {
   if (auto refused = WriterRefusal(context)) {
     *refusal = std::move(*refused);
     return std::nullopt;
@@ -37,14 +70,17 @@ std::optional<registry::Repo> WritableRepo(const RequestContext& context, RepoTy
     return std::nullopt;
   }
   auto mirrored = context.registry.HasSyncState(type, repo->name);
-  if (!mirrored.ok() || *mirrored) {
-    *refusal = mirrored.ok() ? ErrorResponse(ApiError::kForbidden,
-                                             RepoTarget(*repo) +
-                                                 " is mirrored from an upstream: its content must "
-                                                 "stay the upstream's; publish under another name",
-                                             true)
-                             : ErrorFromStatus(mirrored.status(), true);
+  if (!mirrored.ok()) {
+    *refusal = ErrorFromStatus(mirrored.status(), true);
     return std::nullopt;
+  }
+  if (*mirrored) {
+    auto refused = MirroredRefusal(context, *repo, scope);
+    if (!refused.ok() || *refused) {
+      *refusal = refused.ok() ? ErrorResponse(ApiError::kForbidden, **refused, true)
+                              : ErrorFromStatus(refused.status(), true);
+      return std::nullopt;
+    }
   }
   return std::move(repo.value());
 }
@@ -63,15 +99,20 @@ Result<bool> MayReferenceContent(const RequestContext& context, const std::strin
 std::optional<Response> QuotaRefusal(const RequestContext& context, const registry::Repo& repo,
                                      uint64_t adding) {
   std::string space(RepoNamespace(repo.name));
-  std::optional<uint64_t> quota = context.publisher->Quotas().For(space);
-  if (!quota || adding == 0) return std::nullopt;
+  if (adding == 0 || !context.publisher->Quotas().For(space)) return std::nullopt;
   auto used = context.registry.NamespaceBytes(space);
   if (!used.ok()) return ErrorFromStatus(used.status(), true);
-  if (*used + adding <= *quota) return std::nullopt;
+  return QuotaRefusal(context, space, *used, adding, "this upload");
+}
+
+std::optional<Response> QuotaRefusal(const RequestContext& context, const std::string& space,
+                                     uint64_t used, uint64_t adding, const std::string& what) {
+  std::optional<uint64_t> quota = context.publisher->Quotas().For(space);
+  if (!quota || used + adding <= *quota) return std::nullopt;
   return ErrorResponse(ApiError::kForbidden,
                        "Storage quota of " + space + " exceeded: its repos use " +
-                           std::to_string(*used) + " of " + std::to_string(*quota) +
-                           " bytes, and this upload needs " + std::to_string(adding) + " more",
+                           std::to_string(used) + " of " + std::to_string(*quota) + " bytes, and " +
+                           what + " needs " + std::to_string(adding) + " more",
                        true);
 }
 

@@ -277,11 +277,11 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
     for (const auto& node : *mirrors->as_array()) {
       const toml::table& table = *node.as_table();
       std::string where = "mirror[" + std::to_string(index++) + "]";
-      HM_RETURN_IF_ERROR(
-          reader.CheckKeys(table, where,
-                           {"repo", "revision", "revisions", "type", "include", "exclude", "access",
-                            "grant", "ancestors", "descendants", "min_downloads", "max_count",
-                            "lineage_metadata_only", "keep_revisions", "keep_within"}));
+      HM_RETURN_IF_ERROR(reader.CheckKeys(
+          table, where,
+          {"repo", "revision", "revisions", "type", "include", "exclude", "access", "grant",
+           "writable", "ancestors", "descendants", "min_downloads", "max_count",
+           "lineage_metadata_only", "keep_revisions", "keep_within"}));
       sync::MirrorSpec spec;
       spec.concurrency = concurrency;
       HM_RETURN_IF_ERROR(reader.String(table, where, "repo", &spec.repo));
@@ -318,6 +318,9 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
           return reader.Fail(where + ".grant", "'" + name + "' is not a user or organization name");
         }
       }
+      bool writable = false;
+      HM_RETURN_IF_ERROR(reader.Bool(table, where, "writable", &writable));
+      spec.writable = writable;
       HM_RETURN_IF_ERROR(reader.Strings(table, where, "exclude", &spec.exclude));
       if (table.contains("keep_revisions")) {
         size_t keep = 1;

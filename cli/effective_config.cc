@@ -26,6 +26,7 @@ json RuleJson(const sync::MirrorSpec& rule, size_t number) {
           {"exclude", rule.exclude},
           {"access", AccessRuleName(rule.access)},
           {"grant", rule.grants},
+          {"writable", rule.writable.value_or(false)},
           {"keep_revisions", rule.retention.revisions ? json(*rule.retention.revisions) : json()},
           {"keep_within_seconds",
            rule.retention.within_seconds ? json(*rule.retention.within_seconds) : json()},

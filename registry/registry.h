@@ -62,6 +62,10 @@ class Registry {
   // "refs/pr/N", "refs/convert/NAME", or a full name "refs/heads/B", "refs/tags/T"), a full
   // 40-hex commit id of this repo, or "HEAD" (the default branch). kRevisionNotFound otherwise.
   Result<Commit> ResolveRevision(const Repo& repo, std::string_view revision);
+  // As ResolveRevision, and also a commit of this repo named by the first 7 to 39 hex digits of
+  // its id, as git lets one name it where a revision is written down (a new tag or branch).
+  // kInvalidArgument when several commits share that prefix.
+  Result<Commit> ResolveRevisionOrPrefix(const Repo& repo, std::string_view revision);
   // Repo, revision and file in one statement: the hot path of every download. On a miss it
   // reports precisely what is missing: kRepoNotFound, kRevisionNotFound, or an empty entry
   // (with the resolved commit) when the path does not exist at that revision.
@@ -297,6 +301,10 @@ class Registry {
   // Whether sync or pull-through ever recorded any revision of the repo (an imported or bundled
   // repo has no record).
   Result<bool> HasSyncState(RepoType type, std::string_view repo);
+  // Whether a mirrored repo's rule lets clients write branches and tags of their own (see
+  // migration 0010); false for a repo that does not exist.
+  Result<bool> AllowsLocalWrites(RepoType type, std::string_view repo);
+  Status SetLocalWrites(RepoType type, std::string_view repo, bool allowed);
   // The record of one (repo, revision); nullopt when there is none.
   Result<std::optional<SyncState>> FindSyncState(RepoType type, std::string_view repo,
                                                  std::string_view revision);
@@ -318,14 +326,19 @@ class Registry {
   Status CreateRef(RepoType type, std::string_view repo, const RefName& ref,
                    const std::string& commit_id);
   // Bytes of the distinct content the repos of a namespace (user or organization, any case) use
-  // in any of their commits: what a publishing quota counts.
-  Result<uint64_t> NamespaceBytes(std::string_view space);
+  // in any of their commits: what a publishing quota counts. With `with_repo_id`, as if that repo
+  // were in the namespace too (a repo moved there).
+  Result<uint64_t> NamespaceBytes(std::string_view space, int64_t with_repo_id = 0);
   // Which of `sha256s` some commit of the namespace's repos uses already, in the same order.
   Result<std::vector<bool>> NamespaceUses(std::string_view space,
                                           const std::vector<std::string>& sha256s);
   // Deletes a repo with its commits, refs, files, access records, sync records and the lineage its
   // cards declared; its content becomes garbage unless another repo uses it. kRepoNotFound.
   Status DeleteRepo(RepoType type, std::string_view repo);
+  // Renames a repo (into another namespace too), with its commits, refs, files and access
+  // records, and the lineage its cards declared; cards of other repos that name the old id keep
+  // naming it. kRepoNotFound, kAlreadyExists when `to` is taken (in any case).
+  Status MoveRepo(RepoType type, std::string_view from, std::string_view to);
 
  private:
   explicit Registry(sqlite3* db);

@@ -175,6 +175,26 @@ Result<Commit> Registry::ResolveRevision(const Repo& repo, std::string_view revi
                 "Invalid rev id: " + std::string(revision.substr(0, 255)));
 }
 
+Result<Commit> Registry::ResolveRevisionOrPrefix(const Repo& repo, std::string_view revision) {
+  auto commit = ResolveRevision(repo, revision);
+  bool prefix = revision.size() >= 7 && revision.size() < 40 &&
+                revision.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
+  if (commit.ok() || commit.status().code() != StatusCode::kRevisionNotFound || !prefix) {
+    return commit;
+  }
+  std::string low = AsciiLower(revision);
+  Statement s(*statements_, std::string("SELECT ") + kCommitColumns +
+                                " FROM commits c WHERE c.repo_id = ? AND c.id >= ? AND c.id < ? "
+                                "ORDER BY c.id LIMIT 2");
+  s.Bind(1, repo.id).Bind(2, low).Bind(3, PrefixUpperBound(low));
+  std::vector<Commit> found;
+  while (s.Step()) found.push_back(ReadCommit(s));
+  if (!s.status().ok()) return s.status();
+  if (found.size() > 1) return InvalidArgument("the commit id " + low + " is ambiguous");
+  if (found.empty()) return commit;
+  return std::move(found.front());
+}
+
 Result<Registry::ResolvedFile> Registry::ResolveFile(RepoType type, std::string_view repo_name,
                                                      std::string_view revision,
                                                      std::string_view path) {

@@ -61,6 +61,20 @@ Result<bool> Registry::HasSyncState(RepoType type, std::string_view repo) {
   return false;
 }
 
+Result<bool> Registry::AllowsLocalWrites(RepoType type, std::string_view repo) {
+  Statement s(*statements_, "SELECT local_writes FROM repos WHERE type = ? AND name_lower = ?");
+  s.Bind(1, RepoTypeName(type)).Bind(2, AsciiLower(repo));
+  if (s.Step()) return s.Int(0) != 0;
+  HM_RETURN_IF_ERROR(s.status());
+  return false;
+}
+
+Status Registry::SetLocalWrites(RepoType type, std::string_view repo, bool allowed) {
+  Statement s(*statements_, "UPDATE repos SET local_writes = ? WHERE type = ? AND name_lower = ?");
+  s.Bind(1, int64_t{allowed ? 1 : 0}).Bind(2, RepoTypeName(type)).Bind(3, AsciiLower(repo));
+  return s.Run();
+}
+
 Result<std::optional<SyncState>> Registry::FindSyncState(RepoType type, std::string_view repo,
                                                          std::string_view revision) {
   Statement s(*statements_, std::string(kSyncStateColumns) +

@@ -214,6 +214,7 @@ LineagePlan PlanAlongLineage(UpstreamHub& upstream, registry::Registry& registry
       job.repo = relative.id;
       job.revision = "main";
       job.resolved = relative.resolved;
+      job.writable.reset();  // a rule opens its own repo to local writes, not its relatives
       MirrorSpec& added = add_job(std::move(job));
       if (!added.resolved) added.resolved = relative.resolved;
     }

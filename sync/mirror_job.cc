@@ -513,6 +513,9 @@ Result<MirrorReport> MirrorRepo(UpstreamHub& upstream, storage::BlobStore& store
     auto recorded = registry.RecordSyncOutcome(outcome);
     if (recorded.ok()) {
       Status applied = ApplyAccessRule(registry, spec);
+      if (applied.ok() && spec.writable) {
+        applied = registry.SetLocalWrites(spec.type, spec.repo, *spec.writable);
+      }
       if (applied.ok()) applied = ApplyRetention(registry, spec);
       if (applied.ok()) return report;
       return applied;

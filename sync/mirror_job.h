@@ -48,6 +48,10 @@ struct MirrorSpec {
   // organizations (each member) given access, applied after every successful sync.
   registry::RepoAccessSettings access;
   std::vector<std::string> grants;
+  // A rule's `writable`: whether clients may add branches and tags of their own to the repo and
+  // commit to them (Registry::SetLocalWrites), applied after every successful sync. Unset (a sync
+  // no rule asked for): left as it is.
+  std::optional<bool> writable;
   // The storage budget ([storage] max_bytes): a sync whose downloads would take the content the
   // budget can never evict (see Registry::KeptBytes) over it is refused before downloading
   // (kFailedPrecondition, recorded in the sync state). Unset: no budget.

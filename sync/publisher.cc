@@ -324,16 +324,41 @@ Result<std::unique_ptr<api::UploadSink>> RegistryPublisher::BeginUpload(
   expectation.compute_git_sha1 = false;
   auto writer = store_.NewWriter(expectation);
   if (!writer.ok()) return writer.status();
-  auto on_stored = [this, key = std::make_pair(uploader, sha256)] {
-    std::lock_guard lock(uploads_mutex_);
-    int64_t now = NowUnixMillis();
-    for (auto it = uploads_.begin(); it != uploads_.end();) {
-      it = now - it->second > kUploadMemoryMs ? uploads_.erase(it) : std::next(it);
-    }
-    uploads_[key] = now;
-  };
   return std::unique_ptr<api::UploadSink>(std::make_unique<StoreUpload>(
-      std::move(writer.value()), std::move(lease.value()), std::move(on_stored)));
+      std::move(writer.value()), std::move(lease.value()),
+      [this, uploader, sha256] { RememberUpload(uploader, sha256); }));
+}
+
+Status RegistryPublisher::BeginMultipart(const std::string& sha256, uint64_t size,
+                                         uint64_t part_bytes, const std::string& uploader) {
+  return multipart_.Begin({uploader, sha256}, size, part_bytes);
+}
+
+Result<std::unique_ptr<api::UploadSink>> RegistryPublisher::BeginPart(const std::string& sha256,
+                                                                      const std::string& uploader,
+                                                                      uint32_t part) {
+  return multipart_.Part({uploader, sha256}, part);
+}
+
+Status RegistryPublisher::CompleteMultipart(const std::string& sha256,
+                                            const std::string& uploader) {
+  auto stored = multipart_.Complete({uploader, sha256});
+  // A completion sent again (the client's retry) after it succeeded.
+  if (stored.status().code() == StatusCode::kNotFound && Uploaded(uploader, sha256)) {
+    return Status::Ok();
+  }
+  if (!stored.ok()) return stored.status();
+  RememberUpload(uploader, sha256);
+  return Status::Ok();
+}
+
+void RegistryPublisher::RememberUpload(const std::string& uploader, const std::string& sha256) {
+  std::lock_guard lock(uploads_mutex_);
+  int64_t now = NowUnixMillis();
+  for (auto it = uploads_.begin(); it != uploads_.end();) {
+    it = now - it->second > kUploadMemoryMs ? uploads_.erase(it) : std::next(it);
+  }
+  uploads_[{uploader, sha256}] = now;
 }
 
 bool RegistryPublisher::Uploaded(const std::string& user, const std::string& sha256) {

@@ -8,6 +8,7 @@
 #include "api/publisher.h"
 #include "registry/registry.h"
 #include "storage/blob_store.h"
+#include "sync/multipart_uploads.h"
 
 namespace hubmirror::sync {
 
@@ -23,7 +24,7 @@ namespace hubmirror::sync {
 class RegistryPublisher : public api::Publisher {
  public:
   RegistryPublisher(storage::BlobStore& store, std::filesystem::path registry_path)
-      : store_(store), registry_path_(std::move(registry_path)) {}
+      : store_(store), registry_path_(std::move(registry_path)), multipart_(store) {}
 
   Status CreateRepo(RepoType type, const std::string& repo, bool is_private,
                     const std::string& author) override;
@@ -31,6 +32,12 @@ class RegistryPublisher : public api::Publisher {
   Result<std::string> Commit(const api::CommitRequest& request) override;
   Result<std::unique_ptr<api::UploadSink>> BeginUpload(const std::string& sha256, uint64_t size,
                                                        const std::string& uploader) override;
+  Status BeginMultipart(const std::string& sha256, uint64_t size, uint64_t part_bytes,
+                        const std::string& uploader) override;
+  Result<std::unique_ptr<api::UploadSink>> BeginPart(const std::string& sha256,
+                                                     const std::string& uploader,
+                                                     uint32_t part) override;
+  Status CompleteMultipart(const std::string& sha256, const std::string& uploader) override;
   bool Uploaded(const std::string& user, const std::string& sha256) override;
   api::PublishQuotas Quotas() override;
   void SetQuotas(api::PublishQuotas quotas);
@@ -38,6 +45,8 @@ class RegistryPublisher : public api::Publisher {
  private:
   // This publisher's connection, opened on first use. Needs mutex_.
   Result<registry::Registry*> Registry();
+  // Remembers that `uploader` stored `sha256` (see Uploaded).
+  void RememberUpload(const std::string& uploader, const std::string& sha256);
   // One attempt at a commit, on the branch's head as it is now. Needs mutex_.
   Result<std::string> CommitOnHead(registry::Registry& registry, const api::CommitRequest& request);
 
@@ -49,6 +58,7 @@ class RegistryPublisher : public api::Publisher {
   // Who uploaded what, and when (unix ms): forgotten after a day, or with the process.
   std::map<std::pair<std::string, std::string>, int64_t> uploads_;  // (user, sha256)
   api::PublishQuotas quotas_;                                       // guarded by uploads_mutex_
+  MultipartUploads multipart_;
 };
 
 }  // namespace hubmirror::sync

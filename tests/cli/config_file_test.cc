@@ -153,6 +153,7 @@ repo = "acme/model"
 revisions = ["main", "refs/pr/*", "tags/*"]
 access = "gated-manual"
 grant = ["alice", "ml-team"]
+writable = true
 ancestors = true
 descendants = ["adapter", "quantized"]
 min_downloads = 10
@@ -182,6 +183,8 @@ keep_within = "90d"
   CHECK(config->mirrors[3].access.gated == "manual");
   CHECK(config->mirrors[3].access.is_private == false);
   CHECK(config->mirrors[3].grants == std::vector<std::string>{"alice", "ml-team"});
+  CHECK(config->mirrors[3].writable == true);
+  CHECK(config->mirrors[0].writable == false);  // a rule says it either way: the default is no
   CHECK_FALSE(config->mirrors[0].access.gated.has_value());
   CHECK_FALSE(config->mirrors[0].access.is_private.has_value());
   const auto& lineage = config->mirrors[3].lineage;
@@ -287,6 +290,7 @@ TEST_CASE("A malformed config is refused naming the file, key and problem", "[co
       {upstream + "[[mirror]]\nrepo = \"a/b\"\ngrant = [\"a/b\"]\n", "mirror[0].grant"},
       {upstream + "[[mirror]]\nrepo = \"a/b\"\nkeep_within = \"soon\"\n", "mirror[0].keep_within"},
       {upstream + "[[mirror]]\nrepo = \"a/b\"\nkeep_within = 90\n", "keep_within"},
+      {upstream + "[[mirror]]\nrepo = \"a/b\"\nwritable = \"yes\"\n", "mirror[0].writable"},
       {upstream + "[publish]\nquota = 1\n", "quota"},
       {upstream + "[publish]\nquota_bytes = 0\n", "publish.quota_bytes"},
       {upstream + "[publish.quotas]\n\"a/b\" = 10\n", "publish.quotas"},

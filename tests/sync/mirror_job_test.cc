@@ -271,5 +271,22 @@ TEST_CASE("A rule's access setting and grants apply after every sync", "[mirror]
   CHECK_THAT(refused.status().message(), Catch::Contains("'nobody'"));
 }
 
+TEST_CASE("A rule's writable applies after every sync; a sync no rule asked for keeps it",
+          "[mirror]") {
+  MirrorFixture f;
+  f.hub.Publish(RepoType::kModel, kRepo, "main", Info(), ModelFiles());
+  MirrorSpec spec;
+  spec.repo = kRepo;
+  spec.writable = true;
+  REQUIRE(MirrorRepo(f.hub, f.store, *f.registry, spec).ok());
+  CHECK(*f.registry->AllowsLocalWrites(RepoType::kModel, kRepo));
+  spec.writable.reset();
+  REQUIRE(MirrorRepo(f.hub, f.store, *f.registry, spec)->up_to_date);
+  CHECK(*f.registry->AllowsLocalWrites(RepoType::kModel, kRepo));
+  spec.writable = false;
+  REQUIRE(MirrorRepo(f.hub, f.store, *f.registry, spec)->up_to_date);
+  CHECK_FALSE(*f.registry->AllowsLocalWrites(RepoType::kModel, kRepo));
+}
+
 }  // namespace
 }  // namespace hubmirror::sync
