@@ -178,20 +178,21 @@ Response HandleLfsBatch(const RequestContext& context) {
   }
   json answer = json::array();
   uint64_t adding = 0;
-  std::vector<const json*> in_parts;
+  std::vector<size_t> in_parts;  // indices into `answer`, which grows
   for (const auto& object : *objects) {
     bool multipart = false;
     auto entry = BatchObject(context, object, parts_offered, &multipart);
     if (!entry.ok()) return ErrorFromStatus(entry.status(), true);
     if (entry->contains("actions")) adding += (*entry)["size"].get<uint64_t>();
     answer.push_back(std::move(entry.value()));
-    if (multipart) in_parts.push_back(&answer.back());
+    if (multipart) in_parts.push_back(answer.size() - 1);
   }
   // Refused before any byte is sent: the uploads would take the namespace over its quota.
   if (auto refusal = QuotaRefusal(context, *repo, adding)) return std::move(*refusal);
-  for (const json* entry : in_parts) {
-    Status begun = context.publisher->BeginMultipart((*entry)["oid"].get<std::string>(),
-                                                     (*entry)["size"].get<uint64_t>(), kPartBytes,
+  for (size_t index : in_parts) {
+    const json& entry = answer[index];
+    Status begun = context.publisher->BeginMultipart(entry["oid"].get<std::string>(),
+                                                     entry["size"].get<uint64_t>(), kPartBytes,
                                                      context.caller.name());
     if (!begun.ok()) return ErrorFromStatus(begun, true);
   }

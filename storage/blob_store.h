@@ -74,6 +74,10 @@ class BlobWriter {
   // bytes cannot be opened.
   virtual Result<BlobFile> OpenWritten() = 0;
   virtual uint64_t readable_bytes() const = 0;
+  // Makes every byte appended so far readable through OpenWritten (readable_bytes then counts
+  // them all), waiting for writes under way; a writer may hold bytes back until then, or until
+  // Commit. Appending may go on afterwards. kIoError when a write failed.
+  virtual Status Flush() = 0;
   // Verifies the declared size and any declared digest, then publishes the blob atomically.
   // kCorrupt (message names expected and actual values) leaves the store unchanged. Committing
   // content that is already stored succeeds and keeps the stored copy.

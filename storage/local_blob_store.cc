@@ -124,6 +124,12 @@ class LocalBlobWriter : public BlobWriter {
 
   uint64_t readable_bytes() const override { return on_disk_.load(std::memory_order_acquire); }
 
+  // Ends the write-behind thread (later appends are written through the page cache).
+  Status Flush() override {
+    if (fd_ < 0) return Internal("blob writer used after Commit");
+    return FinishWrites();
+  }
+
   Status Append(const void* data, size_t size) override {
     if (fd_ < 0) return Internal("blob writer used after Commit");
     if (written_ + size > expectation_.size) {

@@ -29,7 +29,8 @@ Result<std::vector<MirrorSpec>> ExpandRepos(UpstreamHub& upstream, const MirrorS
 }
 
 // The concrete refs of a repo's rule: itself, or the upstream refs its revision pattern matches.
-// Local refs that match the pattern and that the upstream no longer lists go to `stale`.
+// Local refs that match the pattern, that the mirror synced and that the upstream no longer lists
+// go to `stale`; refs made here (a writable rule's) are not the mirror's to delete.
 Result<std::vector<MirrorSpec>> ExpandRevisions(UpstreamHub& upstream, registry::Registry& registry,
                                                 const MirrorSpec& rule,
                                                 std::vector<RefName>* stale) {
@@ -55,9 +56,10 @@ Result<std::vector<MirrorSpec>> ExpandRevisions(UpstreamHub& upstream, registry:
   if (!refs.ok()) return refs.status();
   for (const auto& ref : *refs) {
     RefName name = ref.ref_name();
-    if (MatchesRevisionPattern(rule.revision, name) && !upstream_refs.contains(name)) {
-      stale->push_back(std::move(name));
-    }
+    if (!MatchesRevisionPattern(rule.revision, name) || upstream_refs.contains(name)) continue;
+    auto synced = registry.FindSyncState(rule.type, local->name, RefRevision(name));
+    if (!synced.ok()) return synced.status();
+    if (*synced) stale->push_back(std::move(name));
   }
   return specs;
 }

@@ -1,13 +1,11 @@
 #include "sync/multipart_uploads.h"
 
-#include <unistd.h>
-
 #include <atomic>
-#include <cerrno>
 #include <set>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/files.h"
 
 namespace hubmirror::sync {
 namespace {
@@ -47,21 +45,18 @@ namespace {
 
 using Upload = MultipartUploads::Upload;
 
-// Appends what `part` holds to `object`.
+// Appends what `part` holds to `object` (every byte: the writer is flushed first).
 Status CopyWritten(storage::BlobWriter& part, storage::BlobWriter& object) {
+  HM_RETURN_IF_ERROR(part.Flush());
   auto file = part.OpenWritten();
   if (!file.ok()) return file.status();
   uint64_t length = part.readable_bytes();
   std::vector<char> buffer(kCopyBytes);
   for (uint64_t offset = 0; offset < length;) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - offset));
-    ssize_t got = pread(file->fd(), buffer.data(), want, static_cast<off_t>(offset));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0)
-      return got < 0 ? ErrnoStatus("reading an early part", errno)
-                     : IoError("an early part is shorter than written");
-    HM_RETURN_IF_ERROR(object.Append(buffer.data(), static_cast<size_t>(got)));
-    offset += static_cast<uint64_t>(got);
+    size_t take = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - offset));
+    HM_RETURN_IF_ERROR(ReadFullyAt(file->fd(), offset, buffer.data(), take));
+    HM_RETURN_IF_ERROR(object.Append(buffer.data(), take));
+    offset += take;
   }
   return Status::Ok();
 }

@@ -27,6 +27,7 @@ class FaultyWriter : public storage::BlobWriter {
   }
   Result<storage::BlobFile> OpenWritten() override { return inner_->OpenWritten(); }
   uint64_t readable_bytes() const override { return inner_->readable_bytes(); }
+  Status Flush() override { return inner_->Flush(); }
   Result<storage::StoredBlob> Commit() override {
     if (commit_failure_) return *commit_failure_;
     return inner_->Commit();

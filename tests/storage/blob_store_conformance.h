@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "common/digest.h"
+#include "common/files.h"
 #include "storage/blob_store.h"
 
 namespace hubmirror::storage::conformance {
@@ -196,6 +197,33 @@ TEMPLATE_TEST_CASE("large blobs in odd-sized appends read back exactly", "[confo
   REQUIRE(blob.ok());
   CHECK(blob->size == content.size());
   CHECK(blob->git_sha1 == GitObjectId("blob", content));
+  CHECK(ReadAll(*fixture.store, blob->sha256) == content);
+}
+
+TEMPLATE_TEST_CASE("a flushed writer's bytes are all readable before it commits", "[conformance]",
+                   HM_BLOB_STORE_FIXTURES) {
+  TestType fixture;
+  std::string content = RandomBytes((6 << 20) + 4097, 12);
+  auto writer = fixture.store->NewWriter(BlobExpectation{content.size(), "", ""});
+  REQUIRE(writer.ok());
+  const size_t half = content.size() / 2 + 3;
+  auto read_back = [&](size_t length) {
+    auto file = (*writer)->OpenWritten();
+    REQUIRE(file.ok());
+    REQUIRE((*writer)->readable_bytes() == length);
+    std::string bytes(length, '\0');
+    REQUIRE(ReadFullyAt(file->fd(), 0, bytes.data(), length).ok());
+    return bytes;
+  };
+  REQUIRE((*writer)->Append(content.data(), half).ok());
+  REQUIRE((*writer)->Flush().ok());
+  CHECK(read_back(half) == content.substr(0, half));
+  // Appending goes on after a flush, and the blob is whole.
+  REQUIRE((*writer)->Append(content.data() + half, content.size() - half).ok());
+  REQUIRE((*writer)->Flush().ok());
+  CHECK(read_back(content.size()) == content);
+  auto blob = (*writer)->Commit();
+  REQUIRE(blob.ok());
   CHECK(ReadAll(*fixture.store, blob->sha256) == content);
 }
 

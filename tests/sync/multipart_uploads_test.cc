@@ -101,6 +101,28 @@ TEST_CASE("Parts from several threads make the object", "[multipart]") {
   CHECK(storage::ReadWholeBlob(f.store, key.second, content.size()).value() == content);
 }
 
+TEST_CASE("Large early parts, which the store writes behind, are copied whole", "[multipart]") {
+  MultipartFixture f;
+  const uint64_t part_bytes = 5 << 20;
+  std::string content(2 * part_bytes + (1 << 20) + 3, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 13 % 253);
+  MultipartUploads::Key key{"alice", Sha256Hex(content)};
+  REQUIRE(f.uploads.Begin(key, content.size(), part_bytes).ok());
+  for (uint32_t part : {3u, 2u, 1u}) {
+    auto sink = f.uploads.Part(key, part);
+    REQUIRE(sink.ok());
+    std::string bytes = content.substr((part - 1) * part_bytes, part_bytes);
+    // In odd pieces, as a connection delivers them.
+    for (size_t offset = 0; offset < bytes.size(); offset += 999983) {
+      size_t size = std::min<size_t>(999983, bytes.size() - offset);
+      REQUIRE((*sink)->Append(bytes.data() + offset, size).ok());
+    }
+    REQUIRE((*sink)->Finish().ok());
+  }
+  REQUIRE(f.uploads.Complete(key).ok());
+  CHECK(storage::ReadWholeBlob(f.store, key.second, content.size()).value() == content);
+}
+
 TEST_CASE("A part sent again is dropped; an early part that broke off may be sent again",
           "[multipart]") {
   MultipartFixture f;

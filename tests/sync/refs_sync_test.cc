@@ -172,6 +172,22 @@ TEST_CASE("Refs deleted upstream are deleted here; their commits stay readable",
   CHECK(kept->id == commits.pull);
 }
 
+TEST_CASE("Refs made here are not deleted as gone upstream, whatever the pattern", "[refs]") {
+  MirrorFixture f;
+  EveryRef commits = PublishEveryRef(f.hub);
+  RecordingListener first;
+  REQUIRE(RunMirrorPass(f.hub, f.store, *f.registry, {Rule("*")}, first) == 0);
+  // A writable rule's users add a branch and a tag of their own.
+  REQUIRE(f.registry->CreateRef(RepoType::kModel, kRepo, {RefKind::kBranch, "mine"}, commits.main)
+              .ok());
+  REQUIRE(
+      f.registry->CreateRef(RepoType::kModel, kRepo, {RefKind::kTag, "v-local"}, commits.tag).ok());
+  RecordingListener again;
+  CHECK(RunMirrorPass(f.hub, f.store, *f.registry, {Rule("*")}, again) == 0);
+  CHECK(again.deleted.empty());
+  CHECK(LocalRefs(f).size() == 6);
+}
+
 TEST_CASE("Revision rules are validated and matched on full ref names", "[refs]") {
   CHECK(ValidateRevisionRule("main").ok());
   CHECK(ValidateRevisionRule("refs/pr/16").ok());
