@@ -10,6 +10,9 @@ packages=(
   curl nginx-light wrk time prometheus
   systemd procps strace
   clang-14 libclang-rt-14-dev
+  # A single-node Ceph cluster with its S3 gateway, for tests against real object storage
+  # (tests/support/ceph_rgw.sh).
+  ceph-mon ceph-osd radosgw ceph-common uuid-runtime
 )
 
 missing=()
