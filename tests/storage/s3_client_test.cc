@@ -9,48 +9,16 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <thread>
 
 #include "common/digest.h"
+#include "tests/storage/s3_test_bucket.h"
 
 namespace hubmirror::storage {
 namespace {
 
-// The gateway's endpoint and keys, from the fixture's env file.
-std::map<std::string, std::string> ServerEnv() {
-  const char* dir = std::getenv("HUBMIRROR_TEST_S3_DIR");
-  REQUIRE(dir != nullptr);
-  std::ifstream in(std::string(dir) + "/env");
-  REQUIRE(in);
-  std::map<std::string, std::string> env;
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t equals = line.find('=');
-    if (equals != std::string::npos) env[line.substr(0, equals)] = line.substr(equals + 1);
-  }
-  REQUIRE(env.count("S3_ENDPOINT") == 1);
-  return env;
-}
-
-// A client of a new bucket, with the keys under `prefix`.
-std::unique_ptr<S3Client> NewBucket(const std::string& name, const std::string& prefix = "",
-                                    std::string secret = "") {
-  auto env = ServerEnv();
-  S3Location location;
-  location.endpoint = env["S3_ENDPOINT"];
-  location.bucket = name + "-" + std::to_string(getpid());
-  location.prefix = prefix;
-  auto client = std::make_unique<S3Client>(
-      location,
-      S3Credentials{env["S3_ACCESS_KEY"], secret.empty() ? env["S3_SECRET_KEY"] : secret});
-  if (secret.empty()) {
-    Status created = client->CreateBucket();
-    INFO(created.message());
-    REQUIRE(created.ok());
-  }
-  return client;
-}
+using testing::NewTestBucket;
+using testing::SameBucket;
 
 std::string Read(S3Client& client, const std::string& key, uint64_t offset = 0,
                  std::optional<uint64_t> length = std::nullopt) {
@@ -70,7 +38,7 @@ std::string Pattern(size_t size, int seed) {
 }
 
 TEST_CASE("objects are put, described, read whole and in ranges, and deleted", "[s3]") {
-  auto client = NewBucket("objects", "hm/");
+  auto client = NewTestBucket("objects", "hm/");
   REQUIRE(client->CreateBucket().ok());  // again: the bucket is this account's already
   CHECK_FALSE(client->Head("blobs/missing").value().has_value());
   CHECK(
@@ -102,8 +70,8 @@ TEST_CASE("objects are put, described, read whole and in ranges, and deleted", "
 }
 
 TEST_CASE("listings show what is under a prefix, and only that", "[s3]") {
-  auto client = NewBucket("listing", "hm/");
-  auto other = NewBucket("listing");  // the same bucket, without the prefix
+  auto client = NewTestBucket("listing", "hm/");
+  auto other = SameBucket(*client, "");
   REQUIRE(other->Put("outside", "x").ok());
   for (int i = 0; i < 3; ++i) REQUIRE(client->Put("blobs/" + std::to_string(i), "abc").ok());
   REQUIRE(client->Put("leases/x", "").ok());
@@ -120,7 +88,7 @@ TEST_CASE("listings show what is under a prefix, and only that", "[s3]") {
 }
 
 TEST_CASE("a multipart upload is invisible until completed, and aborted leaves nothing", "[s3]") {
-  auto client = NewBucket("multipart");
+  auto client = NewTestBucket("multipart");
   std::string first = Pattern(5 << 20, 2);
   std::string last = Pattern(1 << 20, 3);
   auto id = client->StartMultipart("blobs/big");
@@ -155,7 +123,7 @@ TEST_CASE("a multipart upload is invisible until completed, and aborted leaves n
 }
 
 TEST_CASE("copying an object onto itself refreshes its time", "[s3]") {
-  auto client = NewBucket("copy");
+  auto client = NewTestBucket("copy");
   REQUIRE(client->Put("blobs/a", "content").ok());
   int64_t before = client->Head("blobs/a").value()->modified_ms;
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // Last-Modified has seconds
@@ -166,9 +134,9 @@ TEST_CASE("copying an object onto itself refreshes its time", "[s3]") {
 }
 
 TEST_CASE("a wrong secret is refused, and never shown", "[s3]") {
-  auto good = NewBucket("refused");
+  auto good = NewTestBucket("refused");
   const std::string secret = "wrong-secret-that-must-not-appear";
-  auto client = NewBucket("refused", "", secret);
+  auto client = SameBucket(*good, "", secret);
   Status put = client->Put("blobs/a", "x");
   CHECK(put.code() == StatusCode::kFailedPrecondition);
   CHECK_THAT(put.message(), Catch::Contains("403"));

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "storage/local_blob_store.h"
+#include "storage/s3_client.h"
+
+namespace hubmirror::storage {
+
+// BlobStore in an S3 bucket, with a local directory for what is in flight and a cache of what
+// was read. Under the client's prefix:
+//   blobs/<64 hex>     published blobs: an object exists only once its digests were checked
+//   touched/<64 hex>   empty markers whose time records a use (Touch) of a blob written earlier
+//   quarantine/<64 hex>.<unix ms>   blobs found corrupt
+// Writers stream into the local directory (a LocalBlobStore: hashing, resumable partials,
+// OpenWritten for followers, write leases), which checks size and digests at Commit; only then
+// is the blob uploaded (in parts of 16 MiB past that size, one part in memory), so a wrong byte
+// never exists under a digest's name in the bucket. Open serves the local copy, fetching it first
+// when absent (hashed on the way: a corrupt object is refused, never cached). Leases and
+// temporaries are local: one node writes (see the README's several-node topology). Errors as
+// S3Client's; kCorrupt for an object whose bytes are not its name's. Thread-safe.
+class S3BlobStore : public BlobStore {
+ public:
+  // `local_dir` holds the in-flight files and the cache (created when missing).
+  static Result<std::unique_ptr<S3BlobStore>> Open(std::unique_ptr<S3Client> client,
+                                                   const std::filesystem::path& local_dir);
+
+  Result<std::unique_ptr<BlobWriter>> NewWriter(const BlobExpectation& expectation) override;
+  Result<bool> Contains(const std::string& sha256) override;
+  Result<std::vector<bool>> ContainsEach(const std::vector<std::string>& sha256s) override;
+  Status ForEach(const std::function<Status(const BlobListing& blob)>& blob) override;
+  Status Delete(const std::string& sha256) override;
+  Status Touch(const std::string& sha256) override;
+  Result<bool> DeleteUnusedSince(const std::string& sha256, int64_t unused_since_ms) override;
+  Result<std::unique_ptr<WriteLease>> LeaseWrites() override;
+  Result<std::optional<int64_t>> OldestLease() override;
+  Result<SweepReport> SweepTemporaries(int64_t unused_since_ms, bool dry_run) override;
+  Result<SweepReport> SweepQuarantine(int64_t quarantined_before_ms, bool dry_run) override;
+  // The object's ETag and size (they change when it is replaced).
+  Result<std::string> Fingerprint(const std::string& sha256) override;
+  Result<BlobFile> Open(const std::string& sha256) override;
+  Status Quarantine(const std::string& sha256) override;
+
+  // Uploads the local copy of a blob just committed there, unless the bucket has it; then it
+  // counts as used (Touch). Called by this store's writers.
+  Status Publish(const std::string& sha256);
+
+ private:
+  S3BlobStore(std::unique_ptr<S3Client> client, std::unique_ptr<LocalBlobStore> local)
+      : client_(std::move(client)), local_(std::move(local)) {}
+  // When the object `key` was last written, from a listing (which has milliseconds, where a
+  // HEAD has seconds); nullopt when absent.
+  Result<std::optional<int64_t>> ObjectTime(const std::string& key);
+  // The blob's last write or use; kNotFound when it is not stored.
+  Result<int64_t> LastUse(const std::string& sha256);
+
+  std::unique_ptr<S3Client> client_;
+  std::unique_ptr<LocalBlobStore> local_;
+};
+
+}  // namespace hubmirror::storage
