@@ -18,8 +18,9 @@
 # huggingface_hub, Python, is not packaged for Debian 12 and the suite installs nothing from PyPI.
 # tests/e2e/upload_bench_driver.mjs runs it. Each round, on a fresh server and data dir:
 #   upload     uploadFiles of the whole folder to a new repo: preupload, the LFS batch, the
-#              client's own sha256 of every LFS file, one PUT per LFS file (streamed into the
-#              store, hashed and checked), the commit.
+#              client's own sha256 of every LFS file, one PUT per LFS file, or for a file over
+#              100 MiB its parts (several at once) and a completion (streamed into the store,
+#              hashed and checked), the commit.
 #   reference  the same client's sha256 of every file (its own code, exported for this), then
 #              `cp -r` of the folder and `sync` of the copies: the least any upload must cost.
 #   figure     upload time / reference time, the median of the rounds' ratios; the server's VmHWM

@@ -42,7 +42,6 @@ import {
 	deleteFile,
 	deleteRepo,
 	downloadFile,
-	HubApiError,
 	listCommits,
 	listFiles,
 	modelInfo,
@@ -53,6 +52,7 @@ import {
 
 import { BIN, createMirrorToken, filesUnder, gitBlobSha1, importRepo, lfsPointer, pseudoRandomBytes, runHubmirror, serveHubmirror, sha256Hex, useWorkRoot, writeSource } from "../support/harness.mjs";
 import { recordingFetch, withTrace } from "./fixture.mjs";
+import { blobsOf, describeAnswer, publishHelpers, statusOf, syncMirrored } from "./publish_support.mjs";
 
 const BASE = "acme-base/base-model";
 const REPO = "alice/finetune";
@@ -85,19 +85,7 @@ const LFS_PATHS = ["tokenizer.bin", "weights/model.safetensors"];
 /** The data dir, its server and URL, the people's tokens, and what the tests learn on the way. */
 const world = { data: "", server: undefined, url: "", tokens: {}, initial: "", published: "" };
 
-/** `hubmirror --data DATA ARGS...` on the instance (or on `data`), which must succeed; its stdout. */
-async function cli(args, data = world.data) {
-	const run = await runHubmirror(BIN, ["--data", data, ...args]);
-	assert.equal(run.code, 0, `hubmirror ${args.join(" ")} failed (exit ${run.code}): ${run.stderr}`);
-	return run.stdout;
-}
-
-/** A write token of `user` (on the instance, or on `data`): the secret, alone on the last line. */
-async function writeToken(user, data = world.data) {
-	const secret = (await cli(["token", "create", "--user", user, "--scope", "write"], data)).trimEnd().split("\n").at(-1);
-	assert.match(secret, /^hf_[A-Za-z0-9]+$/, `token create --user ${user} printed no secret`);
-	return secret;
-}
+const { addPeople, asAlice, call, cli, commitLines, headOf, lfsBatch, putBytes, writeToken } = publishHelpers(world);
 
 const work = useWorkRoot("hubmirror-e2e-publish-", {
 	timeout: 60_000,
@@ -111,23 +99,9 @@ const work = useWorkRoot("hubmirror-e2e-publish-", {
 		]);
 		await importRepo(t, world.data, baseSrc, BASE);
 		// MIRRORED comes from another instance, so this one keeps its sync state: a mirrored repo.
-		const upstreamData = root.dir("upstream");
-		const upstreamSrc = root.dir("upstream-src");
-		await writeSource(upstreamSrc, [["README.md", "# upstream model\n"], ["config.json", "{}\n"]]);
-		await importRepo(t, upstreamData, upstreamSrc, MIRRORED);
-		const upstream = await serveHubmirror(BIN, upstreamData);
-		try {
-			const sync = await runHubmirror(BIN, ["sync", "--data", world.data, "--upstream", upstream.url, "--retries", "1", MIRRORED], { timeoutMs: 60_000 });
-			assert.equal(sync.code, 0, `hubmirror sync failed (exit ${sync.code})\nstdout:\n${sync.stdout}\nstderr:\n${sync.stderr}`);
-		} finally {
-			await upstream.stop();
-		}
+		await syncMirrored(t, world.data, MIRRORED, root.dir("upstream"), root.dir("upstream-src"));
 		world.tokens.aliceRead = await createMirrorToken(BIN, world.data, "alice");
-		world.tokens.alice = await writeToken("alice");
-		await cli(["user", "add", "bob"]);
-		world.tokens.bob = await writeToken("bob");
-		await cli(["org", "add", "lab"]);
-		await cli(["org", "add-member", "lab", "alice", "--role", "write"]);
+		await addPeople();
 		world.server = await serveHubmirror(BIN, world.data, { keepStderr: 8000 });
 		world.url = world.server.url;
 	},
@@ -135,31 +109,6 @@ const work = useWorkRoot("hubmirror-e2e-publish-", {
 		await world.server?.stop();
 	},
 });
-
-/** One request to the server (`path` on it, or a URL it gave): { status, headers, text, json() }. */
-async function call(method, path, { token, body, contentType = "application/json" } = {}) {
-	const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": contentType } : {}) };
-	const res = await recordingFetch(path.startsWith("http") ? path : world.url + path, { method, headers, body });
-	const text = await res.text();
-	return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
-}
-
-const describeAnswer = (res) => `${res.status} X-Error-Code=${res.headers.get("x-error-code")} ${res.text.slice(0, 300)}`;
-
-/** A commit to main sent as the clients send it: NDJSON, a header line first, no trailing newline. */
-function commitLines(repo, token, header, operations, server = world.url) {
-	const body = [{ key: "header", value: { summary: "raw commit", ...header } }, ...operations].map((line) => JSON.stringify(line)).join("\n");
-	return call("POST", `${server}/api/models/${repo}/commit/main`, { token, body, contentType: "application/x-ndjson" });
-}
-
-/** An LFS batch request for uploads, offering the transfers huggingface_hub offers without Xet. */
-function lfsBatch(repo, token, objects, server = world.url) {
-	const body = JSON.stringify({ operation: "upload", transfers: ["basic", "multipart"], hash_algo: "sha256", objects });
-	return call("POST", `${server}/${repo}.git/info/lfs/objects/batch`, { token, body, contentType: "application/vnd.git-lfs+json" });
-}
-
-/** A PUT of `bytes` to an upload URL: the URL authorises itself, so no token is sent. */
-const putBytes = (href, bytes) => call("PUT", href, { body: bytes, contentType: "application/octet-stream" });
 
 /**
  * A PUT that writes all of `body` (Buffers, in order) before it looks at the answer, as
@@ -188,13 +137,6 @@ async function putBeforeReading(href, headers, body) {
 	return { status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1]), text: answer.slice(answer.indexOf("\r\n\r\n") + 4) };
 }
 
-/** The commit a branch of `repo` points at. */
-async function headOf(repo, branch = "main") {
-	const res = await call("GET", `/api/models/${repo}/refs`, { token: world.tokens.alice });
-	assert.equal(res.status, 200, describeAnswer(res));
-	return res.json().branches.find((b) => b.name === branch)?.targetCommit;
-}
-
 /** The files listFiles shows at `revision`, path -> oid. */
 async function filesOf(repo, revision = "main") {
 	const out = {};
@@ -210,17 +152,6 @@ async function titlesOf(repo, revision = "main") {
 	for await (const c of listCommits({ repo, revision, hubUrl: world.url, accessToken: world.tokens.alice, fetch: recordingFetch })) titles.push(c.title);
 	return titles;
 }
-
-/** A rejects() predicate: a HubApiError of `code` whose message matches `pattern`, if given. */
-const statusOf = (code, pattern) => (err) => {
-	assert.ok(err instanceof HubApiError, `a HubApiError, not ${err}`);
-	assert.equal(err.statusCode, code, err.message);
-	if (pattern) assert.match(err.message, pattern);
-	return true;
-};
-
-const asAlice = () => ({ hubUrl: world.url, accessToken: world.tokens.alice, fetch: recordingFetch });
-const blobsOf = (files) => Object.entries(files).map(([path, content]) => ({ path, content: new Blob([content]) }));
 
 describe("publishing to hubmirror with @huggingface/hub", () => {
 	test("createRepo makes a repo with the Hub's initial commit; again is 409; whoAmI", { timeout: 20_000 }, async (t) => {

@@ -29,8 +29,9 @@ import { pathToFileURL } from "node:url";
 
 import { createRepo, downloadFile, listFiles, pathsInfo, uploadFiles } from "@huggingface/hub";
 
-import { BIN, blobPath, gitBlobSha1, lfsPointer, pseudoRandomBytes, pseudoRandomStream, runHubmirror, serveHubmirror, sha256Hex, useWorkRoot } from "../support/harness.mjs";
+import { BIN, blobPath, gitBlobSha1, lfsPointer, pseudoRandomBytes, pseudoRandomStream, serveHubmirror, sha256Hex, useWorkRoot } from "../support/harness.mjs";
 import { recordingFetch, withTrace } from "./fixture.mjs";
+import { describeAnswer, publishHelpers } from "./publish_support.mjs";
 
 const REPO = "alice/big";
 const MiB = 1024 * 1024;
@@ -40,8 +41,10 @@ const PART = 100 * MiB;
 const THREE_PARTS = 2 * PART + 64 * 1024 + 3;
 const HEX40 = /^[0-9a-f]{40}$/;
 
-/** The data dir, its server and URL, and alice's write token. */
-const world = { data: "", server: undefined, url: "", token: "" };
+/** The data dir, its server and URL, and alice's write token (tokens.alice). */
+const world = { data: "", server: undefined, url: "", tokens: {} };
+
+const { asAlice, call, cli, commitLines, headOf, lfsBatch, putBytes, writeToken } = publishHelpers(world);
 
 const work = useWorkRoot("hubmirror-e2e-publish-multipart-", {
 	timeout: 60_000,
@@ -50,62 +53,20 @@ const work = useWorkRoot("hubmirror-e2e-publish-multipart-", {
 		// serve makes the registry; alice is added to it while it runs.
 		world.server = await serveHubmirror(BIN, world.data, { keepStderr: 8000 });
 		world.url = world.server.url;
-		const cli = async (args) => {
-			const run = await runHubmirror(BIN, ["--data", world.data, ...args]);
-			assert.equal(run.code, 0, `hubmirror ${args.join(" ")} failed (exit ${run.code}): ${run.stderr}`);
-			return run.stdout;
-		};
 		await cli(["user", "add", "alice"]);
-		world.token = (await cli(["token", "create", "--user", "alice", "--scope", "write"])).trimEnd().split("\n").at(-1);
-		assert.match(world.token, /^hf_[A-Za-z0-9]+$/, "token create printed no secret");
-		await createRepo({ repo: REPO, hubUrl: world.url, accessToken: world.token, fetch: recordingFetch });
+		world.tokens.alice = await writeToken("alice");
+		await createRepo({ repo: REPO, hubUrl: world.url, accessToken: world.tokens.alice, fetch: recordingFetch });
 	},
 	async teardown() {
 		await world.server?.stop();
 	},
 });
 
-// The helpers below are those of publish.test.mjs, cut to what this file uses.
-
-/** One request to the server (`path` on it, or a URL it gave): { status, headers, text, json() }. */
-async function call(method, path, { token, body, contentType = "application/json" } = {}) {
-	const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": contentType } : {}) };
-	const res = await recordingFetch(path.startsWith("http") ? path : world.url + path, { method, headers, body });
-	const text = await res.text();
-	return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
-}
-
-const describeAnswer = (res) => `${res.status} X-Error-Code=${res.headers.get("x-error-code")} ${res.text.slice(0, 300)}`;
-
-/** An LFS batch request for uploads of `objects`, offering `transfers` (huggingface_hub's by default). */
-function lfsBatch(objects, transfers = ["basic", "multipart"]) {
-	const body = JSON.stringify({ operation: "upload", transfers, hash_algo: "sha256", objects });
-	return call("POST", `/${REPO}.git/info/lfs/objects/batch`, { token: world.token, body, contentType: "application/vnd.git-lfs+json" });
-}
-
-/** A PUT of `bytes` to an upload URL: the URL authorises itself, so no token is sent. */
-const putBytes = (href, bytes) => call("PUT", href, { body: bytes, contentType: "application/octet-stream" });
-
 /** A completion as the clients send it: no token, the parts with the ETags their PUTs answered. */
 const complete = (href, body) => call("POST", href, { body: JSON.stringify(body), contentType: "application/vnd.git-lfs+json" });
 
 /** The completion body of `oid` in `count` parts, ETags as the server gives them. */
 const partsOf = (oid, count) => ({ oid, parts: Array.from({ length: count }, (_, i) => ({ partNumber: i + 1, etag: `"part-${i + 1}"` })) });
-
-/** A commit to main sent as the clients send it: NDJSON, a header line first, no trailing newline. */
-function commitLines(summary, operations) {
-	const body = [{ key: "header", value: { summary } }, ...operations].map((line) => JSON.stringify(line)).join("\n");
-	return call("POST", `/api/models/${REPO}/commit/main`, { token: world.token, body, contentType: "application/x-ndjson" });
-}
-
-/** The commit main points at. */
-async function head() {
-	const res = await call("GET", `/api/models/${REPO}/refs`, { token: world.token });
-	assert.equal(res.status, 200, describeAnswer(res));
-	return res.json().branches.find((b) => b.name === "main")?.targetCommit;
-}
-
-const asAlice = () => ({ hubUrl: world.url, accessToken: world.token, fetch: recordingFetch });
 
 /** The sha256 and length of a file of the repo as downloadFile streams it (no copy kept). */
 async function downloadedDigest(path) {
@@ -188,11 +149,11 @@ describe("multipart LFS uploads to hubmirror", () => {
 				return recordingFetch(input, init);
 			};
 			const files = [pathToFileURL(bigPath), { path: "tokenizer.bin", content: new Blob([tokenizer]) }, { path: "config.json", content: new Blob([config]) }];
-			const before = await head();
+			const before = await headOf(REPO);
 			const out = await uploadFiles({ repo: REPO, files, commitTitle: "Add 300 MiB of weights", ...asAlice(), fetch: noting });
 			assert.match(out?.commit.oid ?? "", HEX40);
 			assert.notEqual(out.commit.oid, before);
-			assert.equal(await head(), out.commit.oid, "main moved to the new commit");
+			assert.equal(await headOf(REPO), out.commit.oid, "main moved to the new commit");
 			assert.deepEqual(parts.sort(), [1, 2, 3], "each of the three parts sent once");
 			assert.ok(mostInFlight > 1, `the parts were sent side by side (at most ${mostInFlight} at once)`);
 			assert.deepEqual(completions, [`/api/lfs-complete/${sha}`]);
@@ -222,7 +183,7 @@ describe("multipart LFS uploads to hubmirror", () => {
 			const early = { oid: randomBytes(32).toString("hex"), size: THREE_PARTS };
 			const small = { oid: randomBytes(32).toString("hex"), size: 1000 };
 			// One batch for all three, as the clients ask for every LFS file of a commit at once.
-			const res = await lfsBatch([{ oid: goodOid, size: good.length }, early, small]);
+			const res = await lfsBatch(REPO, world.tokens.alice, [{ oid: goodOid, size: good.length }, early, small]);
 			assert.equal(res.status, 200, describeAnswer(res));
 			const answer = res.json();
 			assert.equal(answer.transfer, "multipart", "some objects got parts");
@@ -282,19 +243,19 @@ describe("multipart LFS uploads to hubmirror", () => {
 			const retried = await complete(goodUpload.completion, right);
 			assert.equal(retried.status, 200, describeAnswer(retried));
 			// Verify (which the Python client calls) finds it stored with its size.
-			const verify = await call("POST", answer.objects[0].actions.verify.href, { token: world.token, body: JSON.stringify({ oid: goodOid, size: good.length }) });
+			const verify = await call("POST", answer.objects[0].actions.verify.href, { token: world.tokens.alice, body: JSON.stringify({ oid: goodOid, size: good.length }) });
 			assert.equal(verify.status, 200, describeAnswer(verify));
 
-			const before = await head();
+			const before = await headOf(REPO);
 			const line = { key: "lfsFile", value: { path: "weights/three-parts.safetensors", algo: "sha256", oid: goodOid, size: good.length } };
-			const committed = await commitLines("Add weights sent in parts", [line]);
+			const committed = await commitLines(REPO, world.tokens.alice, { summary: "Add weights sent in parts" }, [line]);
 			assert.equal(committed.status, 200, describeAnswer(committed));
 			const commitOid = committed.json().commitOid;
 			assert.notEqual(commitOid, before);
-			assert.equal(await head(), commitOid);
+			assert.equal(await headOf(REPO), commitOid);
 			assert.deepEqual(await downloadedDigest("weights/three-parts.safetensors"), { sha256: goodOid, size: good.length });
 			// Asked again, the batch API has nothing for alice to send.
-			const asked = await lfsBatch([{ oid: goodOid, size: good.length }]);
+			const asked = await lfsBatch(REPO, world.tokens.alice, [{ oid: goodOid, size: good.length }]);
 			assert.equal(asked.status, 200, describeAnswer(asked));
 			assert.equal(asked.json().objects[0].actions, undefined, asked.text);
 		});
@@ -311,7 +272,7 @@ describe("multipart LFS uploads to hubmirror", () => {
 			sent[at] ^= 0xff;
 			assert.notEqual(sha256Hex(sent), object.oid);
 
-			const res = await lfsBatch([object]);
+			const res = await lfsBatch(REPO, world.tokens.alice, [object]);
 			assert.equal(res.status, 200, describeAnswer(res));
 			const upload = multipartAction(res.json().objects[0], object.size);
 			// In order this time: each part goes straight into the object.
@@ -326,15 +287,15 @@ describe("multipart LFS uploads to hubmirror", () => {
 			assert.equal(await access(blobPath(world.data, object.oid)).then(() => "stored", () => "absent"), "absent", "nothing stored under the announced oid");
 			assert.equal(await access(blobPath(world.data, sha256Hex(sent))).then(() => "stored", () => "absent"), "absent", "nor under the digest of what was sent");
 
-			const before = await head();
+			const before = await headOf(REPO);
 			const line = { key: "lfsFile", value: { path: "weights/wrong.safetensors", algo: "sha256", ...object } };
-			const refused = await commitLines("Add wrong weights", [line]);
+			const refused = await commitLines(REPO, world.tokens.alice, { summary: "Add wrong weights" }, [line]);
 			assert.equal(refused.status, 422, describeAnswer(refused));
-			assert.equal(await head(), before, "the refused commit changed nothing");
+			assert.equal(await headOf(REPO), before, "the refused commit changed nothing");
 			// The failed upload is over: completing it again cannot store anything either.
 			const again = await complete(upload.completion, partsOf(object.oid, 3));
 			assert.notEqual(again.status, 200, describeAnswer(again));
-			const verify = await call("POST", res.json().objects[0].actions.verify.href, { token: world.token, body: JSON.stringify(object) });
+			const verify = await call("POST", res.json().objects[0].actions.verify.href, { token: world.tokens.alice, body: JSON.stringify(object) });
 			assert.equal(verify.status, 404, describeAnswer(verify));
 		});
 	});
@@ -349,7 +310,7 @@ describe("multipart LFS uploads to hubmirror", () => {
 				["an object of exactly one part", [onePart], ["basic", "multipart"]],
 			]) {
 				const body = JSON.stringify({ operation: "upload", hash_algo: "sha256", objects, ...(transfers ? { transfers } : {}) });
-				const res = await call("POST", `/${REPO}.git/info/lfs/objects/batch`, { token: world.token, body, contentType: "application/vnd.git-lfs+json" });
+				const res = await call("POST", `/${REPO}.git/info/lfs/objects/batch`, { token: world.tokens.alice, body, contentType: "application/vnd.git-lfs+json" });
 				assert.equal(res.status, 200, `${what}: ${describeAnswer(res)}`);
 				assert.equal(res.json().transfer, "basic", what);
 				const upload = res.json().objects[0].actions?.upload;

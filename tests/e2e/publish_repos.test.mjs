@@ -24,10 +24,11 @@ import { writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, test } from "node:test";
 
-import { createBranch, createRepo, deleteRepo, downloadFile, HubApiError, listFiles, uploadFiles } from "@huggingface/hub";
+import { createBranch, createRepo, deleteRepo, downloadFile, listFiles, uploadFiles } from "@huggingface/hub";
 
-import { BIN, importRepo, runHubmirror, serveHubmirror, useWorkRoot, writeSource } from "../support/harness.mjs";
+import { BIN, importRepo, serveHubmirror, useWorkRoot, writeSource } from "../support/harness.mjs";
 import { recordingFetch, withTrace } from "./fixture.mjs";
+import { blobsOf, describeAnswer, publishHelpers, statusOf, syncMirrored } from "./publish_support.mjs";
 
 const BASE = "acme-base/base-model";
 const MIRRORED = "lab/upstream-model";
@@ -36,21 +37,7 @@ const HEX40 = /^[0-9a-f]{40}$/;
 /** The data dirs, the server and URL, the people's tokens, and the base model's commit. */
 const world = { data: "", upstreamData: "", server: undefined, url: "", tokens: {}, baseCommit: "" };
 
-// The helpers below are those of publish.test.mjs, cut to what this file uses.
-
-/** `hubmirror --data DATA ARGS...` on the instance (or on `data`), which must succeed; its stdout. */
-async function cli(args, data = world.data) {
-	const run = await runHubmirror(BIN, ["--data", data, ...args]);
-	assert.equal(run.code, 0, `hubmirror ${args.join(" ")} failed (exit ${run.code}): ${run.stderr}`);
-	return run.stdout;
-}
-
-/** A token of `user` (on the instance, or on `data`): the secret, alone on the last line. */
-async function writeToken(user, data = world.data) {
-	const secret = (await cli(["token", "create", "--user", user, "--scope", "write"], data)).trimEnd().split("\n").at(-1);
-	assert.match(secret, /^hf_[A-Za-z0-9]+$/, `token create --user ${user} printed no secret`);
-	return secret;
-}
+const { addPeople, asAlice, call, cli, writeToken } = publishHelpers(world);
 
 const work = useWorkRoot("hubmirror-e2e-publish-repos-", {
 	timeout: 60_000,
@@ -65,22 +52,9 @@ const work = useWorkRoot("hubmirror-e2e-publish-repos-", {
 		// MIRRORED comes from another instance, so this one keeps its sync state: a mirrored repo.
 		// The other instance is served again by the test of the writable rule.
 		world.upstreamData = root.dir("upstream");
-		const upstreamSrc = root.dir("upstream-src");
-		await writeSource(upstreamSrc, [["README.md", "# upstream model\n"], ["config.json", "{}\n"]]);
-		await importRepo(t, world.upstreamData, upstreamSrc, MIRRORED);
-		const upstream = await serveHubmirror(BIN, world.upstreamData);
-		try {
-			const sync = await runHubmirror(BIN, ["sync", "--data", world.data, "--upstream", upstream.url, "--retries", "1", MIRRORED], { timeoutMs: 60_000 });
-			assert.equal(sync.code, 0, `hubmirror sync failed (exit ${sync.code})\nstdout:\n${sync.stdout}\nstderr:\n${sync.stderr}`);
-		} finally {
-			await upstream.stop();
-		}
+		await syncMirrored(t, world.data, MIRRORED, world.upstreamData, root.dir("upstream-src"));
 		await cli(["user", "add", "alice"]);
-		world.tokens.alice = await writeToken("alice");
-		await cli(["user", "add", "bob"]);
-		world.tokens.bob = await writeToken("bob");
-		await cli(["org", "add", "lab"]);
-		await cli(["org", "add-member", "lab", "alice", "--role", "write"]);
+		await addPeople();
 		world.server = await serveHubmirror(BIN, world.data, { keepStderr: 8000 });
 		world.url = world.server.url;
 	},
@@ -89,16 +63,6 @@ const work = useWorkRoot("hubmirror-e2e-publish-repos-", {
 	},
 });
 
-/** One request to the server (`path` on it, or a URL it gave): { status, headers, text, json() }. */
-async function call(method, path, { token, body, contentType = "application/json" } = {}) {
-	const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": contentType } : {}) };
-	const res = await recordingFetch(path.startsWith("http") ? path : world.url + path, { method, headers, body });
-	const text = await res.text();
-	return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
-}
-
-const describeAnswer = (res) => `${res.status} X-Error-Code=${res.headers.get("x-error-code")} ${res.text.slice(0, 300)}`;
-
 /** The refs of `repo` on `server` as `token`'s owner sees them (null: anonymously): { branches, tags }, name -> commit. */
 async function refsOf(repo, server = world.url, token = world.tokens.alice) {
 	const res = await call("GET", `${server}/api/models/${repo}/refs`, { token });
@@ -106,17 +70,6 @@ async function refsOf(repo, server = world.url, token = world.tokens.alice) {
 	const named = (refs) => Object.fromEntries((refs ?? []).map((r) => [r.name, r.targetCommit]));
 	return { branches: named(res.json().branches), tags: named(res.json().tags) };
 }
-
-/** A rejects() predicate: a HubApiError of `code` whose message matches `pattern`, if given. */
-const statusOf = (code, pattern) => (err) => {
-	assert.ok(err instanceof HubApiError, `a HubApiError, not ${err}`);
-	assert.equal(err.statusCode, code, err.message);
-	if (pattern) assert.match(err.message, pattern);
-	return true;
-};
-
-const asAlice = () => ({ hubUrl: world.url, accessToken: world.tokens.alice, fetch: recordingFetch });
-const blobsOf = (files) => Object.entries(files).map(([path, content]) => ({ path, content: new Blob([content]) }));
 
 /** POST /api/repos/move as `token`'s owner. */
 const move = (fromRepo, toRepo, token = world.tokens.alice) =>
