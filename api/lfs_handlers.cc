@@ -1,7 +1,8 @@
 // LFS uploads as the Hub's clients make them (hub-protocol §12.6): the batch API answers each
 // object with self-authorising URLs on this server, or with no action when the caller may already
-// name the content. An object larger than a part goes in parts when the client offers the
-// "multipart" transfer (retrying a part costs a part, not the object), else in one PUT. The PUTs
+// name the content. An object over [publish] multipart_above_bytes (1 GiB by default) goes in
+// parts of 100 MiB when the client offers the "multipart" transfer (retrying a part costs a
+// part, not the object), else in one PUT. The PUTs
 // stream the bytes into the store, checked against the announced size and SHA-256; the
 // multipart completion checks and stores the whole; verify confirms what is stored.
 #include <charconv>
@@ -49,9 +50,8 @@ std::string SignedQuery(const std::string& oid, uint64_t size, const std::string
 }
 
 // An object's entry: no action when the caller may name the content already, else an upload:
-// one PUT, or parts and a completion (`*multipart` set) when `parts_offered` and the object is
-// larger than a part.
-Result<json> BatchObject(const RequestContext& context, const json& object, bool parts_offered,
+// one PUT, or parts and a completion (`*multipart` set) for an object over `parts_above`.
+Result<json> BatchObject(const RequestContext& context, const json& object, uint64_t parts_above,
                          bool* multipart) {
   *multipart = false;
   if (!object.is_object() || !object.contains("oid") || !object["oid"].is_string() ||
@@ -76,7 +76,7 @@ Result<json> BatchObject(const RequestContext& context, const json& object, bool
   std::string query = SignedQuery(oid, size, user);
   json upload = {{"href", context.origin + "/api/lfs-upload/" + oid + query},
                  {"expires_in", kUploadSeconds}};
-  if (parts_offered && size > kPartBytes) {
+  if (size > parts_above) {
     *multipart = true;
     json header = {{"chunk_size", std::to_string(kPartBytes)}};
     for (uint64_t part = 1; part <= PartCount(size); ++part) {
@@ -176,12 +176,16 @@ Response HandleLfsBatch(const RequestContext& context) {
     for (const auto& transfer : *transfers)
       parts_offered = parts_offered || transfer == "multipart";
   }
+  // Objects over this size go in parts (never, when the client cannot send parts).
+  uint64_t parts_above =
+      parts_offered ? std::max(kPartBytes, context.publisher->Limits().multipart_above_bytes)
+                    : UINT64_MAX;
   json answer = json::array();
   uint64_t adding = 0;
   std::vector<size_t> in_parts;  // indices into `answer`, which grows
   for (const auto& object : *objects) {
     bool multipart = false;
-    auto entry = BatchObject(context, object, parts_offered, &multipart);
+    auto entry = BatchObject(context, object, parts_above, &multipart);
     if (!entry.ok()) return ErrorFromStatus(entry.status(), true);
     if (entry->contains("actions")) adding += (*entry)["size"].get<uint64_t>();
     answer.push_back(std::move(entry.value()));

@@ -323,7 +323,7 @@ Response HandleCommit(const RequestContext& context) {
   request->repo = repo->name;
   request->branch = context.route.revision;
   request->author = context.caller.name();
-  if (context.publisher->Quotas().For(RepoNamespace(repo->name))) {
+  if (context.publisher->Limits().For(RepoNamespace(repo->name))) {
     auto adding = NewContentBytes(context, *repo, request->operations);
     if (!adding.ok()) return ErrorFromStatus(adding.status(), true);
     if (auto refusal = QuotaRefusal(context, *repo, *adding)) return std::move(*refusal);

@@ -17,11 +17,16 @@ namespace hubmirror::api {
 // implements it with the blob store and the registry, and `serve` wires it in. Implementations
 // are thread-safe.
 
-// Storage quotas of publishing (`[publish]` in the config): the bytes of content a namespace's
-// repos may use. Value type.
-struct PublishQuotas {
+// The limits of publishing (`[publish]` in the config): the bytes of content a namespace's repos
+// may use (quotas), and from what size an upload goes in parts when the client can. Value type.
+struct PublishLimits {
   std::optional<uint64_t> default_bytes;            // every namespace without its own
   std::map<std::string, uint64_t> namespace_bytes;  // by lower-cased namespace
+  // An LFS object larger than this goes in parts (of 100 MiB) when the client offers the
+  // multipart transfer. Parts cost the server more when they come at once (the JavaScript client
+  // sends five: early ones are stored aside and copied into place), so only objects large enough
+  // that retrying a part instead of the whole is worth it go that way.
+  uint64_t multipart_above_bytes = uint64_t{1} << 30;
 
   // The quota of a namespace, if any.
   std::optional<uint64_t> For(std::string_view space) const;
@@ -106,10 +111,10 @@ class Publisher {
   // when no file they can read uses it yet.
   virtual bool Uploaded(const std::string& user, const std::string& sha256) = 0;
   // The quotas in force (a reload may change them).
-  virtual PublishQuotas Quotas() = 0;
+  virtual PublishLimits Limits() = 0;
 };
 
-inline std::optional<uint64_t> PublishQuotas::For(std::string_view space) const {
+inline std::optional<uint64_t> PublishLimits::For(std::string_view space) const {
   auto found = namespace_bytes.find(AsciiLower(space));
   if (found != namespace_bytes.end()) return found->second;
   return default_bytes;

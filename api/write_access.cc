@@ -99,7 +99,7 @@ Result<bool> MayReferenceContent(const RequestContext& context, const std::strin
 std::optional<Response> QuotaRefusal(const RequestContext& context, const registry::Repo& repo,
                                      uint64_t adding) {
   std::string space(RepoNamespace(repo.name));
-  if (adding == 0 || !context.publisher->Quotas().For(space)) return std::nullopt;
+  if (adding == 0 || !context.publisher->Limits().For(space)) return std::nullopt;
   auto used = context.registry.NamespaceBytes(space);
   if (!used.ok()) return ErrorFromStatus(used.status(), true);
   return QuotaRefusal(context, space, *used, adding, "this upload");
@@ -107,7 +107,7 @@ std::optional<Response> QuotaRefusal(const RequestContext& context, const regist
 
 std::optional<Response> QuotaRefusal(const RequestContext& context, const std::string& space,
                                      uint64_t used, uint64_t adding, const std::string& what) {
-  std::optional<uint64_t> quota = context.publisher->Quotas().For(space);
+  std::optional<uint64_t> quota = context.publisher->Limits().For(space);
   if (!quota || used + adding <= *quota) return std::nullopt;
   return ErrorResponse(ApiError::kForbidden,
                        "Storage quota of " + space + " exceeded: its repos use " +

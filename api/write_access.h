@@ -30,7 +30,7 @@ std::optional<registry::Repo> WritableRepo(const RequestContext& context, RepoTy
                                            const WriteScope& scope = {});
 
 // 403 when `adding` more bytes would take the repo's namespace over its publishing quota
-// (PublishQuotas), with what it uses and may use; nullopt when within it, or without a quota.
+// (PublishLimits), with what it uses and may use; nullopt when within it, or without a quota.
 std::optional<Response> QuotaRefusal(const RequestContext& context, const registry::Repo& repo,
                                      uint64_t adding);
 // The same for namespace `space`, which uses `used` bytes, when `what` adds `adding`.

@@ -6,9 +6,9 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/storage_config.h"
 #include "cli/sync_progress.h"
 #include "registry/registry.h"
-#include "storage/local_blob_store.h"
 #include "sync/bundle.h"
 #include "sync/bundle_format.h"
 
@@ -56,6 +56,7 @@ struct ExportArgs {
   bool all = false;
   RepoType type = RepoType::kModel;
   std::vector<std::string> repos;
+  std::string config;
 };
 
 int RunExport(const CommonOptions& common, const ExportArgs& args) {
@@ -81,7 +82,7 @@ int RunExport(const CommonOptions& common, const ExportArgs& args) {
   }
   auto registry = OpenExistingRegistry(common, registry::Registry::Mode::kReadOnly);
   if (!registry.ok()) return ReportFailure(registry.status());
-  auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
+  auto store = OpenBlobStore(common.data_dir, args.config);
   if (!store.ok()) return ReportFailure(store.status());
   auto key = LoadSigningKey(common);
   if (!key.ok()) return ReportFailure(key.status());
@@ -104,6 +105,7 @@ struct ImportBundleArgs {
   std::string bundle;
   std::vector<std::string> trusted_keys;
   bool allow_untrusted = false;
+  std::string config;
 };
 
 int RunImportBundle(const CommonOptions& common, const ImportBundleArgs& args) {
@@ -122,7 +124,7 @@ int RunImportBundle(const CommonOptions& common, const ImportBundleArgs& args) {
         InvalidArgument("give the signer's public key with --trusted-key (or, at your own risk, "
                         "--allow-untrusted)"));
   }
-  auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
+  auto store = OpenBlobStore(common.data_dir, args.config);
   if (!store.ok()) return ReportFailure(store.status());
   // Importing into a new data directory is how an inner instance starts.
   auto registry = registry::Registry::Open(common.data_dir / "registry.db",
@@ -166,6 +168,7 @@ void AddBundleCommands(CLI::App& app, const CommonOptions& common, int* exit_cod
   exporter->add_flag("--all", out->all, "every repo");
   AddRepoTypeOption(exporter, &out->type, "the named repos' type: model or dataset");
   exporter->add_option("REPO", out->repos, "ORG/NAME (every branch of it)");
+  AddStorageConfigOption(exporter, &out->config);
   exporter->callback([&common, out, exit_code] { *exit_code = RunExport(common, *out); });
 
   auto in = std::make_shared<ImportBundleArgs>();
@@ -176,6 +179,7 @@ void AddBundleCommands(CLI::App& app, const CommonOptions& common, int* exit_cod
                        "a public key (PEM) whose bundles are accepted (repeatable)");
   importer->add_flag("--allow-untrusted", in->allow_untrusted,
                      "accept a bundle no trusted key signed (its content is still verified)");
+  AddStorageConfigOption(importer, &in->config);
   importer->callback([&common, in, exit_code] { *exit_code = RunImportBundle(common, *in); });
 }
 

@@ -1,91 +1,15 @@
 #include "cli/config_file.h"
 
-#include <toml++/toml.h>
-
 #include <cstdlib>
 #include <set>
 
+#include "cli/config_reader.h"
+#include "cli/storage_config.h"
 #include "common/clock.h"
 #include "sync/lineage_sync.h"
 
 namespace hubmirror::cli {
 namespace {
-
-// Reads one TOML file's values with errors that name the file and the key. Not thread-safe.
-class ConfigReader {
- public:
-  explicit ConfigReader(std::string file) : file_(std::move(file)) {}
-
-  Status Fail(const std::string& key, const std::string& problem) const {
-    return InvalidArgument(file_ + ": " + key + ": " + problem);
-  }
-
-  Status CheckKeys(const toml::table& table, const std::string& where,
-                   const std::set<std::string>& allowed) const {
-    for (const auto& [key, value] : table) {
-      if (!allowed.count(std::string(key.str()))) {
-        return Fail(where.empty() ? std::string(key.str()) : where + "." + std::string(key.str()),
-                    "unknown key");
-      }
-    }
-    return Status::Ok();
-  }
-
-  Status String(const toml::table& table, const std::string& where, const char* key,
-                std::string* out) const {
-    const toml::node* node = table.get(key);
-    if (node == nullptr) return Status::Ok();
-    if (!node->is_string()) return Fail(where + "." + key, "must be a string");
-    *out = node->as_string()->get();
-    return Status::Ok();
-  }
-
-  template <typename Int>
-  Status Integer(const toml::table& table, const std::string& where, const char* key, Int* out,
-                 int64_t min, int64_t max) const {
-    const toml::node* node = table.get(key);
-    if (node == nullptr) return Status::Ok();
-    if (!node->is_integer()) return Fail(where + "." + key, "must be an integer");
-    int64_t value = node->as_integer()->get();
-    if (value < min || value > max) {
-      return Fail(where + "." + key,
-                  "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    }
-    *out = static_cast<Int>(value);
-    return Status::Ok();
-  }
-
-  Status Bool(const toml::table& table, const std::string& where, const char* key,
-              bool* out) const {
-    const toml::node* node = table.get(key);
-    if (node == nullptr) return Status::Ok();
-    if (!node->is_boolean()) return Fail(where + "." + key, "must be true or false");
-    *out = node->as_boolean()->get();
-    return Status::Ok();
-  }
-
-  Status Strings(const toml::table& table, const std::string& where, const char* key,
-                 std::vector<std::string>* out) const {
-    const toml::node* node = table.get(key);
-    if (node == nullptr) return Status::Ok();
-    const toml::array* array = node->as_array();
-    if (array == nullptr) return Fail(where + "." + key, "must be an array of strings");
-    out->clear();  // a list given replaces the default
-    for (const auto& item : *array) {
-      if (!item.is_string()) return Fail(where + "." + key, "must be an array of strings");
-      out->push_back(item.as_string()->get());
-    }
-    return Status::Ok();
-  }
-
- private:
-  std::string file_;
-};
-
-const toml::table* Table(const toml::table& root, const char* key) {
-  const toml::node* node = root.get(key);
-  return node == nullptr ? nullptr : node->as_table();
-}
 
 // A rule's `access`: the upstream's flags as they are, or settings that replace them.
 bool ParseAccessRule(const std::string& text, registry::RepoAccessSettings* settings) {
@@ -103,16 +27,6 @@ bool ParseAccessRule(const std::string& text, registry::RepoAccessSettings* sett
     return false;
   }
   return true;
-}
-
-Result<toml::table> ParseFile(const std::filesystem::path& path) {
-  try {
-    return toml::parse_file(path.string());
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return InvalidArgument(path.string() + ":" + std::to_string(where.line) + ":" +
-                           std::to_string(where.column) + ": " + std::string(e.description()));
-  }
 }
 
 }  // namespace
@@ -200,8 +114,7 @@ Result<sync::MaintenanceConfig> LoadMaintenanceConfig(const std::filesystem::pat
                                       &config.verify_max_bytes_per_second, 0, INT64_MAX));
   }
   if (const toml::table* storage = Table(*root, "storage")) {
-    HM_RETURN_IF_ERROR(
-        reader.CheckKeys(*storage, "storage", {"max_bytes", "check_interval_seconds"}));
+    HM_RETURN_IF_ERROR(reader.CheckKeys(*storage, "storage", StorageTableKeys()));
     uint64_t max_bytes = 0;
     HM_RETURN_IF_ERROR(reader.Integer(*storage, "storage", "max_bytes", &max_bytes, 1, INT64_MAX));
     if (max_bytes > 0) config.max_store_bytes = max_bytes;
@@ -363,18 +276,21 @@ Result<sync::ScheduleConfig> LoadConfig(const std::filesystem::path& path) {
   return config;
 }
 
-Result<api::PublishQuotas> LoadPublishQuotas(const std::filesystem::path& path) {
+Result<api::PublishLimits> LoadPublishLimits(const std::filesystem::path& path) {
   auto root = ParseFile(path);
   if (!root.ok()) return root.status();
   ConfigReader reader(path.string());
-  api::PublishQuotas quotas;
+  api::PublishLimits limits;
   const toml::table* publish = Table(*root, "publish");
-  if (publish == nullptr) return quotas;
-  HM_RETURN_IF_ERROR(reader.CheckKeys(*publish, "publish", {"quota_bytes", "quotas"}));
+  if (publish == nullptr) return limits;
+  HM_RETURN_IF_ERROR(
+      reader.CheckKeys(*publish, "publish", {"quota_bytes", "quotas", "multipart_above_bytes"}));
+  HM_RETURN_IF_ERROR(reader.Integer(*publish, "publish", "multipart_above_bytes",
+                                    &limits.multipart_above_bytes, 5 << 20, INT64_MAX));
   if (publish->contains("quota_bytes")) {
     uint64_t bytes = 0;
     HM_RETURN_IF_ERROR(reader.Integer(*publish, "publish", "quota_bytes", &bytes, 1, INT64_MAX));
-    quotas.default_bytes = bytes;
+    limits.default_bytes = bytes;
   }
   if (const toml::node* node = publish->get("quotas")) {
     const toml::table* table = node->as_table();
@@ -388,10 +304,10 @@ Result<api::PublishQuotas> LoadPublishQuotas(const std::filesystem::path& path) 
       uint64_t bytes = 0;
       HM_RETURN_IF_ERROR(
           reader.Integer(*table, "publish.quotas", space.c_str(), &bytes, 1, INT64_MAX));
-      quotas.namespace_bytes[AsciiLower(space)] = bytes;
+      limits.namespace_bytes[AsciiLower(space)] = bytes;
     }
   }
-  return quotas;
+  return limits;
 }
 
 Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& path) {
@@ -408,9 +324,12 @@ Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& path) {
   auto upkeep = LoadMaintenanceConfig(path);
   if (!upkeep.ok()) return upkeep.status();
   config.upkeep = std::move(upkeep.value());
-  auto quotas = LoadPublishQuotas(path);
-  if (!quotas.ok()) return quotas.status();
-  config.quotas = std::move(quotas.value());
+  auto publishing = LoadPublishLimits(path);
+  if (!publishing.ok()) return publishing.status();
+  config.publishing = std::move(publishing.value());
+  auto storage = LoadStorageBackend(path);
+  if (!storage.ok()) return storage.status();
+  config.storage = std::move(storage.value());
   for (auto& rule : config.schedule.mirrors) rule.max_store_bytes = config.upkeep.max_store_bytes;
   return config;
 }

@@ -5,6 +5,7 @@
 
 #include "api/access.h"
 #include "api/publisher.h"
+#include "cli/storage_config.h"
 #include "common/status.h"
 #include "sync/maintenance.h"
 #include "sync/pull_through.h"
@@ -23,7 +24,7 @@ namespace hubmirror::cli {
 //   [access] anonymous (read by LoadAccessPolicy)
 //   [pull_through] enabled, allow, deny, max_age_seconds, gated, anonymous (read by
 //              LoadPullThroughPolicy)
-//   [publish] quota_bytes, [publish.quotas] (read by LoadPublishQuotas)
+//   [publish] quota_bytes, [publish.quotas], multipart_above_bytes (read by LoadPublishLimits)
 //   [gc] interval_seconds, grace_seconds, quarantine_seconds; [verify] interval_seconds,
 //              max_bytes_per_second; [storage] max_bytes, check_interval_seconds (read by
 //              LoadMaintenanceConfig)
@@ -51,8 +52,9 @@ Result<std::optional<sync::PullThroughPolicy>> LoadPullThroughPolicy(
 Result<sync::MaintenanceConfig> LoadMaintenanceConfig(const std::filesystem::path& path);
 
 // The [publish] table of the same file: `quota_bytes` for every namespace, `[publish.quotas]`
-// NAMESPACE = BYTES for some. kInvalidArgument, naming the file and key, for anything malformed.
-Result<api::PublishQuotas> LoadPublishQuotas(const std::filesystem::path& path);
+// NAMESPACE = BYTES for some, `multipart_above_bytes` (at least 5 MiB). kInvalidArgument, naming
+// the file and key, for anything malformed.
+Result<api::PublishLimits> LoadPublishLimits(const std::filesystem::path& path);
 
 // Everything `serve --config FILE` reads, as one value: the loaders above, with the storage
 // budget given to every rule (MirrorSpec::max_store_bytes). Their errors as they are.
@@ -61,7 +63,8 @@ struct DaemonConfig {
   api::AccessPolicy access;
   std::optional<sync::PullThroughPolicy> pull_through;
   sync::MaintenanceConfig upkeep;
-  api::PublishQuotas quotas;
+  api::PublishLimits publishing;
+  StorageBackend storage;
 };
 Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& path);
 

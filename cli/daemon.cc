@@ -13,7 +13,7 @@ namespace {
 using nlohmann::json;
 
 // Tables whose changes a reload cannot apply: pull-through serves requests in flight.
-const std::set<std::string> kRestartOnly = {"pull_through"};
+const std::set<std::string> kRestartOnly = {"pull_through", "blob_store"};
 // Tables the sync schedule follows (the budget limits what a rule's sync may add).
 const std::set<std::string> kScheduleTables = {"upstream", "schedule", "sync", "mirror", "storage"};
 // Tables upkeep follows.
@@ -144,7 +144,7 @@ Result<std::shared_ptr<Daemon>> Daemon::Start(std::filesystem::path config_file,
   }
   daemon->publisher_ =
       std::make_shared<sync::RegistryPublisher>(store, daemon->data_dir_ / "registry.db");
-  daemon->publisher_->SetQuotas(config.quotas);
+  daemon->publisher_->SetLimits(config.publishing);
   daemon->maintenance_ = std::make_unique<sync::Maintenance>(
       daemon->Upkeep(config.upkeep), daemon->data_dir_ / "registry.db", store, daemon->board_);
   HM_RETURN_IF_ERROR(daemon->ApplySchedule(config.schedule));
@@ -304,10 +304,12 @@ Result<json> Daemon::Reload() {
   };
   if (changed(kScheduleTables)) HM_RETURN_IF_ERROR(ApplySchedule(loaded->schedule));
   access_->SetPolicy(loaded->access);
-  publisher_->SetQuotas(loaded->quotas);
+  publisher_->SetLimits(loaded->publishing);
   if (changed(kUpkeepTables)) maintenance_->Reconfigure(Upkeep(loaded->upkeep));
-  // Pull-through keeps serving as it started; the effective config says so until a restart.
+  // Pull-through and the blob store stay as they started; the effective config says so until a
+  // restart.
   loaded->pull_through = config_.pull_through;
+  loaded->storage = config_.storage;
   config_ = std::move(loaded.value());
   Log(LogLevel::kInfo, "config reloaded from " + config_file_.string() + ": changed " +
                            (applied.empty() ? std::string("nothing") : applied.dump()) +

@@ -81,9 +81,23 @@ json EffectiveConfigJson(const std::filesystem::path& config_file, const DaemonC
       {"storage",
        {{"max_bytes", upkeep.max_store_bytes ? json(*upkeep.max_store_bytes) : json()},
         {"check_interval_seconds", upkeep.budget_interval.count()}}},
+      // Which blob store serves, from [storage]; never a credential, only where it comes from.
+      {"blob_store",
+       {{"backend", config.storage.s3 ? "s3" : "local"},
+        {"s3_endpoint", config.storage.location.endpoint},
+        {"s3_bucket", config.storage.location.bucket},
+        {"s3_region", config.storage.location.region},
+        {"s3_addressing", config.storage.location.virtual_host ? "virtual" : "path"},
+        {"s3_prefix", config.storage.location.prefix},
+        {"credentials", config.storage.credentials_file.empty()
+                            ? "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+                            : "file " + config.storage.credentials_file},
+        {"serve", "stream"}}},
       {"publish",
-       {{"quota_bytes", config.quotas.default_bytes ? json(*config.quotas.default_bytes) : json()},
-        {"quotas", config.quotas.namespace_bytes}}},
+       {{"quota_bytes",
+         config.publishing.default_bytes ? json(*config.publishing.default_bytes) : json()},
+        {"quotas", config.publishing.namespace_bytes},
+        {"multipart_above_bytes", config.publishing.multipart_above_bytes}}},
   };
 }
 

@@ -3,7 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
-#include "storage/local_blob_store.h"
+#include "cli/storage_config.h"
 #include "sync/gc_job.h"
 
 namespace hubmirror::cli {
@@ -14,12 +14,13 @@ struct GcArgs {
   int64_t quarantine_seconds = sync::GcOptions().quarantine_age.count();
   bool dry_run = false;
   bool json = false;
+  std::string config;
 };
 
 int RunGc(const CommonOptions& common, const GcArgs& args) {
   auto registry = OpenExistingRegistry(common, registry::Registry::Mode::kReadWrite);
   if (!registry.ok()) return ReportFailure(registry.status());
-  auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
+  auto store = OpenBlobStore(common.data_dir, args.config);
   if (!store.ok()) return ReportFailure(store.status());
   sync::GcOptions options;
   options.grace = std::chrono::seconds(args.grace_seconds);
@@ -58,6 +59,7 @@ void AddGcCommand(CLI::App& app, const CommonOptions& common, int* exit_code) {
   AddDurationOption(command, "--quarantine-age", &args->quarantine_seconds,
                     "remove quarantined blobs moved aside this long ago (default 30d)", true);
   command->add_flag("--json", args->json, "print the report as JSON");
+  AddStorageConfigOption(command, &args->config);
   command->callback([&common, args, exit_code] { *exit_code = RunGc(common, *args); });
 }
 

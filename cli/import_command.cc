@@ -2,8 +2,8 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/storage_config.h"
 #include "registry/registry.h"
-#include "storage/local_blob_store.h"
 #include "sync/local_import.h"
 
 namespace hubmirror::cli {
@@ -15,6 +15,7 @@ struct ImportArgs {
   std::string branch = "main";
   std::vector<std::string> tags;
   std::string source;
+  std::string config;
 };
 
 int RunImport(const CommonOptions& common, const ImportArgs& args) {
@@ -27,7 +28,7 @@ int RunImport(const CommonOptions& common, const ImportArgs& args) {
   if (Status valid = sync::ValidateImportOptions(options); !valid.ok()) {
     return ReportFailure(valid);
   }
-  auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
+  auto store = OpenBlobStore(common.data_dir, args.config);
   if (!store.ok()) return ReportFailure(store.status());
   auto registry = registry::Registry::Open(common.data_dir / "registry.db",
                                            registry::Registry::Mode::kReadWrite);
@@ -62,6 +63,7 @@ void AddImportCommand(CLI::App& app, const CommonOptions& common, int* exit_code
   command->add_option("--tag", args->tags,
                       "also tag the commit with this name (repeatable; tags never move)");
   command->add_option("SRC_DIR", args->source, "folder to import")->required();
+  AddStorageConfigOption(command, &args->config);
   command->callback([&common, args, exit_code] { *exit_code = RunImport(common, *args); });
 }
 

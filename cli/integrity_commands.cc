@@ -10,10 +10,10 @@
 #include "api/manifest.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/storage_config.h"
 #include "cli/sync_progress.h"
 #include "common/digest.h"
 #include "registry/registry.h"
-#include "storage/local_blob_store.h"
 #include "sync/verify_job.h"
 
 namespace hubmirror::cli {
@@ -28,6 +28,7 @@ struct VerifyArgs {
   RepoType type = RepoType::kModel;
   bool json = false;
   size_t threads = 0;
+  std::string config;
 };
 
 std::string Where(const sync::BlobProblem& problem) {
@@ -49,7 +50,7 @@ int RunVerify(const CommonOptions& common, const VerifyArgs& args) {
   }
   auto registry = OpenExistingRegistry(common, registry::Registry::Mode::kReadWrite);
   if (!registry.ok()) return ReportFailure(registry.status());
-  auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
+  auto store = OpenBlobStore(common.data_dir, args.config);
   if (!store.ok()) return ReportFailure(store.status());
   auto report = [&] {
     SyncProgress progress("verify", ::isatty(STDERR_FILENO) == 1 && !args.json, false);
@@ -210,6 +211,7 @@ void AddVerifyCommand(CLI::App& app, const CommonOptions& common, int* exit_code
   AddRepoTypeOption(command, &args->type, "the repo's type: model or dataset");
   command->add_option("--threads", args->threads, "hashing threads (default: one per core)");
   command->add_flag("--json", args->json, "print the report as JSON");
+  AddStorageConfigOption(command, &args->config);
   command->callback([&common, args, exit_code] { *exit_code = RunVerify(common, *args); });
 }
 

@@ -64,6 +64,13 @@ std::optional<uint64_t> ParseByteSize(std::string_view text) {
   return static_cast<uint64_t>(bytes);
 }
 
+CLI::Option* AddStorageConfigOption(CLI::App* command, std::string* config) {
+  return command
+      ->add_option("--config", *config,
+                   "TOML config whose [storage] names the blob store (default: the data directory)")
+      ->check(CLI::ExistingFile);
+}
+
 CLI::Option* AddDurationOption(CLI::App* command, const std::string& name, int64_t* seconds,
                                const std::string& description, bool zero_allowed) {
   return command->add_option(name, *seconds, description)

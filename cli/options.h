@@ -25,6 +25,10 @@ CLI::Option* AddSizeOption(CLI::App* command, const std::string& name, uint64_t*
 // The number of bytes a size option's text means, or nullopt when it is not a size.
 std::optional<uint64_t> ParseByteSize(std::string_view text);
 
+// `--config FILE` on a command that reads or writes blobs: the TOML config whose [storage] table
+// names the blob store (see storage_config.h); without it, files under the data directory.
+CLI::Option* AddStorageConfigOption(CLI::App* command, std::string* config);
+
 // A duration option (ParseDuration: "30s", "15m", "24h" or "90d"; "0s" too when `zero_allowed`).
 // `*seconds` keeps its value when the option is absent.
 CLI::Option* AddDurationOption(CLI::App* command, const std::string& name, int64_t* seconds,

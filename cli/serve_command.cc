@@ -8,9 +8,9 @@
 #include "cli/commands.h"
 #include "cli/config_file.h"
 #include "cli/daemon.h"
+#include "cli/storage_config.h"
 #include "common/log.h"
 #include "registry/registry.h"
-#include "storage/local_blob_store.h"
 
 namespace hubmirror::cli {
 namespace {
@@ -84,7 +84,7 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
     if (!loaded.ok()) return ReportFailure(loaded.status());
     config = std::move(loaded.value());
   }
-  auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
+  auto store = OpenBlobStore(common.data_dir, config.storage);
   if (!store.ok()) return ReportFailure(store.status());
   options.registry_path = common.data_dir / "registry.db";
   auto key = LoadSigningKey(common);
@@ -142,7 +142,7 @@ void AddServeCommand(CLI::App& app, const CommonOptions& common, int* exit_code)
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   command->add_option("--config", args->config,
-                      "TOML config: upstream, schedule and repos to keep mirrored");
+                      "TOML config: upstream, schedule, repos to keep mirrored, storage");
   command->callback([&common, args, exit_code] { *exit_code = RunServe(common, *args); });
 }
 

@@ -5,10 +5,10 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/storage_config.h"
 #include "cli/sync_progress.h"
 #include "common/log.h"
 #include "registry/registry.h"
-#include "storage/local_blob_store.h"
 #include "sync/curl_upstream_hub.h"
 #include "sync/lineage_sync.h"
 #include "sync/mirror_pass.h"
@@ -32,6 +32,7 @@ struct SyncArgs {
   int64_t min_downloads = 0;
   size_t max_count = 0;
   bool lineage_metadata_only = false;
+  std::string config;
 };
 
 // Prints what the pass does: a line per repo on stdout, problems on stderr, and a progress bar
@@ -110,7 +111,7 @@ int RunSync(const CommonOptions& common, const SyncArgs& args) {
   }
   auto upstream = sync::CurlUpstreamHub::Create(options);
   if (!upstream.ok()) return ReportFailure(upstream.status());
-  auto store = storage::LocalBlobStore::OpenDirectory(common.data_dir);
+  auto store = OpenBlobStore(common.data_dir, args.config);
   if (!store.ok()) return ReportFailure(store.status());
   auto registry = registry::Registry::Open(common.data_dir / "registry.db",
                                            registry::Registry::Mode::kReadWrite);
@@ -167,6 +168,7 @@ void AddSyncCommand(CLI::App& app, const CommonOptions& common, int* exit_code) 
                    "refs/pr/N, refs/convert/NAME, a commit id, or a pattern such as '*', "
                    "'tags/*' or 'refs/pr/*'")
       ->required();
+  AddStorageConfigOption(command, &args->config);
   command->callback([&common, args, exit_code] { *exit_code = RunSync(common, *args); });
 }
 

@@ -367,14 +367,14 @@ bool RegistryPublisher::Uploaded(const std::string& user, const std::string& sha
   return found != uploads_.end() && NowUnixMillis() - found->second <= kUploadMemoryMs;
 }
 
-api::PublishQuotas RegistryPublisher::Quotas() {
+api::PublishLimits RegistryPublisher::Limits() {
   std::lock_guard lock(uploads_mutex_);
-  return quotas_;
+  return limits_;
 }
 
-void RegistryPublisher::SetQuotas(api::PublishQuotas quotas) {
+void RegistryPublisher::SetLimits(api::PublishLimits quotas) {
   std::lock_guard lock(uploads_mutex_);
-  quotas_ = std::move(quotas);
+  limits_ = std::move(quotas);
 }
 
 }  // namespace hubmirror::sync

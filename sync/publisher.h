@@ -39,8 +39,8 @@ class RegistryPublisher : public api::Publisher {
                                                      uint32_t part) override;
   Status CompleteMultipart(const std::string& sha256, const std::string& uploader) override;
   bool Uploaded(const std::string& user, const std::string& sha256) override;
-  api::PublishQuotas Quotas() override;
-  void SetQuotas(api::PublishQuotas quotas);
+  api::PublishLimits Limits() override;
+  void SetLimits(api::PublishLimits quotas);
 
  private:
   // This publisher's connection, opened on first use. Needs mutex_.
@@ -54,10 +54,10 @@ class RegistryPublisher : public api::Publisher {
   const std::filesystem::path registry_path_;
   std::mutex mutex_;  // one write at a time; guards registry_
   std::unique_ptr<registry::Registry> registry_;
-  std::mutex uploads_mutex_;  // guards uploads_ and quotas_
+  std::mutex uploads_mutex_;  // guards uploads_ and limits_
   // Who uploaded what, and when (unix ms): forgotten after a day, or with the process.
   std::map<std::pair<std::string, std::string>, int64_t> uploads_;  // (user, sha256)
-  api::PublishQuotas quotas_;                                       // guarded by uploads_mutex_
+  api::PublishLimits limits_;                                       // guarded by uploads_mutex_
   MultipartUploads multipart_;
 };
 

@@ -232,6 +232,7 @@ keep_within = "12h"
 max_bytes = 4096
 [publish]
 quota_bytes = 1000
+multipart_above_bytes = 200000000
 [publish.quotas]
 Lab = 5000
 )");
@@ -248,10 +249,12 @@ Lab = 5000
   CHECK(effective["storage"]["max_bytes"] == 4096);
   CHECK(effective["pull_through"]["enabled"] == false);
   // Quotas: a namespace's own, else the default; names match in any case.
-  CHECK(config->quotas.For("lab") == uint64_t{5000});
-  CHECK(config->quotas.For("LAB") == uint64_t{5000});
-  CHECK(config->quotas.For("alice") == uint64_t{1000});
+  CHECK(config->publishing.For("lab") == uint64_t{5000});
+  CHECK(config->publishing.For("LAB") == uint64_t{5000});
+  CHECK(config->publishing.For("alice") == uint64_t{1000});
   CHECK(effective["publish"]["quotas"]["lab"] == 5000);
+  CHECK(config->publishing.multipart_above_bytes == 200000000);
+  CHECK(effective["publish"]["multipart_above_bytes"] == 200000000);
 }
 
 TEST_CASE("A malformed config is refused naming the file, key and problem", "[config]") {
@@ -295,6 +298,11 @@ TEST_CASE("A malformed config is refused naming the file, key and problem", "[co
       {upstream + "[publish]\nquota_bytes = 0\n", "publish.quota_bytes"},
       {upstream + "[publish.quotas]\n\"a/b\" = 10\n", "publish.quotas"},
       {upstream + "[publish.quotas]\nlab = \"big\"\n", "must be an integer"},
+      {upstream + "[publish]\nmultipart_above_bytes = 1000\n", "publish.multipart_above_bytes"},
+      {upstream + "[storage]\nbackend = \"tape\"\n", "storage.backend"},
+      {upstream + "[storage]\nbackend = \"s3\"\ns3_bucket = \"hm\"\n", "storage.s3_endpoint"},
+      {upstream + "[storage]\nserve = \"redirect\"\n", "storage.serve"},
+      {upstream + "[storage]\ns3_secret = \"x\"\n", "storage.s3_secret"},
   };
   for (const auto& c : cases) {
     INFO(c.text);

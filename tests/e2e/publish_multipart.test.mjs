@@ -1,5 +1,6 @@
-// End-to-end test of multipart LFS uploads (hub-protocol §12.6.4) on `hubmirror serve`, with
-// alice (a write token) and her repo alice/big made by createRepo:
+// End-to-end test of multipart LFS uploads (hub-protocol §12.6.4) on `hubmirror serve`
+// (configured to send objects over 100 MiB in parts), with alice (a write token) and her repo
+// alice/big made by createRepo:
 //  - `@huggingface/hub` uploadFiles of a 300 MiB file, a small LFS file and a regular one: the
 //    batch API answers the large one with three part URLs and a completion URL, the small one with
 //    a single PUT, the client sends the parts at once (so they reach the server in any order),
@@ -22,7 +23,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
-import { access, mkdir } from "node:fs/promises";
+import { access, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
@@ -50,8 +51,12 @@ const work = useWorkRoot("hubmirror-e2e-publish-multipart-", {
 	timeout: 60_000,
 	async setup(root) {
 		world.data = root.dir("data");
+		// Objects go in parts from over one part (100 MiB) on, rather than the default 1 GiB, so
+		// that this suite's objects are sent in parts.
+		const config = root.dir("hubmirror.toml");
+		await writeFile(config, "[publish]\nmultipart_above_bytes = 104857600\n");
 		// serve makes the registry; alice is added to it while it runs.
-		world.server = await serveHubmirror(BIN, world.data, { keepStderr: 8000 });
+		world.server = await serveHubmirror(BIN, world.data, { args: ["--config", config], keepStderr: 8000 });
 		world.url = world.server.url;
 		await cli(["user", "add", "alice"]);
 		world.tokens.alice = await writeToken("alice");

@@ -377,7 +377,9 @@ test("the effective config shows the upstream's token variable, never its value"
 	const res = await api("GET", "/api/admin/config");
 	assert.equal(res.status, 200);
 	const config = res.json;
-	assert.deepEqual(Object.keys(config).sort(), ["access", "config_file", "gc", "mirror", "publish", "pull_through", "schedule", "storage", "sync", "upstream", "verify"]);
+	assert.deepEqual(Object.keys(config).sort(), ["access", "blob_store", "config_file", "gc", "mirror", "publish", "pull_through", "schedule", "storage", "sync", "upstream", "verify"]);
+	assert.equal(config.blob_store.backend, "local");
+	assert.match(config.blob_store.credentials, /^environment/, "where S3 credentials come from, not what they are");
 	assert.deepEqual(config.upstream, { url: upstream.url, token: "(set; not shown)", token_env: UPSTREAM_TOKEN_ENV });
 	assert.equal(config.config_file, configFile);
 	assert.ok(!res.text.includes(upstreamSecret), "the upstream's token in /api/admin/config");
