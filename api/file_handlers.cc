@@ -7,6 +7,10 @@
 namespace hubmirror::api {
 namespace {
 
+// How long a redirect to the blob store's own URL stays valid: a download that starts later asks
+// again. Long enough for a slow start, short enough that a leaked URL soon stops working.
+constexpr int64_t kRedirectSeconds = 3600;
+
 bool EndsWith(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
@@ -180,6 +184,13 @@ Response HandleResolve(const RequestContext& context, bool raw) {
     return Unavailable(context, file, commit_id,
                        "was found " + std::string(registry::BlobStateName(file.blob_state)) +
                            "; it is refused until a sync fetches it again");
+  } else if (auto direct = file.lfs ? context.store.DirectReadUrl(file.sha256, kRedirectSeconds)
+                                    : std::nullopt) {
+    // The store serves the bytes itself (a presigned object URL), as the Hub's CDN does: the
+    // redirect carries the headers the clients read, and they drop their token on the way.
+    response.status = http::status::found;
+    response.Set("Location", *direct);
+    return response;
   } else if (file.size <= VerifiedBlobCache::kMaxBlobBytes) {
     // Small files travel in memory with their header, in one write.
     if (auto error = ReadVerifiedSmallFile(context, file, commit_id, &response.body)) {

@@ -92,7 +92,7 @@ json EffectiveConfigJson(const std::filesystem::path& config_file, const DaemonC
         {"credentials", config.storage.credentials_file.empty()
                             ? "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
                             : "file " + config.storage.credentials_file},
-        {"serve", "stream"}}},
+        {"serve", config.storage.redirect ? "redirect" : "stream"}}},
       {"publish",
        {{"quota_bytes",
          config.publishing.default_bytes ? json(*config.publishing.default_bytes) : json()},

@@ -28,12 +28,14 @@ Result<StorageBackend> LoadStorageBackend(const std::filesystem::path& config) {
   if (kind != "local" && kind != "s3") return reader.Fail("storage.backend", "must be local or s3");
   std::string serve = "stream";
   HM_RETURN_IF_ERROR(reader.String(*table, "storage", "serve", &serve));
-  if (serve == "redirect") {
-    return reader.Fail("storage.serve",
-                       "\"redirect\" (302 to presigned URLs) is not available yet: use \"stream\"");
+  if (serve != "stream" && serve != "redirect") {
+    return reader.Fail("storage.serve", "must be \"stream\" or \"redirect\"");
   }
-  if (serve != "stream") return reader.Fail("storage.serve", "must be \"stream\"");
   backend.s3 = kind == "s3";
+  if (serve == "redirect" && !backend.s3) {
+    return reader.Fail("storage.serve", "\"redirect\" needs backend = \"s3\"");
+  }
+  backend.redirect = serve == "redirect";
   storage::S3Location& location = backend.location;
   std::string addressing = "path";
   HM_RETURN_IF_ERROR(reader.String(*table, "storage", "s3_endpoint", &location.endpoint));
@@ -111,7 +113,7 @@ Result<std::unique_ptr<storage::BlobStore>> OpenBlobStore(const std::filesystem:
     return Status(listed.status().code(),
                   "the object store does not answer as configured: " + listed.status().message());
   }
-  auto store = storage::S3BlobStore::Open(std::move(client), data_dir);
+  auto store = storage::S3BlobStore::Open(std::move(client), data_dir, backend.redirect);
   if (!store.ok()) return store.status();
   return std::unique_ptr<storage::BlobStore>(std::move(store.value()));
 }

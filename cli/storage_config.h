@@ -15,12 +15,14 @@ namespace hubmirror::cli {
 //   backend = "local" (the default: files under the data directory) or "s3"
 //   s3_endpoint, s3_bucket, s3_region ("us-east-1"), s3_addressing ("path" or "virtual"),
 //   s3_prefix (""), s3_credentials_file (else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY),
-//   serve = "stream" (the server sends the bytes itself)
+//   serve = "stream" (the server sends the bytes itself) or "redirect" (a 302 to a presigned URL
+//           of the object, with the Hub's headers, for LFS files; small files are sent as before)
 // Credentials never come from the config itself. Value type.
 struct StorageBackend {
   bool s3 = false;
   storage::S3Location location;
   std::string credentials_file;
+  bool redirect = false;
 };
 
 // Every key the [storage] table may hold (this file's and the storage budget's).

@@ -155,6 +155,19 @@ class BlobStore {
   // Moves a blob found corrupt out of the store, kept aside for inspection: it is never served
   // again, and a writer of the same digest stores good bytes anew. kNotFound when absent.
   virtual Status Quarantine(const std::string& sha256) = 0;
+  // The blob's bytes as the store keeps them, for verification: a store that keeps a checked
+  // copy nearby (S3BlobStore's cache) reads its own copy afresh instead, unchecked. Errors as
+  // Open's.
+  virtual Result<BlobFile> OpenStored(const std::string& sha256) { return Open(sha256); }
+  // A URL from which a client may GET the blob itself (self-authorising, ranges allowed, valid
+  // for `valid_seconds`), when the store is set to serve blobs that way; nullopt when the server
+  // sends the bytes. Costs no request; whether the blob exists is the caller's to know.
+  virtual std::optional<std::string> DirectReadUrl(const std::string& sha256,
+                                                   int64_t valid_seconds) {
+    (void)sha256;
+    (void)valid_seconds;
+    return std::nullopt;
+  }
 };
 
 // The whole content of a stored blob, for small files the server reads itself (a README's card,

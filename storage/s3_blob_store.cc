@@ -86,10 +86,18 @@ class S3BlobWriter : public BlobWriter {
 }  // namespace
 
 Result<std::unique_ptr<S3BlobStore>> S3BlobStore::Open(std::unique_ptr<S3Client> client,
-                                                       const std::filesystem::path& local_dir) {
+                                                       const std::filesystem::path& local_dir,
+                                                       bool redirect) {
   auto local = LocalBlobStore::OpenDirectory(local_dir);
   if (!local.ok()) return local.status();
-  return std::unique_ptr<S3BlobStore>(new S3BlobStore(std::move(client), std::move(local.value())));
+  return std::unique_ptr<S3BlobStore>(
+      new S3BlobStore(std::move(client), std::move(local.value()), redirect));
+}
+
+std::optional<std::string> S3BlobStore::DirectReadUrl(const std::string& sha256,
+                                                      int64_t valid_seconds) {
+  if (!redirect_ || !IsSha256Hex(sha256)) return std::nullopt;
+  return client_->PresignGet(BlobKey(sha256), valid_seconds);
 }
 
 Result<std::unique_ptr<BlobWriter>> S3BlobStore::NewWriter(const BlobExpectation& expectation) {
@@ -251,6 +259,23 @@ Result<BlobFile> S3BlobStore::Open(const std::string& sha256) {
                   "blob " + sha256 + " in the object store: " + fetched.status().message());
   }
   return local_->Open(sha256);
+}
+
+Result<BlobFile> S3BlobStore::OpenStored(const std::string& sha256) {
+  HM_RETURN_IF_ERROR(CheckDigest(sha256));
+  auto object = client_->Head(BlobKey(sha256));
+  if (!object.ok()) return object.status();
+  if (!*object) return NotFound("blob " + sha256 + " is not stored");
+  BlobExpectation expectation{(*object)->size, "", ""};
+  expectation.compute_git_sha1 = false;
+  auto writer = local_->NewWriter(expectation);
+  if (!writer.ok()) return writer.status();
+  HM_RETURN_IF_ERROR(
+      client_->Get(BlobKey(sha256), 0, std::nullopt,
+                   [&](const char* data, size_t size) { return (*writer)->Append(data, size); }));
+  HM_RETURN_IF_ERROR((*writer)->Flush());
+  // The descriptor outlives the writer, whose temporary file goes with it.
+  return (*writer)->OpenWritten();
 }
 
 Status S3BlobStore::Quarantine(const std::string& sha256) {

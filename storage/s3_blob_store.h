@@ -22,9 +22,12 @@ namespace hubmirror::storage {
 // S3Client's; kCorrupt for an object whose bytes are not its name's. Thread-safe.
 class S3BlobStore : public BlobStore {
  public:
-  // `local_dir` holds the in-flight files and the cache (created when missing).
+  // `local_dir` holds the in-flight files and the cache (created when missing). With
+  // `redirect`, DirectReadUrl gives presigned URLs of the objects, so clients download from the
+  // object store itself.
   static Result<std::unique_ptr<S3BlobStore>> Open(std::unique_ptr<S3Client> client,
-                                                   const std::filesystem::path& local_dir);
+                                                   const std::filesystem::path& local_dir,
+                                                   bool redirect = false);
 
   Result<std::unique_ptr<BlobWriter>> NewWriter(const BlobExpectation& expectation) override;
   Result<bool> Contains(const std::string& sha256) override;
@@ -41,14 +44,19 @@ class S3BlobStore : public BlobStore {
   Result<std::string> Fingerprint(const std::string& sha256) override;
   Result<BlobFile> Open(const std::string& sha256) override;
   Status Quarantine(const std::string& sha256) override;
+  std::optional<std::string> DirectReadUrl(const std::string& sha256,
+                                           int64_t valid_seconds) override;
+  // The object's bytes, fetched into a temporary file (never the cache), unchecked.
+  Result<BlobFile> OpenStored(const std::string& sha256) override;
 
   // Uploads the local copy of a blob just committed there, unless the bucket has it; then it
   // counts as used (Touch). Called by this store's writers.
   Status Publish(const std::string& sha256);
 
  private:
-  S3BlobStore(std::unique_ptr<S3Client> client, std::unique_ptr<LocalBlobStore> local)
-      : client_(std::move(client)), local_(std::move(local)) {}
+  S3BlobStore(std::unique_ptr<S3Client> client, std::unique_ptr<LocalBlobStore> local,
+              bool redirect)
+      : client_(std::move(client)), local_(std::move(local)), redirect_(redirect) {}
   // When the object `key` was last written, from a listing (which has milliseconds, where a
   // HEAD has seconds); nullopt when absent.
   Result<std::optional<int64_t>> ObjectTime(const std::string& key);
@@ -57,6 +65,7 @@ class S3BlobStore : public BlobStore {
 
   std::unique_ptr<S3Client> client_;
   std::unique_ptr<LocalBlobStore> local_;
+  const bool redirect_;
 };
 
 }  // namespace hubmirror::storage

@@ -8,7 +8,9 @@
 #include <fstream>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/url.h"
+#include "storage/s3_presign.h"
 
 namespace hubmirror::storage {
 namespace {
@@ -180,6 +182,10 @@ void S3Client::GiveBack(void* handle) {
   } else {
     curl_easy_cleanup(static_cast<CURL*>(handle));
   }
+}
+
+std::string S3Client::PresignGet(const std::string& key, int64_t valid_seconds) const {
+  return PresignedGetUrl(location_, credentials_, key, NowUnixMillis() / 1000, valid_seconds);
 }
 
 std::optional<std::string> S3Client::RelativeKey(std::string_view full) const {

@@ -82,6 +82,9 @@ class S3Client {
   Result<S3UploadsPage> ListMultipart(
       const std::string& prefix, const std::optional<std::pair<std::string, std::string>>& from);
 
+  // A presigned GET URL of the object, valid for `valid_seconds` from now (s3_presign.h).
+  std::string PresignGet(const std::string& key, int64_t valid_seconds) const;
+
   // The key as the bucket knows it (with the prefix), and back (nullopt when outside it).
   std::string FullKey(std::string_view key) const { return location_.prefix + std::string(key); }
   std::optional<std::string> RelativeKey(std::string_view full) const;

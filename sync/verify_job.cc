@@ -54,10 +54,13 @@ class ReadPace {
 std::optional<BlobProblem> CheckBlob(storage::BlobStore& store, const registry::BlobRecord& blob,
                                      std::vector<char>& buffer, MirrorObserver* observer,
                                      ReadPace& pace) {
-  auto file = store.Open(blob.sha256);
+  auto file = store.OpenStored(blob.sha256);
   if (!file.ok()) {
     if (file.status().code() == StatusCode::kNotFound) {
       return BlobProblem{blob.sha256, registry::BlobState::kMissing, "not in the store", {}};
+    }
+    if (file.status().code() == StatusCode::kCorrupt) {
+      return BlobProblem{blob.sha256, registry::BlobState::kCorrupt, file.status().message(), {}};
     }
     // Not a verdict on the blob (permissions, descriptors): the run cannot go on.
     throw std::runtime_error("cannot open blob " + blob.sha256 + ": " + file.status().message());

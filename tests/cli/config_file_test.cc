@@ -301,7 +301,8 @@ TEST_CASE("A malformed config is refused naming the file, key and problem", "[co
       {upstream + "[publish]\nmultipart_above_bytes = 1000\n", "publish.multipart_above_bytes"},
       {upstream + "[storage]\nbackend = \"tape\"\n", "storage.backend"},
       {upstream + "[storage]\nbackend = \"s3\"\ns3_bucket = \"hm\"\n", "storage.s3_endpoint"},
-      {upstream + "[storage]\nserve = \"redirect\"\n", "storage.serve"},
+      {upstream + "[storage]\nserve = \"redirect\"\n", "needs backend"},
+      {upstream + "[storage]\nserve = \"cdn\"\n", "storage.serve"},
       {upstream + "[storage]\ns3_secret = \"x\"\n", "storage.s3_secret"},
   };
   for (const auto& c : cases) {
