@@ -11,7 +11,7 @@ namespace hubmirror::storage {
 namespace {
 
 // Blobs up to this size go in one PUT; larger ones in parts of this size, one in memory at once.
-constexpr uint64_t kPartBytes = uint64_t{16} << 20;
+constexpr uint64_t kPartBytes = uint64_t{8} << 20;
 
 std::string BlobKey(const std::string& sha256) { return "blobs/" + sha256; }
 std::string TouchKey(const std::string& sha256) { return "touched/" + sha256; }

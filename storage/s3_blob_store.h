@@ -15,7 +15,7 @@ namespace hubmirror::storage {
 //   quarantine/<64 hex>.<unix ms>   blobs found corrupt
 // Writers stream into the local directory (a LocalBlobStore: hashing, resumable partials,
 // OpenWritten for followers, write leases), which checks size and digests at Commit; only then
-// is the blob uploaded (in parts of 16 MiB past that size, one part in memory), so a wrong byte
+// is the blob uploaded (in parts of 8 MiB past that size, one part in memory), so a wrong byte
 // never exists under a digest's name in the bucket. Open serves the local copy, fetching it first
 // when absent (hashed on the way: a corrupt object is refused, never cached). Leases and
 // temporaries are local: one node writes (see the README's several-node topology). Errors as

@@ -3,7 +3,7 @@
 // `@huggingface/hub` as the client:
 //  - `hubmirror import --config` of a card, a config and 40 MiB of weights: the bucket then holds
 //    one object per distinct content under the prefix, named by its sha256, the weights sent in
-//    parts of 16 MiB;
+//    parts of 8 MiB;
 //  - the data dir's local copies removed, `hubmirror serve --config` sends every file
 //    (downloadFile, snapshotDownload) and a Range of the weights, fetched from the bucket;
 //  - `verify` and `gc --dry-run` with the config; credentials from s3_credentials_file with none
@@ -25,7 +25,6 @@
 // removed afterwards.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { access, chmod, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -44,10 +43,11 @@ import {
 	writeSource,
 } from "../support/harness.mjs";
 import { recordingFetch, snapshotFiles, withTrace } from "./fixture.mjs";
+import { s3Helpers } from "./s3_support.mjs";
 
 const REPO = "acme/s3-model";
 const MiB = 1024 * 1024;
-/** Over the 16 MiB of one PUT, so it goes in parts: two whole ones and a short third, of an odd size. */
+/** Over the 8 MiB of one PUT, so it goes in parts: five whole ones and a short sixth, of an odd size. */
 const WEIGHTS = pseudoRandomBytes("s3/weights", 40 * MiB + 7);
 const FILES = {
 	"README.md": Buffer.from("---\nlicense: apache-2.0\n---\n\n# s3-model\n\nBlobs kept in a bucket.\n"),
@@ -56,7 +56,6 @@ const FILES = {
 };
 /** The key prefix of the config; hubmirror adds the '/' itself. */
 const PREFIX = "hm";
-const BLOBS = `${PREFIX}/blobs/`;
 const WRONG_SECRET = "wrong-secret-xyz";
 
 /**
@@ -65,58 +64,12 @@ const WRONG_SECRET = "wrong-secret-xyz";
  */
 const world = { s3: {}, bucket: "", data: "", src: "", config: "", commit: "", server: undefined, url: "", redirecting: undefined };
 
-/** The gateway the s3_server fixture started: the lines of DIR/env. */
-async function gatewayEnv() {
-	const dir = process.env.HUBMIRROR_TEST_S3_DIR;
-	if (!dir) throw new Error("HUBMIRROR_TEST_S3_DIR is not set: point it at the DIR of `tests/support/ceph_rgw.sh start DIR`");
-	const env = Object.fromEntries(
-		(await readFile(join(dir, "env"), "utf8"))
-			.split("\n")
-			.filter((l) => l.includes("="))
-			.map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-	);
-	for (const name of ["S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY"]) assert.ok(env[name], `${name} in ${dir}/env`);
-	return { endpoint: env.S3_ENDPOINT, key: env.S3_ACCESS_KEY, secret: env.S3_SECRET_KEY };
-}
-
-/**
- * One request signed with the gateway's keys, by curl as an operator would send it: `path` on the
- * endpoint (a bucket, an object, a query), `dataFile` the body of a PUT; { status, body }.
- */
-function s3Request(method, path, { dataFile } = {}) {
-	const { endpoint, key, secret } = world.s3;
-	const args = ["-sS", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", `${key}:${secret}`, "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"];
-	args.push("-X", method, "-w", "\n%{http_code}", ...(dataFile ? ["--data-binary", `@${dataFile}`] : []), endpoint + path);
-	return new Promise((resolve, reject) => {
-		execFile("curl", args, { maxBuffer: 4 * MiB }, (err, stdout, stderr) => {
-			if (err) return reject(new Error(`curl ${method} ${path}: ${stderr || err.message}`));
-			const end = stdout.lastIndexOf("\n");
-			resolve({ status: Number(stdout.slice(end + 1)), body: stdout.slice(0, end) });
-		});
-	});
-}
-
-/** The objects under `${PREFIX}/blobs/`, sorted by key: { key, size, etag }. */
-async function listBlobObjects() {
-	// The query's parameters in alphabetical order, as SigV4's canonical request has them.
-	const res = await s3Request("GET", `/${world.bucket}?list-type=2&prefix=${encodeURIComponent(BLOBS)}`);
-	assert.equal(res.status, 200, `listing ${world.bucket}: ${res.body.slice(0, 300)}`);
-	assert.match(res.body, /<IsTruncated>false<\/IsTruncated>/, "one page lists them all");
-	const field = (xml, name) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1];
-	return [...res.body.matchAll(/<Contents>(.*?)<\/Contents>/gs)]
-		.map(([, xml]) => ({ key: field(xml, "Key"), size: Number(field(xml, "Size")), etag: field(xml, "ETag")?.replaceAll("&quot;", '"') }))
-		.sort((a, b) => (a.key < b.key ? -1 : 1));
-}
+const { blobs: BLOBS, listBlobObjects, s3Request, setUpGateway, storageConfig } = s3Helpers(world, PREFIX);
 
 /** The objects the import must have left: one per distinct content, named by its sha256. */
 function expectedObjects() {
 	const bySha = new Map(Object.values(FILES).map((content) => [sha256Hex(content), content.length]));
 	return [...bySha].map(([sha, size]) => ({ key: BLOBS + sha, size })).sort((a, b) => (a.key < b.key ? -1 : 1));
-}
-
-/** The `[storage]` table naming the bucket; `extra` lines added. Never any credential. */
-function storageConfig(extra = "") {
-	return `[storage]\nbackend = "s3"\ns3_endpoint = ${JSON.stringify(world.s3.endpoint)}\ns3_bucket = ${JSON.stringify(world.bucket)}\ns3_prefix = ${JSON.stringify(PREFIX)}\n${extra}`;
 }
 
 /** Checks that a run printed neither the gateway's secret nor the wrong one some tests send. */
@@ -171,15 +124,7 @@ async function redirectOf(path, method = "GET") {
 const work = useWorkRoot("hubmirror-e2e-s3-", {
 	timeout: 60_000,
 	async setup(root) {
-		world.s3 = await gatewayEnv();
-		// The gateway outlives one run (the fixture serves every S3 test), so each run has its own bucket.
-		world.bucket = `hm-e2e-${process.pid}-${Date.now().toString(36)}`;
-		const made = await s3Request("PUT", `/${world.bucket}`);
-		assert.equal(made.status, 200, `creating bucket ${world.bucket}: ${made.body.slice(0, 300)}`);
-		// Credentials reach hubmirror only through the environment: this process's, which every
-		// hubmirror started here inherits (serveHubmirror takes no other), or a test's own.
-		process.env.AWS_ACCESS_KEY_ID = world.s3.key;
-		process.env.AWS_SECRET_ACCESS_KEY = world.s3.secret;
+		await setUpGateway("hm-e2e");
 		world.config = root.dir("hubmirror.toml");
 		await writeFile(world.config, storageConfig());
 		world.src = root.dir("src");
@@ -206,9 +151,9 @@ describe("hubmirror with its blobs in a bucket of a Ceph RADOS Gateway", () => {
 			expectedObjects(),
 			"the bucket's blobs",
 		);
-		// A multipart upload's ETag ends in "-<number of parts>": 16 + 16 + 8 MiB.
+		// A multipart upload's ETag ends in "-<number of parts>": five of 8 MiB and the rest.
 		const weights = objects.find((o) => o.key === BLOBS + sha256Hex(WEIGHTS));
-		assert.match(weights.etag, /-3"$/, `the weights' ETag ${weights.etag}: sent in three parts`);
+		assert.match(weights.etag, /-6"$/, `the weights' ETag ${weights.etag}: sent in six parts`);
 	});
 
 	test("with the local copies gone, serve sends every file and a Range from the bucket", { timeout: 60_000 }, async (t) => {

@@ -36,7 +36,7 @@ TEST_CASE("another node reads what one wrote, fetched from the bucket and checke
   auto reader = S3BlobStore::Open(testing::SameBucket(*bucket, "hm/"), reader_dir.path());
   REQUIRE(writer.ok());
   REQUIRE(reader.ok());
-  std::string large = conformance::RandomBytes((40 << 20) + 5, 21);  // three parts
+  std::string large = conformance::RandomBytes((40 << 20) + 5, 21);  // in parts
   auto blob = Put(**writer, large);
   REQUIRE(blob.ok());
   REQUIRE(Put(**writer, "small").ok());
