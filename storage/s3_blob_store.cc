@@ -35,8 +35,10 @@ Status ListAll(S3Client& client, const std::string& prefix,
 }
 
 // Uploads `size` bytes of the open file under `key`: one PUT, or parts of kPartBytes that are
-// completed only when all are in (and aborted otherwise).
-Status Upload(S3Client& client, const std::string& key, const BlobFile& file, uint64_t size) {
+// completed only when all are in (and aborted otherwise). A multipart upload's id is in `live`
+// while it runs, so that a sweep leaves it alone.
+Status Upload(S3Client& client, const std::string& key, const BlobFile& file, uint64_t size,
+              LiveUploads& live) {
   std::string buffer(static_cast<size_t>(std::min(size, kPartBytes)), '\0');
   if (size <= kPartBytes) {
     HM_RETURN_IF_ERROR(ReadFullyAt(file.fd(), 0, buffer.data(), buffer.size()));
@@ -44,6 +46,7 @@ Status Upload(S3Client& client, const std::string& key, const BlobFile& file, ui
   }
   auto upload = client.StartMultipart(key);
   if (!upload.ok()) return upload.status();
+  LiveUploads::Entry entry(live, *upload);
   std::vector<std::string> etags;
   Status sent = Status::Ok();
   for (uint64_t offset = 0; offset < size && sent.ok(); offset += kPartBytes) {
@@ -113,7 +116,7 @@ Status S3BlobStore::Publish(const std::string& sha256) {
   if (!present.ok()) return present.status();
   // An object of another size under the digest's name is damaged: the checked copy replaces it.
   if (*present && (*present)->size == file->size()) return Touch(sha256);
-  return Upload(*client_, BlobKey(sha256), *file, file->size());
+  return Upload(*client_, BlobKey(sha256), *file, file->size(), live_uploads_);
 }
 
 Result<bool> S3BlobStore::Contains(const std::string& sha256) {
@@ -206,7 +209,26 @@ Result<std::unique_ptr<WriteLease>> S3BlobStore::LeaseWrites() { return local_->
 Result<std::optional<int64_t>> S3BlobStore::OldestLease() { return local_->OldestLease(); }
 
 Result<SweepReport> S3BlobStore::SweepTemporaries(int64_t unused_since_ms, bool dry_run) {
-  return local_->SweepTemporaries(unused_since_ms, dry_run);
+  auto report = local_->SweepTemporaries(unused_since_ms, dry_run);
+  if (!report.ok()) return report;
+  // Multipart uploads that a killed process left in the bucket: their parts cost space until
+  // aborted. Bytes are not counted (S3 lists them per part only).
+  std::optional<std::pair<std::string, std::string>> from;
+  do {
+    auto page = client_->ListMultipart("blobs/", from);
+    if (!page.ok()) return page.status();
+    for (const auto& upload : page->uploads) {
+      if (upload.initiated_ms >= unused_since_ms || live_uploads_.Contains(upload.upload_id)) {
+        continue;
+      }
+      auto key = client_->RelativeKey(upload.key);
+      if (!key) continue;
+      if (!dry_run) HM_RETURN_IF_ERROR(client_->AbortMultipart(*key, upload.upload_id));
+      ++report->files;
+    }
+    from = page->next_markers;
+  } while (from);
+  return report;
 }
 
 Result<SweepReport> S3BlobStore::SweepQuarantine(int64_t quarantined_before_ms, bool dry_run) {

@@ -2,11 +2,45 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <string>
 
 #include "storage/local_blob_store.h"
 #include "storage/s3_client.h"
 
 namespace hubmirror::storage {
+
+// The ids of the multipart uploads this process has under way. Thread-safe.
+class LiveUploads {
+ public:
+  // Registers an id for its lifetime.
+  class Entry {
+   public:
+    Entry(LiveUploads& live, std::string id) : live_(live), id_(std::move(id)) {
+      std::lock_guard lock(live_.mutex_);
+      live_.ids_.insert(id_);
+    }
+    ~Entry() {
+      std::lock_guard lock(live_.mutex_);
+      live_.ids_.erase(id_);
+    }
+    Entry(const Entry&) = delete;
+    Entry& operator=(const Entry&) = delete;
+
+   private:
+    LiveUploads& live_;
+    std::string id_;
+  };
+  bool Contains(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    return ids_.count(id) > 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> ids_;
+};
 
 // BlobStore in an S3 bucket, with a local directory for what is in flight and a cache of what
 // was read. Under the client's prefix:
@@ -18,7 +52,8 @@ namespace hubmirror::storage {
 // is the blob uploaded (in parts of 8 MiB past that size, one part in memory), so a wrong byte
 // never exists under a digest's name in the bucket. Open serves the local copy, fetching it first
 // when absent (hashed on the way: a corrupt object is refused, never cached). Leases and
-// temporaries are local: one node writes (see the README's several-node topology). Errors as
+// temporaries are local, besides multipart uploads a killed writer left in the bucket, which
+// the sweep aborts: one node writes (see the README's several-node topology). Errors as
 // S3Client's; kCorrupt for an object whose bytes are not its name's. Thread-safe.
 class S3BlobStore : public BlobStore {
  public:
@@ -38,6 +73,8 @@ class S3BlobStore : public BlobStore {
   Result<bool> DeleteUnusedSince(const std::string& sha256, int64_t unused_since_ms) override;
   Result<std::unique_ptr<WriteLease>> LeaseWrites() override;
   Result<std::optional<int64_t>> OldestLease() override;
+  // The local directory's sweep, and multipart uploads in the bucket begun before
+  // `unused_since_ms` by no writer of this process (left by a killed one): aborted.
   Result<SweepReport> SweepTemporaries(int64_t unused_since_ms, bool dry_run) override;
   Result<SweepReport> SweepQuarantine(int64_t quarantined_before_ms, bool dry_run) override;
   // The object's ETag and size (they change when it is replaced).
@@ -66,6 +103,7 @@ class S3BlobStore : public BlobStore {
   std::unique_ptr<S3Client> client_;
   std::unique_ptr<LocalBlobStore> local_;
   const bool redirect_;
+  LiveUploads live_uploads_;
 };
 
 }  // namespace hubmirror::storage

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/clock.h"
 #include "tests/storage/s3_test_bucket.h"
 #include "tests/support/temp_dir.h"
 
@@ -71,6 +72,34 @@ TEST_CASE("an object whose bytes are not its digest's is refused, and replaced b
                     })
               .ok());
   CHECK(stored == "the right bytes");
+}
+
+TEST_CASE("a sweep aborts multipart uploads a killed writer left, once old enough", "[s3]") {
+  hubmirror::testing::TempDir dir;
+  auto bucket = testing::NewTestBucket("leftovers", "hm/");
+  auto store = S3BlobStore::Open(testing::SameBucket(*bucket, "hm/"), dir.path());
+  REQUIRE(store.ok());
+  // What a writer killed between two parts leaves.
+  const std::string key = "blobs/" + Sha256Hex("never completed");
+  auto left = bucket->StartMultipart(key);
+  REQUIRE(left.ok());
+  REQUIRE(bucket->PutPart(key, *left, 1, std::string(5 << 20, 'x')).ok());
+  auto pending = [&] {
+    return bucket->ListMultipart("blobs/", std::nullopt).value().uploads.size();
+  };
+  REQUIRE(pending() == 1);
+  auto recent = (*store)->SweepTemporaries(NowUnixMillis() - 60000, false);
+  REQUIRE(recent.ok());
+  CHECK(recent->files == 0);
+  auto dry = (*store)->SweepTemporaries(NowUnixMillis() + 1000, true);
+  REQUIRE(dry.ok());
+  CHECK(dry->files == 1);
+  CHECK(pending() == 1);
+  auto swept = (*store)->SweepTemporaries(NowUnixMillis() + 1000, false);
+  REQUIRE(swept.ok());
+  CHECK(swept->files == 1);
+  CHECK(pending() == 0);
+  CHECK_FALSE(bucket->Head(key).value().has_value());
 }
 
 }  // namespace
