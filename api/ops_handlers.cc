@@ -1,7 +1,10 @@
 // Native endpoints for operators' tooling: /readyz and /metrics.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "api/dispatch.h"
+#include "common/clock.h"
 
 namespace hubmirror::api {
 namespace {
@@ -26,6 +29,31 @@ void AddPullThroughSamples(const PullThrough& pull, std::vector<MetricSample>* s
   samples->push_back(Gauge("hubmirror_upstream_rate_limited_seconds",
                            "Seconds the upstream still asks the mirror to wait (429).",
                            static_cast<double>(pull.RetryAfterSeconds())));
+}
+
+// How far the revisions that rules sync lag behind their upstream: how many are behind (or never
+// synced) and the longest time since one was last confirmed current, which is what a serving
+// node following a writer shows as its lag.
+void AddMirrorLagSamples(registry::Registry& registry, std::vector<MetricSample>* samples) {
+  auto states = registry.ListSyncStates();
+  if (!states.ok()) return;
+  int64_t now = NowUnixMillis();
+  double in_sync = 0, behind = 0, oldest_seconds = 0;
+  for (const auto& state : *states) {
+    if (state.pull_through) continue;
+    bool current = !state.local_commit.empty() && state.local_commit == state.upstream_commit;
+    (current ? in_sync : behind) += 1;
+    double age = state.last_success_ms > 0 ? static_cast<double>(now - state.last_success_ms) / 1000
+                                           : static_cast<double>(now - state.last_check_ms) / 1000;
+    oldest_seconds = std::max(oldest_seconds, age);
+  }
+  const char* help = "Revisions that mirror rules sync, by whether they match the upstream's.";
+  samples->push_back(Gauge("hubmirror_mirror_revisions", help, in_sync, "state=\"in_sync\""));
+  samples->push_back(Gauge("hubmirror_mirror_revisions", help, behind, "state=\"behind\""));
+  samples->push_back(Gauge("hubmirror_mirror_oldest_success_seconds",
+                           "The longest time since a rule's revision was last confirmed current "
+                           "upstream (since its first check, if it never was).",
+                           oldest_seconds));
 }
 
 }  // namespace
@@ -56,6 +84,7 @@ Response HandleMetrics(const RequestContext& context, const DispatchEnvironment&
     samples.push_back(Gauge("hubmirror_store_bytes", "Bytes of the blobs stored intact.",
                             static_cast<double>(totals->bytes)));
   }
+  AddMirrorLagSamples(context.registry, &samples);
   if (context.pull_through != nullptr) AddPullThroughSamples(*context.pull_through, &samples);
   Response response;
   response.body = environment.metrics->Render(samples);

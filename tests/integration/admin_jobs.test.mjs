@@ -231,6 +231,11 @@ test("sync jobs of a rule, of a repo no rule names and of a missing repo", async
 	assert.equal(sample("hubmirror_sync_errors_total"), 1);
 	assert.ok(sample("hubmirror_upstream_requests_total") > 0, metrics);
 	assert.match(metrics, /^hubmirror_jobs\{kind="sync",state="running"\} 0$/m);
+	// The lag of what rules sync: the repos mirrored match their upstream, the missing one never did.
+	const gauge = (line) => Number(metrics.split("\n").find((l) => l.startsWith(line + " "))?.split(" ")[1]);
+	assert.ok(gauge('hubmirror_mirror_revisions{state="in_sync"}') >= 2, metrics);
+	assert.ok(gauge('hubmirror_mirror_revisions{state="behind"}') >= 1, metrics);
+	assert.ok(gauge("hubmirror_mirror_oldest_success_seconds") >= 0, metrics);
 });
 
 test("requests that make no sense are refused with 400, those the server cannot run with 409; nothing starts", async () => {

@@ -29,6 +29,11 @@ std::map<std::string, std::string> ServerEnv() {
 
 }  // namespace
 
+S3Credentials TestCredentials() {
+  auto env = ServerEnv();
+  return {env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"]};
+}
+
 std::unique_ptr<S3Client> NewTestBucket(const std::string& name, const std::string& prefix) {
   static std::atomic<int> buckets{0};
   auto env = ServerEnv();
@@ -36,8 +41,7 @@ std::unique_ptr<S3Client> NewTestBucket(const std::string& name, const std::stri
   location.endpoint = env["S3_ENDPOINT"];
   location.bucket = name + "-" + std::to_string(getpid()) + "-" + std::to_string(++buckets);
   location.prefix = prefix;
-  auto client = std::make_unique<S3Client>(
-      location, S3Credentials{env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"]});
+  auto client = std::make_unique<S3Client>(location, TestCredentials());
   Status created = client->CreateBucket();
   INFO(created.message());
   REQUIRE(created.ok());
@@ -46,12 +50,11 @@ std::unique_ptr<S3Client> NewTestBucket(const std::string& name, const std::stri
 
 std::unique_ptr<S3Client> SameBucket(const S3Client& client, const std::string& prefix,
                                      const std::string& secret) {
-  auto env = ServerEnv();
   S3Location location = client.location();
   location.prefix = prefix;
-  return std::make_unique<S3Client>(
-      location,
-      S3Credentials{env["S3_ACCESS_KEY"], secret.empty() ? env["S3_SECRET_KEY"] : secret});
+  S3Credentials credentials = TestCredentials();
+  if (!secret.empty()) credentials.secret_key = secret;
+  return std::make_unique<S3Client>(location, credentials);
 }
 
 }  // namespace hubmirror::storage::testing

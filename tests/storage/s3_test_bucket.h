@@ -13,6 +13,9 @@ namespace hubmirror::storage::testing {
 // when the server cannot be reached.
 std::unique_ptr<S3Client> NewTestBucket(const std::string& name, const std::string& prefix = "");
 
+// The credentials of the fixture's S3 user.
+S3Credentials TestCredentials();
+
 // The same bucket through another client: another prefix, or signing with another secret.
 std::unique_ptr<S3Client> SameBucket(const S3Client& client, const std::string& prefix,
                                      const std::string& secret = "");

@@ -241,6 +241,9 @@ rgw gc processor period = 10
 
 [client.rgw.gw]
 rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+# Virtual-host addressing (bucket.localhost:PORT): the gateway takes the bucket from a Host under
+# this name, and curl resolves every *.localhost to the loopback address without DNS.
+rgw dns name = localhost
 # The gateway starts with the OSD, and its first writes find no OSD up; they are retried on
 # this tick (default 5 s, which was most of the start-up time).
 objecter tick interval = 0.5
