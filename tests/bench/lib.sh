@@ -104,6 +104,29 @@ make_model_source() {  # make_model_source DIR: SMALL_FILES small JSON files (4-
   nblobs=$((SMALL_FILES + LARGE_FILES))
 }
 
+source_digests() {  # source_digests: want_sha[PATH] = the sha256 of each of src_paths, PATH relative to
+  # $tmp/src (this also reads every source file into the page cache)
+  declare -gA want_sha=()
+  local digest path
+  while read -r digest path; do
+    path=${path#\*}
+    want_sha[${path#"$tmp/src/"}]=$digest
+  done < <(openssl dgst -sha256 -r "${src_paths[@]}")
+  ((${#want_sha[@]} == ${#src_paths[@]})) ||
+    die "openssl dgst listed ${#want_sha[@]} of ${#src_paths[@]} files"
+}
+
+start_upstream() {  # start_upstream REPO: `$HM import` of $tmp/src into $tmp/upstream, then serve
+  # it; sets up_pid, up_base and upstream_blobs (its blob files)
+  log "importing into the upstream hubmirror ($1)"
+  "$HM" import --data "$tmp/upstream" --repo "$1" "$tmp/src" >"$tmp/import.log" 2>&1 ||
+    { cat "$tmp/import.log" >&2; die "hubmirror import failed"; }
+  start_serve upstream "$tmp/upstream"
+  up_pid=$srv_pid
+  up_base=$srv_base
+  mapfile -t upstream_blobs < <(find "$tmp/upstream/blobs" -type f)
+}
+
 free_port() {  # free_port -> a TCP port free on 127.0.0.1 (for servers that cannot take port 0)
   if command -v python3 >/dev/null 2>&1; then
     python3 -c 'import socket

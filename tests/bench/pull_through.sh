@@ -115,19 +115,8 @@ nfiles=${#files[@]}
 ((nfiles == nblobs)) || die "the source folder has $nfiles files, want $nblobs"
 src_paths=()
 for f in "${files[@]}"; do src_paths+=("$tmp/src/$f"); done
-declare -A want_sha
-while read -r digest path; do
-  path=${path#\*}
-  want_sha[${path#"$tmp/src/"}]=$digest
-done < <(openssl dgst -sha256 -r "${src_paths[@]}")
-
-log "importing into the upstream hubmirror ($REPO)"
-"$HM" import --data "$tmp/upstream" --repo "$REPO" "$tmp/src" >"$tmp/import.log" 2>&1 ||
-  { cat "$tmp/import.log" >&2; die "hubmirror import failed"; }
-start_serve upstream "$tmp/upstream"
-up_pid=$srv_pid
-up_base=$srv_base
-mapfile -t upstream_blobs < <(find "$tmp/upstream/blobs" -type f)
+source_digests
+start_upstream "$REPO"
 
 start_nginx "$tmp/src"
 

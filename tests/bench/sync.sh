@@ -135,22 +135,10 @@ nfiles=${#files[@]}
 src_paths=()
 for f in "${files[@]}"; do src_paths+=("$tmp/src/$f"); done
 
-# Expected digests (this also reads every source file into the page cache).
-declare -A want_sha
-while read -r digest path; do
-  path=${path#\*}
-  want_sha[${path#"$tmp/src/"}]=$digest
-done < <(openssl dgst -sha256 -r "${src_paths[@]}")
-((${#want_sha[@]} == nfiles)) || die "openssl dgst listed ${#want_sha[@]} of $nfiles files"
+source_digests
 
 # ---------------------------------------------------------------- upstream
-log "importing into the upstream hubmirror ($REPO)"
-"$HM" import --data "$tmp/upstream" --repo "$REPO" "$tmp/src" >"$tmp/import.log" 2>&1 ||
-  { cat "$tmp/import.log" >&2; die "hubmirror import failed"; }
-start_serve upstream "$tmp/upstream"
-up_pid=$srv_pid
-up_base=$srv_base
-mapfile -t upstream_blobs < <(find "$tmp/upstream/blobs" -type f)
+start_upstream "$REPO"
 
 # Untimed, before each timed command: every input back into the page cache, and
 # every dirty page written out.
