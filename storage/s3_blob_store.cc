@@ -261,20 +261,27 @@ Result<std::string> S3BlobStore::Fingerprint(const std::string& sha256) {
   return (*object)->etag + "/" + std::to_string((*object)->size);
 }
 
-Result<BlobFile> S3BlobStore::Open(const std::string& sha256) {
+Result<std::unique_ptr<BlobWriter>> S3BlobStore::Fetch(const std::string& sha256, bool checked) {
   HM_RETURN_IF_ERROR(CheckDigest(sha256));
-  auto cached = local_->Open(sha256);
-  if (cached.status().code() != StatusCode::kNotFound) return cached;
   auto object = client_->Head(BlobKey(sha256));
   if (!object.ok()) return object.status();
   if (!*object) return NotFound("blob " + sha256 + " is not stored");
-  BlobExpectation expectation{(*object)->size, sha256, ""};
+  BlobExpectation expectation{(*object)->size, checked ? sha256 : "", ""};
   expectation.compute_git_sha1 = false;
   auto writer = local_->NewWriter(expectation);
   if (!writer.ok()) return writer.status();
   HM_RETURN_IF_ERROR(
       client_->Get(BlobKey(sha256), 0, std::nullopt,
                    [&](const char* data, size_t size) { return (*writer)->Append(data, size); }));
+  return writer;
+}
+
+Result<BlobFile> S3BlobStore::Open(const std::string& sha256) {
+  HM_RETURN_IF_ERROR(CheckDigest(sha256));
+  auto cached = local_->Open(sha256);
+  if (cached.status().code() != StatusCode::kNotFound) return cached;
+  auto writer = Fetch(sha256, true);
+  if (!writer.ok()) return writer.status();
   auto fetched = (*writer)->Commit();
   if (!fetched.ok()) {
     return Status(fetched.status().code(),
@@ -284,17 +291,8 @@ Result<BlobFile> S3BlobStore::Open(const std::string& sha256) {
 }
 
 Result<BlobFile> S3BlobStore::OpenStored(const std::string& sha256) {
-  HM_RETURN_IF_ERROR(CheckDigest(sha256));
-  auto object = client_->Head(BlobKey(sha256));
-  if (!object.ok()) return object.status();
-  if (!*object) return NotFound("blob " + sha256 + " is not stored");
-  BlobExpectation expectation{(*object)->size, "", ""};
-  expectation.compute_git_sha1 = false;
-  auto writer = local_->NewWriter(expectation);
+  auto writer = Fetch(sha256, false);
   if (!writer.ok()) return writer.status();
-  HM_RETURN_IF_ERROR(
-      client_->Get(BlobKey(sha256), 0, std::nullopt,
-                   [&](const char* data, size_t size) { return (*writer)->Append(data, size); }));
   HM_RETURN_IF_ERROR((*writer)->Flush());
   // The descriptor outlives the writer, whose temporary file goes with it.
   return (*writer)->OpenWritten();

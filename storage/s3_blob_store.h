@@ -97,6 +97,9 @@ class S3BlobStore : public BlobStore {
   // When the object `key` was last written, from a listing (which has milliseconds, where a
   // HEAD has seconds); nullopt when absent.
   Result<std::optional<int64_t>> ObjectTime(const std::string& key);
+  // The object streamed into a local writer, unpublished: `checked` declares its digest, so that
+  // the writer's Commit verifies the bytes. kNotFound when it is not stored.
+  Result<std::unique_ptr<BlobWriter>> Fetch(const std::string& sha256, bool checked);
   // The blob's last write or use; kNotFound when it is not stored.
   Result<int64_t> LastUse(const std::string& sha256);
 
