@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <set>
+
 #include "api/admin_actions.h"
 #include "common/clock.h"
 #include "common/json_text.h"
@@ -117,26 +119,60 @@ std::optional<registry::OrgRole> Caller::RoleIn(const std::string& org) const {
   return std::nullopt;
 }
 
+std::optional<std::string> SessionCookieToken(const Request& request) {
+  auto [first, last] = request.equal_range(http::field::cookie);
+  for (auto field = first; field != last; ++field) {
+    std::string_view cookies = field->value();
+    while (!cookies.empty()) {
+      size_t end = cookies.find(';');
+      std::string_view pair = cookies.substr(0, end);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      if (pair.starts_with(kSessionCookie) && pair.substr(kSessionCookie.size()).starts_with('=')) {
+        return std::string(pair.substr(kSessionCookie.size() + 1));
+      }
+      if (end == std::string_view::npos) break;
+      cookies.remove_prefix(end + 1);
+    }
+  }
+  return std::nullopt;
+}
+
 Result<Caller> Authenticate(const Request& request, registry::Registry& registry,
-                            std::string address) {
+                            std::string address, bool session_cookie) {
   Caller caller;
   caller.address = std::move(address);
   auto header = request.find(http::field::authorization);
-  if (header == request.end()) return caller;
-  std::optional<std::string> token = TokenFromAuthorization(header->value());
-  if (!token || !LooksLikeTokenSecret(*token)) return InvalidArgument(kInvalidCredentials);
+  std::optional<std::string> token;
+  std::string presented;  // what the request held, for the thread's last token
+  if (header != request.end()) {
+    presented = header->value();
+    token = TokenFromAuthorization(header->value());
+  } else if (session_cookie) {
+    token = SessionCookieToken(request);
+    if (!token) return caller;
+    presented = "Cookie " + *token;
+  } else {
+    return caller;
+  }
+  // A page keeps working for a browser whose session ended: it is anonymous again.
+  auto refuse = [&]() -> Result<Caller> {
+    if (header != request.end()) return InvalidArgument(kInvalidCredentials);
+    caller.session_expired = true;
+    return caller;
+  };
+  if (!token || !LooksLikeTokenSecret(*token)) return refuse();
   int64_t now_ms = NowUnixMillis();
   thread_local LastToken last;
-  if (last.Matches(registry, header->value(), now_ms)) {
+  if (last.Matches(registry, presented, now_ms)) {
     caller.principal = last.principal;
     return caller;
   }
   uint64_t changes = registry.ChangeCount();
   auto principal = registry.FindPrincipal(TokenSecretHash(*token), now_ms);
   if (!principal.ok()) return principal.status();
-  if (!principal->has_value()) return InvalidArgument(kInvalidCredentials);
+  if (!principal->has_value()) return refuse();
   caller.principal = std::make_shared<const registry::Principal>(std::move(**principal));
-  last.Remember(registry, header->value(), caller.principal, changes, now_ms);
+  last.Remember(registry, presented, caller.principal, changes, now_ms);
   return caller;
 }
 
@@ -215,6 +251,26 @@ Response GatedResponse(const Caller& caller, const registry::Repo& repo, const s
                            " is restricted and you are not in the authorized list. Visit " + page +
                            " to ask for access.",
                        json_body);
+}
+
+Status HideLineageFromCaller(const RequestContext& context, registry::LineageGraph* graph) {
+  auto private_ids = context.registry.PrivateModelIds();
+  if (!private_ids.ok()) return private_ids.status();
+  if (private_ids->empty()) return Status::Ok();
+  std::set<std::string> candidates(private_ids->begin(), private_ids->end());
+  std::set<std::string> hidden;
+  for (const auto& node : graph->nodes) {
+    if (!node.mirrored || !candidates.contains(AsciiLower(node.id))) continue;
+    auto is_hidden = HiddenFrom(context, RepoType::kModel, node.id);
+    if (!is_hidden.ok()) return is_hidden.status();
+    if (*is_hidden) hidden.insert(node.id);
+  }
+  std::erase_if(graph->nodes, [&](const auto& node) { return hidden.contains(node.id); });
+  std::erase_if(graph->edges, [&](const auto& edge) {
+    return hidden.contains(edge.child) || hidden.contains(edge.parent);
+  });
+  std::erase_if(graph->roots, [&](const auto& root) { return hidden.contains(root); });
+  return Status::Ok();
 }
 
 }  // namespace hubmirror::api

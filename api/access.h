@@ -74,6 +74,9 @@ registry::AuditEvent CallerEvent(const RequestContext& context, std::string acti
 struct Caller {
   std::shared_ptr<const registry::Principal> principal;  // null: anonymous
   std::string address;  // the client's address, for the audit log and rate limits
+  // A page request came with a session cookie whose token is no longer valid (revoked, expired):
+  // the caller is anonymous, and the page says why.
+  bool session_expired = false;
 
   bool anonymous() const { return principal == nullptr; }
   const std::string& name() const;  // the user's name, or "anonymous"
@@ -90,14 +93,22 @@ enum class RepoRight {
   kContent,   // everything a reader may do
 };
 
+// The cookie that keeps a browser signed in to the web UI: the access token itself, HttpOnly and
+// SameSite=Strict, so that no script reads it and no other site's request carries it.
+inline constexpr std::string_view kSessionCookie = "hubmirror_token";
+// The token in a request's session cookie, if it has one.
+std::optional<std::string> SessionCookieToken(const Request& request);
+
 // Reads the token of a request: `Authorization: Bearer TOKEN`, or Basic with the token as the
-// password (git's way). Returns the caller, anonymous without a token; kInvalidArgument with the
-// Hub's message when a token is given but malformed, unknown, revoked or expired (a 401 that
-// names no token). Never logs or echoes the token. Each thread remembers the last token it checked
-// (in memory, as the request held it) while the registry does not change, for at most a second:
-// a client's keep-alive requests do not hash and look it up again.
+// password (git's way); without that header and when `session_cookie` is set, the session cookie
+// (pages, and the downloads and manifests they link to). Returns the caller, anonymous without a
+// token; kInvalidArgument with the Hub's message when a header's token is malformed, unknown,
+// revoked or expired (a 401 that names no token), while a cookie's such token gives an anonymous
+// caller marked `session_expired`. Never logs or echoes the token. Each thread remembers the last
+// token it checked (in memory, as the request held it) while the registry does not change, for
+// at most a second: a client's keep-alive requests do not hash and look it up again.
 Result<Caller> Authenticate(const Request& request, registry::Registry& registry,
-                            std::string address);
+                            std::string address, bool session_cookie = false);
 
 // The caller's right to a repo: admins, the namespace's own user and the members of its
 // organization read everything of it; users whose access was accepted read a gated or private
@@ -121,6 +132,22 @@ Result<registry::Repo> FindVisibleRepo(const RequestContext& context, RepoType t
 // Whether a repo exists here but is hidden from the caller (private, without access): what it
 // names is left out of listings, lineage answers and the mirror's status.
 Result<bool> HiddenFrom(const RequestContext& context, RepoType type, std::string_view name);
+
+// The terms a user accepts by asking for access to a gated repo: the card's gate prompt, as the
+// Hub shows it on the form.
+std::string AccessTerms(const registry::Repo& repo);
+// Records the caller's request for access to a gated repo (granted at once when it is gated
+// "auto"), and audits it with the form's fields (`form`, bounded). kInvalidArgument for a repo
+// that is not gated; kIoError when the server cannot write.
+Result<registry::AccessRequest> AskForAccess(const RequestContext& context,
+                                             const registry::Repo& repo, std::string_view form);
+
+// Pull-through's report (PullThrough::Report) without the fills and bytes of repos hidden from
+// the caller. Needs context.pull_through.
+nlohmann::json PullThroughReport(const RequestContext& context);
+
+// Leaves out of a lineage graph the mirrored models hidden from the caller, with their edges.
+Status HideLineageFromCaller(const RequestContext& context, registry::LineageGraph* graph);
 
 // The refusals the Hub sends (hub-protocol.md §4): the repo does not exist (404 RepoNotFound,
 // also for private repos hidden from the caller), or its content is gated (401 GatedRepo without

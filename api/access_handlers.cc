@@ -6,12 +6,10 @@
 #include "common/clock.h"
 
 namespace hubmirror::api {
-namespace {
 
 using nlohmann::json;
 
-// The terms a user accepts by asking: the card's gate prompt, as the Hub shows it on the form.
-std::string TermsOf(const registry::Repo& repo) {
+std::string AccessTerms(const registry::Repo& repo) {
   json card = json::parse(repo.card_data_json, nullptr, false);
   if (card.is_object()) {
     auto prompt = card.find("extra_gated_prompt");
@@ -20,7 +18,23 @@ std::string TermsOf(const registry::Repo& repo) {
   return "The access conditions of " + RepoTarget(repo) + ".";
 }
 
-}  // namespace
+Result<registry::AccessRequest> AskForAccess(const RequestContext& context,
+                                             const registry::Repo& repo, std::string_view form) {
+  if (repo.gated == "false") return InvalidArgument(RepoTarget(repo) + " is not gated");
+  std::string terms = AccessTerms(repo);
+  Result<registry::AccessRequest> request = Status::Ok();
+  Status written = Write(context, [&](registry::Registry& registry) {
+    request = registry.RequestAccess(repo.type, repo.name, context.caller.name(), terms,
+                                     repo.gated == "auto");
+    return request.status();
+  });
+  if (!written.ok()) return written;
+  std::string status(registry::AccessStatusName(request->status));
+  // The form's fields, bounded: what the user filled in beside accepting the terms.
+  json detail = {{"terms", terms}, {"form", form.substr(0, 4096)}};
+  context.access.Audit(CallerEvent(context, "access.request", RepoTarget(repo), status, detail));
+  return request;
+}
 
 std::optional<registry::Repo> ManagedRepo(const RequestContext& context, bool write,
                                           Response* refusal) {
@@ -57,22 +71,9 @@ Response HandleAskAccess(const RequestContext& context) {
   RepoRight right = RepoRight::kNone;
   auto repo = FindVisibleRepo(context, context.route.type, context.route.repo, &right);
   if (!repo.ok()) return ErrorFromStatus(repo.status(), json_body);
-  if (repo->gated == "false") {
-    return ErrorResponse(ApiError::kBadRequest, RepoTarget(*repo) + " is not gated", json_body);
-  }
-  std::string terms = TermsOf(*repo);
-  Result<registry::AccessRequest> request = Status::Ok();
-  Status written = Write(context, [&](registry::Registry& registry) {
-    request = registry.RequestAccess(repo->type, repo->name, context.caller.name(), terms,
-                                     repo->gated == "auto");
-    return request.status();
-  });
-  if (!written.ok()) return ErrorFromStatus(written, json_body);
-  std::string status(registry::AccessStatusName(request->status));
-  // The form's fields, bounded: what the user filled in beside accepting the terms.
-  json detail = {{"terms", terms}, {"form", context.request.body().substr(0, 4096)}};
-  context.access.Audit(CallerEvent(context, "access.request", RepoTarget(*repo), status, detail));
-  return JsonResponse({{"status", status}});
+  auto request = AskForAccess(context, *repo, context.request.body());
+  if (!request.ok()) return ErrorFromStatus(request.status(), json_body);
+  return JsonResponse({{"status", registry::AccessStatusName(request->status)}});
 }
 
 Response HandleAuthCheck(const RequestContext& context) {

@@ -1,5 +1,7 @@
 #include "api/dispatch.h"
 
+#include "api/web_pages.h"
+
 namespace hubmirror::api {
 namespace {
 
@@ -47,6 +49,8 @@ std::string_view AllowedMethods(Endpoint endpoint) {
       return "GET, HEAD, DELETE, OPTIONS";
     case Endpoint::kAdminReload:
       return "POST, OPTIONS";
+    case Endpoint::kPage:
+      return "GET, HEAD, POST, OPTIONS";
     default:
       return "GET, HEAD, OPTIONS";
   }
@@ -156,7 +160,11 @@ Response DispatchRoute(const Request& request, const DispatchEnvironment& enviro
     response.Set("Retry-After", std::to_string(wait));
     return response;
   }
-  auto caller = Authenticate(request, registry, environment.address);
+  // Pages, and what they link to (downloads, manifests), also know a browser by its cookie.
+  bool session_cookie =
+      route->endpoint == Endpoint::kPage || route->endpoint == Endpoint::kResolve ||
+      route->endpoint == Endpoint::kRaw || route->endpoint == Endpoint::kIntegrityManifest;
+  auto caller = Authenticate(request, registry, environment.address, session_cookie);
   if (!caller.ok()) {
     if (caller.status().code() != StatusCode::kInvalidArgument) {
       return ErrorFromStatus(caller.status(), api_route);
@@ -166,9 +174,11 @@ Response DispatchRoute(const Request& request, const DispatchEnvironment& enviro
                          std::string(target.substr(0, 256)), "refused", environment.address, ""});
     return ErrorResponse(ApiError::kUnauthorized, caller.status().message(), api_route);
   }
-  // LFS upload and completion URLs authorise themselves (the clients send no token with them).
+  // LFS upload and completion URLs authorise themselves (the clients send no token with them);
+  // pages show an anonymous caller the sign-in page instead.
   if (caller->anonymous() && !access.policy().anonymous_read &&
-      route->endpoint != Endpoint::kLfsUpload && route->endpoint != Endpoint::kLfsComplete) {
+      route->endpoint != Endpoint::kLfsUpload && route->endpoint != Endpoint::kLfsComplete &&
+      route->endpoint != Endpoint::kPage) {
     Response response = ErrorResponse(
         ApiError::kUnauthorized, "this server needs an access token for every request", api_route);
     response.Set("WWW-Authenticate", "Bearer realm=\"Authentication required\"");
@@ -197,7 +207,8 @@ Response DispatchRoute(const Request& request, const DispatchEnvironment& enviro
                          pull,
                          pulled,
                          environment.jobs,
-                         environment.publisher};
+                         environment.publisher,
+                         environment.pages};
   if (route->endpoint == Endpoint::kMetrics) return HandleMetrics(context, environment);
   Response response = Answer(context, api_route);
   if (pulled && environment.fetched != nullptr && !environment.fetched->ok()) {
@@ -316,6 +327,11 @@ Response Answer(const RequestContext& context, bool api_route) {
       return HandleAuthCheck(context);
     case Endpoint::kAccessRequests:
       return HandleAccessRequests(context);
+    case Endpoint::kPage:
+      if (context.pages == nullptr) {
+        return ErrorResponse(ApiError::kRouteNotFound, "no such endpoint", api_route);
+      }
+      return context.pages->Answer(context);
     default:
       return ErrorResponse(ApiError::kRouteNotFound, "no such endpoint", api_route);
   }

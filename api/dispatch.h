@@ -40,6 +40,8 @@ struct DispatchEnvironment {
   JobControl* jobs = nullptr;
   // Publishing (repos, commits, refs); nullptr: writes answer 503.
   Publisher* publisher = nullptr;
+  // The web UI's pages; nullptr: page addresses answer 404.
+  class WebPages* pages = nullptr;
 };
 
 // Answers one request: CORS preflight, routing (4xx for malformed or hostile targets), the

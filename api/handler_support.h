@@ -83,8 +83,9 @@ struct RequestContext {
   // (content not stored is then filled).
   PullThrough* pull_through = nullptr;
   bool may_fetch = false;
-  JobControl* jobs = nullptr;      // the daemon's jobs and config, if any
-  Publisher* publisher = nullptr;  // publishing, if this server takes writes
+  JobControl* jobs = nullptr;       // the daemon's jobs and config, if any
+  Publisher* publisher = nullptr;   // publishing, if this server takes writes
+  class WebPages* pages = nullptr;  // the web UI, if this server shows it
 };
 
 // Moves a blob whose bytes did not hash to `sha256` as they were served to quarantine, and logs

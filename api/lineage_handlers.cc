@@ -1,36 +1,9 @@
 // Native lineage endpoint: /api/lineage/{models|datasets}/{repo}.
-#include <set>
-
 #include "api/access.h"
 #include "api/handler_support.h"
 #include "api/lineage_format.h"
 
 namespace hubmirror::api {
-namespace {
-
-// Leaves out of a graph the mirrored models hidden from the caller, with their edges.
-Status HideFromCaller(const RequestContext& context, registry::LineageGraph* graph) {
-  auto private_ids = context.registry.PrivateModelIds();
-  if (!private_ids.ok()) return private_ids.status();
-  if (private_ids->empty()) return Status::Ok();
-  std::set<std::string> candidates(private_ids->begin(), private_ids->end());
-  std::set<std::string> hidden;
-  for (const auto& node : graph->nodes) {
-    if (!node.mirrored || !candidates.contains(AsciiLower(node.id))) continue;
-    auto is_hidden = HiddenFrom(context, RepoType::kModel, node.id);
-    if (!is_hidden.ok()) return is_hidden.status();
-    if (*is_hidden) hidden.insert(node.id);
-  }
-  std::erase_if(graph->nodes, [&](const auto& node) { return hidden.contains(node.id); });
-  std::erase_if(graph->edges, [&](const auto& edge) {
-    return hidden.contains(edge.child) || hidden.contains(edge.parent);
-  });
-  std::erase_if(graph->roots, [&](const auto& root) { return hidden.contains(root); });
-  return Status::Ok();
-}
-
-}  // namespace
-
 Response HandleLineage(const RequestContext& context) {
   const QueryParams& query = context.route.query;
   std::string direction_text = QueryValue(query, "direction").value_or("both");
@@ -66,7 +39,7 @@ Response HandleLineage(const RequestContext& context) {
   auto graph = context.registry.Lineage(context.route.repo, direction,
                                         static_cast<int>(depth->value_or(0)), relation);
   if (!graph.ok()) return ErrorFromStatus(graph.status(), true);
-  if (Status hid = HideFromCaller(context, &graph.value()); !hid.ok()) {
+  if (Status hid = HideLineageFromCaller(context, &graph.value()); !hid.ok()) {
     return ErrorFromStatus(hid, true);
   }
   // A model neither mirrored nor named by any card is unknown here.

@@ -28,7 +28,7 @@ void Header(std::string* out, std::string_view name, std::string_view type, std:
 }  // namespace
 
 size_t RequestMetrics::FamilyIndex(std::optional<Endpoint> endpoint) {
-  if (!endpoint) return 16;
+  if (!endpoint) return 17;
   switch (*endpoint) {
     case Endpoint::kResolve:
     case Endpoint::kRaw:
@@ -95,8 +95,10 @@ size_t RequestMetrics::FamilyIndex(std::optional<Endpoint> endpoint) {
     case Endpoint::kLfsComplete:
     case Endpoint::kLfsVerify:
       return 15;
+    case Endpoint::kPage:
+      return 16;
   }
-  return 16;
+  return 17;
 }
 
 void RequestMetrics::Finished(std::optional<Endpoint> endpoint, unsigned status, uint64_t bytes,

@@ -58,12 +58,12 @@ class RequestMetrics {
                                                       0.1,   0.25,   1,     5,    30};
   // Route families, the `route` label: file (resolve, raw), repo_info, tree (tree, paths-info),
   // refs, commits, list, lineage, integrity, status, access (gating and settings), whoami, admin,
-  // health (healthz, readyz), metrics, telemetry, publish (repos, commits, branches and tags), and
-  // unmatched.
-  static constexpr std::array<std::string_view, 17> kFamilyNames = {
-      "file",    "repo_info", "tree",      "refs",    "commits",  "list",
-      "lineage", "integrity", "status",    "access",  "whoami",   "admin",
-      "health",  "metrics",   "telemetry", "publish", "unmatched"};
+  // health (healthz, readyz), metrics, telemetry, publish (repos, commits, branches and tags), page
+  // (the web UI), and unmatched.
+  static constexpr std::array<std::string_view, 18> kFamilyNames = {
+      "file",    "repo_info", "tree",      "refs",    "commits", "list",
+      "lineage", "integrity", "status",    "access",  "whoami",  "admin",
+      "health",  "metrics",   "telemetry", "publish", "page",    "unmatched"};
   static size_t FamilyIndex(std::optional<Endpoint> endpoint);
 
   struct Family {

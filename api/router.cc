@@ -318,6 +318,48 @@ Result<Route> MatchApi(const std::vector<std::string>& s, Route route, ActionAft
   return route;
 }
 
+// The web UI's pages: s[0] is "-" (or the target is "/"), the segments after it name the page.
+Result<Route> MatchPage(const std::vector<std::string>& s, Route route, ActionAfterId reading) {
+  route.endpoint = Endpoint::kPage;
+  size_t n = s.size();
+  if (n == 1 || (n == 2 && s[1].empty())) {
+    route.item = "list";
+    return route;
+  }
+  const std::string& page = s[1];
+  for (std::string_view single : {"status", "integrity", "signin", "signout", "admin"}) {
+    if (n == 2 && page == single) {
+      route.item = page;
+      return route;
+    }
+  }
+  if (n == 3 && page == "assets" && !s[2].empty() &&
+      s[2].find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") == std::string::npos) {
+    route.item = "asset";
+    route.path = s[2];
+    return route;
+  }
+  size_t i = 2;
+  if (page == "access") {
+    if (n < 3 || !ParseTypeSegment(s[2], &route.type)) return NoRoute();
+    i = 3;
+  } else if (page == "models" || page == "datasets") {
+    ParseTypeSegment(page, &route.type);
+    if (n == 2) {
+      route.item = "list";
+      return route;
+    }
+  } else if (page != "lineage") {
+    return NoRoute();
+  }
+  auto repo = TakeRepoId(s, &i, reading);
+  if (!repo.ok()) return repo.status();
+  if (i != n) return NoRoute();
+  route.item = page == "models" || page == "datasets" ? "repo" : page;
+  route.repo = std::move(repo.value());
+  return route;
+}
+
 // Matches decoded segments, reading ids before action keywords as `reading` says.
 Result<Route> MatchSegments(const std::vector<std::string>& s, Route route, ActionAfterId reading) {
   if (s.size() == 1 && (s[0] == "healthz" || s[0] == "readyz" || s[0] == "metrics")) {
@@ -327,6 +369,8 @@ Result<Route> MatchSegments(const std::vector<std::string>& s, Route route, Acti
     return route;
   }
   if (!s.empty() && s[0] == "api") return MatchApi(s, std::move(route), reading);
+  if (s.size() == 1 && s[0].empty()) return MatchPage(s, std::move(route), reading);
+  if (!s.empty() && s[0] == "-") return MatchPage(s, std::move(route), reading);
 
   size_t i = 0;
   if (!s.empty() && s[0] == "datasets") {
@@ -351,6 +395,15 @@ Result<Route> MatchSegments(const std::vector<std::string>& s, Route route, Acti
     HM_RETURN_IF_ERROR(ValidateRepoId(id));
     route.endpoint = Endpoint::kLfsBatch;
     route.repo = std::move(id);
+    return route;
+  }
+  if (s.size() == i + 2 && !s[i].empty() && !s[i + 1].empty()) {
+    // A repo's page on the Hub (https://huggingface.co/{org}/{name}): the page here.
+    auto repo = TakeRepoId(s, &i, ActionAfterId::kSecondSegment);
+    if (!repo.ok()) return repo.status();
+    route.endpoint = Endpoint::kPage;
+    route.item = "hub-link";
+    route.repo = std::move(repo.value());
     return route;
   }
   if (i + 2 >= s.size()) return NoRoute();

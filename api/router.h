@@ -64,6 +64,12 @@ enum class Endpoint {
   kLfsUpload,      // PUT /api/lfs-upload/{item: the sha256}?size=&user=&expires=&sig=[&part=]
   kLfsComplete,    // POST /api/lfs-complete/{item: the sha256}?size=&user=&expires=&sig=
   kLfsVerify,      // POST /api/lfs-verify
+  // The web UI (web/): `/` and `/-/{page}`, which no repo id can start with. `item` names the
+  // page: list, repo, lineage, access (a gated repo's request form), status, integrity, signin,
+  // signout, admin, asset (`path`: its file name), or hub-link (a Hub-style `/{org}/{name}` or
+  // `/datasets/{org}/{name}` page address, answered with a redirect); `type` and `repo` the repo
+  // the page shows.
+  kPage,
 };
 
 // A request target matched to an endpoint, with every component decoded and validated.

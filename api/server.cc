@@ -360,7 +360,8 @@ Response Server::Serve(const Request& request, const tcp::endpoint& local,
                                   [this] { return ServerSamples(); },
                                   options_.registry_path.parent_path(),
                                   options_.jobs.get(),
-                                  options_.publisher.get()};
+                                  options_.publisher.get(),
+                                  options_.pages.get()};
   return Dispatch(request, environment);
 }
 

@@ -61,6 +61,8 @@ struct ServerOptions {
   std::shared_ptr<JobControl> jobs;
   // Publishing with the Hub's clients (null: writes answer 503).
   std::shared_ptr<Publisher> publisher;
+  // The web UI at `/` and `/-/` (null: those addresses answer 404).
+  std::shared_ptr<class WebPages> pages;
   // A commit's NDJSON carries its regular files inline, base64: it may be larger than other
   // bodies (the official client caps a commit's inline content at 100 MiB).
   size_t max_commit_body_bytes = 160u << 20;

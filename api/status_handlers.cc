@@ -41,21 +41,23 @@ Response HandleMirrorStatus(const RequestContext& context) {
     repos.push_back(std::move(item));
   }
   json status = {{"generated_at", FormatIsoMillis(now)}, {"repos", repos}};
-  if (context.pull_through != nullptr) {
-    json report = context.pull_through->Report();
-    // What pull-through says of repos hidden from the caller is left out, as the repos are.
-    for (const char* list : {"fills", "filled_bytes"}) {
-      json visible = json::array();
-      for (auto& item : report[list]) {
-        RepoType type = item["type"] == "dataset" ? RepoType::kDataset : RepoType::kModel;
-        auto hidden = HiddenFrom(context, type, item["repo"].get<std::string>());
-        if (hidden.ok() && !*hidden) visible.push_back(std::move(item));
-      }
-      report[list] = std::move(visible);
-    }
-    status["pull_through"] = std::move(report);
-  }
+  if (context.pull_through != nullptr) status["pull_through"] = PullThroughReport(context);
   return JsonResponse(status);
+}
+
+nlohmann::json PullThroughReport(const RequestContext& context) {
+  nlohmann::json report = context.pull_through->Report();
+  // What pull-through says of repos hidden from the caller is left out, as the repos are.
+  for (const char* list : {"fills", "filled_bytes"}) {
+    nlohmann::json visible = nlohmann::json::array();
+    for (auto& item : report[list]) {
+      RepoType type = item["type"] == "dataset" ? RepoType::kDataset : RepoType::kModel;
+      auto hidden = HiddenFrom(context, type, item["repo"].get<std::string>());
+      if (hidden.ok() && !*hidden) visible.push_back(std::move(item));
+    }
+    report[list] = std::move(visible);
+  }
+  return report;
 }
 
 }  // namespace hubmirror::api

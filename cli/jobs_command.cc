@@ -7,6 +7,7 @@
 #include "cli/admin_client.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "common/text_format.h"
 
 namespace hubmirror::cli {
 namespace {
@@ -38,26 +39,12 @@ std::string Text(const json& value) {
   return value.is_string() ? value.get<std::string>() : value.is_null() ? "" : value.dump();
 }
 
-// "2.1 GiB" and the like, for progress.
-std::string Bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  size_t unit = 0;
-  while (value >= 1024 && unit + 1 < std::size(units)) {
-    value /= 1024;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-  return text;
-}
-
 // One line per job: id, kind, state, progress, trigger and target.
 std::string JobLine(const json& job) {
   const json& progress = job["progress"];
-  std::string done = Bytes(progress["doneBytes"].get<uint64_t>());
+  std::string done = FormatBytes(progress["doneBytes"].get<uint64_t>());
   uint64_t total = progress["totalBytes"].get<uint64_t>();
-  std::string shown = total > 0 ? done + "/" + Bytes(total) : done;
+  std::string shown = total > 0 ? done + "/" + FormatBytes(total) : done;
   char line[512];
   std::snprintf(line, sizeof line, "%-6s %-7s %-10s %-22s %-20s %s", Text(job["id"]).c_str(),
                 Text(job["kind"]).c_str(), Text(job["state"]).c_str(), shown.c_str(),

@@ -11,6 +11,7 @@
 #include "cli/storage_config.h"
 #include "common/log.h"
 #include "registry/registry.h"
+#include "web/pages.h"
 
 namespace hubmirror::cli {
 namespace {
@@ -103,6 +104,7 @@ int RunServe(const CommonOptions& common, const ServeArgs& args) {
   options.pull_through = (*daemon)->pull_through();
   options.jobs = *daemon;
   options.publisher = (*daemon)->publisher();
+  options.pages = web::MakeWebPages();
   options.job_samples = [daemon = *daemon] { return daemon->Samples(); };
   auto server = api::Server::Create(options, **store);
   if (!server.ok()) return ReportFailure(server.status());

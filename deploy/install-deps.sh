@@ -13,6 +13,8 @@ packages=(
   # A single-node Ceph cluster with its S3 gateway, for tests against real object storage
   # (tests/support/ceph_rgw.sh).
   ceph-mon ceph-osd radosgw ceph-common uuid-runtime
+  # The web UI: Markdown cards and lineage drawings; Chromium for its browser tests.
+  libcmark-gfm-dev libcmark-gfm-extensions-dev libgraphviz-dev chromium
 )
 
 missing=()

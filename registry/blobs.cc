@@ -162,6 +162,38 @@ Result<Registry::BlobTotals> Registry::StoredBlobTotals() {
   return BlobTotals{static_cast<uint64_t>(s.Int(0)), static_cast<uint64_t>(s.Int(1))};
 }
 
+Result<std::map<BlobState, Registry::BlobTotals>> Registry::BlobTotalsByState() {
+  std::map<BlobState, BlobTotals> totals;
+  for (BlobState state :
+       {BlobState::kOk, BlobState::kCorrupt, BlobState::kMissing, BlobState::kAbsent}) {
+    totals[state] = {};
+  }
+  Statement s(*statements_,
+              "SELECT state, COUNT(*), COALESCE(SUM(size), 0) FROM blobs GROUP BY state");
+  while (s.Step()) {
+    BlobState state = BlobState::kOk;
+    if (!ParseBlobState(s.Text(0), &state)) continue;
+    totals[state] = {static_cast<uint64_t>(s.Int(1)), static_cast<uint64_t>(s.Int(2))};
+  }
+  if (!s.status().ok()) return s.status();
+  return totals;
+}
+
+Result<std::vector<BlobRecord>> Registry::DamagedBlobs(size_t limit) {
+  Statement s(*statements_,
+              "SELECT sha256, size, git_sha1, state FROM blobs "
+              "WHERE state IN ('corrupt', 'missing') ORDER BY sha256 LIMIT ?");
+  s.Bind(1, static_cast<int64_t>(limit));
+  std::vector<BlobRecord> blobs;
+  while (s.Step()) {
+    BlobRecord blob{s.Text(0), static_cast<uint64_t>(s.Int(1)), s.Text(2), BlobState::kOk, false};
+    ParseBlobState(s.Text(3), &blob.state);
+    blobs.push_back(std::move(blob));
+  }
+  if (!s.status().ok()) return s.status();
+  return blobs;
+}
+
 Status Registry::ForEachRepoBlob(
     const std::function<void(RepoType type, const std::string& repo, const std::string& sha256,
                              uint64_t size)>& use) {

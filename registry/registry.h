@@ -169,6 +169,10 @@ class Registry {
     uint64_t bytes = 0;
   };
   Result<BlobTotals> StoredBlobTotals();
+  // Blobs by state as last checked (every state, zero where none), for the integrity page.
+  Result<std::map<BlobState, BlobTotals>> BlobTotalsByState();
+  // Blobs found corrupt or missing, at most `limit`, by digest.
+  Result<std::vector<BlobRecord>> DamagedBlobs(size_t limit);
   // Calls `use` once for every (repo, stored intact blob) pair where a file of a commit of the repo
   // uses the blob, by repo. `use` must not use this registry.
   Status ForEachRepoBlob(const std::function<void(RepoType type, const std::string& repo,

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/text_format.h"
 #include "common/url.h"
 #include "storage/s3_presign.h"
 
@@ -26,29 +27,6 @@ std::string Trim(std::string text) {
   size_t first = text.find_first_not_of(" \t\r\n");
   size_t last = text.find_last_not_of(" \t\r\n");
   return first == std::string::npos ? "" : text.substr(first, last - first + 1);
-}
-
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -405,7 +383,7 @@ Status S3Client::CompleteMultipart(const std::string& key, const std::string& up
   std::string body = "<CompleteMultipartUpload>";
   for (size_t i = 0; i < part_etags.size(); ++i) {
     body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
-            XmlEscape(part_etags[i]) + "</ETag></Part>";
+            EscapeMarkup(part_etags[i]) + "</ETag></Part>";
   }
   body += "</CompleteMultipartUpload>";
   Request request;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "common/front_matter.h"
 #include "common/log.h"
 #include "common/names.h"
 
@@ -105,33 +106,13 @@ std::string InferRelation(size_t parent_count, const std::set<std::string>& tags
 }  // namespace
 
 Result<nlohmann::json> ParseFrontMatter(std::string_view readme) {
-  if (readme.substr(0, 3) != "---") return nlohmann::json(nullptr);
-  size_t first_newline = readme.find('\n');
-  if (first_newline == std::string_view::npos) return nlohmann::json(nullptr);
-  std::string_view opening = readme.substr(0, first_newline);
-  if (opening != "---" && opening != "---\r") return nlohmann::json(nullptr);
-  size_t body_start = first_newline + 1;
-  size_t line_start = body_start;
-  size_t body_end = std::string_view::npos;
-  while (line_start <= readme.size()) {
-    size_t line_end = readme.find('\n', line_start);
-    std::string_view line =
-        readme.substr(line_start, line_end == std::string_view::npos ? std::string_view::npos
-                                                                     : line_end - line_start);
-    if (line == "---" || line == "---\r") {
-      body_end = line_start;
-      break;
-    }
-    if (line_end == std::string_view::npos) break;
-    line_start = line_end + 1;
-  }
-  if (body_end == std::string_view::npos) {
-    return InvalidArgument("README.md front matter has no closing '---' line");
-  }
-  if (body_end - body_start > kMaxFrontMatterBytes) {
+  std::optional<FrontMatterSplit> split = SplitFrontMatter(readme);
+  if (!split) return nlohmann::json(nullptr);
+  if (!split->closed) return InvalidArgument("README.md front matter has no closing '---' line");
+  if (split->yaml.size() > kMaxFrontMatterBytes) {
     return InvalidArgument("README.md front matter is larger than 1 MiB");
   }
-  std::string yaml(readme.substr(body_start, body_end - body_start));
+  std::string yaml(split->yaml);
   try {
     YAML::Node root = YAML::Load(yaml);
     if (root.IsNull()) return nlohmann::json::object();

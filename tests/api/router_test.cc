@@ -99,17 +99,70 @@ TEST_CASE("hostile and malformed targets are refused", "[router]") {
       {"/acme/m/resolve/" + std::string(300, 'r') + "/f", StatusCode::kInvalidArgument},
       {"/" + std::string(9000, 'x'), StatusCode::kInvalidArgument},
       {"relative/path", StatusCode::kInvalidArgument},
-      {"/", StatusCode::kNotFound},
       {"/favicon.ico", StatusCode::kNotFound},
       {"/acme/m/blob/main/f", StatusCode::kNotFound},
       {"/api/spaces/acme/s", StatusCode::kNotFound},
       {"/api/models/acme/m/unknown", StatusCode::kNotFound},
       {"/api/models/acme/m/refs/extra", StatusCode::kNotFound},
+      {"/-/nope", StatusCode::kNotFound},
+      {"/-/models/a/b/c", StatusCode::kNotFound},
+      {"/-/assets/Hub.css", StatusCode::kNotFound},
+      {"/-/assets/%2e%2e", StatusCode::kInvalidArgument},
+      {"/-/lineage/acme%2Fm", StatusCode::kInvalidArgument},
   }));
   INFO("target: " << c.target);
   auto route = MatchRoute(c.target);
   REQUIRE_FALSE(route.ok());
   CHECK(route.status().code() == c.code);
+}
+
+TEST_CASE("the web UI's pages live at / and under /-/, where no repo id starts", "[router]") {
+  struct Case {
+    std::string target;
+    std::string page;
+    RepoType type;
+    std::string repo;
+  };
+  auto c = GENERATE(values<Case>({
+      {"/", "list", RepoType::kModel, ""},
+      {"/-/models", "list", RepoType::kModel, ""},
+      {"/-/datasets?q=x", "list", RepoType::kDataset, ""},
+      {"/-/models/acme/m", "repo", RepoType::kModel, "acme/m"},
+      {"/-/models/gpt2", "repo", RepoType::kModel, "gpt2"},
+      {"/-/models/acme/refs", "repo", RepoType::kModel, "acme/refs"},
+      {"/-/datasets/acme/d", "repo", RepoType::kDataset, "acme/d"},
+      {"/-/lineage/acme/m", "lineage", RepoType::kModel, "acme/m"},
+      {"/-/access/datasets/acme/d", "access", RepoType::kDataset, "acme/d"},
+      {"/-/status", "status", RepoType::kModel, ""},
+      {"/-/integrity", "integrity", RepoType::kModel, ""},
+      {"/-/signin?next=/", "signin", RepoType::kModel, ""},
+      {"/-/signout", "signout", RepoType::kModel, ""},
+      {"/-/admin", "admin", RepoType::kModel, ""},
+      {"/-/assets/hubmirror.css", "asset", RepoType::kModel, ""},
+      // A repo's page address on the Hub, answered with a redirect to its page here.
+      {"/acme/m", "hub-link", RepoType::kModel, "acme/m"},
+      {"/datasets/acme/d", "hub-link", RepoType::kDataset, "acme/d"},
+  }));
+  INFO("target: " << c.target);
+  auto route = MatchRoute(c.target);
+  REQUIRE(route.ok());
+  CHECK(route->endpoint == Endpoint::kPage);
+  CHECK(route->item == c.page);
+  CHECK(route->type == c.type);
+  CHECK(route->repo == c.repo);
+}
+
+TEST_CASE("the Hub's file routes keep their meaning beside the pages", "[router]") {
+  auto resolve = MatchRoute("/acme/m/resolve/main/f");
+  REQUIRE(resolve.ok());
+  CHECK(resolve->endpoint == Endpoint::kResolve);
+  auto legacy = MatchRoute("/gpt2/resolve/main/f");
+  REQUIRE(legacy.ok());
+  CHECK(legacy->endpoint == Endpoint::kResolve);
+  CHECK(legacy->repo == "gpt2");
+  auto ask = MatchRoute("/acme/m/ask-access");
+  REQUIRE(ask.ok());
+  CHECK(ask->endpoint == Endpoint::kAskAccess);
 }
 
 }  // namespace

@@ -1,0 +1,16 @@
+# Writes OUTPUT, a C++ source defining hubmirror::web::kAssets: each file of ASSETS (a
+# comma-separated list) as its name and its bytes, in a raw string literal.
+string(REPLACE "," ";" files "${ASSETS}")
+set(body "// Generated from web/assets by web/embed_assets.cmake: do not edit.\n")
+string(APPEND body "#include \"web/assets.h\"\n\nnamespace hubmirror::web {\n\n")
+string(APPEND body "const std::vector<Asset>& Assets() {\n  static const std::vector<Asset> kAssets = {\n")
+foreach(file IN LISTS files)
+  get_filename_component(name "${file}" NAME)
+  file(READ "${file}" content)
+  if(content MATCHES "\\)hmasset\"")
+    message(FATAL_ERROR "${file} contains the raw string's delimiter")
+  endif()
+  string(APPEND body "      {\"${name}\", R\"hmasset(${content})hmasset\"},\n")
+endforeach()
+string(APPEND body "  };\n  return kAssets;\n}\n\n}  // namespace hubmirror::web\n")
+file(WRITE "${OUTPUT}" "${body}")
