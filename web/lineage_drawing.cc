@@ -3,10 +3,14 @@
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
+
+#include "common/digest.h"
 
 namespace hubmirror::web {
 namespace {
@@ -126,7 +130,42 @@ std::string DotSource(const registry::LineageGraph& graph, const LineageDrawing&
 // Graphviz keeps global state (its error level, layout tables): one layout at a time.
 std::mutex graphviz_mutex;
 
-Result<std::string> Render(const std::string& dot) {
+// Pictures drawn lately, by the SHA-256 of their DOT source, which holds everything they show: a
+// model's page is laid out once per change of what it draws, not once per view. Thread-safe.
+class DrawnPictures {
+ public:
+  static constexpr size_t kMaxPictures = 64;
+
+  std::optional<std::string> Find(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = pictures_.find(key);
+    if (found == pictures_.end()) return std::nullopt;
+    found->second.last_use = ++uses_;
+    return found->second.svg;
+  }
+
+  void Add(const std::string& key, const std::string& svg) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (pictures_.size() >= kMaxPictures) {
+      auto oldest = std::min_element(pictures_.begin(), pictures_.end(), [](auto& a, auto& b) {
+        return a.second.last_use < b.second.last_use;
+      });
+      pictures_.erase(oldest);
+    }
+    pictures_[key] = {svg, ++uses_};
+  }
+
+ private:
+  struct Picture {
+    std::string svg;
+    uint64_t last_use = 0;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Picture> pictures_;  // guarded by mutex_
+  uint64_t uses_ = 0;                        // guarded by mutex_
+};
+
+Result<std::string> Layout(const std::string& dot) {
   std::lock_guard<std::mutex> lock(graphviz_mutex);
   static GVC_t* context = [] {
     agseterr(AGMAX);  // failures are reported by return codes, not on stderr
@@ -147,6 +186,15 @@ Result<std::string> Render(const std::string& dot) {
   gvFreeLayout(context, graph);
   agclose(graph);
   if (svg.empty()) return Internal("Graphviz could not draw the lineage graph");
+  return svg;
+}
+
+Result<std::string> Render(const std::string& dot) {
+  static DrawnPictures drawn;
+  std::string key = Sha256Hex(dot);
+  if (auto svg = drawn.Find(key)) return std::move(*svg);
+  auto svg = Layout(dot);
+  if (svg.ok()) drawn.Add(key, *svg);
   return svg;
 }
 

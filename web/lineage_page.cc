@@ -111,9 +111,9 @@ Response LineagePage(const RequestContext& context) {
   }
   html += "<figure id=\"lineage\" aria-describedby=\"lineage-summary\"><div class=\"graph\">" +
           drawn->svg + "</div><figcaption id=\"lineage-summary\">" + Escape(summary) + ", " +
-          std::to_string(depth) + " levels around " + Escape(focus) +
-          ". Arrows point from a "
-          "model to the one it is built on; dashed models are known but not mirrored here.";
+          "up to " + std::to_string(depth) + " links away from " + Escape(focus) +
+          ". Arrows point from a model to the one it is built on; dashed models are known but not "
+          "mirrored here.";
   if (drawn->models_hidden > 0) {
     html += " " + std::to_string(drawn->models_hidden) +
             " models are folded into \"+N more\" nodes; the table below lists every one.";

@@ -35,7 +35,10 @@ bool IsAbsolute(std::string_view url) {
 // A relative link of the card as an address of the revision's file; "" when it is not one
 // (a fragment, a query, an absolute path, or one that leaves the repo).
 std::string RevisionFileUrl(std::string_view url, const CardContext& context) {
-  if (url.empty() || url.front() == '#' || url.front() == '?' || url.front() == '/') return "";
+  if (url.empty() || url.front() == '#' || url.front() == '?' || url.front() == '/' ||
+      IsAbsolute(url)) {
+    return "";
+  }
   size_t end = url.find_first_of("?#");
   std::string_view path = url.substr(0, end);
   while (path.starts_with("./")) path.remove_prefix(2);
@@ -83,7 +86,7 @@ void RewriteUrls(cmark_node* document, const CardContext& context) {
     const char* url_text = cmark_node_get_url(image);
     std::string url = url_text != nullptr ? url_text : "";
     if (url.starts_with("data:")) continue;  // inline bytes load nothing (safe mode vets them)
-    std::string file = IsAbsolute(url) ? "" : RevisionFileUrl(url, context);
+    std::string file = RevisionFileUrl(url, context);
     if (!file.empty() && context.files_readable) {
       cmark_node_set_url(image, file.c_str());
     } else {
