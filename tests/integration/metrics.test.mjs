@@ -27,7 +27,7 @@ const work = useWorkRoot("hubmirror-metrics-");
 const REPO = "acme/metrics-model";
 const CONFIG = "config.json";
 const NOTES = "docs/notes.txt";
-const FAMILIES = ["file", "repo_info", "tree", "refs", "commits", "list", "lineage", "integrity", "status", "access", "whoami", "admin", "health", "metrics", "telemetry", "publish", "unmatched"];
+const FAMILIES = ["file", "repo_info", "tree", "refs", "commits", "list", "lineage", "integrity", "status", "access", "whoami", "admin", "health", "metrics", "telemetry", "publish", "page", "unmatched"];
 
 // One keep-alive connection for every request: the server counts a request once its response is
 // written, before it reads the next one from that connection, so /metrics sees every earlier one.
