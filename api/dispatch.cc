@@ -174,6 +174,12 @@ Response DispatchRoute(const Request& request, const DispatchEnvironment& enviro
                          std::string(target.substr(0, 256)), "refused", environment.address, ""});
     return ErrorResponse(ApiError::kUnauthorized, caller.status().message(), api_route);
   }
+  // A session cookie whose token is not valid counts as a bad token too (the page drops it).
+  if (caller->session_expired) {
+    access.bad_tokens().Count(environment.address);
+    access.AuditRefusal({0, 0, "anonymous", "auth.invalid_session",
+                         std::string(target.substr(0, 256)), "refused", environment.address, ""});
+  }
   // LFS upload and completion URLs authorise themselves (the clients send no token with them);
   // pages show an anonymous caller the sign-in page instead.
   if (caller->anonymous() && !access.policy().anonymous_read &&

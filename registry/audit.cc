@@ -18,12 +18,9 @@ Status Registry::RecordAudit(const AuditEvent& event) {
   return s.Run();
 }
 
-Result<std::vector<AuditEvent>> Registry::ListAudit(int64_t since_ms, size_t limit) {
-  Statement s(*statements_,
-              "SELECT id, at, actor, action, target, outcome, address, detail FROM audit_events "
-              "WHERE at >= ? ORDER BY at, id LIMIT ?");
-  constexpr size_t kNoLimit = std::numeric_limits<int64_t>::max();
-  s.Bind(1, since_ms).Bind(2, static_cast<int64_t>(std::min(limit, kNoLimit)));
+namespace {
+
+Result<std::vector<AuditEvent>> ReadAuditEvents(Statement& s) {
   std::vector<AuditEvent> events;
   while (s.Step()) {
     events.push_back(AuditEvent{s.Int(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5),
@@ -31,6 +28,26 @@ Result<std::vector<AuditEvent>> Registry::ListAudit(int64_t since_ms, size_t lim
   }
   HM_RETURN_IF_ERROR(s.status());
   return events;
+}
+
+constexpr size_t kNoLimit = std::numeric_limits<int64_t>::max();
+
+}  // namespace
+
+Result<std::vector<AuditEvent>> Registry::LatestAudit(size_t limit) {
+  Statement s(*statements_,
+              "SELECT id, at, actor, action, target, outcome, address, detail FROM audit_events "
+              "ORDER BY at DESC, id DESC LIMIT ?");
+  s.Bind(1, static_cast<int64_t>(std::min(limit, kNoLimit)));
+  return ReadAuditEvents(s);
+}
+
+Result<std::vector<AuditEvent>> Registry::ListAudit(int64_t since_ms, size_t limit) {
+  Statement s(*statements_,
+              "SELECT id, at, actor, action, target, outcome, address, detail FROM audit_events "
+              "WHERE at >= ? ORDER BY at, id LIMIT ?");
+  s.Bind(1, since_ms).Bind(2, static_cast<int64_t>(std::min(limit, kNoLimit)));
+  return ReadAuditEvents(s);
 }
 
 }  // namespace hubmirror::registry

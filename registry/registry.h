@@ -293,6 +293,8 @@ class Registry {
   Status RecordAudit(const AuditEvent& event);
   // Events at or after `since_ms`, oldest first, at most `limit`.
   Result<std::vector<AuditEvent>> ListAudit(int64_t since_ms, size_t limit);
+  // The latest `limit` events, newest first.
+  Result<std::vector<AuditEvent>> LatestAudit(size_t limit);
 
   // ---- Sync state ----
 

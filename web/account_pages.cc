@@ -1,6 +1,8 @@
 // Who uses the UI: sign-in with an access token and sign-out (`/-/signin`, `/-/signout`), a
 // gated repo's access request (`/-/access/{type}s/{id}`), and the administration page
 // (`/-/admin`).
+#include <algorithm>
+
 #include "api/access.h"
 #include "api/admin_actions.h"
 #include "common/clock.h"
@@ -14,27 +16,16 @@ namespace {
 constexpr int64_t kSessionSeconds = 30 * 86400;
 constexpr size_t kAuditShown = 100;
 
-// Where to go after signing in: a page of this server, never another host ("//host", "/\host").
+// Where to go after signing in: a page of this server, never another host ("//host", "/\host",
+// or "/\t/host", which browsers read as "//host" once they drop the tab).
 std::string SafeNext(std::string_view next) {
-  if (next.empty() || next.front() != '/' || next.starts_with("//") ||
-      next.find_first_of("\\\r\n") != std::string_view::npos) {
+  bool control =
+      std::any_of(next.begin(), next.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+  if (next.empty() || next.front() != '/' || next.starts_with("//") || control ||
+      next.find('\\') != std::string_view::npos) {
     return "/";
   }
   return std::string(next);
-}
-
-// Cookies are Secure when the browser reached us over HTTPS (a proxy in front says so).
-bool OverHttps(const RequestContext& context) {
-  auto proto = context.request.find("X-Forwarded-Proto");
-  return context.origin.starts_with("https:") ||
-         (proto != context.request.end() && proto->value() == "https");
-}
-
-std::string SessionCookie(const RequestContext& context, std::string_view value,
-                          int64_t max_age_seconds) {
-  return std::string(api::kSessionCookie) + "=" + std::string(value) +
-         "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age_seconds) +
-         (OverHttps(context) ? "; Secure" : "");
 }
 
 Response SignInForm(const RequestContext& context, std::string_view next, std::string_view error,
@@ -137,10 +128,8 @@ std::string TokensSection(const std::vector<registry::TokenInfo>& tokens) {
 }
 
 Result<std::string> GrantsSection(const RequestContext& context) {
-  std::string html =
-      "<section id=\"grants\"><h2>Access to gated and private repos</h2><div "
-      "class=\"scroll\">" +
-      TableStart("", {"Repo", "User", "State", "Asked", "Decided by"});
+  std::string html = "<section id=\"grants\"><h2>Access to gated and private repos</h2>" +
+                     TableStart("", {"Repo", "User", "State", "Asked", "Decided by"});
   for (RepoType type : {RepoType::kModel, RepoType::kDataset}) {
     registry::RepoQuery query;
     query.type = type;
@@ -164,24 +153,29 @@ Result<std::string> GrantsSection(const RequestContext& context) {
 }
 
 Result<std::string> AuditSection(const RequestContext& context) {
-  auto events = context.registry.ListAudit(NowUnixMillis() - 7 * 86400 * 1000LL, 100'000);
+  auto events = context.registry.LatestAudit(kAuditShown);
   if (!events.ok()) return events.status();
-  std::string html =
-      "<section id=\"audit\"><h2>Audit log</h2><p class=\"meta\">The latest events of the "
-      "last 7 days, newest first (all of them: <code>hubmirror audit</code>).</p>" +
-      TableStart("", {"When", "Who", "Action", "Target", "Outcome", "From"});
-  size_t shown = 0;
-  for (auto event = events->rbegin(); event != events->rend() && shown < kAuditShown;
-       ++event, ++shown) {
-    html += "<tr><td>" + FormatTime(event->at_ms) + "</td><td>" + Escape(event->actor) +
-            "</td><td>" + Escape(event->action) + "</td><td>" + Escape(event->target) +
-            "</td><td>" + Escape(event->outcome) + "</td><td>" + Escape(event->address) +
-            "</td></tr>";
+  std::string html = "<section id=\"audit\"><h2>Audit log</h2><p class=\"meta\">The latest " +
+                     std::to_string(kAuditShown) +
+                     " events, newest first (all of them: <code>hubmirror audit</code>).</p>" +
+                     TableStart("", {"When", "Who", "Action", "Target", "Outcome", "From"});
+  for (const auto& event : *events) {
+    html += "<tr><td>" + FormatTime(event.at_ms) + "</td><td>" + Escape(event.actor) + "</td><td>" +
+            Escape(event.action) + "</td><td>" + Escape(event.target) + "</td><td>" +
+            Escape(event.outcome) + "</td><td>" + Escape(event.address) + "</td></tr>";
   }
   return html + std::string(kTableEnd) + "</section>";
 }
 
 }  // namespace
+
+std::string SessionCookie(const RequestContext& context, std::string_view token,
+                          int64_t max_age_seconds) {
+  // The origin says https when the browser reached us so (a proxy in front says so).
+  return std::string(api::kSessionCookie) + "=" + std::string(token) +
+         "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age_seconds) +
+         (context.origin.starts_with("https:") ? "; Secure" : "");
+}
 
 Response SignInPage(const RequestContext& context) {
   if (context.request.method() == http::verb::post) return SignInWithToken(context);
@@ -202,8 +196,8 @@ Response AccessRequestPage(const RequestContext& context) {
   if (context.request.method() != http::verb::post) return MethodNotAllowed(context, "POST");
   std::string page = RepoPageUrl(context.route.type, context.route.repo);
   if (context.caller.anonymous()) return SeeOther("/-/signin?next=" + QueryValueText(page));
-  api::RepoRight right = api::RepoRight::kNone;
-  auto repo = api::FindVisibleRepo(context, context.route.type, context.route.repo, &right);
+  api::RepoRight unused = api::RepoRight::kNone;
+  auto repo = api::FindVisibleRepo(context, context.route.type, context.route.repo, &unused);
   if (!repo.ok()) return RepoLookupFailed(context, repo.status());
   auto request = api::AskForAccess(context, *repo, context.request.body());
   if (!request.ok()) {
@@ -221,7 +215,9 @@ Response AdminPage(const RequestContext& context) {
         "<h1>Administration</h1><p>Only this server's administrators see this page. <a "
         "id=\"signin-to-admin\" href=\"/-/signin?next=/-/admin\">Sign in</a>.</p>" +
         PageEnd();
-    return HtmlResponse(std::move(html), http::status::unauthorized);
+    Response response = HtmlResponse(std::move(html), http::status::unauthorized);
+    response.Set("WWW-Authenticate", "Bearer realm=\"Authentication required\"");
+    return response;
   }
   if (!context.caller.is_admin()) {
     return ErrorPage(context, http::status::forbidden,

@@ -3,6 +3,7 @@
 // download with them.
 #include "api/access.h"
 #include "api/job_control.h"
+#include "common/url.h"
 #include "web/page_handlers.h"
 
 namespace hubmirror::web {
@@ -10,6 +11,9 @@ namespace {
 
 constexpr size_t kDamagedShown = 50;
 constexpr size_t kReposShown = 200;
+// Files named per damaged blob, of those read (the first ones may be in hidden repos).
+constexpr size_t kUsesShown = 3;
+constexpr size_t kUsesRead = 50;
 
 Result<std::string> BlobStates(const RequestContext& context) {
   auto totals = context.registry.BlobTotalsByState();
@@ -30,22 +34,26 @@ Result<std::string> BlobStates(const RequestContext& context) {
   html += kTableEnd;
   auto damaged = context.registry.DamagedBlobs(kDamagedShown);
   if (!damaged.ok()) return damaged.status();
-  if (damaged->empty()) return html + "<p id=\"damaged\">No damaged content.</p></section>";
-  html += "<h3>Damaged content</h3><ul id=\"damaged\">";
+  // Content is named only by the files of repos the reader may see.
+  std::string items;
   for (const auto& blob : *damaged) {
-    auto uses = context.registry.BlobUses(blob.sha256, 3);
+    auto uses = context.registry.BlobUses(blob.sha256, kUsesRead);
     if (!uses.ok()) return uses.status();
-    html += "<li><code class=\"sha256\">" + Escape(blob.sha256) + "</code> " +
-            std::string(registry::BlobStateName(blob.state));
+    std::string files;
+    size_t named = 0;
     for (const auto& use : *uses) {
       auto hidden = api::HiddenFrom(context, use.type, use.repo);
-      if (!hidden.ok() || *hidden) continue;
-      html += ", <a href=\"" + RepoPageUrl(use.type, use.repo) + "\">" + Escape(use.repo) +
-              "</a>/" + Escape(use.path);
+      if (!hidden.ok()) return hidden.status();
+      if (*hidden || named++ >= kUsesShown) continue;
+      files += ", <a href=\"" + RepoPageUrl(use.type, use.repo) + "\">" + Escape(use.repo) +
+               "</a>/" + Escape(use.path);
     }
-    html += "</li>";
+    if (named == 0) continue;
+    items += "<li><code class=\"sha256\">" + Escape(blob.sha256) + "</code> " +
+             std::string(registry::BlobStateName(blob.state)) + files + "</li>";
   }
-  return html + "</ul></section>";
+  if (items.empty()) return html + "<p id=\"damaged\">No damaged content.</p></section>";
+  return html + "<h3>Damaged content</h3><ul id=\"damaged\">" + items + "</ul></section>";
 }
 
 std::string VerifyJobs(const RequestContext& context) {
@@ -78,33 +86,33 @@ std::string VerifyJobs(const RequestContext& context) {
 Result<std::string> Manifests(const RequestContext& context) {
   std::string html =
       "<section id=\"manifests\"><h2>Signed manifests</h2><p>Each revision's manifest lists "
-      "every file with its size and SHA-256, signed with the key above.</p><div "
-      "class=\"scroll\">" +
+      "every file with its size and SHA-256, signed with the key above.</p>" +
       TableStart("manifest-table", {"Repo", "Ref", "Manifest"});
-  size_t shown = 0;
+  size_t listed = 0;  // repos seen, one more than shown when there are more
   for (RepoType type : {RepoType::kModel, RepoType::kDataset}) {
     registry::RepoQuery query;
     query.type = type;
     query.viewer = context.caller.viewer();
-    query.limit = static_cast<int64_t>(kReposShown);
+    query.limit = static_cast<int64_t>(kReposShown + 1 - listed);
     auto repos = context.registry.ListRepos(query);
     if (!repos.ok()) return repos.status();
     for (const auto& repo : *repos) {
-      if (shown++ >= kReposShown) break;
+      if (++listed > kReposShown) break;
       auto refs = context.registry.ListRefs(repo);
       if (!refs.ok()) return refs.status();
       for (const auto& ref : *refs) {
         std::string manifest = "/api/integrity/" + std::string(RepoTypeName(type)) + "s/" +
-                               repo.name + "/" + ref.commit_id;
+                               PercentEncode(repo.name, true) + "/" + ref.commit_id;
         html += "<tr><td><a href=\"" + RepoPageUrl(type, repo.name) + "\">" + Escape(repo.name) +
                 "</a></td><td>" + Escape(FullRefName(ref.ref_name())) + "</td><td><a href=\"" +
                 Escape(manifest) + "\" download=\"" + Escape(ref.commit_id) + ".manifest.json\">" +
                 Escape(ref.commit_id.substr(0, 12)) + "</a></td></tr>";
       }
     }
+    if (listed > kReposShown) break;
   }
-  html += std::string(kTableEnd);
-  if (shown > kReposShown) {
+  html += kTableEnd;
+  if (listed > kReposShown) {
     html += "<p class=\"meta\">The first " + std::to_string(kReposShown) +
             " repos are listed; every repo's page links its own manifest.</p>";
   }

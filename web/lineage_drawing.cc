@@ -4,6 +4,7 @@
 #include <graphviz/gvc.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -127,8 +128,15 @@ std::string DotSource(const registry::LineageGraph& graph, const LineageDrawing&
   return dot + "}\n";
 }
 
-// Graphviz keeps global state (its error level, layout tables): one layout at a time.
-std::mutex graphviz_mutex;
+// Graphviz keeps global state (its error level, layout tables): one layout at a time. A page
+// waits at most kLayoutWait for its turn, so that requests for many different pictures at once
+// cannot hold the server's threads.
+std::timed_mutex graphviz_mutex;
+constexpr std::chrono::milliseconds kLayoutWait{1000};
+
+// Graphviz's warnings and errors: dropped (a failure is known by its return code). Without a
+// handler, Graphviz would print them, or keep them in a temporary file that only grows.
+int DiscardGraphvizMessage(char*) { return 0; }
 
 // Pictures drawn lately, by the SHA-256 of their DOT source, which holds everything they show: a
 // model's page is laid out once per change of what it draws, not once per view. Thread-safe.
@@ -166,9 +174,12 @@ class DrawnPictures {
 };
 
 Result<std::string> Layout(const std::string& dot) {
-  std::lock_guard<std::mutex> lock(graphviz_mutex);
+  std::unique_lock<std::timed_mutex> lock(graphviz_mutex, kLayoutWait);
+  if (!lock.owns_lock())
+    return IoError("other lineage pictures are being drawn; try again shortly");
   static GVC_t* context = [] {
-    agseterr(AGMAX);  // failures are reported by return codes, not on stderr
+    agseterr(AGWARN);
+    agseterrf(DiscardGraphvizMessage);
     return gvContext();
   }();
   if (context == nullptr) return Internal("Graphviz could not start");

@@ -33,7 +33,8 @@ struct DrawnLineage {
 // labelled with the relation; models not mirrored here dashed and marked "not mirrored") and
 // renders it as SVG whose node labels are <text> elements and whose nodes are links. Walks out
 // from the focus, so a family of thousands stays a picture of at most max_nodes. kInternal when
-// Graphviz fails. Thread-safe: Graphviz keeps global state, so layouts run one at a time.
+// Graphviz fails; kIoError when other pictures kept it busy for a second. Thread-safe:
+// Graphviz keeps global state, so layouts run one at a time; pictures drawn lately are kept.
 Result<DrawnLineage> DrawLineage(const registry::LineageGraph& graph,
                                  const LineageDrawing& drawing);
 

@@ -88,6 +88,10 @@ Response LineagePage(const RequestContext& context) {
     return LineagePageUrl(parent) + "?depth=1&direction=down&all=1";
   };
   auto drawn = DrawLineage(*graph, drawing);
+  if (drawn.status().code() == StatusCode::kIoError) {
+    // Busy drawing others: the table below still says everything the picture would.
+    drawn = DrawnLineage{"<p class=\"notice\">" + Escape(drawn.status().message()) + ".</p>"};
+  }
   if (!drawn.ok()) {
     return ErrorPage(context, http::status::internal_server_error, drawn.status().message());
   }

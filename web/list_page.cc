@@ -151,7 +151,8 @@ Response ListPage(const RequestContext& context) {
     if (!repo.pipeline_tag.empty()) tasks.insert(repo.pipeline_tag);
     if (!repo.library_name.empty()) libraries.insert(repo.library_name);
   }
-  auto matching = all;
+  const std::vector<registry::Repo>* matching = &all.value();
+  Result<std::vector<registry::Repo>> filtered = std::vector<registry::Repo>();
   if (!filters.q.empty() || !filters.task.empty() || !filters.library.empty() ||
       !filters.base_model.empty()) {
     if (!filters.q.empty()) query.search = {filters.q};
@@ -159,10 +160,11 @@ Response ListPage(const RequestContext& context) {
       if (!tag->empty()) query.tags.push_back(*tag);
     }
     if (!filters.base_model.empty()) query.tags.push_back("base_model:" + filters.base_model);
-    matching = context.registry.ListRepos(query);
-    if (!matching.ok()) {
-      return ErrorPage(context, http::status::internal_server_error, matching.status().message());
+    filtered = context.registry.ListRepos(query);
+    if (!filtered.ok()) {
+      return ErrorPage(context, http::status::internal_server_error, filtered.status().message());
     }
+    matching = &filtered.value();
   }
   auto states = context.registry.ListSyncStates();
   if (!states.ok()) {

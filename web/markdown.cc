@@ -118,6 +118,10 @@ std::string AddLinkRel(const std::string& html) {
 std::string RenderCard(std::string_view readme, const CardContext& context) {
   static std::once_flag registered;
   std::call_once(registered, [] { cmark_gfm_core_extensions_ensure_registered(); });
+  // cmark-gfm's inline parser switches process-wide character tables as extensions come and go
+  // (its tables and autolinks): one card at a time.
+  static std::mutex cmark_mutex;
+  std::lock_guard<std::mutex> lock(cmark_mutex);
   if (auto split = SplitFrontMatter(readme)) readme = split->body;
   bool truncated = readme.size() > kMaxCardBytes;
   if (truncated) readme = readme.substr(0, kMaxCardBytes);

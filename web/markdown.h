@@ -22,7 +22,8 @@ inline constexpr size_t kMaxCardBytes = 256 * 1024;
 // (javascript:, data: other than images...) emptied, as cmark-gfm's safe mode does; images from
 // other hosts become links to them, so a page never loads remote content; relative links and
 // images point at the revision's files; every link carries rel="noopener noreferrer nofollow".
-// The card is hostile input: any bytes give HTML that runs no script. Thread-safe.
+// The card is hostile input: any bytes give HTML that runs no script. Thread-safe (cards render
+// one at a time: cmark-gfm's extensions change global tables while parsing).
 std::string RenderCard(std::string_view readme, const CardContext& context);
 
 }  // namespace hubmirror::web

@@ -19,6 +19,11 @@ Response SignOutPage(const RequestContext& context);
 Response AccessRequestPage(const RequestContext& context);
 Response AdminPage(const RequestContext& context);
 
+// The Set-Cookie value of the session cookie holding `token` for `max_age_seconds` (0: the
+// cookie is dropped): HttpOnly, SameSite=Strict, and Secure when the browser came over HTTPS.
+std::string SessionCookie(const RequestContext& context, std::string_view token,
+                          int64_t max_age_seconds);
+
 // A query parameter of the page's address ("" when absent).
 std::string PageParam(const RequestContext& context, std::string_view key);
 // The page for a repo FindVisibleRepo did not give: 404 when there is none the caller may see,

@@ -13,15 +13,21 @@ bool IsRead(const RequestContext& context) {
 }
 
 // Whether a form was posted from a page of this server: its Origin names the host the request
-// was sent to. Browsers send Origin with every POST, so a form on another site that posts here
-// (cross-site request forgery) is refused even before SameSite cookies are considered.
+// was sent to (as the browser addressed it: a proxy in front may rewrite Host and say so in
+// X-Forwarded-Host). Browsers send Origin with every POST, so a form on another site that posts
+// here (cross-site request forgery) is refused even before SameSite cookies are considered.
 bool SameOrigin(const RequestContext& context) {
   auto origin = context.request.find(http::field::origin);
-  auto host = context.request.find(http::field::host);
-  if (origin == context.request.end() || host == context.request.end()) return false;
+  if (origin == context.request.end()) return false;
   std::string_view value = origin->value();
   size_t scheme = value.find("://");
-  return scheme != std::string_view::npos && value.substr(scheme + 3) == host->value();
+  if (scheme == std::string_view::npos) return false;
+  std::string_view host = value.substr(scheme + 3);
+  for (std::string_view field : {"Host", "X-Forwarded-Host"}) {
+    auto named = context.request.find(field);
+    if (named != context.request.end() && named->value() == host) return true;
+  }
+  return false;
 }
 
 Response AssetResponse(const RequestContext& context) {
@@ -49,13 +55,24 @@ class WebPagesImpl : public api::WebPages {
       return ErrorPage(context, http::status::forbidden,
                        "this form was not sent from a page of this server");
     }
+    Response response = Page(context);
+    // A cookie whose token ended is dropped, so that the next page is plainly anonymous.
+    if (context.caller.session_expired && page != "signout") {
+      response.Set("Set-Cookie", SessionCookie(context, "", 0));
+    }
+    return response;
+  }
+
+ private:
+  static Response Page(const RequestContext& context) {
+    const std::string& page = context.route.item;
     if (page == "signin") return SignInPage(context);
+    if (page == "signout") return SignOutPage(context);
     // A server that needs a token for every request shows only the sign-in page to others.
     if (context.caller.anonymous() && !context.access.policy().anonymous_read) {
       return SeeOther("/-/signin");
     }
     if (page == "hub-link") return SeeOther(RepoPageUrl(context.route.type, context.route.repo));
-    if (page == "signout") return SignOutPage(context);
     if (page == "access") return AccessRequestPage(context);
     if (!IsRead(context)) return MethodNotAllowed(context, "GET, HEAD");
     if (page == "list") return ListPage(context);

@@ -8,7 +8,8 @@ namespace hubmirror::web {
 
 // The web UI that `serve` shows at `/` and `/-/` (see api::WebPages): the list of models and
 // datasets, a repo's page, its lineage drawn, the mirror's status, its integrity, sign-in and
-// the administration pages. Stateless apart from Graphviz's lock; thread-safe.
+// the administration pages. Keeps nothing of its own but the lineage pictures it drew (see
+// lineage_drawing.h); thread-safe.
 std::shared_ptr<api::WebPages> MakeWebPages();
 
 }  // namespace hubmirror::web

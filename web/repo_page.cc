@@ -11,6 +11,8 @@ namespace hubmirror::web {
 namespace {
 
 constexpr int64_t kCommitsPerPage = 20;
+// A card is read whole to be checked against its digest; larger ones are not shown.
+constexpr uint64_t kMaxCardFileBytes = 16u << 20;
 
 // The page's address at a revision and folder (and page of history).
 std::string RepoUrl(const registry::Repo& repo, std::string_view revision, std::string_view path,
@@ -30,9 +32,12 @@ std::string CardHtml(const RequestContext& context, const registry::Repo& repo,
   const registry::Entry& readme = **entry;
   std::string unavailable = "<p class=\"notice\">The card (README.md) is not available here.</p>";
   if (readme.sha256.empty() || readme.blob_state != registry::BlobState::kOk) return unavailable;
+  if (readme.size > kMaxCardFileBytes) {
+    return "<p class=\"notice\">The card (README.md) is too large to show here.</p>";
+  }
   auto file = context.store.Open(readme.sha256);
-  if (!file.ok()) return unavailable;
-  std::string bytes(std::min<uint64_t>(file->size(), 4 * kMaxCardBytes), '\0');
+  if (!file.ok() || file->size() > kMaxCardFileBytes) return unavailable;
+  std::string bytes(file->size(), '\0');
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t got = ::pread(file->fd(), bytes.data() + done, bytes.size() - done, done);
@@ -150,9 +155,20 @@ Result<std::string> HistorySection(const RequestContext& context, const registry
   return html + "</section>";
 }
 
+// A revision as the snippets name it: as asked when it is plain (a branch, a tag, a ref),
+// else the commit. Ref names may hold quotes, `$(...)` and the like, and the snippets are copied
+// into shells.
+std::string SnippetRevision(std::string_view asked, const std::string& commit) {
+  bool plain = !asked.empty() && asked.find_first_not_of(
+                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "abcdefghijklmnopqrstuvwxyz"
+                                     "0123456789._/-") == std::string::npos;
+  return plain ? std::string(asked) : commit;
+}
+
 std::string DownloadSection(const RequestContext& context, const registry::Repo& repo,
-                            std::string_view revision, const std::vector<registry::Entry>& entries,
-                            bool needs_token) {
+                            const std::string& revision,
+                            const std::vector<registry::Entry>& entries, bool needs_token) {
   bool dataset = repo.type == RepoType::kDataset;
   std::string python = "# pip install huggingface_hub\nexport HF_ENDPOINT=" + context.origin +
                        "\n" +
@@ -220,6 +236,13 @@ Response RepoPage(const RequestContext& context) {
   if (revision.empty()) revision = repo->default_branch;
   auto commit = context.registry.ResolveRevisionOrPrefix(*repo, revision);
   if (!commit.ok()) {
+    StatusCode code = commit.status().code();
+    if (code == StatusCode::kInvalidArgument) {
+      return ErrorPage(context, http::status::bad_request, commit.status().message());
+    }
+    if (code != StatusCode::kRevisionNotFound && code != StatusCode::kNotFound) {
+      return ErrorPage(context, http::status::internal_server_error, commit.status().message());
+    }
     return ErrorPage(context, http::status::not_found,
                      "no revision " + revision + " in " + repo->name);
   }
@@ -266,7 +289,8 @@ Response RepoPage(const RequestContext& context) {
   }
   html += FilesTable(*repo, *commit, revision, folder, *entries, readable);
   html += RefsSection(*repo, *refs, commit->id) + *history +
-          DownloadSection(context, *repo, revision, *entries, gated || repo->is_private);
+          DownloadSection(context, *repo, SnippetRevision(revision, commit->id), *entries,
+                          gated || repo->is_private);
   html += PageEnd();
   return HtmlResponse(std::move(html));
 }

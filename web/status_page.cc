@@ -128,7 +128,7 @@ Response StatusPage(const RequestContext& context) {
           " in sync with their upstream. "
           "As JSON: <a href=\"/api/mirror/status\">/api/mirror/status</a>.</p>";
   html +=
-      *rules + "<section id=\"revisions\"><h2>Mirrored revisions</h2><div class=\"scroll\">" +
+      *rules + "<section id=\"revisions\"><h2>Mirrored revisions</h2>" +
       TableStart("status-table", {"Repo", "Revision", "Source", "Upstream", "Upstream commit",
                                   "Local commit", "In sync", "Since last success", "Last error"}) +
       rows + std::string(kTableEnd) + "</section>";

@@ -148,6 +148,34 @@ TEST_CASE("a revoked token's cookie makes the page anonymous again, and says so"
   Response page = f.Get("/-/models/team/secret", f.tokens["member"]);
   CHECK(api::Status(page) == 404);
   CHECK_THAT(page.body, Catch::Contains("id=\"session-expired\""));
+  // The cookie is dropped, and the refusal counts as a bad token would.
+  CHECK_THAT(Header(page, "Set-Cookie"), Catch::StartsWith("hubmirror_token=; Path=/;"));
+  auto audit = f.registry->LatestAudit(1);
+  REQUIRE(audit.ok());
+  REQUIRE(audit->size() == 1);
+  CHECK(audit->front().action == "auth.invalid_session");
+}
+
+TEST_CASE("a ref name never reaches the download commands as shell syntax", "[pages]") {
+  PagesFixture f;
+  auto repo = f.registry->FindRepo(RepoType::kModel, "up/open");
+  REQUIRE(repo.ok());
+  auto head = f.registry->ResolveRevision(*repo, "main");
+  REQUIRE(head.ok());
+  std::string hostile = "x'$(id)'";
+  REQUIRE(f.registry->CreateRef(RepoType::kModel, "up/open", {RefKind::kBranch, hostile}, head->id)
+              .ok());
+  Response page = f.Get("/-/models/up/open?rev=x%27%24%28id%29%27");
+  REQUIRE(api::Status(page) == 200);
+  size_t snippets = page.body.find("id=\"snippet-python\"");
+  REQUIRE(snippets != std::string::npos);
+  std::string commands =
+      page.body.substr(snippets, page.body.find("</section>", snippets) - snippets);
+  CHECK_THAT(commands, Catch::Contains("revision=&quot;" + head->id + "&quot;"));
+  CHECK_THAT(commands, Catch::Contains("/resolve/" + head->id + "/"));
+  CHECK_THAT(commands, !Catch::Contains("$(id)"));
+  CHECK_THAT(f.Get("/-/models/up/open?rev=main").body,
+             Catch::Contains("revision=&quot;main&quot;"));
 }
 
 TEST_CASE("a Hub-style repo address leads to the repo's page", "[pages]") {
