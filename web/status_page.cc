@@ -25,6 +25,11 @@ Result<std::string> RulesSection(const RequestContext& context) {
   const json& url = config["upstream"]["url"];
   html += url.is_string() ? "<code>" + Escape(url.get<std::string>()) + "</code>" : "none";
   html += ", every " + FormatAge(config["schedule"]["interval_seconds"].get<int64_t>()) + "</p>";
+  if (config["mirror"].empty()) {
+    return html +
+           "<p id=\"no-rules\">No mirror rules: this server keeps what imports, "
+           "<code>hubmirror sync</code>, pull-through and publishing put in it.</p></section>";
+  }
   html += TableStart("rules-table", {"Rule", "Repo", "Revision", "Lineage"});
   for (const json& rule : config["mirror"]) {
     std::string repo = rule["repo"].get<std::string>();

@@ -329,6 +329,8 @@ describe("the web UI in a browser", () => {
 			assert.ok(synced.text.includes(world.upstream.url.replace(/^https?:\/\//, "")), `the row's upstream: ${synced.text}`);
 			assert.ok(synced.text.includes(world.commits[SYNCED].slice(0, 7)), `the row's commit: ${synced.text}`);
 			assert.ok(!(await page.content()).includes(PRIVATE), `${PRIVATE} is named on the status page`);
+			const rule = (await page.$$eval("#rules-table tbody td", (tds) => tds.map((td) => td.textContent.trim()))).join(" ");
+			assert.ok(rule.includes(SYNCED) && /\bmain\b/.test(rule), `the config's rule: ${rule}`);
 			await screenshot(page, "status.png");
 			const sections = { "#jobs": await page.locator("#jobs").count(), "#fills": await page.locator("#fills").count() };
 

@@ -11,7 +11,7 @@
 //    files imported and /api/lineage.
 
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -179,7 +179,12 @@ async function setUp(root, t) {
 	await cli(["repo", "settings", GATED, "--gated", "manual"]);
 	await addPerson("reader");
 	await addPerson("root", { admin: true });
-	world.server = await serveHubmirror(BIN, world.data, { keepStderr: 1_000_000 });
+	// The daemon keeps the synced repo mirrored by a rule, which the status page lists.
+	const configDir = root.dir("config");
+	await mkdir(configDir, { recursive: true });
+	const config = join(configDir, "hubmirror.toml");
+	await writeFile(config, `[upstream]\nurl = "${world.upstream.url}"\n\n[schedule]\ninterval_seconds = 3600\n\n[[mirror]]\nrepo = "${SYNCED}"\n`);
+	world.server = await serveHubmirror(BIN, world.data, { args: ["--config", config], keepStderr: 1_000_000 });
 	world.url = world.server.url;
 	world.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
 }
