@@ -46,7 +46,7 @@ Result<std::string> RulesSection(const RequestContext& context) {
     html += "<tr><td>" + std::to_string(rule["rule"].get<int64_t>()) + "</td><td>" +
             Escape(rule["type"].get<std::string>()) + " <code>" + Escape(repo) +
             "</code></td><td>" + Escape(rule["revision"].get<std::string>()) + "</td><td>" +
-            Escape(lineage) + "</td></tr>";
+            (lineage.empty() ? std::string("not followed") : Escape(lineage)) + "</td></tr>";
   }
   return html + std::string(kTableEnd) + "</section>";
 }
