@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that read untrusted input (request targets, Range headers, model card front
 # matter, bundle.json, upstream JSON answers, Authorization headers, admin job requests, commit
-# bodies, S3 servers' XML answers) with libFuzzer under AddressSanitizer and
+# bodies, S3 servers' XML answers, model cards rendered as HTML) with libFuzzer under AddressSanitizer and
 # UndefinedBehaviorSanitizer.
 #
 #   tests/fuzz/run.sh [SECONDS_PER_TARGET]     (default 60)
@@ -14,7 +14,8 @@ seconds=${1:-60}
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHUBMIRROR_FUZZ=ON >/dev/null
 targets=(route_fuzzer range_fuzzer front_matter_fuzzer bundle_fuzzer hub_json_fuzzer
-         authorization_fuzzer job_request_fuzzer commit_request_fuzzer s3_xml_fuzzer)
+         authorization_fuzzer job_request_fuzzer commit_request_fuzzer s3_xml_fuzzer
+         markdown_card_fuzzer)
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"
 for target in "${targets[@]}"; do
   name=${target%_fuzzer}
