@@ -15,7 +15,7 @@ struct LineageDrawing {
   // 0: every child.
   size_t max_children = 12;
   // Models drawn at most, whatever max_children says: past it, the rest is collapsed likewise.
-  size_t max_nodes = 200;
+  size_t max_nodes = 150;
   // The address a model's node links to (its page, or its lineage when it is not mirrored),
   // and the one a "+N more" node of `parent` links to.
   std::function<std::string(const registry::LineageNode& node)> node_url;
