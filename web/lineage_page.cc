@@ -43,16 +43,13 @@ std::string Controls(const std::string& id, int depth, const std::string& direct
 
 Response LineagePage(const RequestContext& context) {
   const std::string& id = context.route.repo;
-  std::string depth_text = PageParam(context, "depth");
-  int depth = kDefaultDepth;
-  if (!depth_text.empty()) {
-    if (depth_text.size() > 2 || depth_text.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoi(depth_text) < 1 || std::stoi(depth_text) > kMaxDepth) {
-      return ErrorPage(context, http::status::bad_request,
-                       "depth must be from 1 to " + std::to_string(kMaxDepth));
-    }
-    depth = std::stoi(depth_text);
+  auto asked = api::IntegerParam(context.route.query, "depth");
+  if (!asked.ok() || asked->value_or(kDefaultDepth) < 1 ||
+      asked->value_or(kDefaultDepth) > kMaxDepth) {
+    return ErrorPage(context, http::status::bad_request,
+                     "depth must be from 1 to " + std::to_string(kMaxDepth));
   }
+  int depth = static_cast<int>(asked->value_or(kDefaultDepth));
   std::string direction = PageParam(context, "direction");
   if (direction.empty()) direction = "both";
   registry::LineageDirection walk = registry::LineageDirection::kBoth;

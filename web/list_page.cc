@@ -15,27 +15,15 @@ constexpr int64_t kPerPage = 50;
 // (imported or published).
 enum class Source { kMirrored, kPulled, kLocal };
 
-std::string_view SourceLabel(Source source) {
-  switch (source) {
-    case Source::kMirrored:
-      return "mirrored";
-    case Source::kPulled:
-      return "pulled through";
-    default:
-      return "local";
-  }
-}
+// Each source's value in the `source` filter and its label on a badge, in Source's order.
+struct SourceNames {
+  std::string_view key;
+  std::string_view label;
+};
+constexpr SourceNames kSourceNames[] = {
+    {"mirrored", "mirrored"}, {"pulled", "pulled through"}, {"local", "local"}};
 
-std::string_view SourceKey(Source source) {
-  switch (source) {
-    case Source::kMirrored:
-      return "mirrored";
-    case Source::kPulled:
-      return "pulled";
-    default:
-      return "local";
-  }
-}
+const SourceNames& NamesOf(Source source) { return kSourceNames[static_cast<int>(source)]; }
 
 struct Filters {
   std::string q, task, library, base_model, gated, source, sort;
@@ -50,11 +38,7 @@ Filters ReadFilters(const RequestContext& context) {
   if (filters.sort != "lastModified" && filters.sort != "downloads" && filters.sort != "likes") {
     filters.sort = "id";
   }
-  std::string page = PageParam(context, "page");
-  if (!page.empty() && page.size() < 9 &&
-      page.find_first_not_of("0123456789") == std::string::npos) {
-    filters.page = std::max<int64_t>(1, std::stoll(page));
-  }
+  filters.page = PageNumber(context, "page");
   return filters;
 }
 
@@ -124,7 +108,7 @@ std::string RepoItem(const registry::Repo& repo, Source source) {
   if (!repo.library_name.empty()) badge(repo.library_name, "library");
   if (repo.gated != "false") badge("gated", "gated");
   if (repo.is_private) badge("private", "private");
-  badge(SourceLabel(source), "source");
+  badge(NamesOf(source).label, "source");
   html += "</span><span class=\"meta\">updated " + FormatTime(repo.last_modified_ms);
   if (repo.downloads > 0) html += " · " + std::to_string(repo.downloads) + " downloads";
   return html + "</span></li>";
@@ -180,7 +164,7 @@ Response ListPage(const RequestContext& context) {
   for (const auto& repo : *matching) {
     auto found = sources.find(AsciiLower(repo.name));
     Source source = found == sources.end() ? Source::kLocal : found->second;
-    if (!filters.source.empty() && filters.source != SourceKey(source)) continue;
+    if (!filters.source.empty() && filters.source != NamesOf(source).key) continue;
     bool gated = repo.gated != "false";
     if ((filters.gated == "yes" && !gated) || (filters.gated == "no" && gated)) continue;
     shown.emplace_back(&repo, source);

@@ -29,6 +29,10 @@ std::string PageParam(const RequestContext& context, std::string_view key);
 // The page for a repo FindVisibleRepo did not give: 404 when there is none the caller may see,
 // else 500 with the reason.
 Response RepoLookupFailed(const RequestContext& context, const Status& status);
+// A page number from the address (`key`, counted from 1): 1 when absent or not a positive
+// integer, and at most kMaxPageNumber.
+inline constexpr int64_t kMaxPageNumber = 1'000'000;
+int64_t PageNumber(const RequestContext& context, std::string_view key);
 // 405 with Allow, for a method a page does not take.
 Response MethodNotAllowed(const RequestContext& context, std::string_view allowed);
 

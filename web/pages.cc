@@ -1,5 +1,7 @@
 #include "web/pages.h"
 
+#include <algorithm>
+
 #include "api/access.h"
 #include "web/assets.h"
 #include "web/page_handlers.h"
@@ -89,6 +91,12 @@ class WebPagesImpl : public api::WebPages {
 
 std::string PageParam(const RequestContext& context, std::string_view key) {
   return QueryValue(context.route.query, key).value_or("");
+}
+
+int64_t PageNumber(const RequestContext& context, std::string_view key) {
+  auto asked = api::IntegerParam(context.route.query, key);
+  if (!asked.ok() || !asked->has_value() || **asked < 1) return 1;
+  return std::min(**asked, kMaxPageNumber);
 }
 
 Response RepoLookupFailed(const RequestContext& context, const Status& status) {

@@ -129,12 +129,7 @@ std::string RefsSection(const registry::Repo& repo, const std::vector<registry::
 Result<std::string> HistorySection(const RequestContext& context, const registry::Repo& repo,
                                    const registry::Commit& commit, std::string_view revision,
                                    const std::string& folder) {
-  int64_t page = 1;
-  std::string asked = PageParam(context, "history");
-  if (!asked.empty() && asked.size() < 9 &&
-      asked.find_first_not_of("0123456789") == std::string::npos) {
-    page = std::max<int64_t>(1, std::stoll(asked));
-  }
+  int64_t page = PageNumber(context, "history");
   int64_t total = 0;
   auto commits = context.registry.ListHistory(repo, commit.id, (page - 1) * kCommitsPerPage,
                                               kCommitsPerPage, &total);

@@ -178,6 +178,23 @@ TEST_CASE("a ref name never reaches the download commands as shell syntax", "[pa
              Catch::Contains("revision=&quot;main&quot;"));
 }
 
+TEST_CASE("page numbers and depths from the address are read strictly", "[pages]") {
+  PagesFixture f;
+  for (const char* depth : {"0", "11", "-1", "2x", "99999999999999999999"}) {
+    INFO("depth " << depth);
+    CHECK(api::Status(f.Get(std::string("/-/lineage/up/open?depth=") + depth)) == 400);
+  }
+  CHECK(api::Status(f.Get("/-/lineage/up/open?depth=10")) == 200);
+  // A page number that is no number is the first page, not an error.
+  for (const char* page : {"abc", "0", "-3", "99999999999999999999", "7"}) {
+    INFO("page " << page);
+    Response list = f.Get(std::string("/?page=") + page);
+    CHECK(api::Status(list) == 200);
+    CHECK_THAT(list.body, Catch::Contains("up/open"));
+    CHECK(api::Status(f.Get(std::string("/-/models/up/open?history=") + page)) == 200);
+  }
+}
+
 TEST_CASE("a Hub-style repo address leads to the repo's page", "[pages]") {
   PagesFixture f;
   Response response = f.Get("/up/open");
